@@ -1,0 +1,128 @@
+//! `campus`: one binary serving the campus systems.
+
+use std::io::{BufRead, Write};
+use std::net::SocketAddr;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use kernel::config::Settings;
+
+#[derive(Parser)]
+#[command(name = "campus", version, about = "Backends for the institutions campus serves")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum System {
+    /// MksU graduation clearance.
+    Clearance,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending migrations, then serve the system's API.
+    Serve {
+        system: System,
+        /// Listen address (overrides CAMPUS_BIND).
+        #[arg(long)]
+        bind: Option<SocketAddr>,
+    },
+    /// Apply pending migrations.
+    Migrate { system: System },
+    /// Create an administrator; prompts for what is not given.
+    Createsuperuser {
+        system: System,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(long)]
+        full_name: Option<String>,
+    },
+    /// Print the system's OpenAPI document (JSON).
+    Openapi { system: System },
+}
+
+fn main() {
+    if let Err(error) = run() {
+        eprintln!("campus: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+#[tokio::main]
+async fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Openapi { system: System::Clearance } => {
+            println!("{}", serde_json::to_string_pretty(&clearance::openapi())?);
+        }
+        Command::Migrate { system: System::Clearance } => {
+            let state = connect().await?;
+            clearance::migrate(&state.db).await.context("migration failed")?;
+            println!("clearance: migrations applied");
+        }
+        Command::Createsuperuser { system: System::Clearance, email, password, full_name } => {
+            let state = connect().await?;
+            clearance::migrate(&state.db).await.context("migration failed")?;
+            let email = match email {
+                Some(email) => email,
+                None => prompt("Email: ")?,
+            };
+            let password = match password {
+                Some(password) => password,
+                None => prompt("Password: ")?,
+            };
+            let full_name = full_name.unwrap_or_default();
+            clearance::create_superuser(&state, &email, &password, &full_name)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            println!("Superuser {email} created.");
+        }
+        Command::Serve { system: System::Clearance, bind } => {
+            kernel::http::init_logging();
+            let mut settings = settings()?;
+            if let Some(bind) = bind {
+                settings.bind = bind;
+            }
+            let address = settings.bind;
+            let state = clearance::AppState::connect(settings, clearance::PASSWORD_ALGORITHM)
+                .await
+                .context("cannot open the database")?;
+            clearance::migrate(&state.db).await.context("migration failed")?;
+            let needs_admin = !clearance::has_admin(&state.db).await?;
+            clearance::spawn_housekeeping(state.db.clone());
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address}"))?;
+            println!("campus clearance listening on http://{address}/api/ (docs: http://{address}/api/docs/)");
+            if needs_admin {
+                println!("No administrator yet: create one with\n  cargo run --release -- createsuperuser clearance --email admin@example.org --password '<a strong password>'");
+            }
+            kernel::serve::serve(clearance::app(state), listener).await?;
+        }
+    }
+    Ok(())
+}
+
+fn settings() -> anyhow::Result<Settings> {
+    Ok(Settings::from_env(&clearance::defaults())?)
+}
+
+async fn connect() -> anyhow::Result<clearance::AppState> {
+    clearance::AppState::connect(settings()?, clearance::PASSWORD_ALGORITHM)
+        .await
+        .context("cannot open the database")
+}
+
+fn prompt(label: &str) -> anyhow::Result<String> {
+    print!("{label}");
+    std::io::stdout().flush()?;
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line)? == 0 {
+        bail!("no input: pass --email and --password to run non-interactively");
+    }
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}

@@ -1,0 +1,470 @@
+//! `/api/auth/…`: registration, JWT sign-in, refresh rotation, logout, the
+//! caller's own profile and password (spec §3.1, §4).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::Utc;
+use kernel::jwt::{Claims, TokenPair, TokenType};
+use kernel::{ApiError, ApiResult, Checker, Field, FieldErrors, Json, MessageOut};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::entities::user::{self, Role};
+use crate::principal::CurrentUser;
+use crate::state::AppState;
+use crate::users::{ADMISSION_TAKEN, EMAIL_TAKEN, UserOut, admission_taken, email_taken, user_conflict};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(obtain_token))
+        .routes(routes!(login))
+        .routes(routes!(refresh_token))
+        .routes(routes!(logout))
+        .routes(routes!(get_profile, update_profile, partial_update_profile))
+        .routes(routes!(change_password, change_password_post))
+        .routes(routes!(verify_token, verify_token_post))
+        .routes(routes!(health))
+        .routes(routes!(auth_health))
+}
+
+/// The routes the original also mounted under `/api/users/…`.
+pub fn user_aliases() -> axum::Router<AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/api/users/register/", post(register))
+        .route("/api/users/token/", post(obtain_token))
+        .route("/api/users/login/", post(login))
+        .route("/api/users/token/refresh/", post(refresh_token))
+        .route("/api/users/logout/", post(logout))
+        .route("/api/users/profile/", get(get_profile).put(update_profile).patch(partial_update_profile))
+        .route("/api/users/change-password/", axum::routing::put(change_password).patch(change_password).post(change_password_post))
+        .route("/api/users/verify/", get(verify_token).post(verify_token_post))
+}
+
+fn user_claims(user: &user::Model) -> Map<String, Value> {
+    let mut extra = Map::new();
+    extra.insert("email".into(), json!(user.email));
+    extra.insert("role".into(), json!(user.role.as_str()));
+    extra.insert("full_name".into(), json!(user.full_name));
+    extra.insert("admission_number".into(), json!(user.admission_number));
+    extra
+}
+
+fn issue(state: &AppState, user: &user::Model) -> ApiResult<TokenPair> {
+    state.jwt.issue_pair(user.id, user.token_epoch, &user_claims(user))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct RegisterIn {
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub email: Field<String>,
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub full_name: Field<String>,
+    #[schema(value_type = String, write_only)]
+    #[serde(default)]
+    pub password: Field<String>,
+    /// Optional; when given it must equal `password`.
+    #[schema(value_type = Option<String>, write_only)]
+    #[serde(default)]
+    pub password_confirm: Field<String>,
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub admission_number: Field<String>,
+    /// Only `student` may be self-registered.
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub role: Field<String>,
+}
+
+/// Tokens with the signed-in user, in both the spec's and the original's shapes.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionOut {
+    pub access: String,
+    pub refresh: String,
+    pub user: UserOut,
+    pub tokens: TokenPair,
+    pub message: String,
+}
+
+impl SessionOut {
+    fn new(pair: TokenPair, user: UserOut, message: &str) -> Self {
+        Self { access: pair.access.clone(), refresh: pair.refresh.clone(), user, tokens: pair, message: message.to_owned() }
+    }
+}
+
+/// Register a student account and sign it in.
+#[utoipa::path(post, path = "/api/auth/register/", tag = "auth", request_body = RegisterIn,
+    responses((status = 201, body = SessionOut), (status = 400)))]
+pub async fn register(State(state): State<AppState>, Json(input): Json<RegisterIn>) -> ApiResult<(StatusCode, Json<SessionOut>)> {
+    let mut c = Checker::new();
+    let email = c.email("email", input.email);
+    let full_name = c.text("full_name", input.full_name, 255);
+    let password = c.value("password", input.password);
+    let admission_number = c.optional_text("admission_number", input.admission_number, 50).flatten();
+    if let Field::Value(role) = &input.role
+        && role != Role::Student.as_str()
+    {
+        c.error("role", "Self-registration can only create student accounts.");
+    }
+    if let (Some(password), Field::Value(confirm)) = (&password, &input.password_confirm)
+        && password != confirm
+    {
+        c.error("password", "Password fields didn't match.");
+    }
+    if let Some(email) = &email
+        && email_taken(&state.db, email, None).await?
+    {
+        c.error("email", EMAIL_TAKEN);
+    }
+    if let Some(number) = &admission_number
+        && admission_taken(&state.db, number, None).await?
+    {
+        c.error("admission_number", ADMISSION_TAKEN);
+    }
+    if let Some(password) = &password
+        && !c.has_error("password")
+    {
+        let attrs = [("email address", email.as_deref().unwrap_or("")), ("full name", full_name.as_deref().unwrap_or(""))];
+        for message in kernel::password::validate(password, &attrs) {
+            c.error("password", message);
+        }
+    }
+    c.finish()?;
+
+    let hash = state.hasher.make(&password.unwrap_or_default()).await?;
+    let now = Utc::now();
+    let created = user::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        email: Set(email.unwrap_or_default()),
+        admission_number: Set(admission_number),
+        full_name: Set(full_name.unwrap_or_default()),
+        password: Set(hash),
+        role: Set(Role::Student),
+        department_id: Set(None),
+        is_active: Set(true),
+        token_epoch: Set(0),
+        last_login: Set(Some(now)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&state.db)
+    .await
+    .map_err(user_conflict)?;
+    let pair = issue(&state, &created)?;
+    let out = UserOut::new(&created, None);
+    Ok((StatusCode::CREATED, Json(SessionOut::new(pair, out, "User registered successfully"))))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct CredentialsIn {
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub email: Field<String>,
+    #[schema(value_type = String, write_only)]
+    #[serde(default)]
+    pub password: Field<String>,
+}
+
+/// Checks credentials; `None` for an unknown account, a wrong password or an
+/// inactive account (indistinguishable by answer and by timing). A valid hash
+/// made with other parameters is upgraded in place.
+async fn authenticate(state: &AppState, input: CredentialsIn) -> ApiResult<Option<user::Model>> {
+    let mut c = Checker::new();
+    let email = c.text("email", input.email, 254);
+    let password = c.value("password", input.password);
+    if password.as_deref() == Some("") {
+        c.error("password", kernel::form::NOT_BLANK);
+    }
+    c.finish()?;
+    let (email, password) = (email.unwrap_or_default(), password.unwrap_or_default());
+    let email = kernel::form::normalize_email(&email).unwrap_or(email);
+    let Some(found) = user::Entity::find().filter(user::Column::Email.eq(&email)).one(&state.db).await? else {
+        state.hasher.verify_nothing(&password).await?;
+        return Ok(None);
+    };
+    let verdict = state.hasher.verify(&password, &found.password).await?;
+    if !verdict.matches || !found.is_active {
+        return Ok(None);
+    }
+    let mut model: user::ActiveModel = found.clone().into();
+    if verdict.needs_rehash {
+        model.password = Set(state.hasher.make(&password).await?);
+    }
+    model.last_login = Set(Some(Utc::now()));
+    Ok(Some(model.update(&state.db).await?))
+}
+
+/// Tokens and the signed-in user (spec §4.2).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenOut {
+    pub access: String,
+    pub refresh: String,
+    pub user: UserOut,
+}
+
+/// Obtain a JWT pair (SimpleJWT's `TokenObtainPairView`).
+#[utoipa::path(post, path = "/api/auth/token/", tag = "auth", request_body = CredentialsIn,
+    responses((status = 200, body = TokenOut), (status = 400), (status = 401)))]
+pub async fn obtain_token(State(state): State<AppState>, Json(input): Json<CredentialsIn>) -> ApiResult<Json<TokenOut>> {
+    let user = authenticate(&state, input)
+        .await?
+        .ok_or_else(|| ApiError::auth_failed("No active account found with the given credentials", "no_active_account"))?;
+    let pair = issue(&state, &user)?;
+    let out = UserOut::load(&state.db, &user).await?;
+    Ok(Json(TokenOut { access: pair.access, refresh: pair.refresh, user: out }))
+}
+
+/// Sign in: the token pair plus the original frontend's `tokens` and `message`.
+#[utoipa::path(post, path = "/api/auth/login/", tag = "auth", request_body = CredentialsIn,
+    responses((status = 200, body = SessionOut), (status = 400)))]
+pub async fn login(State(state): State<AppState>, Json(input): Json<CredentialsIn>) -> ApiResult<Json<SessionOut>> {
+    let user = authenticate(&state, input)
+        .await?
+        .ok_or_else(|| ApiError::non_field("Unable to log in with provided credentials."))?;
+    let pair = issue(&state, &user)?;
+    let out = UserOut::load(&state.db, &user).await?;
+    Ok(Json(SessionOut::new(pair, out, "Login successful")))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct RefreshIn {
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub refresh: Field<String>,
+}
+
+fn refresh_error(detail: &'static str) -> ApiError {
+    ApiError::auth_failed(detail, "token_not_valid")
+}
+
+/// Verifies a refresh token and that its user may still use it.
+async fn check_refresh(state: &AppState, token: &str) -> ApiResult<(Claims, user::Model)> {
+    let claims = state.jwt.verify(token, TokenType::Refresh).map_err(|_| refresh_error("Token is invalid or expired"))?;
+    let user = match claims.user_uuid() {
+        Some(id) => user::Entity::find_by_id(id).one(&state.db).await?,
+        None => None,
+    };
+    let user = user.filter(|u| u.is_active && u.token_epoch == claims.epoch).ok_or_else(|| refresh_error("Token is invalid or expired"))?;
+    Ok((claims, user))
+}
+
+/// Rotate a refresh token: the old one is blacklisted, a new pair is returned.
+/// Reusing a rotated refresh token fails with 401.
+#[utoipa::path(post, path = "/api/auth/token/refresh/", tag = "auth", request_body = RefreshIn,
+    responses((status = 200, body = TokenPair), (status = 400), (status = 401)))]
+pub async fn refresh_token(State(state): State<AppState>, Json(input): Json<RefreshIn>) -> ApiResult<Json<TokenPair>> {
+    let mut c = Checker::new();
+    let token = c.text("refresh", input.refresh, 4096);
+    c.finish()?;
+    let (claims, user) = check_refresh(&state, &token.unwrap_or_default()).await?;
+    if !kernel::jwt::blacklist_refresh(&state.db, &claims).await? {
+        return Err(refresh_error("Token is blacklisted"));
+    }
+    Ok(Json(issue(&state, &user)?))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct LogoutIn {
+    /// Optional: the refresh token to blacklist.
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub refresh: Field<String>,
+}
+
+/// Log out: blacklists the given refresh token and ends every outstanding
+/// token of the account.
+#[utoipa::path(post, path = "/api/auth/logout/", tag = "auth", security(("jwt" = [])), request_body = LogoutIn,
+    responses((status = 200, body = MessageOut), (status = 400), (status = 401)))]
+pub async fn logout(State(state): State<AppState>, CurrentUser(me): CurrentUser, Json(input): Json<LogoutIn>) -> ApiResult<Json<MessageOut>> {
+    let txn = kernel::db::begin_write(&state.db).await?;
+    if let Some(token) = input.refresh.value().filter(|t| !t.trim().is_empty()) {
+        let claims = state
+            .jwt
+            .verify(token.trim(), TokenType::Refresh)
+            .ok()
+            .filter(|c| c.user_uuid() == Some(me.id))
+            .ok_or_else(|| ApiError::BadRequest { detail: "Token is invalid or expired".into(), code: "token_not_valid" })?;
+        kernel::jwt::blacklist_refresh(&txn, &claims).await?;
+    }
+    bump_epoch(&txn, me.id).await?;
+    txn.commit().await?;
+    Ok(MessageOut::new("Logout successful"))
+}
+
+async fn bump_epoch<C: sea_orm::ConnectionTrait>(db: &C, user_id: Uuid) -> ApiResult<()> {
+    user::Entity::update_many()
+        .col_expr(user::Column::TokenEpoch, ExprTrait::add(Expr::col(user::Column::TokenEpoch), 1))
+        .filter(user::Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The caller's own account.
+#[utoipa::path(get, path = "/api/auth/profile/", tag = "auth", security(("jwt" = [])),
+    responses((status = 200, body = UserOut), (status = 401)))]
+pub async fn get_profile(State(state): State<AppState>, CurrentUser(me): CurrentUser) -> ApiResult<Json<UserOut>> {
+    Ok(Json(UserOut::load(&state.db, &me).await?))
+}
+
+/// What a user may change about themselves: name and admission number only.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ProfileIn {
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub full_name: Field<String>,
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub admission_number: Field<String>,
+}
+
+async fn write_profile(state: &AppState, me: user::Model, input: ProfileIn, partial: bool) -> ApiResult<Json<UserOut>> {
+    let mut c = Checker::partial(partial);
+    let full_name = c.text("full_name", input.full_name, 255);
+    let admission_number = c.optional_text("admission_number", input.admission_number, 50);
+    if let Some(Some(number)) = &admission_number
+        && admission_taken(&state.db, number, Some(me.id)).await?
+    {
+        c.error("admission_number", ADMISSION_TAKEN);
+    }
+    c.finish()?;
+    let mut model: user::ActiveModel = me.into();
+    if let Some(v) = full_name {
+        model.full_name = Set(v);
+    }
+    if let Some(v) = admission_number {
+        model.admission_number = Set(v);
+    }
+    model.updated_at = Set(Utc::now());
+    let updated = model.update(&state.db).await.map_err(user_conflict)?;
+    Ok(Json(UserOut::load(&state.db, &updated).await?))
+}
+
+/// Update the caller's name and admission number; other fields are read-only.
+#[utoipa::path(put, path = "/api/auth/profile/", tag = "auth", security(("jwt" = [])), request_body = ProfileIn,
+    responses((status = 200, body = UserOut), (status = 400), (status = 401)))]
+pub async fn update_profile(State(state): State<AppState>, CurrentUser(me): CurrentUser, Json(input): Json<ProfileIn>) -> ApiResult<Json<UserOut>> {
+    write_profile(&state, me, input, false).await
+}
+
+/// Change some of the caller's name and admission number.
+#[utoipa::path(patch, path = "/api/auth/profile/", tag = "auth", security(("jwt" = [])), request_body = ProfileIn,
+    responses((status = 200, body = UserOut), (status = 400), (status = 401)))]
+pub async fn partial_update_profile(State(state): State<AppState>, CurrentUser(me): CurrentUser, Json(input): Json<ProfileIn>) -> ApiResult<Json<UserOut>> {
+    write_profile(&state, me, input, true).await
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ChangePasswordIn {
+    #[schema(value_type = String, write_only)]
+    #[serde(default)]
+    pub old_password: Field<String>,
+    #[schema(value_type = String, write_only)]
+    #[serde(default)]
+    pub new_password: Field<String>,
+    /// Optional; when given it must equal `new_password`.
+    #[schema(value_type = Option<String>, write_only)]
+    #[serde(default)]
+    pub new_password_confirm: Field<String>,
+}
+
+/// A new token pair, since changing the password ends every earlier token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordChangedOut {
+    pub message: String,
+    pub tokens: TokenPair,
+}
+
+/// Change the caller's password. Every earlier token of the account stops working.
+#[utoipa::path(put, path = "/api/auth/change-password/", tag = "auth", security(("jwt" = [])), request_body = ChangePasswordIn,
+    responses((status = 200, body = PasswordChangedOut), (status = 400), (status = 401)))]
+pub async fn change_password(State(state): State<AppState>, CurrentUser(me): CurrentUser, Json(input): Json<ChangePasswordIn>) -> ApiResult<Json<PasswordChangedOut>> {
+    let mut c = Checker::new();
+    let old = c.value("old_password", input.old_password);
+    let new = c.value("new_password", input.new_password);
+    c.finish()?;
+    let (old, new) = (old.unwrap_or_default(), new.unwrap_or_default());
+    let mut errors = FieldErrors::new();
+    if !state.hasher.verify(&old, &me.password).await?.matches {
+        errors.add("old_password", "Old password is not correct.");
+    }
+    if let Field::Value(confirm) = &input.new_password_confirm
+        && *confirm != new
+    {
+        errors.add("new_password", "Password fields didn't match.");
+    } else {
+        let attrs = [("email address", me.email.as_str()), ("full name", me.full_name.as_str())];
+        for message in kernel::password::validate(&new, &attrs) {
+            errors.add("new_password", message);
+        }
+    }
+    errors.into_result()?;
+    let hash = state.hasher.make(&new).await?;
+    let updated = state
+        .db
+        .transaction::<_, user::Model, ApiError>(|txn| {
+            Box::pin(async move {
+                let mut model: user::ActiveModel = me.clone().into();
+                model.password = Set(hash);
+                model.token_epoch = Set(me.token_epoch + 1);
+                model.updated_at = Set(Utc::now());
+                Ok(model.update(txn).await?)
+            })
+        })
+        .await?;
+    Ok(Json(PasswordChangedOut { message: "Password changed successfully".into(), tokens: issue(&state, &updated)? }))
+}
+
+/// The original frontend POSTs the password change.
+#[utoipa::path(post, path = "/api/auth/change-password/", tag = "auth", security(("jwt" = [])), request_body = ChangePasswordIn,
+    responses((status = 200, body = PasswordChangedOut), (status = 400), (status = 401)))]
+pub async fn change_password_post(state: State<AppState>, me: CurrentUser, input: Json<ChangePasswordIn>) -> ApiResult<Json<PasswordChangedOut>> {
+    change_password(state, me, input).await
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifyOut {
+    pub valid: bool,
+    pub user: UserOut,
+}
+
+/// Check the access token and return its user.
+#[utoipa::path(get, path = "/api/auth/verify/", tag = "auth", security(("jwt" = [])),
+    responses((status = 200, body = VerifyOut), (status = 401)))]
+pub async fn verify_token(State(state): State<AppState>, CurrentUser(me): CurrentUser) -> ApiResult<Json<VerifyOut>> {
+    Ok(Json(VerifyOut { valid: true, user: UserOut::load(&state.db, &me).await? }))
+}
+
+/// The original frontend POSTs the token check.
+#[utoipa::path(post, path = "/api/auth/verify/", tag = "auth", security(("jwt" = [])),
+    responses((status = 200, body = VerifyOut), (status = 401)))]
+pub async fn verify_token_post(state: State<AppState>, me: CurrentUser) -> ApiResult<Json<VerifyOut>> {
+    verify_token(state, me).await
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthOut {
+    pub status: &'static str,
+    pub service: &'static str,
+}
+
+/// Liveness (public).
+#[utoipa::path(get, path = "/api/health/", tag = "health", responses((status = 200, body = HealthOut)))]
+pub async fn health() -> Json<HealthOut> {
+    Json(HealthOut { status: "healthy", service: "Machakos Clearance System API" })
+}
+
+/// The original's health endpoint under `/api/auth/` (public).
+#[utoipa::path(get, path = "/api/auth/health/", tag = "health", responses((status = 200)))]
+pub async fn auth_health() -> Json<Value> {
+    Json(json!({"status": "healthy", "message": "MksU Clearance System API is running"}))
+}

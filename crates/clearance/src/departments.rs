@@ -1,0 +1,258 @@
+//! `/api/departments/`: the clearance offices and their approval order (spec §3.5).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::Utc;
+use kernel::listing::ListQuery;
+use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, PageSize};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr, ModelTrait, Order, QueryFilter};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::entities::department;
+use crate::principal::CurrentUser;
+use crate::state::AppState;
+
+const ADMIN_ONLY: &str = "Only administrators can modify this resource.";
+const CODE_TAKEN: &str = "Department with this code already exists.";
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DepartmentOut {
+    pub id: Uuid,
+    pub name: String,
+    pub code: String,
+    /// finance, faculty, library, mess, hostel, workshop, sports or other.
+    pub department_type: String,
+    pub head_email: String,
+    pub description: String,
+    pub is_active: bool,
+    /// Offices with the same order decide in parallel; higher orders wait for lower ones.
+    pub approval_order: i32,
+    pub created_at: chrono::DateTime<Utc>,
+    pub updated_at: chrono::DateTime<Utc>,
+}
+
+impl From<department::Model> for DepartmentOut {
+    fn from(d: department::Model) -> Self {
+        Self {
+            id: d.id,
+            name: d.name,
+            code: d.code,
+            department_type: d.department_type,
+            head_email: d.head_email,
+            description: d.description,
+            is_active: d.is_active,
+            approval_order: d.approval_order,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct DepartmentIn {
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub name: Field<String>,
+    /// Stored upper-cased; unique.
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub code: Field<String>,
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub department_type: Field<String>,
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub head_email: Field<String>,
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub description: Field<String>,
+    #[schema(value_type = Option<bool>)]
+    #[serde(default)]
+    pub is_active: Field<bool>,
+    #[schema(value_type = Option<i32>)]
+    #[serde(default)]
+    pub approval_order: Field<i64>,
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_departments, create_department))
+        .routes(routes!(retrieve_department, update_department, partial_update_department, destroy_department))
+}
+
+fn require_admin(me: &CurrentUser) -> ApiResult<()> {
+    if me.is_admin() { Ok(()) } else { Err(ApiError::forbidden(ADMIN_ONLY)) }
+}
+
+/// List offices (any signed-in user). Filters: `department_type`, `is_active`;
+/// search: name, code. Default order: approval order, then name.
+#[utoipa::path(get, path = "/api/departments/", tag = "departments", security(("jwt" = [])),
+    params(("department_type" = Option<String>, Query), ("is_active" = Option<bool>, Query), ("search" = Option<String>, Query),
+           ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
+    responses((status = 200, body = Page<DepartmentOut>), (status = 401)))]
+pub async fn list_departments(State(state): State<AppState>, _me: CurrentUser, list: ListQuery) -> ApiResult<Json<Page<DepartmentOut>>> {
+    let mut query = department::Entity::find();
+    query = list.filter(query, "department_type", department::Column::DepartmentType, FilterKind::Choice(department::TYPES))?;
+    query = list.filter(query, "is_active", department::Column::IsActive, FilterKind::Bool)?;
+    query = list.search(query, &[department::Column::Name.into_simple_expr(), department::Column::Code.into_simple_expr()]);
+    let query = list.order(
+        query,
+        &[
+            ("approval_order", department::Column::ApprovalOrder.into_simple_expr()),
+            ("name", department::Column::Name.into_simple_expr()),
+            ("code", department::Column::Code.into_simple_expr()),
+            ("created_at", department::Column::CreatedAt.into_simple_expr()),
+        ],
+        &[("approval_order", Order::Asc), ("name", Order::Asc)],
+        department::Column::Id,
+    );
+    let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
+    Ok(Json(page.map(DepartmentOut::from)))
+}
+
+struct Valid {
+    name: Option<String>,
+    code: Option<String>,
+    department_type: Option<String>,
+    head_email: Option<String>,
+    description: Option<String>,
+    is_active: Option<bool>,
+    approval_order: Option<i32>,
+}
+
+async fn validate<C: ConnectionTrait>(db: &C, input: DepartmentIn, partial: bool, except: Option<Uuid>) -> ApiResult<Valid> {
+    let mut c = Checker::partial(partial);
+    let name = c.text("name", input.name, 255);
+    let code = c.text("code", input.code, 20).map(|code| code.to_uppercase());
+    let department_type = c.choice("department_type", input.department_type, department::TYPES);
+    let head_email = c.email("head_email", input.head_email);
+    let description = c.blank_text("description", input.description, 10_000);
+    let is_active = c.boolean("is_active", input.is_active, true);
+    let approval_order = match input.approval_order {
+        Field::Absent if !partial => Some(0),
+        other => c.patch_int("approval_order", other, 0, 1000),
+    };
+    if let Some(code) = &code {
+        let mut query = department::Entity::find().filter(department::Column::Code.eq(code));
+        if let Some(id) = except {
+            query = query.filter(department::Column::Id.ne(id));
+        }
+        if query.one(db).await?.is_some() {
+            c.error("code", CODE_TAKEN);
+        }
+    }
+    c.finish()?;
+    Ok(Valid {
+        name,
+        code,
+        department_type,
+        head_email,
+        description,
+        is_active,
+        approval_order: approval_order.and_then(|o| i32::try_from(o).ok()),
+    })
+}
+
+fn conflict(error: sea_orm::DbErr) -> ApiError {
+    if kernel::error::is_unique_violation(&error, "code") { ApiError::field("code", CODE_TAKEN) } else { error.into() }
+}
+
+/// Create an office (admin).
+#[utoipa::path(post, path = "/api/departments/", tag = "departments", security(("jwt" = [])), request_body = DepartmentIn,
+    responses((status = 201, body = DepartmentOut), (status = 400), (status = 401), (status = 403)))]
+pub async fn create_department(State(state): State<AppState>, me: CurrentUser, Json(input): Json<DepartmentIn>) -> ApiResult<(StatusCode, Json<DepartmentOut>)> {
+    require_admin(&me)?;
+    let v = validate(&state.db, input, false, None).await?;
+    let now = Utc::now();
+    let created = department::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        name: Set(v.name.unwrap_or_default()),
+        code: Set(v.code.unwrap_or_default()),
+        department_type: Set(v.department_type.unwrap_or_default()),
+        head_email: Set(v.head_email.unwrap_or_default()),
+        description: Set(v.description.unwrap_or_default()),
+        is_active: Set(v.is_active.unwrap_or(true)),
+        approval_order: Set(v.approval_order.unwrap_or(0)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&state.db)
+    .await
+    .map_err(conflict)?;
+    Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> ApiResult<department::Model> {
+    department::Entity::find_by_id(id).one(db).await?.ok_or_else(|| ApiError::not_found_msg("No Department matches the given query."))
+}
+
+/// Retrieve an office (any signed-in user).
+#[utoipa::path(get, path = "/api/departments/{id}/", tag = "departments", security(("jwt" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = DepartmentOut), (status = 401), (status = 404)))]
+pub async fn retrieve_department(State(state): State<AppState>, _me: CurrentUser, Id(id): Id) -> ApiResult<Json<DepartmentOut>> {
+    Ok(Json(find(&state.db, id).await?.into()))
+}
+
+async fn write(state: &AppState, me: CurrentUser, id: Uuid, input: DepartmentIn, partial: bool) -> ApiResult<Json<DepartmentOut>> {
+    require_admin(&me)?;
+    let existing = find(&state.db, id).await?;
+    let v = validate(&state.db, input, partial, Some(id)).await?;
+    let mut model: department::ActiveModel = existing.into();
+    if let Some(x) = v.name {
+        model.name = Set(x);
+    }
+    if let Some(x) = v.code {
+        model.code = Set(x);
+    }
+    if let Some(x) = v.department_type {
+        model.department_type = Set(x);
+    }
+    if let Some(x) = v.head_email {
+        model.head_email = Set(x);
+    }
+    if let Some(x) = v.description {
+        model.description = Set(x);
+    }
+    if let Some(x) = v.is_active {
+        model.is_active = Set(x);
+    }
+    if let Some(x) = v.approval_order {
+        model.approval_order = Set(x);
+    }
+    model.updated_at = Set(Utc::now());
+    Ok(Json(model.update(&state.db).await.map_err(conflict)?.into()))
+}
+
+/// Replace an office's fields (admin).
+#[utoipa::path(put, path = "/api/departments/{id}/", tag = "departments", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = DepartmentIn,
+    responses((status = 200, body = DepartmentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub async fn update_department(State(state): State<AppState>, me: CurrentUser, Id(id): Id, Json(input): Json<DepartmentIn>) -> ApiResult<Json<DepartmentOut>> {
+    write(&state, me, id, input, false).await
+}
+
+/// Change some of an office's fields (admin).
+#[utoipa::path(patch, path = "/api/departments/{id}/", tag = "departments", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = DepartmentIn,
+    responses((status = 200, body = DepartmentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub async fn partial_update_department(State(state): State<AppState>, me: CurrentUser, Id(id): Id, Json(input): Json<DepartmentIn>) -> ApiResult<Json<DepartmentOut>> {
+    write(&state, me, id, input, true).await
+}
+
+/// Delete an office (admin). Staff assigned to it lose their office.
+#[utoipa::path(delete, path = "/api/departments/{id}/", tag = "departments", security(("jwt" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 401), (status = 403), (status = 404), (status = 409)))]
+pub async fn destroy_department(State(state): State<AppState>, me: CurrentUser, Id(id): Id) -> ApiResult<StatusCode> {
+    require_admin(&me)?;
+    let existing = find(&state.db, id).await?;
+    existing.delete(&state.db).await.map_err(|e| {
+        if kernel::error::is_foreign_key_violation(&e) {
+            ApiError::Conflict("This department has clearance approvals and cannot be deleted; deactivate it instead.".into())
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,23 @@
+//! What every handler can reach.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use kernel::config::Settings;
+use kernel::jwt::Jwt;
+use kernel::password::Hasher;
+use sea_orm::DatabaseConnection;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub jwt: Arc<Jwt>,
+    pub hasher: Hasher,
+    pub settings: Arc<Settings>,
+}
+
+impl FromRef<AppState> for Arc<Jwt> {
+    fn from_ref(state: &AppState) -> Self {
+        state.jwt.clone()
+    }
+}

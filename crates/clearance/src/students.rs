@@ -1,0 +1,443 @@
+//! `/api/students/`: student records (spec §3.2). Administrators manage them;
+//! office staff read them; a student sees only their own.
+
+use std::sync::LazyLock;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::Utc;
+use kernel::listing::ListQuery;
+use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, PageSize};
+use regex::Regex;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr, ModelTrait, Order,
+    QueryFilter, Select, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::entities::user::{self, Role};
+use crate::entities::{academic_department, course, school, student};
+use crate::principal::{ADMIN_ONLY, CurrentUser};
+use crate::state::AppState;
+use crate::users::{ADMISSION_TAKEN, EMAIL_TAKEN, UserOut, admission_taken, email_taken, user_conflict};
+
+static REGISTRATION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Z]{2,10}/[A-Z]{2,10}/\d{4}/\d{4}$").expect("a valid pattern"));
+const REGISTRATION_FORMAT: &str = "Registration number must follow format SCHOOL/DEPT/NNNN/YYYY (e.g., SCE/CS/0001/2024)";
+const REGISTRATION_TAKEN: &str = "Student with this registration number already exists.";
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StudentOut {
+    pub id: Uuid,
+    pub user: UserOut,
+    pub registration_number: String,
+    /// Taken from the registration number's last part.
+    pub admission_year: i32,
+    pub school: Option<Uuid>,
+    pub department: Option<Uuid>,
+    pub course: Option<Uuid>,
+    pub faculty: String,
+    pub program: String,
+    pub graduation_year: i32,
+    /// eligible, ineligible or pending.
+    pub eligibility_status: String,
+    pub created_at: chrono::DateTime<Utc>,
+    pub updated_at: chrono::DateTime<Utc>,
+}
+
+impl StudentOut {
+    pub fn new(s: student::Model, user: &user::Model) -> Self {
+        Self {
+            id: s.id,
+            user: UserOut::new(user, None),
+            registration_number: s.registration_number,
+            admission_year: s.admission_year,
+            school: s.school_id,
+            department: s.department_id,
+            course: s.course_id,
+            faculty: s.faculty,
+            program: s.program,
+            graduation_year: s.graduation_year,
+            eligibility_status: s.eligibility_status,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+/// The student records `me` may see.
+pub fn visible_to(me: &CurrentUser) -> Select<student::Entity> {
+    let query = student::Entity::find();
+    match me.0.role {
+        Role::Admin | Role::DepartmentStaff => query,
+        Role::Student => query.filter(student::Column::UserId.eq(me.0.id)),
+    }
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct StudentIn {
+    /// Account fields (create only).
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub email: Field<String>,
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub full_name: Field<String>,
+    #[schema(value_type = String, write_only)]
+    #[serde(default)]
+    pub password: Field<String>,
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub admission_number: Field<String>,
+    /// `SCHOOL/DEPT/NNNN/YYYY`, e.g. `SCE/CS/0001/2024`.
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub registration_number: Field<String>,
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub faculty: Field<String>,
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub program: Field<String>,
+    #[schema(value_type = i32)]
+    #[serde(default)]
+    pub graduation_year: Field<i64>,
+    #[schema(value_type = Option<Uuid>)]
+    #[serde(default)]
+    pub school: Field<Uuid>,
+    #[schema(value_type = Option<Uuid>)]
+    #[serde(default)]
+    pub department: Field<Uuid>,
+    #[schema(value_type = Option<Uuid>)]
+    #[serde(default)]
+    pub course: Field<Uuid>,
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub eligibility_status: Field<String>,
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_students, create_student))
+        .routes(routes!(my_student))
+        .routes(routes!(retrieve_student, update_student, partial_update_student, destroy_student))
+}
+
+/// List student records: everyone for administrators and office staff, only
+/// their own for a student.
+#[utoipa::path(get, path = "/api/students/", tag = "students", security(("jwt" = [])),
+    params(("eligibility_status" = Option<String>, Query), ("graduation_year" = Option<i32>, Query), ("admission_year" = Option<i32>, Query),
+           ("faculty" = Option<String>, Query), ("program" = Option<String>, Query), ("school" = Option<Uuid>, Query),
+           ("department" = Option<Uuid>, Query), ("course" = Option<Uuid>, Query), ("search" = Option<String>, Query),
+           ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
+    responses((status = 200, body = Page<StudentOut>), (status = 401)))]
+pub async fn list_students(State(state): State<AppState>, me: CurrentUser, list: ListQuery) -> ApiResult<Json<Page<StudentOut>>> {
+    let mut query = visible_to(&me).find_also_related(user::Entity);
+    query = list.filter(query, "eligibility_status", student::Column::EligibilityStatus, FilterKind::Choice(student::ELIGIBILITY))?;
+    query = list.filter(query, "graduation_year", student::Column::GraduationYear, FilterKind::Int)?;
+    query = list.filter(query, "admission_year", student::Column::AdmissionYear, FilterKind::Int)?;
+    query = list.filter(query, "faculty", student::Column::Faculty, FilterKind::Text)?;
+    query = list.filter(query, "program", student::Column::Program, FilterKind::Text)?;
+    query = list.filter(query, "school", student::Column::SchoolId, FilterKind::Uuid)?;
+    query = list.filter(query, "department", student::Column::DepartmentId, FilterKind::Uuid)?;
+    query = list.filter(query, "course", student::Column::CourseId, FilterKind::Uuid)?;
+    query = list.search(
+        query,
+        &[
+            student::Column::RegistrationNumber.into_simple_expr(),
+            user::Column::FullName.into_simple_expr(),
+            user::Column::Email.into_simple_expr(),
+        ],
+    );
+    let query = list.order(
+        query,
+        &[
+            ("registration_number", student::Column::RegistrationNumber.into_simple_expr()),
+            ("graduation_year", student::Column::GraduationYear.into_simple_expr()),
+            ("admission_year", student::Column::AdmissionYear.into_simple_expr()),
+            ("created_at", student::Column::CreatedAt.into_simple_expr()),
+            ("full_name", user::Column::FullName.into_simple_expr()),
+        ],
+        &[("created_at", Order::Desc)],
+        student::Column::Id,
+    );
+    let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
+    Ok(Json(page.map(|(s, u)| match u {
+        Some(u) => StudentOut::new(s, &u),
+        None => unreachable_user(s),
+    })))
+}
+
+/// `students.user_id` is a non-null foreign key, so the join always finds the
+/// user; this keeps the type honest without a panic.
+fn unreachable_user(s: student::Model) -> StudentOut {
+    let placeholder = user::Model {
+        id: s.user_id,
+        email: String::new(),
+        admission_number: None,
+        full_name: String::new(),
+        password: String::new(),
+        role: Role::Student,
+        department_id: None,
+        is_active: false,
+        token_epoch: 0,
+        last_login: None,
+        created_at: s.created_at,
+        updated_at: s.updated_at,
+    };
+    StudentOut::new(s, &placeholder)
+}
+
+struct Valid {
+    registration_number: Option<String>,
+    admission_year: Option<i32>,
+    faculty: Option<String>,
+    program: Option<String>,
+    graduation_year: Option<i32>,
+    school: Option<Option<Uuid>>,
+    department: Option<Option<Uuid>>,
+    course: Option<Option<Uuid>>,
+    eligibility_status: Option<String>,
+}
+
+async fn validate_record<C: ConnectionTrait>(db: &C, c: &mut Checker, input: &mut StudentIn, partial: bool, existing: Option<&student::Model>) -> ApiResult<Valid> {
+    let registration_number = c.text("registration_number", std::mem::take(&mut input.registration_number), 50);
+    let registration_number = registration_number.and_then(|r| {
+        if REGISTRATION.is_match(&r) {
+            Some(r)
+        } else {
+            c.error("registration_number", REGISTRATION_FORMAT);
+            None
+        }
+    });
+    let admission_year = registration_number.as_deref().and_then(|r| r.rsplit('/').next()).and_then(|y| y.parse::<i32>().ok());
+    let faculty = c.text("faculty", std::mem::take(&mut input.faculty), 255);
+    let program = c.text("program", std::mem::take(&mut input.program), 255);
+    let graduation_year = c.int("graduation_year", std::mem::take(&mut input.graduation_year), 1900, 2200).and_then(|y| i32::try_from(y).ok());
+    let school = c.nullable(std::mem::take(&mut input.school));
+    let department = c.nullable(std::mem::take(&mut input.department));
+    let course = c.nullable(std::mem::take(&mut input.course));
+    let eligibility_status = match std::mem::take(&mut input.eligibility_status) {
+        Field::Absent if !partial => Some("pending".to_owned()),
+        Field::Absent => None,
+        other => c.choice("eligibility_status", other, student::ELIGIBILITY),
+    };
+    let admission = admission_year.or(existing.map(|s| s.admission_year));
+    let graduation = graduation_year.or(existing.map(|s| s.graduation_year));
+    if let (Some(a), Some(g)) = (admission, graduation)
+        && g < a
+    {
+        c.error("graduation_year", "Graduation year cannot be before the admission year.");
+    }
+    if let Some(number) = &registration_number {
+        let mut query = student::Entity::find().filter(student::Column::RegistrationNumber.eq(number));
+        if let Some(s) = existing {
+            query = query.filter(student::Column::Id.ne(s.id));
+        }
+        if query.one(db).await?.is_some() {
+            c.error("registration_number", REGISTRATION_TAKEN);
+        }
+    }
+    if let Some(Some(id)) = school
+        && school::Entity::find_by_id(id).one(db).await?.is_none()
+    {
+        c.error("school", format!("Invalid pk \"{id}\" - object does not exist."));
+    }
+    if let Some(Some(id)) = department
+        && academic_department::Entity::find_by_id(id).one(db).await?.is_none()
+    {
+        c.error("department", format!("Invalid pk \"{id}\" - object does not exist."));
+    }
+    if let Some(Some(id)) = course
+        && course::Entity::find_by_id(id).one(db).await?.is_none()
+    {
+        c.error("course", format!("Invalid pk \"{id}\" - object does not exist."));
+    }
+    Ok(Valid { registration_number, admission_year, faculty, program, graduation_year, school, department, course, eligibility_status })
+}
+
+fn record_conflict(error: sea_orm::DbErr) -> ApiError {
+    if kernel::error::is_unique_violation(&error, "registration_number") {
+        ApiError::field("registration_number", REGISTRATION_TAKEN)
+    } else {
+        user_conflict(error)
+    }
+}
+
+/// Create a student account and its record in one transaction (admin).
+#[utoipa::path(post, path = "/api/students/", tag = "students", security(("jwt" = [])), request_body = StudentIn,
+    responses((status = 201, body = StudentOut), (status = 400), (status = 401), (status = 403)))]
+pub async fn create_student(State(state): State<AppState>, me: CurrentUser, Json(mut input): Json<StudentIn>) -> ApiResult<(StatusCode, Json<StudentOut>)> {
+    if !me.is_admin() {
+        return Err(ApiError::forbidden(ADMIN_ONLY));
+    }
+    let mut c = Checker::new();
+    let email = c.email("email", std::mem::take(&mut input.email));
+    let full_name = c.text("full_name", std::mem::take(&mut input.full_name), 255);
+    let password = c.value("password", std::mem::take(&mut input.password));
+    let admission_number = c.optional_text("admission_number", std::mem::take(&mut input.admission_number), 50).flatten();
+    let v = validate_record(&state.db, &mut c, &mut input, false, None).await?;
+    if let Some(email) = &email
+        && email_taken(&state.db, email, None).await?
+    {
+        c.error("email", EMAIL_TAKEN);
+    }
+    if let Some(number) = &admission_number
+        && admission_taken(&state.db, number, None).await?
+    {
+        c.error("admission_number", ADMISSION_TAKEN);
+    }
+    if let Some(password) = &password {
+        let attrs = [("email address", email.as_deref().unwrap_or("")), ("full name", full_name.as_deref().unwrap_or(""))];
+        for message in kernel::password::validate(password, &attrs) {
+            c.error("password", message);
+        }
+    }
+    c.finish()?;
+
+    let hash = state.hasher.make(&password.unwrap_or_default()).await?;
+    let now = Utc::now();
+    let new_user = user::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        email: Set(email.unwrap_or_default()),
+        admission_number: Set(admission_number),
+        full_name: Set(full_name.unwrap_or_default()),
+        password: Set(hash),
+        role: Set(Role::Student),
+        department_id: Set(None),
+        is_active: Set(true),
+        token_epoch: Set(0),
+        last_login: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    let (record, account) = state
+        .db
+        .transaction::<_, (student::Model, user::Model), ApiError>(|txn| {
+            Box::pin(async move {
+                let account = new_user.insert(txn).await.map_err(record_conflict)?;
+                let record = student::ActiveModel {
+                    id: Set(Uuid::new_v4()),
+                    user_id: Set(account.id),
+                    registration_number: Set(v.registration_number.unwrap_or_default()),
+                    admission_year: Set(v.admission_year.unwrap_or_default()),
+                    school_id: Set(v.school.flatten()),
+                    department_id: Set(v.department.flatten()),
+                    course_id: Set(v.course.flatten()),
+                    faculty: Set(v.faculty.unwrap_or_default()),
+                    program: Set(v.program.unwrap_or_default()),
+                    graduation_year: Set(v.graduation_year.unwrap_or_default()),
+                    eligibility_status: Set(v.eligibility_status.unwrap_or_else(|| "pending".into())),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                }
+                .insert(txn)
+                .await
+                .map_err(record_conflict)?;
+                Ok((record, account))
+            })
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Json(StudentOut::new(record, &account))))
+}
+
+async fn find_visible(state: &AppState, me: &CurrentUser, id: Uuid) -> ApiResult<(student::Model, user::Model)> {
+    let found = visible_to(me).filter(student::Column::Id.eq(id)).find_also_related(user::Entity).one(&state.db).await?;
+    match found {
+        Some((s, Some(u))) => Ok((s, u)),
+        _ => Err(ApiError::not_found_msg("No Student matches the given query.")),
+    }
+}
+
+/// The caller's own student record.
+#[utoipa::path(get, path = "/api/students/me/", tag = "students", security(("jwt" = [])),
+    responses((status = 200, body = StudentOut), (status = 401), (status = 403), (status = 404)))]
+pub async fn my_student(State(state): State<AppState>, me: CurrentUser) -> ApiResult<Json<StudentOut>> {
+    if !me.is_student() {
+        return Err(ApiError::forbidden("Only students can access this endpoint"));
+    }
+    let record = student::Entity::find()
+        .filter(student::Column::UserId.eq(me.0.id))
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found_msg("Student record not found"))?;
+    Ok(Json(StudentOut::new(record, &me.0)))
+}
+
+/// Retrieve a student record (administrators, office staff, or its own student).
+#[utoipa::path(get, path = "/api/students/{id}/", tag = "students", security(("jwt" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = StudentOut), (status = 401), (status = 404)))]
+pub async fn retrieve_student(State(state): State<AppState>, me: CurrentUser, Id(id): Id) -> ApiResult<Json<StudentOut>> {
+    let (record, account) = find_visible(&state, &me, id).await?;
+    Ok(Json(StudentOut::new(record, &account)))
+}
+
+async fn write(state: &AppState, me: CurrentUser, id: Uuid, mut input: StudentIn, partial: bool) -> ApiResult<Json<StudentOut>> {
+    let (existing, account) = find_visible(state, &me, id).await?;
+    if !me.is_admin() {
+        return Err(ApiError::forbidden(ADMIN_ONLY));
+    }
+    let mut c = Checker::partial(partial);
+    let v = validate_record(&state.db, &mut c, &mut input, partial, Some(&existing)).await?;
+    c.finish()?;
+    let mut model: student::ActiveModel = existing.into();
+    if let Some(x) = v.registration_number {
+        model.registration_number = Set(x);
+    }
+    if let Some(x) = v.admission_year {
+        model.admission_year = Set(x);
+    }
+    if let Some(x) = v.faculty {
+        model.faculty = Set(x);
+    }
+    if let Some(x) = v.program {
+        model.program = Set(x);
+    }
+    if let Some(x) = v.graduation_year {
+        model.graduation_year = Set(x);
+    }
+    if let Some(x) = v.school {
+        model.school_id = Set(x);
+    }
+    if let Some(x) = v.department {
+        model.department_id = Set(x);
+    }
+    if let Some(x) = v.course {
+        model.course_id = Set(x);
+    }
+    if let Some(x) = v.eligibility_status {
+        model.eligibility_status = Set(x);
+    }
+    model.updated_at = Set(Utc::now());
+    let updated = model.update(&state.db).await.map_err(record_conflict)?;
+    Ok(Json(StudentOut::new(updated, &account)))
+}
+
+/// Replace a student record's academic fields (admin).
+#[utoipa::path(put, path = "/api/students/{id}/", tag = "students", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = StudentIn,
+    responses((status = 200, body = StudentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub async fn update_student(State(state): State<AppState>, me: CurrentUser, Id(id): Id, Json(input): Json<StudentIn>) -> ApiResult<Json<StudentOut>> {
+    write(&state, me, id, input, false).await
+}
+
+/// Change some of a student record's academic fields (admin).
+#[utoipa::path(patch, path = "/api/students/{id}/", tag = "students", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = StudentIn,
+    responses((status = 200, body = StudentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub async fn partial_update_student(State(state): State<AppState>, me: CurrentUser, Id(id): Id, Json(input): Json<StudentIn>) -> ApiResult<Json<StudentOut>> {
+    write(&state, me, id, input, true).await
+}
+
+/// Delete a student record (admin). The account stays, under `/api/users/`.
+#[utoipa::path(delete, path = "/api/students/{id}/", tag = "students", security(("jwt" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 401), (status = 403), (status = 404)))]
+pub async fn destroy_student(State(state): State<AppState>, me: CurrentUser, Id(id): Id) -> ApiResult<StatusCode> {
+    let (existing, _) = find_visible(&state, &me, id).await?;
+    if !me.is_admin() {
+        return Err(ApiError::forbidden(ADMIN_ONLY));
+    }
+    existing.delete(&state.db).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,338 @@
+//! `/api/users/`: administrators manage accounts, including the office staff
+//! whose approvals act for their department.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::Utc;
+use kernel::listing::ListQuery;
+use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, PageSize};
+use sea_orm::sea_query::IntoCondition;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr, Order,
+    QueryFilter,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::entities::department;
+use crate::entities::user::{self, Role};
+use crate::principal::Admin;
+use crate::state::AppState;
+
+/// An account as every endpoint shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserOut {
+    pub id: Uuid,
+    pub email: String,
+    pub admission_number: Option<String>,
+    pub full_name: String,
+    pub role: Role,
+    pub role_display: &'static str,
+    /// The clearance office this staff member decides for.
+    pub department: Option<Uuid>,
+    pub department_name: Option<String>,
+    pub department_code: Option<String>,
+    pub is_active: bool,
+    pub created_at: chrono::DateTime<Utc>,
+    pub updated_at: chrono::DateTime<Utc>,
+}
+
+impl UserOut {
+    pub fn new(user: &user::Model, department: Option<&department::Model>) -> Self {
+        Self {
+            id: user.id,
+            email: user.email.clone(),
+            admission_number: user.admission_number.clone(),
+            full_name: user.full_name.clone(),
+            role: user.role,
+            role_display: user.role.display(),
+            department: user.department_id,
+            department_name: department.map(|d| d.name.clone()),
+            department_code: department.map(|d| d.code.clone()),
+            is_active: user.is_active,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+
+    /// Loads the user's office (if any) and renders the user.
+    pub async fn load<C: ConnectionTrait>(db: &C, user: &user::Model) -> ApiResult<Self> {
+        let department = match user.department_id {
+            Some(id) => department::Entity::find_by_id(id).one(db).await?,
+            None => None,
+        };
+        Ok(Self::new(user, department.as_ref()))
+    }
+}
+
+/// The writable fields of an account (create, PUT, PATCH).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UserIn {
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub email: Field<String>,
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub full_name: Field<String>,
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub admission_number: Field<String>,
+    /// Write-only; hashed before it is stored.
+    #[schema(value_type = String, write_only)]
+    #[serde(default)]
+    pub password: Field<String>,
+    #[schema(value_type = Role)]
+    #[serde(default)]
+    pub role: Field<String>,
+    #[schema(value_type = Option<Uuid>)]
+    #[serde(default)]
+    pub department: Field<Uuid>,
+    #[schema(value_type = bool)]
+    #[serde(default)]
+    pub is_active: Field<bool>,
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(retrieve_user, update_user, partial_update_user, destroy_user))
+}
+
+pub(crate) async fn email_taken<C: ConnectionTrait>(db: &C, email: &str, except: Option<Uuid>) -> ApiResult<bool> {
+    let mut query = user::Entity::find().filter(user::Column::Email.eq(email));
+    if let Some(id) = except {
+        query = query.filter(user::Column::Id.ne(id));
+    }
+    Ok(query.one(db).await?.is_some())
+}
+
+pub(crate) async fn admission_taken<C: ConnectionTrait>(db: &C, number: &str, except: Option<Uuid>) -> ApiResult<bool> {
+    let mut query = user::Entity::find().filter(user::Column::AdmissionNumber.eq(number));
+    if let Some(id) = except {
+        query = query.filter(user::Column::Id.ne(id));
+    }
+    Ok(query.one(db).await?.is_some())
+}
+
+pub const EMAIL_TAKEN: &str = "User with this email already exists.";
+pub const ADMISSION_TAKEN: &str = "User with this admission number already exists.";
+
+/// Maps a unique-constraint race on `users` to the same field errors the
+/// up-front checks give.
+pub(crate) fn user_conflict(error: sea_orm::DbErr) -> ApiError {
+    if kernel::error::is_unique_violation(&error, "email") {
+        ApiError::field("email", EMAIL_TAKEN)
+    } else if kernel::error::is_unique_violation(&error, "admission_number") {
+        ApiError::field("admission_number", ADMISSION_TAKEN)
+    } else {
+        error.into()
+    }
+}
+
+/// List accounts (admin). Filters: `role`, `is_active`, `department`;
+/// search: email, full name, admission number.
+#[utoipa::path(get, path = "/api/users/", tag = "users", security(("jwt" = [])),
+    params(("role" = Option<String>, Query), ("is_active" = Option<bool>, Query), ("department" = Option<Uuid>, Query),
+           ("search" = Option<String>, Query), ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
+    responses((status = 200, body = Page<UserOut>), (status = 401), (status = 403)))]
+pub async fn list_users(State(state): State<AppState>, _admin: Admin, list: ListQuery) -> ApiResult<Json<Page<UserOut>>> {
+    let mut query = user::Entity::find().find_also_related(department::Entity);
+    query = list.filter(query, "role", user::Column::Role, FilterKind::Choice(Role::CHOICES))?;
+    query = list.filter(query, "is_active", user::Column::IsActive, FilterKind::Bool)?;
+    query = list.filter(query, "department", user::Column::DepartmentId, FilterKind::Uuid)?;
+    query = list.search(
+        query,
+        &[user::Column::Email.into_simple_expr(), user::Column::FullName.into_simple_expr(), user::Column::AdmissionNumber.into_simple_expr()],
+    );
+    let query = list.order(
+        query,
+        &[
+            ("email", user::Column::Email.into_simple_expr()),
+            ("full_name", user::Column::FullName.into_simple_expr()),
+            ("role", user::Column::Role.into_simple_expr()),
+            ("created_at", user::Column::CreatedAt.into_simple_expr()),
+        ],
+        &[("created_at", Order::Desc)],
+        user::Column::Id,
+    );
+    let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
+    Ok(Json(page.map(|(u, d)| UserOut::new(&u, d.as_ref()))))
+}
+
+async fn check_department<C: ConnectionTrait>(db: &C, c: &mut Checker, id: Option<Option<Uuid>>) -> ApiResult<()> {
+    if let Some(Some(id)) = id
+        && department::Entity::find_by_id(id).one(db).await?.is_none()
+    {
+        c.error("department", format!("Invalid pk \"{id}\" - object does not exist."));
+    }
+    Ok(())
+}
+
+/// Create an account (admin).
+#[utoipa::path(post, path = "/api/users/", tag = "users", security(("jwt" = [])), request_body = UserIn,
+    responses((status = 201, body = UserOut), (status = 400), (status = 401), (status = 403)))]
+pub async fn create_user(State(state): State<AppState>, _admin: Admin, Json(input): Json<UserIn>) -> ApiResult<(StatusCode, Json<UserOut>)> {
+    let mut c = Checker::new();
+    let email = c.email("email", input.email);
+    let full_name = c.text("full_name", input.full_name, 255);
+    let admission_number = c.optional_text("admission_number", input.admission_number, 50).flatten();
+    let password = c.value("password", input.password);
+    let role = c.choice("role", input.role, Role::CHOICES).and_then(|r| Role::parse(&r));
+    let department = c.nullable(input.department);
+    let is_active = c.boolean("is_active", input.is_active, true);
+    check_department(&state.db, &mut c, department).await?;
+    if let Some(email) = &email
+        && email_taken(&state.db, email, None).await?
+    {
+        c.error("email", EMAIL_TAKEN);
+    }
+    if let Some(number) = &admission_number
+        && admission_taken(&state.db, number, None).await?
+    {
+        c.error("admission_number", ADMISSION_TAKEN);
+    }
+    if let Some(password) = &password {
+        let attrs = [("email address", email.as_deref().unwrap_or("")), ("full name", full_name.as_deref().unwrap_or(""))];
+        for message in kernel::password::validate(password, &attrs) {
+            c.error("password", message);
+        }
+    }
+    c.finish()?;
+
+    let hash = state.hasher.make(&password.unwrap_or_default()).await?;
+    let now = Utc::now();
+    let created = user::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        email: Set(email.unwrap_or_default()),
+        admission_number: Set(admission_number),
+        full_name: Set(full_name.unwrap_or_default()),
+        password: Set(hash),
+        role: Set(role.unwrap_or(Role::Student)),
+        department_id: Set(department.flatten()),
+        is_active: Set(is_active.unwrap_or(true)),
+        token_epoch: Set(0),
+        last_login: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&state.db)
+    .await
+    .map_err(user_conflict)?;
+    Ok((StatusCode::CREATED, Json(UserOut::load(&state.db, &created).await?)))
+}
+
+async fn find_user<C: ConnectionTrait>(db: &C, id: Uuid) -> ApiResult<user::Model> {
+    user::Entity::find_by_id(id).one(db).await?.ok_or_else(|| ApiError::not_found_msg("No User matches the given query."))
+}
+
+/// Retrieve an account (admin).
+#[utoipa::path(get, path = "/api/users/{id}/", tag = "users", security(("jwt" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = UserOut), (status = 401), (status = 403), (status = 404)))]
+pub async fn retrieve_user(State(state): State<AppState>, _admin: Admin, Id(id): Id) -> ApiResult<Json<UserOut>> {
+    let user = find_user(&state.db, id).await?;
+    Ok(Json(UserOut::load(&state.db, &user).await?))
+}
+
+async fn write_user(state: &AppState, admin: &user::Model, id: Uuid, input: UserIn, partial: bool) -> ApiResult<Json<UserOut>> {
+    let existing = find_user(&state.db, id).await?;
+    let mut c = Checker::partial(partial);
+    let email = c.email("email", input.email);
+    let full_name = c.text("full_name", input.full_name, 255);
+    let admission_number = c.optional_text("admission_number", input.admission_number, 50);
+    let role = c.choice("role", input.role, Role::CHOICES).and_then(|r| Role::parse(&r));
+    let department = c.nullable(input.department);
+    let is_active = match input.is_active {
+        Field::Absent => None,
+        other => c.value("is_active", other),
+    };
+    let password = match input.password {
+        Field::Absent => None,
+        other => c.value("password", other),
+    };
+    check_department(&state.db, &mut c, department).await?;
+    if let Some(email) = &email
+        && email_taken(&state.db, email, Some(id)).await?
+    {
+        c.error("email", EMAIL_TAKEN);
+    }
+    if let Some(Some(number)) = &admission_number
+        && admission_taken(&state.db, number, Some(id)).await?
+    {
+        c.error("admission_number", ADMISSION_TAKEN);
+    }
+    if existing.id == admin.id && (is_active == Some(false) || role.is_some_and(|r| r != Role::Admin)) {
+        c.error(kernel::FieldErrors::NON_FIELD, "You cannot deactivate or demote your own account.");
+    }
+    if let Some(password) = &password {
+        let attrs = [
+            ("email address", email.as_deref().unwrap_or(&existing.email)),
+            ("full name", full_name.as_deref().unwrap_or(&existing.full_name)),
+        ];
+        for message in kernel::password::validate(password, &attrs) {
+            c.error("password", message);
+        }
+    }
+    c.finish()?;
+
+    let mut model: user::ActiveModel = existing.clone().into();
+    if let Some(v) = email {
+        model.email = Set(v);
+    }
+    if let Some(v) = full_name {
+        model.full_name = Set(v);
+    }
+    if let Some(v) = admission_number {
+        model.admission_number = Set(v);
+    }
+    if let Some(v) = role {
+        model.role = Set(v);
+    }
+    if let Some(v) = department {
+        model.department_id = Set(v);
+    }
+    let mut revoke = false;
+    if let Some(v) = is_active {
+        model.is_active = Set(v);
+        revoke |= !v;
+    }
+    if let Some(password) = password {
+        model.password = Set(state.hasher.make(&password).await?);
+        revoke = true;
+    }
+    if revoke {
+        // A deactivated account or a reset password ends every session.
+        model.token_epoch = Set(existing.token_epoch + 1);
+    }
+    model.updated_at = Set(Utc::now());
+    let updated = model.update(&state.db).await.map_err(user_conflict)?;
+    Ok(Json(UserOut::load(&state.db, &updated).await?))
+}
+
+/// Replace an account's writable fields (admin).
+#[utoipa::path(put, path = "/api/users/{id}/", tag = "users", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = UserIn,
+    responses((status = 200, body = UserOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub async fn update_user(State(state): State<AppState>, Admin(admin): Admin, Id(id): Id, Json(input): Json<UserIn>) -> ApiResult<Json<UserOut>> {
+    write_user(&state, &admin, id, input, false).await
+}
+
+/// Change some of an account's fields (admin).
+#[utoipa::path(patch, path = "/api/users/{id}/", tag = "users", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = UserIn,
+    responses((status = 200, body = UserOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub async fn partial_update_user(State(state): State<AppState>, Admin(admin): Admin, Id(id): Id, Json(input): Json<UserIn>) -> ApiResult<Json<UserOut>> {
+    write_user(&state, &admin, id, input, true).await
+}
+
+/// Delete an account (admin). An administrator cannot delete their own account.
+#[utoipa::path(delete, path = "/api/users/{id}/", tag = "users", security(("jwt" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub async fn destroy_user(State(state): State<AppState>, Admin(admin): Admin, Id(id): Id) -> ApiResult<StatusCode> {
+    let user = find_user(&state.db, id).await?;
+    if user.id == admin.id {
+        return Err(ApiError::bad_request("You cannot delete your own account."));
+    }
+    user::Entity::delete_many().filter(user::Column::Id.eq(user.id).into_condition()).exec(&state.db).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,157 @@
+//! The test application: the real router over a fresh database.
+
+use kernel::config::Settings;
+use kernel::password::Algorithm;
+pub use kernel::testing::{TestBackend, TestClient, TestResponse};
+pub use serde_json::{Value, json};
+pub use uuid::Uuid;
+
+use clearance::AppState;
+
+pub const PASSWORD: &str = "Campus-Test-Passw0rd";
+
+/// Runs a test body on SQLite, and on PostgreSQL / MariaDB when
+/// `CAMPUS_TEST_POSTGRES_URL` / `CAMPUS_TEST_MYSQL_URL` were set at build time.
+macro_rules! db_test {
+    ($name:ident, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: $crate::common::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::common::TestApp::new($crate::common::TestBackend::Sqlite).await).await;
+            }
+
+            #[cfg(campus_postgres)]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                run($crate::common::TestApp::new($crate::common::TestBackend::Postgres).await).await;
+            }
+
+            #[cfg(campus_mysql)]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mysql() {
+                run($crate::common::TestApp::new($crate::common::TestBackend::MySql).await).await;
+            }
+        }
+    };
+}
+pub(crate) use db_test;
+
+/// A signed-in user.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub id: Uuid,
+    pub email: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+pub struct TestApp {
+    pub client: TestClient,
+    pub state: AppState,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = TestClient;
+    fn deref(&self) -> &TestClient {
+        &self.client
+    }
+}
+
+pub fn test_settings(url: &str, overrides: &[(&str, &str)]) -> Settings {
+    Settings::from_lookup(&clearance::defaults(), |key| {
+        if let Some((_, v)) = overrides.iter().find(|(k, _)| *k == key) {
+            return Some((*v).to_owned());
+        }
+        match key {
+            "CAMPUS_DATABASE_URL" => Some(url.to_owned()),
+            "CAMPUS_SECRET_KEY" => Some("campus-test-secret-key-0123456789".to_owned()),
+            "CAMPUS_THROTTLE_ANON" | "CAMPUS_THROTTLE_USER" => Some("off".to_owned()),
+            _ => None,
+        }
+    })
+    .expect("valid test settings")
+}
+
+impl TestApp {
+    pub async fn new(backend: TestBackend) -> Self {
+        Self::with_settings(backend, &[]).await
+    }
+
+    /// An app whose settings differ from the test defaults by `overrides`.
+    pub async fn with_settings(backend: TestBackend, overrides: &[(&str, &str)]) -> Self {
+        let url = kernel::testing::fresh_database(backend).await;
+        let settings = test_settings(&url, overrides);
+        // Cheap hashing keeps the suite fast; the real cost is a setting of production.
+        let state = AppState::connect(settings, Algorithm::Pbkdf2Sha256 { iterations: 1000 }).await.expect("connect");
+        clearance::migrate(&state.db).await.expect("migrate");
+        Self { client: TestClient::new(clearance::app(state.clone())), state }
+    }
+
+    /// Signs in through `POST /api/auth/token/`.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Actor {
+        let r = self.post("/api/auth/token/").json(&json!({"email": email, "password": password})).send().await;
+        r.assert_status(200);
+        Actor {
+            id: Uuid::parse_str(r.json["user"]["id"].as_str().expect("user id")).expect("uuid"),
+            email: email.to_owned(),
+            access: r.json["access"].as_str().expect("access").to_owned(),
+            refresh: r.json["refresh"].as_str().expect("refresh").to_owned(),
+        }
+    }
+
+    /// An administrator created as `campus createsuperuser` does.
+    pub async fn admin(&self) -> Actor {
+        let email = format!("admin-{}@mksu.ac.ke", &Uuid::new_v4().simple().to_string()[..8]);
+        clearance::create_superuser(&self.state, &email, PASSWORD, "Ada Admin").await.expect("create admin");
+        self.sign_in(&email, PASSWORD).await
+    }
+
+    /// A user of `role` created by an administrator, signed in.
+    pub async fn user(&self, admin: &Actor, role: &str, department: Option<&str>) -> Actor {
+        let email = format!("{role}-{}@mksu.ac.ke", &Uuid::new_v4().simple().to_string()[..8]);
+        let r = self
+            .post("/api/users/")
+            .bearer(&admin.access)
+            .json(&json!({"email": email, "full_name": "Test Person", "password": PASSWORD, "role": role, "department": department}))
+            .send()
+            .await;
+        r.assert_status(201);
+        self.sign_in(&email, PASSWORD).await
+    }
+
+    /// An office created by an administrator; returns its id.
+    pub async fn department(&self, admin: &Actor, code: &str, order: i64) -> String {
+        let r = self
+            .post("/api/departments/")
+            .bearer(&admin.access)
+            .json(&json!({"name": format!("{code} Office"), "code": code, "department_type": "other", "head_email": "head@mksu.ac.ke", "approval_order": order}))
+            .send()
+            .await;
+        r.assert_status(201);
+        r.json["id"].as_str().expect("id").to_owned()
+    }
+
+    /// A student account with its record, created by an administrator and signed in.
+    /// Returns the actor and the student record's id.
+    pub async fn student(&self, admin: &Actor, registration_number: &str) -> (Actor, String) {
+        let email = format!("student-{}@students.mksu.ac.ke", &Uuid::new_v4().simple().to_string()[..8]);
+        let r = self
+            .post("/api/students/")
+            .bearer(&admin.access)
+            .json(&json!({
+                "email": email, "full_name": "Stu Dent", "password": PASSWORD,
+                "registration_number": registration_number, "faculty": "Engineering",
+                "program": "BSc Computer Science", "graduation_year": 2026
+            }))
+            .send()
+            .await;
+        r.assert_status(201);
+        let id = r.json["id"].as_str().expect("id").to_owned();
+        (self.sign_in(&email, PASSWORD).await, id)
+    }
+}

@@ -1,0 +1,120 @@
+//! Database connections: one code path for SQLite, PostgreSQL and MySQL/MariaDB,
+//! picked by the URL's scheme at run time.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Option<Self> {
+        let scheme = url.split_once(':')?.0;
+        match scheme {
+            "sqlite" => Some(Self::Sqlite),
+            "postgres" | "postgresql" => Some(Self::Postgres),
+            "mysql" | "mariadb" => Some(Self::MySql),
+            _ => None,
+        }
+    }
+}
+
+/// The file behind an SQLite URL, if it names one (not `:memory:`).
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let path = rest.split('?').next()?;
+    if path.is_empty() || path.contains(":memory:") || path.starts_with("file:") {
+        return None;
+    }
+    Some(PathBuf::from(path))
+}
+
+/// Opens a pool. For SQLite the file's folder is created, WAL is switched on and
+/// writers wait for each other instead of failing with "database is locked".
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    let backend = Backend::from_url(url)
+        .ok_or_else(|| DbErr::Custom(format!("unsupported database URL scheme in {}", redact(url))))?;
+    let url = match backend {
+        // sqlx spells it mysql://; accept mariadb:// for people who run MariaDB.
+        Backend::MySql if url.starts_with("mariadb:") => url.replacen("mariadb:", "mysql:", 1),
+        _ => url.to_owned(),
+    };
+    let mut options = ConnectOptions::new(url.clone());
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30));
+    match backend {
+        Backend::Sqlite => {
+            if let Some(dir) = sqlite_file(&url).and_then(|p| p.parent().map(PathBuf::from))
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
+            }
+            options.max_connections(8).min_connections(1).map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(30))
+            });
+        }
+        Backend::Postgres | Backend::MySql => {
+            options.max_connections(32).min_connections(1);
+        }
+    }
+    Database::connect(options).await
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock at
+/// `BEGIN` (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead
+/// of one failing when it upgrades a read lock.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let mode = match db.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => Some(SqliteTransactionMode::Immediate),
+        _ => None,
+    };
+    db.begin_with_options(TransactionOptions {
+        isolation_level: None,
+        access_mode: None,
+        sqlite_transaction_mode: mode,
+    })
+    .await
+}
+
+/// The URL with any password replaced, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends_and_files_come_from_the_url() {
+        assert_eq!(Backend::from_url("sqlite://campus-data/x.db?mode=rwc"), Some(Backend::Sqlite));
+        assert_eq!(Backend::from_url("postgres://u@h/db"), Some(Backend::Postgres));
+        assert_eq!(Backend::from_url("mariadb://root@h/db"), Some(Backend::MySql));
+        assert_eq!(Backend::from_url("redis://h"), None);
+        assert_eq!(sqlite_file("sqlite://campus-data/x.db?mode=rwc"), Some(PathBuf::from("campus-data/x.db")));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+    }
+}

@@ -1,0 +1,285 @@
+//! One error type for every handler, rendered in Django REST Framework's shapes.
+//!
+//! Every variant maps to exactly one status code in [`ApiError::status`]; there is
+//! no catch-all arm, so a server fault can never be reported as a client error
+//! (or the other way round). Internal errors are logged once and rendered as a
+//! bare 500 that carries no internals.
+
+use std::borrow::Cow;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+/// Field-keyed validation messages, in the order they were found (DRF's
+/// `{"field": ["message", ...]}`; object-level errors live under
+/// `non_field_errors`).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FieldErrors(Vec<(String, Vec<String>)>);
+
+impl FieldErrors {
+    /// The key DRF uses for errors that belong to no single field.
+    pub const NON_FIELD: &'static str = "non_field_errors";
+
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// One error on one field.
+    pub fn single(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let mut errors = Self::new();
+        errors.add(field, message);
+        errors
+    }
+
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        let field = field.into();
+        let message = message.into();
+        match self.0.iter_mut().find(|(name, _)| *name == field) {
+            Some((_, messages)) => messages.push(message),
+            None => self.0.push((field, vec![message])),
+        }
+    }
+
+    pub fn has(&self, field: &str) -> bool {
+        self.0.iter().any(|(name, _)| name == field)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok(())` when nothing was recorded, else the errors as a 400.
+    pub fn into_result(self) -> Result<(), ApiError> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(self))
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        let map: Map<String, Value> = self
+            .0
+            .iter()
+            .map(|(field, messages)| (field.clone(), json!(messages)))
+            .collect();
+        Value::Object(map)
+    }
+}
+
+type Text = Cow<'static, str>;
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 with a field map.
+    #[error("validation failed")]
+    Validation(FieldErrors),
+    /// 400 with `{"detail", "code"}`.
+    #[error("bad request: {detail}")]
+    BadRequest { detail: Text, code: &'static str },
+    /// 401: no credentials were sent.
+    #[error("not authenticated")]
+    NotAuthenticated,
+    /// 401: credentials were sent and are wrong, expired or revoked.
+    #[error("authentication failed: {detail}")]
+    AuthenticationFailed { detail: Text, code: &'static str },
+    /// 403.
+    #[error("permission denied: {0}")]
+    PermissionDenied(Text),
+    /// 404.
+    #[error("not found: {0}")]
+    NotFound(Text),
+    /// 405, with the methods the route does allow.
+    #[error("method not allowed")]
+    MethodNotAllowed { method: String },
+    /// 409: the change conflicts with data that depends on the object.
+    #[error("conflict: {0}")]
+    Conflict(Text),
+    /// 413.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// 415.
+    #[error("unsupported media type")]
+    UnsupportedMediaType { content_type: String },
+    /// 429 with the number of seconds until a request will be accepted.
+    #[error("throttled")]
+    Throttled { wait_seconds: u64 },
+    /// 502: an upstream service (for example a payment gateway) failed.
+    #[error("bad gateway: {0}")]
+    BadGateway(Text),
+    /// 503: a dependency of ours is unavailable.
+    #[error("service unavailable: {0}")]
+    Unavailable(Text),
+    /// 500. The source is logged, never rendered.
+    #[error("internal error: {0}")]
+    Internal(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    pub fn bad_request(detail: impl Into<Text>) -> Self {
+        Self::BadRequest { detail: detail.into(), code: "invalid" }
+    }
+
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(FieldErrors::single(field, message))
+    }
+
+    pub fn non_field(message: impl Into<String>) -> Self {
+        Self::field(FieldErrors::NON_FIELD, message)
+    }
+
+    pub fn forbidden(detail: impl Into<Text>) -> Self {
+        Self::PermissionDenied(detail.into())
+    }
+
+    /// DRF's default 403 message.
+    pub fn no_permission() -> Self {
+        Self::forbidden("You do not have permission to perform this action.")
+    }
+
+    /// DRF's default 404 message.
+    pub fn not_found() -> Self {
+        Self::NotFound("Not found.".into())
+    }
+
+    pub fn not_found_msg(detail: impl Into<Text>) -> Self {
+        Self::NotFound(detail.into())
+    }
+
+    pub fn auth_failed(detail: impl Into<Text>, code: &'static str) -> Self {
+        Self::AuthenticationFailed { detail: detail.into(), code }
+    }
+
+    pub fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(error.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) | Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::NotAuthenticated | Self::AuthenticationFailed { .. } => StatusCode::UNAUTHORIZED,
+            Self::PermissionDenied(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn body(&self) -> Value {
+        fn detail(detail: &str, code: &str) -> Value {
+            json!({ "detail": detail, "code": code })
+        }
+        match self {
+            Self::Validation(errors) => errors.to_json(),
+            Self::BadRequest { detail: d, code } => detail(d, code),
+            Self::NotAuthenticated => detail(
+                "Authentication credentials were not provided.",
+                "not_authenticated",
+            ),
+            Self::AuthenticationFailed { detail: d, code } => detail(d, code),
+            Self::PermissionDenied(d) => detail(d, "permission_denied"),
+            Self::NotFound(d) => detail(d, "not_found"),
+            Self::MethodNotAllowed { method } => detail(
+                &format!("Method \"{method}\" not allowed."),
+                "method_not_allowed",
+            ),
+            Self::Conflict(d) => detail(d, "conflict"),
+            Self::PayloadTooLarge => detail("Request body is too large.", "payload_too_large"),
+            Self::UnsupportedMediaType { content_type } => detail(
+                &format!("Unsupported media type \"{content_type}\" in request."),
+                "unsupported_media_type",
+            ),
+            Self::Throttled { wait_seconds } => detail(
+                &format!("Request was throttled. Expected available in {wait_seconds} seconds."),
+                "throttled",
+            ),
+            Self::BadGateway(d) => detail(d, "bad_gateway"),
+            Self::Unavailable(d) => detail(d, "service_unavailable"),
+            Self::Internal(_) => detail("A server error occurred.", "error"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(source) = &self {
+            tracing::error!(error = %source, "request failed with an internal error");
+        }
+        let status = self.status();
+        let mut response = (status, axum::Json(self.body())).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            Self::NotAuthenticated | Self::AuthenticationFailed { .. } => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"api\""),
+                );
+            }
+            Self::Throttled { wait_seconds } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*wait_seconds));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<sea_orm::DbErr> for ApiError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        Self::internal(error)
+    }
+}
+
+impl From<sea_orm::TransactionError<ApiError>> for ApiError {
+    fn from(error: sea_orm::TransactionError<ApiError>) -> Self {
+        match error {
+            sea_orm::TransactionError::Connection(db) => Self::internal(db),
+            sea_orm::TransactionError::Transaction(api) => api,
+        }
+    }
+}
+
+/// True when `error` is a unique-constraint violation whose message names
+/// `column` (constraints are named `uq_<table>_<column>` so every backend's
+/// message contains the column name).
+pub fn is_unique_violation(error: &sea_orm::DbErr, column: &str) -> bool {
+    matches!(
+        error.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(message)) if message.contains(column)
+    )
+}
+
+/// True when `error` is a foreign-key violation (a protected row is referenced).
+pub fn is_foreign_key_violation(error: &sea_orm::DbErr) -> bool {
+    matches!(error.sql_err(), Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)))
+}
+
+/// The shape of a `{"detail": ...}` body, for OpenAPI documents.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub detail: String,
+    pub code: String,
+}
+
+/// A `{"message": ...}` body, used by action endpoints.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MessageOut {
+    pub message: String,
+}
+
+impl MessageOut {
+    pub fn new(message: impl Into<String>) -> crate::Json<Self> {
+        crate::Json(Self { message: message.into() })
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

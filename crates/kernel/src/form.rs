@@ -1,0 +1,294 @@
+//! Input fields and their validation, in DRF's words.
+//!
+//! Input DTOs declare every writable field as a [`Field`], so a body can only
+//! set what the DTO names (no mass assignment) and PATCH can tell "absent" from
+//! "null". A [`Checker`] collects every field's errors before any is reported,
+//! as a DRF serializer does.
+
+use serde::{Deserialize, Deserializer};
+
+use crate::error::{ApiError, FieldErrors};
+
+/// One input field: absent from the body, explicitly `null`, or a value.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Field<T> {
+    #[default]
+    Absent,
+    Null,
+    Value(T),
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Field<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Option::<T>::deserialize(deserializer).map(|v| v.map_or(Field::Null, Field::Value))
+    }
+}
+
+impl<T> Field<T> {
+    pub fn is_absent(&self) -> bool {
+        matches!(self, Field::Absent)
+    }
+
+    pub fn value(self) -> Option<T> {
+        match self {
+            Field::Value(v) => Some(v),
+            Field::Absent | Field::Null => None,
+        }
+    }
+
+    pub fn as_ref(&self) -> Field<&T> {
+        match self {
+            Field::Absent => Field::Absent,
+            Field::Null => Field::Null,
+            Field::Value(v) => Field::Value(v),
+        }
+    }
+}
+
+pub const REQUIRED: &str = "This field is required.";
+pub const NOT_NULL: &str = "This field may not be null.";
+pub const NOT_BLANK: &str = "This field may not be blank.";
+
+/// Collects field errors; [`Checker::finish`] turns them into one 400.
+///
+/// Every method returns `Some(value)` when the field is to be set and `None`
+/// when it is not (absent under PATCH, or invalid, in which case an error was
+/// recorded). For a full write (create, PUT) an absent required field is an
+/// error, so after `finish()?` every required field is `Some`.
+#[derive(Debug, Default)]
+pub struct Checker {
+    errors: FieldErrors,
+    partial: bool,
+}
+
+impl Checker {
+    /// For a create or PUT: required fields must be present.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// For a PATCH: absent fields are left as they are.
+    pub fn partial(partial: bool) -> Self {
+        Self { errors: FieldErrors::new(), partial }
+    }
+
+    pub fn error(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.add(field, message);
+    }
+
+    pub fn has_error(&self, field: &str) -> bool {
+        self.errors.has(field)
+    }
+
+    pub fn finish(self) -> Result<(), ApiError> {
+        self.errors.into_result()
+    }
+
+    /// A required, non-null value of any type.
+    pub fn value<T>(&mut self, name: &str, field: Field<T>) -> Option<T> {
+        match field {
+            Field::Value(v) => Some(v),
+            Field::Absent if self.partial => None,
+            Field::Absent => {
+                self.error(name, REQUIRED);
+                None
+            }
+            Field::Null => {
+                self.error(name, NOT_NULL);
+                None
+            }
+        }
+    }
+
+    /// An optional, nullable value: `Some(None)` clears it.
+    pub fn nullable<T>(&mut self, field: Field<T>) -> Option<Option<T>> {
+        match field {
+            Field::Absent if self.partial => None,
+            Field::Absent | Field::Null => Some(None),
+            Field::Value(v) => Some(Some(v)),
+        }
+    }
+
+    /// A required, non-blank string (trimmed) of at most `max` characters.
+    pub fn text(&mut self, name: &str, field: Field<String>, max: usize) -> Option<String> {
+        let value = self.value(name, field)?.trim().to_owned();
+        if value.is_empty() {
+            self.error(name, NOT_BLANK);
+            return None;
+        }
+        self.max_length(name, &value, max).then_some(value)
+    }
+
+    /// An optional string: null and blank both clear it.
+    pub fn optional_text(&mut self, name: &str, field: Field<String>, max: usize) -> Option<Option<String>> {
+        match self.nullable(field)? {
+            None => Some(None),
+            Some(value) => {
+                let value = value.trim().to_owned();
+                if value.is_empty() {
+                    return Some(None);
+                }
+                self.max_length(name, &value, max).then_some(Some(value))
+            }
+        }
+    }
+
+    /// Free text that may be blank (never null).
+    pub fn blank_text(&mut self, name: &str, field: Field<String>, max: usize) -> Option<String> {
+        let value = match field {
+            Field::Absent if self.partial => return None,
+            Field::Absent => String::new(),
+            other => self.value(name, other)?.trim().to_owned(),
+        };
+        self.max_length(name, &value, max).then_some(value)
+    }
+
+    fn max_length(&mut self, name: &str, value: &str, max: usize) -> bool {
+        let ok = value.chars().count() <= max;
+        if !ok {
+            self.error(name, format!("Ensure this field has no more than {max} characters."));
+        }
+        ok
+    }
+
+    /// A required email address, with the domain lower-cased as Django normalises it.
+    pub fn email(&mut self, name: &str, field: Field<String>) -> Option<String> {
+        let value = self.text(name, field, 254)?;
+        let normalized = normalize_email(&value);
+        if normalized.is_none() {
+            self.error(name, "Enter a valid email address.");
+        }
+        normalized
+    }
+
+    /// A required choice among `allowed`.
+    pub fn choice(&mut self, name: &str, field: Field<String>, allowed: &[&str]) -> Option<String> {
+        let value = self.value(name, field)?;
+        if !allowed.contains(&value.as_str()) {
+            self.error(name, format!("\"{value}\" is not a valid choice."));
+            return None;
+        }
+        Some(value)
+    }
+
+    /// A required integer within `min..=max`.
+    pub fn int(&mut self, name: &str, field: Field<i64>, min: i64, max: i64) -> Option<i64> {
+        let value = self.value(name, field)?;
+        if value < min {
+            self.error(name, format!("Ensure this value is greater than or equal to {min}."));
+            None
+        } else if value > max {
+            self.error(name, format!("Ensure this value is less than or equal to {max}."));
+            None
+        } else {
+            Some(value)
+        }
+    }
+
+    /// An integer within `min..=max` that may be absent even on a full write.
+    pub fn patch_int(&mut self, name: &str, field: Field<i64>, min: i64, max: i64) -> Option<i64> {
+        let partial = std::mem::replace(&mut self.partial, true);
+        let value = self.int(name, field, min, max);
+        self.partial = partial;
+        value
+    }
+
+    /// A boolean; absent means `default` on a full write.
+    pub fn boolean(&mut self, name: &str, field: Field<bool>, default: bool) -> Option<bool> {
+        match field {
+            Field::Absent if self.partial => None,
+            Field::Absent => Some(default),
+            other => self.value(name, other),
+        }
+    }
+}
+
+/// Validates an address the way Django's `EmailValidator` broadly does and
+/// lower-cases its domain; `None` when it is not an address.
+pub fn normalize_email(value: &str) -> Option<String> {
+    let (local, domain) = value.rsplit_once('@')?;
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+    let domain = domain.to_ascii_lowercase();
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        && labels.last().is_some_and(|tld| tld.len() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
+    (local_ok && domain_ok).then(|| format!("{local}@{domain}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Input {
+        #[serde(default)]
+        name: Field<String>,
+    }
+
+    #[test]
+    fn absent_null_and_value_are_distinct() {
+        let absent: Input = serde_json::from_str("{}").unwrap();
+        let null: Input = serde_json::from_str(r#"{"name":null}"#).unwrap();
+        let value: Input = serde_json::from_str(r#"{"name":"x"}"#).unwrap();
+        assert_eq!(absent.name, Field::Absent);
+        assert_eq!(null.name, Field::Null);
+        assert_eq!(value.name, Field::Value("x".to_owned()));
+    }
+
+    #[test]
+    fn checker_collects_every_error() {
+        let mut c = Checker::new();
+        assert_eq!(c.text("a", Field::Absent, 10), None);
+        c.text("b", Field::Null, 10);
+        c.text("c", Field::Value("  ".into()), 10);
+        c.text("d", Field::Value("x".repeat(11)), 10);
+        c.email("e", Field::Value("not-an-email".into()));
+        c.choice("f", Field::Value("boss".into()), &["student"]);
+        c.int("g", Field::Value(-1), 0, 10);
+        assert_eq!(c.text("ok", Field::Value(" fine ".into()), 10).as_deref(), Some("fine"));
+        let Err(ApiError::Validation(errors)) = c.finish() else { panic!("expected errors") };
+        assert_eq!(
+            errors.to_json(),
+            serde_json::json!({
+                "a": [REQUIRED], "b": [NOT_NULL], "c": [NOT_BLANK],
+                "d": ["Ensure this field has no more than 10 characters."],
+                "e": ["Enter a valid email address."],
+                "f": ["\"boss\" is not a valid choice."],
+                "g": ["Ensure this value is greater than or equal to 0."],
+            })
+        );
+    }
+
+    #[test]
+    fn partial_checks_leave_absent_fields_alone() {
+        let mut c = Checker::partial(true);
+        assert_eq!(c.text("a", Field::Absent, 10), None);
+        assert_eq!(c.optional_text("b", Field::Absent, 10), None);
+        assert_eq!(c.optional_text("b", Field::Null, 10), Some(None));
+        assert_eq!(c.boolean("c", Field::Absent, true), None);
+        assert!(c.finish().is_ok());
+        let mut full = Checker::new();
+        assert_eq!(full.optional_text("b", Field::Absent, 10), Some(None));
+        assert_eq!(full.boolean("c", Field::Absent, true), Some(true));
+    }
+
+    #[test]
+    fn emails_are_checked_and_domains_lowercased() {
+        assert_eq!(normalize_email("Jane.Doe@MKSU.ac.ke").as_deref(), Some("Jane.Doe@mksu.ac.ke"));
+        for bad in ["a@b", "@x.org", "a b@x.org", "a@x..org", "a@-x.org", "a@x.1"] {
+            assert_eq!(normalize_email(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! The middleware every system is served behind: request ids, JSON access
+//! logs, security headers, CORS, body limits, DRF-shaped 404/405, panics as a
+//! bare 500.
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::config::Settings;
+use crate::error::ApiError;
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Wraps a system's routes in the standard stack.
+pub fn wrap(router: Router, settings: &Settings) -> Router {
+    router
+        .fallback(|| async { ApiError::not_found() })
+        .layer(axum::middleware::from_fn(drf_status_bodies))
+        .layer(DefaultBodyLimit::max(settings.max_body_bytes))
+        .layer(cors(&settings.cors_allowed_origins))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
+        .layer(SetResponseHeaderLayer::if_not_present(header::REFERRER_POLICY, HeaderValue::from_static("same-origin")))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a request handler panicked");
+            ApiError::internal("handler panicked").into_response()
+        }))
+        .layer(axum::middleware::from_fn(access_log))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT, REQUEST_ID.clone()])
+        .max_age(Duration::from_secs(86_400))
+}
+
+/// Gives axum's bodiless 405 and 404 responses DRF's JSON bodies.
+async fn drf_status_bodies(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let bodiless = response.headers().get(header::CONTENT_TYPE).is_none();
+    match response.status() {
+        StatusCode::METHOD_NOT_ALLOWED if bodiless => {
+            let allow = response.headers().get(header::ALLOW).cloned();
+            let mut replaced = ApiError::MethodNotAllowed { method: method.to_string() }.into_response();
+            if let Some(allow) = allow {
+                replaced.headers_mut().insert(header::ALLOW, allow);
+            }
+            replaced
+        }
+        StatusCode::NOT_FOUND if bodiless => ApiError::not_found().into_response(),
+        _ => response,
+    }
+}
+
+/// One JSON line per request: method, path (never the query string, which may
+/// carry tokens), status, duration and request id.
+async fn access_log(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.header_value().to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    tracing::info!(
+        target: "campus::access",
+        method = %method,
+        path = %path,
+        status,
+        duration_ms = format_args!("{duration_ms:.2}"),
+        request_id = %request_id,
+        "request"
+    );
+    response
+}
+
+/// Logs as JSON lines on stdout; `RUST_LOG` filters (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn"));
+    let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(false).try_init();
+}
