@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use kernel::config::Settings;
 
 #[derive(Parser)]
-#[command(name = "campus", version, about = "Backends for the institutions campus serves")]
+#[command(
+    name = "campus",
+    version,
+    about = "Backends for the institutions campus serves"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -56,17 +60,30 @@ fn main() {
 async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Openapi { system: System::Clearance } => {
+        Command::Openapi {
+            system: System::Clearance,
+        } => {
             println!("{}", serde_json::to_string_pretty(&clearance::openapi())?);
         }
-        Command::Migrate { system: System::Clearance } => {
+        Command::Migrate {
+            system: System::Clearance,
+        } => {
             let state = connect().await?;
-            clearance::migrate(&state.db).await.context("migration failed")?;
+            clearance::migrate(&state.db)
+                .await
+                .context("migration failed")?;
             println!("clearance: migrations applied");
         }
-        Command::Createsuperuser { system: System::Clearance, email, password, full_name } => {
+        Command::Createsuperuser {
+            system: System::Clearance,
+            email,
+            password,
+            full_name,
+        } => {
             let state = connect().await?;
-            clearance::migrate(&state.db).await.context("migration failed")?;
+            clearance::migrate(&state.db)
+                .await
+                .context("migration failed")?;
             let email = match email {
                 Some(email) => email,
                 None => prompt("Email: ")?,
@@ -81,7 +98,10 @@ async fn run() -> anyhow::Result<()> {
                 .map_err(anyhow::Error::msg)?;
             println!("Superuser {email} created.");
         }
-        Command::Serve { system: System::Clearance, bind } => {
+        Command::Serve {
+            system: System::Clearance,
+            bind,
+        } => {
             kernel::http::init_logging();
             let mut settings = settings()?;
             if let Some(bind) = bind {
@@ -91,15 +111,21 @@ async fn run() -> anyhow::Result<()> {
             let state = clearance::AppState::connect(settings, clearance::PASSWORD_ALGORITHM)
                 .await
                 .context("cannot open the database")?;
-            clearance::migrate(&state.db).await.context("migration failed")?;
+            clearance::migrate(&state.db)
+                .await
+                .context("migration failed")?;
             let needs_admin = !clearance::has_admin(&state.db).await?;
             clearance::spawn_housekeeping(state.db.clone());
             let listener = tokio::net::TcpListener::bind(address)
                 .await
                 .with_context(|| format!("cannot listen on {address}"))?;
-            println!("campus clearance listening on http://{address}/api/ (docs: http://{address}/api/docs/)");
+            println!(
+                "campus clearance listening on http://{address}/api/ (docs: http://{address}/api/docs/)"
+            );
             if needs_admin {
-                println!("No administrator yet: create one with\n  cargo run --release -- createsuperuser clearance --email admin@example.org --password '<a strong password>'");
+                println!(
+                    "No administrator yet: create one with\n  cargo run --release -- createsuperuser clearance --email admin@example.org --password '<a strong password>'"
+                );
             }
             kernel::serve::serve(clearance::app(state), listener).await?;
         }

@@ -7,7 +7,9 @@ use chrono::Utc;
 use kernel::jwt::{Claims, TokenPair, TokenType};
 use kernel::{ApiError, ApiResult, Checker, Field, FieldErrors, Json, MessageOut};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -18,7 +20,9 @@ use uuid::Uuid;
 use crate::entities::user::{self, Role};
 use crate::principal::CurrentUser;
 use crate::state::AppState;
-use crate::users::{ADMISSION_TAKEN, EMAIL_TAKEN, UserOut, admission_taken, email_taken, user_conflict};
+use crate::users::{
+    ADMISSION_TAKEN, EMAIL_TAKEN, UserOut, admission_taken, email_taken, user_conflict,
+};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -43,9 +47,22 @@ pub fn user_aliases() -> axum::Router<AppState> {
         .route("/api/users/login/", post(login))
         .route("/api/users/token/refresh/", post(refresh_token))
         .route("/api/users/logout/", post(logout))
-        .route("/api/users/profile/", get(get_profile).put(update_profile).patch(partial_update_profile))
-        .route("/api/users/change-password/", axum::routing::put(change_password).patch(change_password).post(change_password_post))
-        .route("/api/users/verify/", get(verify_token).post(verify_token_post))
+        .route(
+            "/api/users/profile/",
+            get(get_profile)
+                .put(update_profile)
+                .patch(partial_update_profile),
+        )
+        .route(
+            "/api/users/change-password/",
+            axum::routing::put(change_password)
+                .patch(change_password)
+                .post(change_password_post),
+        )
+        .route(
+            "/api/users/verify/",
+            get(verify_token).post(verify_token_post),
+        )
 }
 
 fn user_claims(user: &user::Model) -> Map<String, Value> {
@@ -58,7 +75,9 @@ fn user_claims(user: &user::Model) -> Map<String, Value> {
 }
 
 fn issue(state: &AppState, user: &user::Model) -> ApiResult<TokenPair> {
-    state.jwt.issue_pair(user.id, user.token_epoch, &user_claims(user))
+    state
+        .jwt
+        .issue_pair(user.id, user.token_epoch, &user_claims(user))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -97,23 +116,37 @@ pub struct SessionOut {
 
 impl SessionOut {
     fn new(pair: TokenPair, user: UserOut, message: &str) -> Self {
-        Self { access: pair.access.clone(), refresh: pair.refresh.clone(), user, tokens: pair, message: message.to_owned() }
+        Self {
+            access: pair.access.clone(),
+            refresh: pair.refresh.clone(),
+            user,
+            tokens: pair,
+            message: message.to_owned(),
+        }
     }
 }
 
 /// Register a student account and sign it in.
 #[utoipa::path(post, path = "/api/auth/register/", tag = "auth", request_body = RegisterIn,
     responses((status = 201, body = SessionOut), (status = 400)))]
-pub async fn register(State(state): State<AppState>, Json(input): Json<RegisterIn>) -> ApiResult<(StatusCode, Json<SessionOut>)> {
+pub async fn register(
+    State(state): State<AppState>,
+    Json(input): Json<RegisterIn>,
+) -> ApiResult<(StatusCode, Json<SessionOut>)> {
     let mut c = Checker::new();
     let email = c.email("email", input.email);
     let full_name = c.text("full_name", input.full_name, 255);
     let password = c.value("password", input.password);
-    let admission_number = c.optional_text("admission_number", input.admission_number, 50).flatten();
+    let admission_number = c
+        .optional_text("admission_number", input.admission_number, 50)
+        .flatten();
     if let Field::Value(role) = &input.role
         && role != Role::Student.as_str()
     {
-        c.error("role", "Self-registration can only create student accounts.");
+        c.error(
+            "role",
+            "Self-registration can only create student accounts.",
+        );
     }
     if let (Some(password), Field::Value(confirm)) = (&password, &input.password_confirm)
         && password != confirm
@@ -133,7 +166,10 @@ pub async fn register(State(state): State<AppState>, Json(input): Json<RegisterI
     if let Some(password) = &password
         && !c.has_error("password")
     {
-        let attrs = [("email address", email.as_deref().unwrap_or("")), ("full name", full_name.as_deref().unwrap_or(""))];
+        let attrs = [
+            ("email address", email.as_deref().unwrap_or("")),
+            ("full name", full_name.as_deref().unwrap_or("")),
+        ];
         for message in kernel::password::validate(password, &attrs) {
             c.error("password", message);
         }
@@ -161,7 +197,10 @@ pub async fn register(State(state): State<AppState>, Json(input): Json<RegisterI
     .map_err(user_conflict)?;
     let pair = issue(&state, &created)?;
     let out = UserOut::new(&created, None);
-    Ok((StatusCode::CREATED, Json(SessionOut::new(pair, out, "User registered successfully"))))
+    Ok((
+        StatusCode::CREATED,
+        Json(SessionOut::new(pair, out, "User registered successfully")),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -187,7 +226,11 @@ async fn authenticate(state: &AppState, input: CredentialsIn) -> ApiResult<Optio
     c.finish()?;
     let (email, password) = (email.unwrap_or_default(), password.unwrap_or_default());
     let email = kernel::form::normalize_email(&email).unwrap_or(email);
-    let Some(found) = user::Entity::find().filter(user::Column::Email.eq(&email)).one(&state.db).await? else {
+    let Some(found) = user::Entity::find()
+        .filter(user::Column::Email.eq(&email))
+        .one(&state.db)
+        .await?
+    else {
         state.hasher.verify_nothing(&password).await?;
         return Ok(None);
     };
@@ -214,19 +257,32 @@ pub struct TokenOut {
 /// Obtain a JWT pair (SimpleJWT's `TokenObtainPairView`).
 #[utoipa::path(post, path = "/api/auth/token/", tag = "auth", request_body = CredentialsIn,
     responses((status = 200, body = TokenOut), (status = 400), (status = 401)))]
-pub async fn obtain_token(State(state): State<AppState>, Json(input): Json<CredentialsIn>) -> ApiResult<Json<TokenOut>> {
-    let user = authenticate(&state, input)
-        .await?
-        .ok_or_else(|| ApiError::auth_failed("No active account found with the given credentials", "no_active_account"))?;
+pub async fn obtain_token(
+    State(state): State<AppState>,
+    Json(input): Json<CredentialsIn>,
+) -> ApiResult<Json<TokenOut>> {
+    let user = authenticate(&state, input).await?.ok_or_else(|| {
+        ApiError::auth_failed(
+            "No active account found with the given credentials",
+            "no_active_account",
+        )
+    })?;
     let pair = issue(&state, &user)?;
     let out = UserOut::load(&state.db, &user).await?;
-    Ok(Json(TokenOut { access: pair.access, refresh: pair.refresh, user: out }))
+    Ok(Json(TokenOut {
+        access: pair.access,
+        refresh: pair.refresh,
+        user: out,
+    }))
 }
 
 /// Sign in: the token pair plus the original frontend's `tokens` and `message`.
 #[utoipa::path(post, path = "/api/auth/login/", tag = "auth", request_body = CredentialsIn,
     responses((status = 200, body = SessionOut), (status = 400)))]
-pub async fn login(State(state): State<AppState>, Json(input): Json<CredentialsIn>) -> ApiResult<Json<SessionOut>> {
+pub async fn login(
+    State(state): State<AppState>,
+    Json(input): Json<CredentialsIn>,
+) -> ApiResult<Json<SessionOut>> {
     let user = authenticate(&state, input)
         .await?
         .ok_or_else(|| ApiError::non_field("Unable to log in with provided credentials."))?;
@@ -248,12 +304,17 @@ fn refresh_error(detail: &'static str) -> ApiError {
 
 /// Verifies a refresh token and that its user may still use it.
 async fn check_refresh(state: &AppState, token: &str) -> ApiResult<(Claims, user::Model)> {
-    let claims = state.jwt.verify(token, TokenType::Refresh).map_err(|_| refresh_error("Token is invalid or expired"))?;
+    let claims = state
+        .jwt
+        .verify(token, TokenType::Refresh)
+        .map_err(|_| refresh_error("Token is invalid or expired"))?;
     let user = match claims.user_uuid() {
         Some(id) => user::Entity::find_by_id(id).one(&state.db).await?,
         None => None,
     };
-    let user = user.filter(|u| u.is_active && u.token_epoch == claims.epoch).ok_or_else(|| refresh_error("Token is invalid or expired"))?;
+    let user = user
+        .filter(|u| u.is_active && u.token_epoch == claims.epoch)
+        .ok_or_else(|| refresh_error("Token is invalid or expired"))?;
     Ok((claims, user))
 }
 
@@ -261,7 +322,10 @@ async fn check_refresh(state: &AppState, token: &str) -> ApiResult<(Claims, user
 /// Reusing a rotated refresh token fails with 401.
 #[utoipa::path(post, path = "/api/auth/token/refresh/", tag = "auth", request_body = RefreshIn,
     responses((status = 200, body = TokenPair), (status = 400), (status = 401)))]
-pub async fn refresh_token(State(state): State<AppState>, Json(input): Json<RefreshIn>) -> ApiResult<Json<TokenPair>> {
+pub async fn refresh_token(
+    State(state): State<AppState>,
+    Json(input): Json<RefreshIn>,
+) -> ApiResult<Json<TokenPair>> {
     let mut c = Checker::new();
     let token = c.text("refresh", input.refresh, 4096);
     c.finish()?;
@@ -284,7 +348,11 @@ pub struct LogoutIn {
 /// token of the account.
 #[utoipa::path(post, path = "/api/auth/logout/", tag = "auth", security(("jwt" = [])), request_body = LogoutIn,
     responses((status = 200, body = MessageOut), (status = 400), (status = 401)))]
-pub async fn logout(State(state): State<AppState>, CurrentUser(me): CurrentUser, Json(input): Json<LogoutIn>) -> ApiResult<Json<MessageOut>> {
+pub async fn logout(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    Json(input): Json<LogoutIn>,
+) -> ApiResult<Json<MessageOut>> {
     let txn = kernel::db::begin_write(&state.db).await?;
     if let Some(token) = input.refresh.value().filter(|t| !t.trim().is_empty()) {
         let claims = state
@@ -292,7 +360,10 @@ pub async fn logout(State(state): State<AppState>, CurrentUser(me): CurrentUser,
             .verify(token.trim(), TokenType::Refresh)
             .ok()
             .filter(|c| c.user_uuid() == Some(me.id))
-            .ok_or_else(|| ApiError::BadRequest { detail: "Token is invalid or expired".into(), code: "token_not_valid" })?;
+            .ok_or_else(|| ApiError::BadRequest {
+                detail: "Token is invalid or expired".into(),
+                code: "token_not_valid",
+            })?;
         kernel::jwt::blacklist_refresh(&txn, &claims).await?;
     }
     bump_epoch(&txn, me.id).await?;
@@ -302,7 +373,10 @@ pub async fn logout(State(state): State<AppState>, CurrentUser(me): CurrentUser,
 
 async fn bump_epoch<C: sea_orm::ConnectionTrait>(db: &C, user_id: Uuid) -> ApiResult<()> {
     user::Entity::update_many()
-        .col_expr(user::Column::TokenEpoch, ExprTrait::add(Expr::col(user::Column::TokenEpoch), 1))
+        .col_expr(
+            user::Column::TokenEpoch,
+            ExprTrait::add(Expr::col(user::Column::TokenEpoch), 1),
+        )
         .filter(user::Column::Id.eq(user_id))
         .exec(db)
         .await?;
@@ -312,7 +386,10 @@ async fn bump_epoch<C: sea_orm::ConnectionTrait>(db: &C, user_id: Uuid) -> ApiRe
 /// The caller's own account.
 #[utoipa::path(get, path = "/api/auth/profile/", tag = "auth", security(("jwt" = [])),
     responses((status = 200, body = UserOut), (status = 401)))]
-pub async fn get_profile(State(state): State<AppState>, CurrentUser(me): CurrentUser) -> ApiResult<Json<UserOut>> {
+pub async fn get_profile(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+) -> ApiResult<Json<UserOut>> {
     Ok(Json(UserOut::load(&state.db, &me).await?))
 }
 
@@ -327,7 +404,12 @@ pub struct ProfileIn {
     pub admission_number: Field<String>,
 }
 
-async fn write_profile(state: &AppState, me: user::Model, input: ProfileIn, partial: bool) -> ApiResult<Json<UserOut>> {
+async fn write_profile(
+    state: &AppState,
+    me: user::Model,
+    input: ProfileIn,
+    partial: bool,
+) -> ApiResult<Json<UserOut>> {
     let mut c = Checker::partial(partial);
     let full_name = c.text("full_name", input.full_name, 255);
     let admission_number = c.optional_text("admission_number", input.admission_number, 50);
@@ -352,14 +434,22 @@ async fn write_profile(state: &AppState, me: user::Model, input: ProfileIn, part
 /// Update the caller's name and admission number; other fields are read-only.
 #[utoipa::path(put, path = "/api/auth/profile/", tag = "auth", security(("jwt" = [])), request_body = ProfileIn,
     responses((status = 200, body = UserOut), (status = 400), (status = 401)))]
-pub async fn update_profile(State(state): State<AppState>, CurrentUser(me): CurrentUser, Json(input): Json<ProfileIn>) -> ApiResult<Json<UserOut>> {
+pub async fn update_profile(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    Json(input): Json<ProfileIn>,
+) -> ApiResult<Json<UserOut>> {
     write_profile(&state, me, input, false).await
 }
 
 /// Change some of the caller's name and admission number.
 #[utoipa::path(patch, path = "/api/auth/profile/", tag = "auth", security(("jwt" = [])), request_body = ProfileIn,
     responses((status = 200, body = UserOut), (status = 400), (status = 401)))]
-pub async fn partial_update_profile(State(state): State<AppState>, CurrentUser(me): CurrentUser, Json(input): Json<ProfileIn>) -> ApiResult<Json<UserOut>> {
+pub async fn partial_update_profile(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    Json(input): Json<ProfileIn>,
+) -> ApiResult<Json<UserOut>> {
     write_profile(&state, me, input, true).await
 }
 
@@ -387,7 +477,11 @@ pub struct PasswordChangedOut {
 /// Change the caller's password. Every earlier token of the account stops working.
 #[utoipa::path(put, path = "/api/auth/change-password/", tag = "auth", security(("jwt" = [])), request_body = ChangePasswordIn,
     responses((status = 200, body = PasswordChangedOut), (status = 400), (status = 401)))]
-pub async fn change_password(State(state): State<AppState>, CurrentUser(me): CurrentUser, Json(input): Json<ChangePasswordIn>) -> ApiResult<Json<PasswordChangedOut>> {
+pub async fn change_password(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    Json(input): Json<ChangePasswordIn>,
+) -> ApiResult<Json<PasswordChangedOut>> {
     let mut c = Checker::new();
     let old = c.value("old_password", input.old_password);
     let new = c.value("new_password", input.new_password);
@@ -402,7 +496,10 @@ pub async fn change_password(State(state): State<AppState>, CurrentUser(me): Cur
     {
         errors.add("new_password", "Password fields didn't match.");
     } else {
-        let attrs = [("email address", me.email.as_str()), ("full name", me.full_name.as_str())];
+        let attrs = [
+            ("email address", me.email.as_str()),
+            ("full name", me.full_name.as_str()),
+        ];
         for message in kernel::password::validate(&new, &attrs) {
             errors.add("new_password", message);
         }
@@ -421,13 +518,20 @@ pub async fn change_password(State(state): State<AppState>, CurrentUser(me): Cur
             })
         })
         .await?;
-    Ok(Json(PasswordChangedOut { message: "Password changed successfully".into(), tokens: issue(&state, &updated)? }))
+    Ok(Json(PasswordChangedOut {
+        message: "Password changed successfully".into(),
+        tokens: issue(&state, &updated)?,
+    }))
 }
 
 /// The original frontend POSTs the password change.
 #[utoipa::path(post, path = "/api/auth/change-password/", tag = "auth", security(("jwt" = [])), request_body = ChangePasswordIn,
     responses((status = 200, body = PasswordChangedOut), (status = 400), (status = 401)))]
-pub async fn change_password_post(state: State<AppState>, me: CurrentUser, input: Json<ChangePasswordIn>) -> ApiResult<Json<PasswordChangedOut>> {
+pub async fn change_password_post(
+    state: State<AppState>,
+    me: CurrentUser,
+    input: Json<ChangePasswordIn>,
+) -> ApiResult<Json<PasswordChangedOut>> {
     change_password(state, me, input).await
 }
 
@@ -440,14 +544,23 @@ pub struct VerifyOut {
 /// Check the access token and return its user.
 #[utoipa::path(get, path = "/api/auth/verify/", tag = "auth", security(("jwt" = [])),
     responses((status = 200, body = VerifyOut), (status = 401)))]
-pub async fn verify_token(State(state): State<AppState>, CurrentUser(me): CurrentUser) -> ApiResult<Json<VerifyOut>> {
-    Ok(Json(VerifyOut { valid: true, user: UserOut::load(&state.db, &me).await? }))
+pub async fn verify_token(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+) -> ApiResult<Json<VerifyOut>> {
+    Ok(Json(VerifyOut {
+        valid: true,
+        user: UserOut::load(&state.db, &me).await?,
+    }))
 }
 
 /// The original frontend POSTs the token check.
 #[utoipa::path(post, path = "/api/auth/verify/", tag = "auth", security(("jwt" = [])),
     responses((status = 200, body = VerifyOut), (status = 401)))]
-pub async fn verify_token_post(state: State<AppState>, me: CurrentUser) -> ApiResult<Json<VerifyOut>> {
+pub async fn verify_token_post(
+    state: State<AppState>,
+    me: CurrentUser,
+) -> ApiResult<Json<VerifyOut>> {
     verify_token(state, me).await
 }
 
@@ -460,7 +573,10 @@ pub struct HealthOut {
 /// Liveness (public).
 #[utoipa::path(get, path = "/api/health/", tag = "health", responses((status = 200, body = HealthOut)))]
 pub async fn health() -> Json<HealthOut> {
-    Json(HealthOut { status: "healthy", service: "Machakos Clearance System API" })
+    Json(HealthOut {
+        status: "healthy",
+        service: "Machakos Clearance System API",
+    })
 }
 
 /// The original's health endpoint under `/api/auth/` (public).

@@ -5,7 +5,10 @@ use axum::http::StatusCode;
 use chrono::Utc;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, PageSize};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr, ModelTrait, Order, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr,
+    ModelTrait, Order, QueryFilter,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -81,11 +84,20 @@ pub struct DepartmentIn {
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_departments, create_department))
-        .routes(routes!(retrieve_department, update_department, partial_update_department, destroy_department))
+        .routes(routes!(
+            retrieve_department,
+            update_department,
+            partial_update_department,
+            destroy_department
+        ))
 }
 
 fn require_admin(me: &CurrentUser) -> ApiResult<()> {
-    if me.is_admin() { Ok(()) } else { Err(ApiError::forbidden(ADMIN_ONLY)) }
+    if me.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(ADMIN_ONLY))
+    }
 }
 
 /// List offices (any signed-in user). Filters: `department_type`, `is_active`;
@@ -94,18 +106,44 @@ fn require_admin(me: &CurrentUser) -> ApiResult<()> {
     params(("department_type" = Option<String>, Query), ("is_active" = Option<bool>, Query), ("search" = Option<String>, Query),
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<DepartmentOut>), (status = 401)))]
-pub async fn list_departments(State(state): State<AppState>, _me: CurrentUser, list: ListQuery) -> ApiResult<Json<Page<DepartmentOut>>> {
+pub async fn list_departments(
+    State(state): State<AppState>,
+    _me: CurrentUser,
+    list: ListQuery,
+) -> ApiResult<Json<Page<DepartmentOut>>> {
     let mut query = department::Entity::find();
-    query = list.filter(query, "department_type", department::Column::DepartmentType, FilterKind::Choice(department::TYPES))?;
-    query = list.filter(query, "is_active", department::Column::IsActive, FilterKind::Bool)?;
-    query = list.search(query, &[department::Column::Name.into_simple_expr(), department::Column::Code.into_simple_expr()]);
+    query = list.filter(
+        query,
+        "department_type",
+        department::Column::DepartmentType,
+        FilterKind::Choice(department::TYPES),
+    )?;
+    query = list.filter(
+        query,
+        "is_active",
+        department::Column::IsActive,
+        FilterKind::Bool,
+    )?;
+    query = list.search(
+        query,
+        &[
+            department::Column::Name.into_simple_expr(),
+            department::Column::Code.into_simple_expr(),
+        ],
+    );
     let query = list.order(
         query,
         &[
-            ("approval_order", department::Column::ApprovalOrder.into_simple_expr()),
+            (
+                "approval_order",
+                department::Column::ApprovalOrder.into_simple_expr(),
+            ),
             ("name", department::Column::Name.into_simple_expr()),
             ("code", department::Column::Code.into_simple_expr()),
-            ("created_at", department::Column::CreatedAt.into_simple_expr()),
+            (
+                "created_at",
+                department::Column::CreatedAt.into_simple_expr(),
+            ),
         ],
         &[("approval_order", Order::Asc), ("name", Order::Asc)],
         department::Column::Id,
@@ -124,10 +162,17 @@ struct Valid {
     approval_order: Option<i32>,
 }
 
-async fn validate<C: ConnectionTrait>(db: &C, input: DepartmentIn, partial: bool, except: Option<Uuid>) -> ApiResult<Valid> {
+async fn validate<C: ConnectionTrait>(
+    db: &C,
+    input: DepartmentIn,
+    partial: bool,
+    except: Option<Uuid>,
+) -> ApiResult<Valid> {
     let mut c = Checker::partial(partial);
     let name = c.text("name", input.name, 255);
-    let code = c.text("code", input.code, 20).map(|code| code.to_uppercase());
+    let code = c
+        .text("code", input.code, 20)
+        .map(|code| code.to_uppercase());
     let department_type = c.choice("department_type", input.department_type, department::TYPES);
     let head_email = c.email("head_email", input.head_email);
     let description = c.blank_text("description", input.description, 10_000);
@@ -158,13 +203,21 @@ async fn validate<C: ConnectionTrait>(db: &C, input: DepartmentIn, partial: bool
 }
 
 fn conflict(error: sea_orm::DbErr) -> ApiError {
-    if kernel::error::is_unique_violation(&error, "code") { ApiError::field("code", CODE_TAKEN) } else { error.into() }
+    if kernel::error::is_unique_violation(&error, "code") {
+        ApiError::field("code", CODE_TAKEN)
+    } else {
+        error.into()
+    }
 }
 
 /// Create an office (admin).
 #[utoipa::path(post, path = "/api/departments/", tag = "departments", security(("jwt" = [])), request_body = DepartmentIn,
     responses((status = 201, body = DepartmentOut), (status = 400), (status = 401), (status = 403)))]
-pub async fn create_department(State(state): State<AppState>, me: CurrentUser, Json(input): Json<DepartmentIn>) -> ApiResult<(StatusCode, Json<DepartmentOut>)> {
+pub async fn create_department(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Json(input): Json<DepartmentIn>,
+) -> ApiResult<(StatusCode, Json<DepartmentOut>)> {
     require_admin(&me)?;
     let v = validate(&state.db, input, false, None).await?;
     let now = Utc::now();
@@ -187,17 +240,30 @@ pub async fn create_department(State(state): State<AppState>, me: CurrentUser, J
 }
 
 async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> ApiResult<department::Model> {
-    department::Entity::find_by_id(id).one(db).await?.ok_or_else(|| ApiError::not_found_msg("No Department matches the given query."))
+    department::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::not_found_msg("No Department matches the given query."))
 }
 
 /// Retrieve an office (any signed-in user).
 #[utoipa::path(get, path = "/api/departments/{id}/", tag = "departments", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = DepartmentOut), (status = 401), (status = 404)))]
-pub async fn retrieve_department(State(state): State<AppState>, _me: CurrentUser, Id(id): Id) -> ApiResult<Json<DepartmentOut>> {
+pub async fn retrieve_department(
+    State(state): State<AppState>,
+    _me: CurrentUser,
+    Id(id): Id,
+) -> ApiResult<Json<DepartmentOut>> {
     Ok(Json(find(&state.db, id).await?.into()))
 }
 
-async fn write(state: &AppState, me: CurrentUser, id: Uuid, input: DepartmentIn, partial: bool) -> ApiResult<Json<DepartmentOut>> {
+async fn write(
+    state: &AppState,
+    me: CurrentUser,
+    id: Uuid,
+    input: DepartmentIn,
+    partial: bool,
+) -> ApiResult<Json<DepartmentOut>> {
     require_admin(&me)?;
     let existing = find(&state.db, id).await?;
     let v = validate(&state.db, input, partial, Some(id)).await?;
@@ -224,27 +290,43 @@ async fn write(state: &AppState, me: CurrentUser, id: Uuid, input: DepartmentIn,
         model.approval_order = Set(x);
     }
     model.updated_at = Set(Utc::now());
-    Ok(Json(model.update(&state.db).await.map_err(conflict)?.into()))
+    Ok(Json(
+        model.update(&state.db).await.map_err(conflict)?.into(),
+    ))
 }
 
 /// Replace an office's fields (admin).
 #[utoipa::path(put, path = "/api/departments/{id}/", tag = "departments", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = DepartmentIn,
     responses((status = 200, body = DepartmentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
-pub async fn update_department(State(state): State<AppState>, me: CurrentUser, Id(id): Id, Json(input): Json<DepartmentIn>) -> ApiResult<Json<DepartmentOut>> {
+pub async fn update_department(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Id(id): Id,
+    Json(input): Json<DepartmentIn>,
+) -> ApiResult<Json<DepartmentOut>> {
     write(&state, me, id, input, false).await
 }
 
 /// Change some of an office's fields (admin).
 #[utoipa::path(patch, path = "/api/departments/{id}/", tag = "departments", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = DepartmentIn,
     responses((status = 200, body = DepartmentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
-pub async fn partial_update_department(State(state): State<AppState>, me: CurrentUser, Id(id): Id, Json(input): Json<DepartmentIn>) -> ApiResult<Json<DepartmentOut>> {
+pub async fn partial_update_department(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Id(id): Id,
+    Json(input): Json<DepartmentIn>,
+) -> ApiResult<Json<DepartmentOut>> {
     write(&state, me, id, input, true).await
 }
 
 /// Delete an office (admin). Staff assigned to it lose their office.
 #[utoipa::path(delete, path = "/api/departments/{id}/", tag = "departments", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 204), (status = 401), (status = 403), (status = 404), (status = 409)))]
-pub async fn destroy_department(State(state): State<AppState>, me: CurrentUser, Id(id): Id) -> ApiResult<StatusCode> {
+pub async fn destroy_department(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
     require_admin(&me)?;
     let existing = find(&state.db, id).await?;
     existing.delete(&state.db).await.map_err(|e| {

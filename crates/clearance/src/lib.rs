@@ -18,7 +18,9 @@ use chrono::Utc;
 use kernel::config::{Rate, Settings, SystemDefaults};
 use kernel::jwt::Jwt;
 use kernel::password::{Algorithm, Hasher};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+};
 use sea_orm_migration::MigratorTrait;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -36,8 +38,14 @@ const TITLE: &str = "MksU Clearance System API";
 pub fn defaults() -> SystemDefaults {
     SystemDefaults {
         name: NAME,
-        throttle_anon: Some(Rate { requests: 100, period: Duration::from_secs(3600) }),
-        throttle_user: Some(Rate { requests: 1000, period: Duration::from_secs(3600) }),
+        throttle_anon: Some(Rate {
+            requests: 100,
+            period: Duration::from_secs(3600),
+        }),
+        throttle_user: Some(Rate {
+            requests: 1000,
+            period: Duration::from_secs(3600),
+        }),
         access_token_lifetime: Duration::from_secs(5 * 60),
         refresh_token_lifetime: Duration::from_secs(7 * 24 * 3600),
     }
@@ -76,7 +84,11 @@ impl AppState {
     pub fn new(db: DatabaseConnection, settings: Settings, algorithm: Algorithm) -> Self {
         Self {
             db,
-            jwt: Arc::new(Jwt::new(&settings.secret_key, settings.access_token_lifetime, settings.refresh_token_lifetime)),
+            jwt: Arc::new(Jwt::new(
+                &settings.secret_key,
+                settings.access_token_lifetime,
+                settings.refresh_token_lifetime,
+            )),
             hasher: Hasher::new(algorithm, settings.hash_concurrency),
             settings: Arc::new(settings),
         }
@@ -95,7 +107,10 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
 pub fn app(state: AppState) -> Router {
     let (api, openapi) = api();
     let throttle = kernel::throttle::ThrottleLayerState {
-        throttle: Arc::new(kernel::throttle::Throttle::new(state.settings.throttle_anon, state.settings.throttle_user)),
+        throttle: Arc::new(kernel::throttle::Throttle::new(
+            state.settings.throttle_anon,
+            state.settings.throttle_user,
+        )),
         jwt: state.jwt.clone(),
         trusted_proxies: state.settings.trusted_proxies,
         exempt: &["/api/health/"],
@@ -104,7 +119,10 @@ pub fn app(state: AppState) -> Router {
     let router = api
         .merge(auth::user_aliases())
         .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(throttle, kernel::throttle::middleware))
+        .layer(axum::middleware::from_fn_with_state(
+            throttle,
+            kernel::throttle::middleware,
+        ))
         .merge(kernel::docs::router(openapi, TITLE));
     kernel::http::wrap(router, &settings)
 }
@@ -124,22 +142,46 @@ pub fn spawn_housekeeping(db: DatabaseConnection) -> tokio::task::JoinHandle<()>
 
 /// Whether any active administrator exists (to tell a new user how to create one).
 pub async fn has_admin(db: &DatabaseConnection) -> Result<bool, sea_orm::DbErr> {
-    Ok(user::Entity::find().filter(user::Column::Role.eq(Role::Admin)).one(db).await?.is_some())
+    Ok(user::Entity::find()
+        .filter(user::Column::Role.eq(Role::Admin))
+        .one(db)
+        .await?
+        .is_some())
 }
 
 /// Creates an administrator, refusing a taken email or a weak password.
-pub async fn create_superuser(state: &AppState, email: &str, password: &str, full_name: &str) -> Result<(), String> {
-    let email = kernel::form::normalize_email(email.trim()).ok_or("Enter a valid email address.")?;
-    let full_name = if full_name.trim().is_empty() { "Administrator" } else { full_name.trim() };
-    let problems = kernel::password::validate(password, &[("email address", &email), ("full name", full_name)]);
+pub async fn create_superuser(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    full_name: &str,
+) -> Result<(), String> {
+    let email =
+        kernel::form::normalize_email(email.trim()).ok_or("Enter a valid email address.")?;
+    let full_name = if full_name.trim().is_empty() {
+        "Administrator"
+    } else {
+        full_name.trim()
+    };
+    let problems = kernel::password::validate(
+        password,
+        &[("email address", &email), ("full name", full_name)],
+    );
     if !problems.is_empty() {
         return Err(problems.join(" "));
     }
     let db_error = |e: sea_orm::DbErr| format!("database error: {e}");
-    if users::email_taken(&state.db, &email, None).await.map_err(|e| e.to_string())? {
+    if users::email_taken(&state.db, &email, None)
+        .await
+        .map_err(|e| e.to_string())?
+    {
         return Err("Error: That email is already taken.".into());
     }
-    let hash = state.hasher.make(password).await.map_err(|e| e.to_string())?;
+    let hash = state
+        .hasher
+        .make(password)
+        .await
+        .map_err(|e| e.to_string())?;
     let now = Utc::now();
     user::ActiveModel {
         id: Set(Uuid::new_v4()),

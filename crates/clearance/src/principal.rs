@@ -16,14 +16,20 @@ pub struct CurrentUser(pub user::Model);
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(user) = parts.extensions.get::<CurrentUser>() {
             return Ok(user.clone());
         }
         let AccessClaims(claims) = AccessClaims::from_request_parts(parts, state).await?;
-        let id = claims
-            .user_uuid()
-            .ok_or_else(|| ApiError::auth_failed("Token contained no recognizable user identification", "token_not_valid"))?;
+        let id = claims.user_uuid().ok_or_else(|| {
+            ApiError::auth_failed(
+                "Token contained no recognizable user identification",
+                "token_not_valid",
+            )
+        })?;
         let user = user::Entity::find_by_id(id)
             .one(&state.db)
             .await?
@@ -33,7 +39,9 @@ impl FromRequestParts<AppState> for CurrentUser {
         }
         if claims.epoch != user.token_epoch {
             // Logged out or password changed since this token was issued.
-            return Err(kernel::jwt::access_token_error(kernel::jwt::TokenError::Invalid));
+            return Err(kernel::jwt::access_token_error(
+                kernel::jwt::TokenError::Invalid,
+            ));
         }
         let current = CurrentUser(user);
         parts.extensions.insert(current.clone());
@@ -60,7 +68,10 @@ pub struct Admin(pub user::Model);
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let user = CurrentUser::from_request_parts(parts, state).await?;
         if !user.is_admin() {
             return Err(ApiError::forbidden(ADMIN_ONLY));

@@ -10,8 +10,8 @@ use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, PageSize};
 use regex::Regex;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr, ModelTrait, Order,
-    QueryFilter, Select, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr,
+    ModelTrait, Order, QueryFilter, Select, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -23,10 +23,15 @@ use crate::entities::user::{self, Role};
 use crate::entities::{academic_department, course, school, student};
 use crate::principal::{ADMIN_ONLY, CurrentUser};
 use crate::state::AppState;
-use crate::users::{ADMISSION_TAKEN, EMAIL_TAKEN, UserOut, admission_taken, email_taken, user_conflict};
+use crate::users::{
+    ADMISSION_TAKEN, EMAIL_TAKEN, UserOut, admission_taken, email_taken, user_conflict,
+};
 
-static REGISTRATION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Z]{2,10}/[A-Z]{2,10}/\d{4}/\d{4}$").expect("a valid pattern"));
-const REGISTRATION_FORMAT: &str = "Registration number must follow format SCHOOL/DEPT/NNNN/YYYY (e.g., SCE/CS/0001/2024)";
+static REGISTRATION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^[A-Z]{2,10}/[A-Z]{2,10}/\d{4}/\d{4}$").expect("a valid pattern")
+});
+const REGISTRATION_FORMAT: &str =
+    "Registration number must follow format SCHOOL/DEPT/NNNN/YYYY (e.g., SCE/CS/0001/2024)";
 const REGISTRATION_TAKEN: &str = "Student with this registration number already exists.";
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -123,7 +128,12 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_students, create_student))
         .routes(routes!(my_student))
-        .routes(routes!(retrieve_student, update_student, partial_update_student, destroy_student))
+        .routes(routes!(
+            retrieve_student,
+            update_student,
+            partial_update_student,
+            destroy_student
+        ))
 }
 
 /// List student records: everyone for administrators and office staff, only
@@ -134,15 +144,39 @@ pub fn router() -> OpenApiRouter<AppState> {
            ("department" = Option<Uuid>, Query), ("course" = Option<Uuid>, Query), ("search" = Option<String>, Query),
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<StudentOut>), (status = 401)))]
-pub async fn list_students(State(state): State<AppState>, me: CurrentUser, list: ListQuery) -> ApiResult<Json<Page<StudentOut>>> {
+pub async fn list_students(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    list: ListQuery,
+) -> ApiResult<Json<Page<StudentOut>>> {
     let mut query = visible_to(&me).find_also_related(user::Entity);
-    query = list.filter(query, "eligibility_status", student::Column::EligibilityStatus, FilterKind::Choice(student::ELIGIBILITY))?;
-    query = list.filter(query, "graduation_year", student::Column::GraduationYear, FilterKind::Int)?;
-    query = list.filter(query, "admission_year", student::Column::AdmissionYear, FilterKind::Int)?;
+    query = list.filter(
+        query,
+        "eligibility_status",
+        student::Column::EligibilityStatus,
+        FilterKind::Choice(student::ELIGIBILITY),
+    )?;
+    query = list.filter(
+        query,
+        "graduation_year",
+        student::Column::GraduationYear,
+        FilterKind::Int,
+    )?;
+    query = list.filter(
+        query,
+        "admission_year",
+        student::Column::AdmissionYear,
+        FilterKind::Int,
+    )?;
     query = list.filter(query, "faculty", student::Column::Faculty, FilterKind::Text)?;
     query = list.filter(query, "program", student::Column::Program, FilterKind::Text)?;
     query = list.filter(query, "school", student::Column::SchoolId, FilterKind::Uuid)?;
-    query = list.filter(query, "department", student::Column::DepartmentId, FilterKind::Uuid)?;
+    query = list.filter(
+        query,
+        "department",
+        student::Column::DepartmentId,
+        FilterKind::Uuid,
+    )?;
     query = list.filter(query, "course", student::Column::CourseId, FilterKind::Uuid)?;
     query = list.search(
         query,
@@ -155,9 +189,18 @@ pub async fn list_students(State(state): State<AppState>, me: CurrentUser, list:
     let query = list.order(
         query,
         &[
-            ("registration_number", student::Column::RegistrationNumber.into_simple_expr()),
-            ("graduation_year", student::Column::GraduationYear.into_simple_expr()),
-            ("admission_year", student::Column::AdmissionYear.into_simple_expr()),
+            (
+                "registration_number",
+                student::Column::RegistrationNumber.into_simple_expr(),
+            ),
+            (
+                "graduation_year",
+                student::Column::GraduationYear.into_simple_expr(),
+            ),
+            (
+                "admission_year",
+                student::Column::AdmissionYear.into_simple_expr(),
+            ),
             ("created_at", student::Column::CreatedAt.into_simple_expr()),
             ("full_name", user::Column::FullName.into_simple_expr()),
         ],
@@ -203,8 +246,18 @@ struct Valid {
     eligibility_status: Option<String>,
 }
 
-async fn validate_record<C: ConnectionTrait>(db: &C, c: &mut Checker, input: &mut StudentIn, partial: bool, existing: Option<&student::Model>) -> ApiResult<Valid> {
-    let registration_number = c.text("registration_number", std::mem::take(&mut input.registration_number), 50);
+async fn validate_record<C: ConnectionTrait>(
+    db: &C,
+    c: &mut Checker,
+    input: &mut StudentIn,
+    partial: bool,
+    existing: Option<&student::Model>,
+) -> ApiResult<Valid> {
+    let registration_number = c.text(
+        "registration_number",
+        std::mem::take(&mut input.registration_number),
+        50,
+    );
     let registration_number = registration_number.and_then(|r| {
         if REGISTRATION.is_match(&r) {
             Some(r)
@@ -213,10 +266,20 @@ async fn validate_record<C: ConnectionTrait>(db: &C, c: &mut Checker, input: &mu
             None
         }
     });
-    let admission_year = registration_number.as_deref().and_then(|r| r.rsplit('/').next()).and_then(|y| y.parse::<i32>().ok());
+    let admission_year = registration_number
+        .as_deref()
+        .and_then(|r| r.rsplit('/').next())
+        .and_then(|y| y.parse::<i32>().ok());
     let faculty = c.text("faculty", std::mem::take(&mut input.faculty), 255);
     let program = c.text("program", std::mem::take(&mut input.program), 255);
-    let graduation_year = c.int("graduation_year", std::mem::take(&mut input.graduation_year), 1900, 2200).and_then(|y| i32::try_from(y).ok());
+    let graduation_year = c
+        .int(
+            "graduation_year",
+            std::mem::take(&mut input.graduation_year),
+            1900,
+            2200,
+        )
+        .and_then(|y| i32::try_from(y).ok());
     let school = c.nullable(std::mem::take(&mut input.school));
     let department = c.nullable(std::mem::take(&mut input.department));
     let course = c.nullable(std::mem::take(&mut input.course));
@@ -230,10 +293,14 @@ async fn validate_record<C: ConnectionTrait>(db: &C, c: &mut Checker, input: &mu
     if let (Some(a), Some(g)) = (admission, graduation)
         && g < a
     {
-        c.error("graduation_year", "Graduation year cannot be before the admission year.");
+        c.error(
+            "graduation_year",
+            "Graduation year cannot be before the admission year.",
+        );
     }
     if let Some(number) = &registration_number {
-        let mut query = student::Entity::find().filter(student::Column::RegistrationNumber.eq(number));
+        let mut query =
+            student::Entity::find().filter(student::Column::RegistrationNumber.eq(number));
         if let Some(s) = existing {
             query = query.filter(student::Column::Id.ne(s.id));
         }
@@ -244,19 +311,41 @@ async fn validate_record<C: ConnectionTrait>(db: &C, c: &mut Checker, input: &mu
     if let Some(Some(id)) = school
         && school::Entity::find_by_id(id).one(db).await?.is_none()
     {
-        c.error("school", format!("Invalid pk \"{id}\" - object does not exist."));
+        c.error(
+            "school",
+            format!("Invalid pk \"{id}\" - object does not exist."),
+        );
     }
     if let Some(Some(id)) = department
-        && academic_department::Entity::find_by_id(id).one(db).await?.is_none()
+        && academic_department::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .is_none()
     {
-        c.error("department", format!("Invalid pk \"{id}\" - object does not exist."));
+        c.error(
+            "department",
+            format!("Invalid pk \"{id}\" - object does not exist."),
+        );
     }
     if let Some(Some(id)) = course
         && course::Entity::find_by_id(id).one(db).await?.is_none()
     {
-        c.error("course", format!("Invalid pk \"{id}\" - object does not exist."));
+        c.error(
+            "course",
+            format!("Invalid pk \"{id}\" - object does not exist."),
+        );
     }
-    Ok(Valid { registration_number, admission_year, faculty, program, graduation_year, school, department, course, eligibility_status })
+    Ok(Valid {
+        registration_number,
+        admission_year,
+        faculty,
+        program,
+        graduation_year,
+        school,
+        department,
+        course,
+        eligibility_status,
+    })
 }
 
 fn record_conflict(error: sea_orm::DbErr) -> ApiError {
@@ -270,7 +359,11 @@ fn record_conflict(error: sea_orm::DbErr) -> ApiError {
 /// Create a student account and its record in one transaction (admin).
 #[utoipa::path(post, path = "/api/students/", tag = "students", security(("jwt" = [])), request_body = StudentIn,
     responses((status = 201, body = StudentOut), (status = 400), (status = 401), (status = 403)))]
-pub async fn create_student(State(state): State<AppState>, me: CurrentUser, Json(mut input): Json<StudentIn>) -> ApiResult<(StatusCode, Json<StudentOut>)> {
+pub async fn create_student(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Json(mut input): Json<StudentIn>,
+) -> ApiResult<(StatusCode, Json<StudentOut>)> {
     if !me.is_admin() {
         return Err(ApiError::forbidden(ADMIN_ONLY));
     }
@@ -278,7 +371,13 @@ pub async fn create_student(State(state): State<AppState>, me: CurrentUser, Json
     let email = c.email("email", std::mem::take(&mut input.email));
     let full_name = c.text("full_name", std::mem::take(&mut input.full_name), 255);
     let password = c.value("password", std::mem::take(&mut input.password));
-    let admission_number = c.optional_text("admission_number", std::mem::take(&mut input.admission_number), 50).flatten();
+    let admission_number = c
+        .optional_text(
+            "admission_number",
+            std::mem::take(&mut input.admission_number),
+            50,
+        )
+        .flatten();
     let v = validate_record(&state.db, &mut c, &mut input, false, None).await?;
     if let Some(email) = &email
         && email_taken(&state.db, email, None).await?
@@ -291,7 +390,10 @@ pub async fn create_student(State(state): State<AppState>, me: CurrentUser, Json
         c.error("admission_number", ADMISSION_TAKEN);
     }
     if let Some(password) = &password {
-        let attrs = [("email address", email.as_deref().unwrap_or("")), ("full name", full_name.as_deref().unwrap_or(""))];
+        let attrs = [
+            ("email address", email.as_deref().unwrap_or("")),
+            ("full name", full_name.as_deref().unwrap_or("")),
+        ];
         for message in kernel::password::validate(password, &attrs) {
             c.error("password", message);
         }
@@ -330,7 +432,9 @@ pub async fn create_student(State(state): State<AppState>, me: CurrentUser, Json
                     faculty: Set(v.faculty.unwrap_or_default()),
                     program: Set(v.program.unwrap_or_default()),
                     graduation_year: Set(v.graduation_year.unwrap_or_default()),
-                    eligibility_status: Set(v.eligibility_status.unwrap_or_else(|| "pending".into())),
+                    eligibility_status: Set(v
+                        .eligibility_status
+                        .unwrap_or_else(|| "pending".into())),
                     created_at: Set(now),
                     updated_at: Set(now),
                 }
@@ -344,20 +448,35 @@ pub async fn create_student(State(state): State<AppState>, me: CurrentUser, Json
     Ok((StatusCode::CREATED, Json(StudentOut::new(record, &account))))
 }
 
-async fn find_visible(state: &AppState, me: &CurrentUser, id: Uuid) -> ApiResult<(student::Model, user::Model)> {
-    let found = visible_to(me).filter(student::Column::Id.eq(id)).find_also_related(user::Entity).one(&state.db).await?;
+async fn find_visible(
+    state: &AppState,
+    me: &CurrentUser,
+    id: Uuid,
+) -> ApiResult<(student::Model, user::Model)> {
+    let found = visible_to(me)
+        .filter(student::Column::Id.eq(id))
+        .find_also_related(user::Entity)
+        .one(&state.db)
+        .await?;
     match found {
         Some((s, Some(u))) => Ok((s, u)),
-        _ => Err(ApiError::not_found_msg("No Student matches the given query.")),
+        _ => Err(ApiError::not_found_msg(
+            "No Student matches the given query.",
+        )),
     }
 }
 
 /// The caller's own student record.
 #[utoipa::path(get, path = "/api/students/me/", tag = "students", security(("jwt" = [])),
     responses((status = 200, body = StudentOut), (status = 401), (status = 403), (status = 404)))]
-pub async fn my_student(State(state): State<AppState>, me: CurrentUser) -> ApiResult<Json<StudentOut>> {
+pub async fn my_student(
+    State(state): State<AppState>,
+    me: CurrentUser,
+) -> ApiResult<Json<StudentOut>> {
     if !me.is_student() {
-        return Err(ApiError::forbidden("Only students can access this endpoint"));
+        return Err(ApiError::forbidden(
+            "Only students can access this endpoint",
+        ));
     }
     let record = student::Entity::find()
         .filter(student::Column::UserId.eq(me.0.id))
@@ -370,12 +489,22 @@ pub async fn my_student(State(state): State<AppState>, me: CurrentUser) -> ApiRe
 /// Retrieve a student record (administrators, office staff, or its own student).
 #[utoipa::path(get, path = "/api/students/{id}/", tag = "students", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = StudentOut), (status = 401), (status = 404)))]
-pub async fn retrieve_student(State(state): State<AppState>, me: CurrentUser, Id(id): Id) -> ApiResult<Json<StudentOut>> {
+pub async fn retrieve_student(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Id(id): Id,
+) -> ApiResult<Json<StudentOut>> {
     let (record, account) = find_visible(&state, &me, id).await?;
     Ok(Json(StudentOut::new(record, &account)))
 }
 
-async fn write(state: &AppState, me: CurrentUser, id: Uuid, mut input: StudentIn, partial: bool) -> ApiResult<Json<StudentOut>> {
+async fn write(
+    state: &AppState,
+    me: CurrentUser,
+    id: Uuid,
+    mut input: StudentIn,
+    partial: bool,
+) -> ApiResult<Json<StudentOut>> {
     let (existing, account) = find_visible(state, &me, id).await?;
     if !me.is_admin() {
         return Err(ApiError::forbidden(ADMIN_ONLY));
@@ -419,21 +548,35 @@ async fn write(state: &AppState, me: CurrentUser, id: Uuid, mut input: StudentIn
 /// Replace a student record's academic fields (admin).
 #[utoipa::path(put, path = "/api/students/{id}/", tag = "students", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = StudentIn,
     responses((status = 200, body = StudentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
-pub async fn update_student(State(state): State<AppState>, me: CurrentUser, Id(id): Id, Json(input): Json<StudentIn>) -> ApiResult<Json<StudentOut>> {
+pub async fn update_student(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Id(id): Id,
+    Json(input): Json<StudentIn>,
+) -> ApiResult<Json<StudentOut>> {
     write(&state, me, id, input, false).await
 }
 
 /// Change some of a student record's academic fields (admin).
 #[utoipa::path(patch, path = "/api/students/{id}/", tag = "students", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = StudentIn,
     responses((status = 200, body = StudentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
-pub async fn partial_update_student(State(state): State<AppState>, me: CurrentUser, Id(id): Id, Json(input): Json<StudentIn>) -> ApiResult<Json<StudentOut>> {
+pub async fn partial_update_student(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Id(id): Id,
+    Json(input): Json<StudentIn>,
+) -> ApiResult<Json<StudentOut>> {
     write(&state, me, id, input, true).await
 }
 
 /// Delete a student record (admin). The account stays, under `/api/users/`.
 #[utoipa::path(delete, path = "/api/students/{id}/", tag = "students", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
-pub async fn destroy_student(State(state): State<AppState>, me: CurrentUser, Id(id): Id) -> ApiResult<StatusCode> {
+pub async fn destroy_student(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
     let (existing, _) = find_visible(&state, &me, id).await?;
     if !me.is_admin() {
         return Err(ApiError::forbidden(ADMIN_ONLY));

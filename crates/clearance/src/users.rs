@@ -8,8 +8,8 @@ use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, PageSize};
 use sea_orm::sea_query::IntoCondition;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr, Order,
-    QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr,
+    Order, QueryFilter,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -98,10 +98,19 @@ pub struct UserIn {
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_users, create_user))
-        .routes(routes!(retrieve_user, update_user, partial_update_user, destroy_user))
+        .routes(routes!(
+            retrieve_user,
+            update_user,
+            partial_update_user,
+            destroy_user
+        ))
 }
 
-pub(crate) async fn email_taken<C: ConnectionTrait>(db: &C, email: &str, except: Option<Uuid>) -> ApiResult<bool> {
+pub(crate) async fn email_taken<C: ConnectionTrait>(
+    db: &C,
+    email: &str,
+    except: Option<Uuid>,
+) -> ApiResult<bool> {
     let mut query = user::Entity::find().filter(user::Column::Email.eq(email));
     if let Some(id) = except {
         query = query.filter(user::Column::Id.ne(id));
@@ -109,7 +118,11 @@ pub(crate) async fn email_taken<C: ConnectionTrait>(db: &C, email: &str, except:
     Ok(query.one(db).await?.is_some())
 }
 
-pub(crate) async fn admission_taken<C: ConnectionTrait>(db: &C, number: &str, except: Option<Uuid>) -> ApiResult<bool> {
+pub(crate) async fn admission_taken<C: ConnectionTrait>(
+    db: &C,
+    number: &str,
+    except: Option<Uuid>,
+) -> ApiResult<bool> {
     let mut query = user::Entity::find().filter(user::Column::AdmissionNumber.eq(number));
     if let Some(id) = except {
         query = query.filter(user::Column::Id.ne(id));
@@ -138,14 +151,32 @@ pub(crate) fn user_conflict(error: sea_orm::DbErr) -> ApiError {
     params(("role" = Option<String>, Query), ("is_active" = Option<bool>, Query), ("department" = Option<Uuid>, Query),
            ("search" = Option<String>, Query), ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<UserOut>), (status = 401), (status = 403)))]
-pub async fn list_users(State(state): State<AppState>, _admin: Admin, list: ListQuery) -> ApiResult<Json<Page<UserOut>>> {
+pub async fn list_users(
+    State(state): State<AppState>,
+    _admin: Admin,
+    list: ListQuery,
+) -> ApiResult<Json<Page<UserOut>>> {
     let mut query = user::Entity::find().find_also_related(department::Entity);
-    query = list.filter(query, "role", user::Column::Role, FilterKind::Choice(Role::CHOICES))?;
+    query = list.filter(
+        query,
+        "role",
+        user::Column::Role,
+        FilterKind::Choice(Role::CHOICES),
+    )?;
     query = list.filter(query, "is_active", user::Column::IsActive, FilterKind::Bool)?;
-    query = list.filter(query, "department", user::Column::DepartmentId, FilterKind::Uuid)?;
+    query = list.filter(
+        query,
+        "department",
+        user::Column::DepartmentId,
+        FilterKind::Uuid,
+    )?;
     query = list.search(
         query,
-        &[user::Column::Email.into_simple_expr(), user::Column::FullName.into_simple_expr(), user::Column::AdmissionNumber.into_simple_expr()],
+        &[
+            user::Column::Email.into_simple_expr(),
+            user::Column::FullName.into_simple_expr(),
+            user::Column::AdmissionNumber.into_simple_expr(),
+        ],
     );
     let query = list.order(
         query,
@@ -162,11 +193,18 @@ pub async fn list_users(State(state): State<AppState>, _admin: Admin, list: List
     Ok(Json(page.map(|(u, d)| UserOut::new(&u, d.as_ref()))))
 }
 
-async fn check_department<C: ConnectionTrait>(db: &C, c: &mut Checker, id: Option<Option<Uuid>>) -> ApiResult<()> {
+async fn check_department<C: ConnectionTrait>(
+    db: &C,
+    c: &mut Checker,
+    id: Option<Option<Uuid>>,
+) -> ApiResult<()> {
     if let Some(Some(id)) = id
         && department::Entity::find_by_id(id).one(db).await?.is_none()
     {
-        c.error("department", format!("Invalid pk \"{id}\" - object does not exist."));
+        c.error(
+            "department",
+            format!("Invalid pk \"{id}\" - object does not exist."),
+        );
     }
     Ok(())
 }
@@ -174,13 +212,21 @@ async fn check_department<C: ConnectionTrait>(db: &C, c: &mut Checker, id: Optio
 /// Create an account (admin).
 #[utoipa::path(post, path = "/api/users/", tag = "users", security(("jwt" = [])), request_body = UserIn,
     responses((status = 201, body = UserOut), (status = 400), (status = 401), (status = 403)))]
-pub async fn create_user(State(state): State<AppState>, _admin: Admin, Json(input): Json<UserIn>) -> ApiResult<(StatusCode, Json<UserOut>)> {
+pub async fn create_user(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Json(input): Json<UserIn>,
+) -> ApiResult<(StatusCode, Json<UserOut>)> {
     let mut c = Checker::new();
     let email = c.email("email", input.email);
     let full_name = c.text("full_name", input.full_name, 255);
-    let admission_number = c.optional_text("admission_number", input.admission_number, 50).flatten();
+    let admission_number = c
+        .optional_text("admission_number", input.admission_number, 50)
+        .flatten();
     let password = c.value("password", input.password);
-    let role = c.choice("role", input.role, Role::CHOICES).and_then(|r| Role::parse(&r));
+    let role = c
+        .choice("role", input.role, Role::CHOICES)
+        .and_then(|r| Role::parse(&r));
     let department = c.nullable(input.department);
     let is_active = c.boolean("is_active", input.is_active, true);
     check_department(&state.db, &mut c, department).await?;
@@ -195,7 +241,10 @@ pub async fn create_user(State(state): State<AppState>, _admin: Admin, Json(inpu
         c.error("admission_number", ADMISSION_TAKEN);
     }
     if let Some(password) = &password {
-        let attrs = [("email address", email.as_deref().unwrap_or("")), ("full name", full_name.as_deref().unwrap_or(""))];
+        let attrs = [
+            ("email address", email.as_deref().unwrap_or("")),
+            ("full name", full_name.as_deref().unwrap_or("")),
+        ];
         for message in kernel::password::validate(password, &attrs) {
             c.error("password", message);
         }
@@ -221,28 +270,46 @@ pub async fn create_user(State(state): State<AppState>, _admin: Admin, Json(inpu
     .insert(&state.db)
     .await
     .map_err(user_conflict)?;
-    Ok((StatusCode::CREATED, Json(UserOut::load(&state.db, &created).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(UserOut::load(&state.db, &created).await?),
+    ))
 }
 
 async fn find_user<C: ConnectionTrait>(db: &C, id: Uuid) -> ApiResult<user::Model> {
-    user::Entity::find_by_id(id).one(db).await?.ok_or_else(|| ApiError::not_found_msg("No User matches the given query."))
+    user::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::not_found_msg("No User matches the given query."))
 }
 
 /// Retrieve an account (admin).
 #[utoipa::path(get, path = "/api/users/{id}/", tag = "users", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = UserOut), (status = 401), (status = 403), (status = 404)))]
-pub async fn retrieve_user(State(state): State<AppState>, _admin: Admin, Id(id): Id) -> ApiResult<Json<UserOut>> {
+pub async fn retrieve_user(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Id(id): Id,
+) -> ApiResult<Json<UserOut>> {
     let user = find_user(&state.db, id).await?;
     Ok(Json(UserOut::load(&state.db, &user).await?))
 }
 
-async fn write_user(state: &AppState, admin: &user::Model, id: Uuid, input: UserIn, partial: bool) -> ApiResult<Json<UserOut>> {
+async fn write_user(
+    state: &AppState,
+    admin: &user::Model,
+    id: Uuid,
+    input: UserIn,
+    partial: bool,
+) -> ApiResult<Json<UserOut>> {
     let existing = find_user(&state.db, id).await?;
     let mut c = Checker::partial(partial);
     let email = c.email("email", input.email);
     let full_name = c.text("full_name", input.full_name, 255);
     let admission_number = c.optional_text("admission_number", input.admission_number, 50);
-    let role = c.choice("role", input.role, Role::CHOICES).and_then(|r| Role::parse(&r));
+    let role = c
+        .choice("role", input.role, Role::CHOICES)
+        .and_then(|r| Role::parse(&r));
     let department = c.nullable(input.department);
     let is_active = match input.is_active {
         Field::Absent => None,
@@ -263,13 +330,21 @@ async fn write_user(state: &AppState, admin: &user::Model, id: Uuid, input: User
     {
         c.error("admission_number", ADMISSION_TAKEN);
     }
-    if existing.id == admin.id && (is_active == Some(false) || role.is_some_and(|r| r != Role::Admin)) {
-        c.error(kernel::FieldErrors::NON_FIELD, "You cannot deactivate or demote your own account.");
+    if existing.id == admin.id
+        && (is_active == Some(false) || role.is_some_and(|r| r != Role::Admin))
+    {
+        c.error(
+            kernel::FieldErrors::NON_FIELD,
+            "You cannot deactivate or demote your own account.",
+        );
     }
     if let Some(password) = &password {
         let attrs = [
             ("email address", email.as_deref().unwrap_or(&existing.email)),
-            ("full name", full_name.as_deref().unwrap_or(&existing.full_name)),
+            (
+                "full name",
+                full_name.as_deref().unwrap_or(&existing.full_name),
+            ),
         ];
         for message in kernel::password::validate(password, &attrs) {
             c.error("password", message);
@@ -314,25 +389,42 @@ async fn write_user(state: &AppState, admin: &user::Model, id: Uuid, input: User
 /// Replace an account's writable fields (admin).
 #[utoipa::path(put, path = "/api/users/{id}/", tag = "users", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = UserIn,
     responses((status = 200, body = UserOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
-pub async fn update_user(State(state): State<AppState>, Admin(admin): Admin, Id(id): Id, Json(input): Json<UserIn>) -> ApiResult<Json<UserOut>> {
+pub async fn update_user(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Id(id): Id,
+    Json(input): Json<UserIn>,
+) -> ApiResult<Json<UserOut>> {
     write_user(&state, &admin, id, input, false).await
 }
 
 /// Change some of an account's fields (admin).
 #[utoipa::path(patch, path = "/api/users/{id}/", tag = "users", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = UserIn,
     responses((status = 200, body = UserOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
-pub async fn partial_update_user(State(state): State<AppState>, Admin(admin): Admin, Id(id): Id, Json(input): Json<UserIn>) -> ApiResult<Json<UserOut>> {
+pub async fn partial_update_user(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Id(id): Id,
+    Json(input): Json<UserIn>,
+) -> ApiResult<Json<UserOut>> {
     write_user(&state, &admin, id, input, true).await
 }
 
 /// Delete an account (admin). An administrator cannot delete their own account.
 #[utoipa::path(delete, path = "/api/users/{id}/", tag = "users", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 204), (status = 400), (status = 401), (status = 403), (status = 404)))]
-pub async fn destroy_user(State(state): State<AppState>, Admin(admin): Admin, Id(id): Id) -> ApiResult<StatusCode> {
+pub async fn destroy_user(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
     let user = find_user(&state.db, id).await?;
     if user.id == admin.id {
         return Err(ApiError::bad_request("You cannot delete your own account."));
     }
-    user::Entity::delete_many().filter(user::Column::Id.eq(user.id).into_condition()).exec(&state.db).await?;
+    user::Entity::delete_many()
+        .filter(user::Column::Id.eq(user.id).into_condition())
+        .exec(&state.db)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

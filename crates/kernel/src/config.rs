@@ -49,9 +49,16 @@ impl Rate {
             Some('m') => 60,
             Some('h') => 3600,
             Some('d') => 86_400,
-            _ => return Err(format!("{period:?} is not one of second, minute, hour, day")),
+            _ => {
+                return Err(format!(
+                    "{period:?} is not one of second, minute, hour, day"
+                ));
+            }
         };
-        Ok(Some(Rate { requests, period: Duration::from_secs(seconds) }))
+        Ok(Some(Rate {
+            requests,
+            period: Duration::from_secs(seconds),
+        }))
     }
 }
 
@@ -84,14 +91,19 @@ pub struct SettingError {
 }
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> SettingError {
-    SettingError { name, reason: reason.into() }
+    SettingError {
+        name,
+        reason: reason.into(),
+    }
 }
 
 impl Settings {
     /// Reads the process environment (after loading `.env` when present).
     pub fn from_env(defaults: &SystemDefaults) -> Result<Self, SettingError> {
         let _ = dotenvy::dotenv();
-        Self::from_lookup(defaults, |name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        Self::from_lookup(defaults, |name| {
+            std::env::var(name).ok().filter(|v| !v.is_empty())
+        })
     }
 
     /// Reads settings through `lookup`, so tests can supply their own environment.
@@ -102,15 +114,29 @@ impl Settings {
         let database_url = lookup("CAMPUS_DATABASE_URL")
             .or_else(|| lookup("DATABASE_URL"))
             .unwrap_or_else(|| format!("sqlite://campus-data/{}.db?mode=rwc", defaults.name));
-        let backend = crate::db::Backend::from_url(&database_url)
-            .ok_or_else(|| invalid("CAMPUS_DATABASE_URL", "the scheme must be sqlite:, postgres: or mysql:"))?;
+        let backend = crate::db::Backend::from_url(&database_url).ok_or_else(|| {
+            invalid(
+                "CAMPUS_DATABASE_URL",
+                "the scheme must be sqlite:, postgres: or mysql:",
+            )
+        })?;
 
         let secret_key = match lookup("CAMPUS_SECRET_KEY") {
             Some(key) if key.len() >= 16 => key,
-            Some(_) => return Err(invalid("CAMPUS_SECRET_KEY", "must be at least 16 characters")),
+            Some(_) => {
+                return Err(invalid(
+                    "CAMPUS_SECRET_KEY",
+                    "must be at least 16 characters",
+                ));
+            }
             None => match crate::db::sqlite_file(&database_url) {
                 Some(path) if backend == crate::db::Backend::Sqlite => development_secret(&path)
-                    .map_err(|e| invalid("CAMPUS_SECRET_KEY", format!("not set, and the development key could not be stored: {e}")))?,
+                    .map_err(|e| {
+                        invalid(
+                            "CAMPUS_SECRET_KEY",
+                            format!("not set, and the development key could not be stored: {e}"),
+                        )
+                    })?,
                 _ => {
                     return Err(invalid(
                         "CAMPUS_SECRET_KEY",
@@ -121,16 +147,22 @@ impl Settings {
         };
 
         let bind = match lookup("CAMPUS_BIND") {
-            Some(value) => value
-                .parse()
-                .map_err(|_| invalid("CAMPUS_BIND", format!("{value:?} is not an address such as 127.0.0.1:8000")))?,
+            Some(value) => value.parse().map_err(|_| {
+                invalid(
+                    "CAMPUS_BIND",
+                    format!("{value:?} is not an address such as 127.0.0.1:8000"),
+                )
+            })?,
             None => SocketAddr::from(([127, 0, 0, 1], 8000)),
         };
 
-        let media_root = lookup("CAMPUS_MEDIA_ROOT").map_or_else(|| PathBuf::from("campus-data/media"), PathBuf::from);
+        let media_root = lookup("CAMPUS_MEDIA_ROOT")
+            .map_or_else(|| PathBuf::from("campus-data/media"), PathBuf::from);
 
         let cors_allowed_origins = match lookup("CAMPUS_CORS_ALLOWED_ORIGINS") {
-            Some(value) => parse_origins(&value).map_err(|r| invalid("CAMPUS_CORS_ALLOWED_ORIGINS", r))?,
+            Some(value) => {
+                parse_origins(&value).map_err(|r| invalid("CAMPUS_CORS_ALLOWED_ORIGINS", r))?
+            }
             None => Vec::new(),
         };
 
@@ -145,7 +177,12 @@ impl Settings {
                 .ok()
                 .filter(|s| *s > 0)
                 .map(Duration::from_secs)
-                .ok_or_else(|| invalid(name, format!("{value:?} is not a positive number of seconds"))),
+                .ok_or_else(|| {
+                    invalid(
+                        name,
+                        format!("{value:?} is not a positive number of seconds"),
+                    )
+                }),
             None => Ok(default),
         };
         let count = |name: &'static str, default: usize, min: usize| match lookup(name) {
@@ -154,7 +191,12 @@ impl Settings {
                 .parse::<usize>()
                 .ok()
                 .filter(|n| *n >= min)
-                .ok_or_else(|| invalid(name, format!("{value:?} is not a whole number of at least {min}"))),
+                .ok_or_else(|| {
+                    invalid(
+                        name,
+                        format!("{value:?} is not a whole number of at least {min}"),
+                    )
+                }),
             None => Ok(default),
         };
 
@@ -167,8 +209,14 @@ impl Settings {
             cors_allowed_origins,
             throttle_anon: rate("CAMPUS_THROTTLE_ANON", defaults.throttle_anon)?,
             throttle_user: rate("CAMPUS_THROTTLE_USER", defaults.throttle_user)?,
-            access_token_lifetime: seconds("CAMPUS_ACCESS_TOKEN_LIFETIME", defaults.access_token_lifetime)?,
-            refresh_token_lifetime: seconds("CAMPUS_REFRESH_TOKEN_LIFETIME", defaults.refresh_token_lifetime)?,
+            access_token_lifetime: seconds(
+                "CAMPUS_ACCESS_TOKEN_LIFETIME",
+                defaults.access_token_lifetime,
+            )?,
+            refresh_token_lifetime: seconds(
+                "CAMPUS_REFRESH_TOKEN_LIFETIME",
+                defaults.refresh_token_lifetime,
+            )?,
             trusted_proxies: count("CAMPUS_TRUSTED_PROXIES", 0, 0)?,
             max_body_bytes: count("CAMPUS_MAX_BODY_BYTES", 10 * 1024 * 1024, 1024)?,
             hash_concurrency: count(
@@ -189,10 +237,14 @@ fn parse_origins(value: &str) -> Result<Vec<String>, String> {
             if origin == "*" {
                 return Ok(origin.to_owned());
             }
-            let parsed = url::Url::parse(origin).map_err(|_| format!("{origin:?} is not an origin such as https://app.example.org"))?;
+            let parsed = url::Url::parse(origin).map_err(|_| {
+                format!("{origin:?} is not an origin such as https://app.example.org")
+            })?;
             let bare = parsed.path() == "/" && !origin.ends_with('/') && parsed.query().is_none();
             if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() || !bare {
-                return Err(format!("{origin:?} is not an origin such as https://app.example.org"));
+                return Err(format!(
+                    "{origin:?} is not an origin such as https://app.example.org"
+                ));
             }
             Ok(origin.to_owned())
         })
@@ -201,7 +253,10 @@ fn parse_origins(value: &str) -> Result<Vec<String>, String> {
 
 /// Reads (or creates, readable by the owner only) the key kept beside the SQLite file.
 fn development_secret(database: &Path) -> std::io::Result<String> {
-    let dir = database.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = database
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let path = dir.join("secret_key");
     if let Ok(existing) = std::fs::read_to_string(&path) {
@@ -239,7 +294,10 @@ mod tests {
     }
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, SettingError> {
-        let env: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_lookup(&defaults(), |k| env.get(k).cloned())
     }
 
@@ -247,11 +305,17 @@ mod tests {
     fn rates_parse_like_drf() {
         assert_eq!(
             Rate::parse_setting("100/hour"),
-            Ok(Some(Rate { requests: 100, period: Duration::from_secs(3600) }))
+            Ok(Some(Rate {
+                requests: 100,
+                period: Duration::from_secs(3600)
+            }))
         );
         assert_eq!(
             Rate::parse_setting("5/min"),
-            Ok(Some(Rate { requests: 5, period: Duration::from_secs(60) }))
+            Ok(Some(Rate {
+                requests: 5,
+                period: Duration::from_secs(60)
+            }))
         );
         assert_eq!(Rate::parse_setting("off"), Ok(None));
         assert!(Rate::parse_setting("100").is_err());
@@ -268,11 +332,19 @@ mod tests {
         assert_eq!(error.name, "CAMPUS_THROTTLE_USER");
         let error = settings(&[base[0], ("CAMPUS_ACCESS_TOKEN_LIFETIME", "-5")]).unwrap_err();
         assert_eq!(error.name, "CAMPUS_ACCESS_TOKEN_LIFETIME");
-        let error = settings(&[base[0], ("CAMPUS_CORS_ALLOWED_ORIGINS", "https://a.org/path")]).unwrap_err();
+        let error = settings(&[
+            base[0],
+            ("CAMPUS_CORS_ALLOWED_ORIGINS", "https://a.org/path"),
+        ])
+        .unwrap_err();
         assert_eq!(error.name, "CAMPUS_CORS_ALLOWED_ORIGINS");
         let error = settings(&[base[0], ("CAMPUS_DATABASE_URL", "oracle://x")]).unwrap_err();
         assert_eq!(error.name, "CAMPUS_DATABASE_URL");
-        assert!(error.to_string().starts_with("invalid setting CAMPUS_DATABASE_URL: "));
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid setting CAMPUS_DATABASE_URL: ")
+        );
     }
 
     #[test]
@@ -283,7 +355,10 @@ mod tests {
             ("DATABASE_URL", "postgres://localhost/campus"),
             ("CAMPUS_SECRET_KEY", "0123456789abcdef0123"),
             ("CAMPUS_THROTTLE_ANON", "off"),
-            ("CAMPUS_CORS_ALLOWED_ORIGINS", "http://localhost:4200, https://app.example.org"),
+            (
+                "CAMPUS_CORS_ALLOWED_ORIGINS",
+                "http://localhost:4200, https://app.example.org",
+            ),
         ])
         .unwrap();
         assert_eq!(ok.throttle_anon, None);
@@ -295,8 +370,12 @@ mod tests {
     fn sqlite_development_key_is_generated_once() {
         let dir = std::env::temp_dir().join(format!("campus-config-{}", uuid::Uuid::new_v4()));
         let url = format!("sqlite://{}/x.db?mode=rwc", dir.display());
-        let first = settings(&[("CAMPUS_DATABASE_URL", &url)]).unwrap().secret_key;
-        let second = settings(&[("CAMPUS_DATABASE_URL", &url)]).unwrap().secret_key;
+        let first = settings(&[("CAMPUS_DATABASE_URL", &url)])
+            .unwrap()
+            .secret_key;
+        let second = settings(&[("CAMPUS_DATABASE_URL", &url)])
+            .unwrap()
+            .secret_key;
         assert_eq!(first, second);
         assert_eq!(first.len(), 64);
         let _ = std::fs::remove_dir_all(dir);

@@ -42,8 +42,12 @@ pub fn sqlite_file(url: &str) -> Option<PathBuf> {
 /// Opens a pool. For SQLite the file's folder is created, WAL is switched on and
 /// writers wait for each other instead of failing with "database is locked".
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
-    let backend = Backend::from_url(url)
-        .ok_or_else(|| DbErr::Custom(format!("unsupported database URL scheme in {}", redact(url))))?;
+    let backend = Backend::from_url(url).ok_or_else(|| {
+        DbErr::Custom(format!(
+            "unsupported database URL scheme in {}",
+            redact(url)
+        ))
+    })?;
     let url = match backend {
         // sqlx spells it mysql://; accept mariadb:// for people who run MariaDB.
         Backend::MySql if url.starts_with("mariadb:") => url.replacen("mariadb:", "mysql:", 1),
@@ -62,12 +66,15 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 std::fs::create_dir_all(&dir)
                     .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
             }
-            options.max_connections(8).min_connections(1).map_sqlx_sqlite_opts(|o| {
-                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                    .foreign_keys(true)
-                    .busy_timeout(Duration::from_secs(30))
-            });
+            options
+                .max_connections(8)
+                .min_connections(1)
+                .map_sqlx_sqlite_opts(|o| {
+                    o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                        .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                        .foreign_keys(true)
+                        .busy_timeout(Duration::from_secs(30))
+                });
         }
         Backend::Postgres | Backend::MySql => {
             options.max_connections(32).min_connections(1);
@@ -109,11 +116,23 @@ mod tests {
 
     #[test]
     fn backends_and_files_come_from_the_url() {
-        assert_eq!(Backend::from_url("sqlite://campus-data/x.db?mode=rwc"), Some(Backend::Sqlite));
-        assert_eq!(Backend::from_url("postgres://u@h/db"), Some(Backend::Postgres));
-        assert_eq!(Backend::from_url("mariadb://root@h/db"), Some(Backend::MySql));
+        assert_eq!(
+            Backend::from_url("sqlite://campus-data/x.db?mode=rwc"),
+            Some(Backend::Sqlite)
+        );
+        assert_eq!(
+            Backend::from_url("postgres://u@h/db"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::from_url("mariadb://root@h/db"),
+            Some(Backend::MySql)
+        );
         assert_eq!(Backend::from_url("redis://h"), None);
-        assert_eq!(sqlite_file("sqlite://campus-data/x.db?mode=rwc"), Some(PathBuf::from("campus-data/x.db")));
+        assert_eq!(
+            sqlite_file("sqlite://campus-data/x.db?mode=rwc"),
+            Some(PathBuf::from("campus-data/x.db"))
+        );
         assert_eq!(sqlite_file("sqlite::memory:"), None);
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
     }

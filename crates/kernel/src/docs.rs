@@ -15,7 +15,12 @@ pub fn with_bearer_auth(mut openapi: OpenApi) -> OpenApi {
     let components = openapi.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "jwt",
-        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .build(),
+        ),
     );
     openapi
 }
@@ -44,12 +49,21 @@ pub fn router(openapi: OpenApi, title: &str) -> Router {
         .route(
             "/api/redoc/redoc.standalone.js",
             get(|| async {
-                ([(header::CONTENT_TYPE, "application/javascript"), (header::CACHE_CONTROL, "public, max-age=86400")], REDOC_JS)
+                (
+                    [
+                        (header::CONTENT_TYPE, "application/javascript"),
+                        (header::CACHE_CONTROL, "public, max-age=86400"),
+                    ],
+                    REDOC_JS,
+                )
                     .into_response()
             }),
         )
 }
 
 fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

@@ -120,7 +120,10 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn bad_request(detail: impl Into<Text>) -> Self {
-        Self::BadRequest { detail: detail.into(), code: "invalid" }
+        Self::BadRequest {
+            detail: detail.into(),
+            code: "invalid",
+        }
     }
 
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
@@ -150,7 +153,10 @@ impl ApiError {
     }
 
     pub fn auth_failed(detail: impl Into<Text>, code: &'static str) -> Self {
-        Self::AuthenticationFailed { detail: detail.into(), code }
+        Self::AuthenticationFailed {
+            detail: detail.into(),
+            code,
+        }
     }
 
     pub fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
@@ -260,7 +266,10 @@ pub fn is_unique_violation(error: &sea_orm::DbErr, column: &str) -> bool {
 
 /// True when `error` is a foreign-key violation (a protected row is referenced).
 pub fn is_foreign_key_violation(error: &sea_orm::DbErr) -> bool {
-    matches!(error.sql_err(), Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_)))
+    matches!(
+        error.sql_err(),
+        Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_))
+    )
 }
 
 /// The shape of a `{"detail": ...}` body, for OpenAPI documents.
@@ -278,7 +287,9 @@ pub struct MessageOut {
 
 impl MessageOut {
     pub fn new(message: impl Into<String>) -> crate::Json<Self> {
-        crate::Json(Self { message: message.into() })
+        crate::Json(Self {
+            message: message.into(),
+        })
     }
 }
 

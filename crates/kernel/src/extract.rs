@@ -29,12 +29,22 @@ where
             .headers()
             .get(CONTENT_TYPE)
             .map(|v| v.to_str().unwrap_or("").to_owned());
-        let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(body_rejection)?;
         match content_type {
             Some(ct) if is_json(&ct) => {}
             None if bytes.is_empty() => {}
-            Some(ct) => return Err(ApiError::UnsupportedMediaType { content_type: media_type(&ct) }),
-            None => return Err(ApiError::UnsupportedMediaType { content_type: String::new() }),
+            Some(ct) => {
+                return Err(ApiError::UnsupportedMediaType {
+                    content_type: media_type(&ct),
+                });
+            }
+            None => {
+                return Err(ApiError::UnsupportedMediaType {
+                    content_type: String::new(),
+                });
+            }
         }
         parse_json(if bytes.is_empty() { b"{}" } else { &bytes }).map(Json)
     }
@@ -52,7 +62,12 @@ fn is_json(content_type: &str) -> bool {
 }
 
 fn media_type(content_type: &str) -> String {
-    content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// Maps a body-reading failure: over the limit is 413, anything else 400.
@@ -67,10 +82,11 @@ pub fn body_rejection(rejection: BytesRejection) -> ApiError {
 /// Parses JSON into `T`, mapping syntax errors to a `detail` and type errors to
 /// the offending field. serde_json's recursion limit refuses absurd nesting.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest {
-        detail: format!("JSON parse error - {e}").into(),
-        code: "parse_error",
-    })?;
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest {
+            detail: format!("JSON parse error - {e}").into(),
+            code: "parse_error",
+        })?;
     if !value.is_object() {
         return Err(ApiError::non_field(format!(
             "Invalid data. Expected a dictionary, but got {}.",
@@ -79,8 +95,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
     serde_path_to_error::deserialize(value).map_err(|error| {
         let field = error.path().to_string();
-        let field = if field == "." || field.is_empty() { FieldErrors::NON_FIELD.to_owned() } else { field };
-        ApiError::Validation(FieldErrors::single(field, type_message(&error.inner().to_string())))
+        let field = if field == "." || field.is_empty() {
+            FieldErrors::NON_FIELD.to_owned()
+        } else {
+            field
+        };
+        ApiError::Validation(FieldErrors::single(
+            field,
+            type_message(&error.inner().to_string()),
+        ))
     })
 }
 
@@ -97,12 +120,18 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
 
 /// DRF's wording for a value of the wrong type, from serde's description.
 fn type_message(serde_message: &str) -> String {
-    let expected = serde_message.split("expected").nth(1).unwrap_or("").to_ascii_lowercase();
-    let message = if expected.contains("uuid") {
+    let lower = serde_message.to_ascii_lowercase();
+    let expected = lower.split("expected").nth(1).unwrap_or("");
+    let message = if lower.contains("uuid") {
         "Must be a valid UUID."
-    } else if expected.contains("decimal") || expected.contains("f64") || expected.contains("f32") {
+    } else if lower.contains("decimal") || expected.contains("f64") || expected.contains("f32") {
         "A valid number is required."
-    } else if ["i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "integer"].iter().any(|t| expected.contains(t)) {
+    } else if [
+        "i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64", "integer",
+    ]
+    .iter()
+    .any(|t| expected.contains(t))
+    {
         "A valid integer is required."
     } else if expected.contains("bool") {
         "Must be a valid boolean."
@@ -131,10 +160,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path(raw) = axum::extract::Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::not_found())?;
-        Uuid::parse_str(&raw).map(Id).map_err(|_| ApiError::not_found())
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::not_found())?;
+        Uuid::parse_str(&raw)
+            .map(Id)
+            .map_err(|_| ApiError::not_found())
     }
 }
 
@@ -147,10 +179,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
-        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(deserializer).map(Query).map_err(|error| {
-            ApiError::field(error.path().to_string(), type_message(&error.inner().to_string()))
-        })
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(Query)
+            .map_err(|error| {
+                ApiError::field(
+                    error.path().to_string(),
+                    type_message(&error.inner().to_string()),
+                )
+            })
     }
 }
 
@@ -201,8 +239,14 @@ mod tests {
 
     #[test]
     fn type_errors_name_the_field_in_drf_words() {
-        assert_eq!(field_error(br#"{"year":"x"}"#), serde_json::json!({"year": ["A valid integer is required."]}));
-        assert_eq!(field_error(br#"{"id":"nope"}"#), serde_json::json!({"id": ["Must be a valid UUID."]}));
+        assert_eq!(
+            field_error(br#"{"year":"x"}"#),
+            serde_json::json!({"year": ["A valid integer is required."]})
+        );
+        assert_eq!(
+            field_error(br#"{"id":"nope"}"#),
+            serde_json::json!({"id": ["Must be a valid UUID."]})
+        );
         assert_eq!(
             field_error(b"[1,2]"),
             serde_json::json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})
@@ -211,8 +255,20 @@ mod tests {
 
     #[test]
     fn malformed_and_deeply_nested_json_are_a_parse_error() {
-        assert!(matches!(parse_json::<Body>(b"{\"year\":"), Err(ApiError::BadRequest { code: "parse_error", .. })));
+        assert!(matches!(
+            parse_json::<Body>(b"{\"year\":"),
+            Err(ApiError::BadRequest {
+                code: "parse_error",
+                ..
+            })
+        ));
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(10_000), "]".repeat(10_000));
-        assert!(matches!(parse_json::<Body>(deep.as_bytes()), Err(ApiError::BadRequest { code: "parse_error", .. })));
+        assert!(matches!(
+            parse_json::<Body>(deep.as_bytes()),
+            Err(ApiError::BadRequest {
+                code: "parse_error",
+                ..
+            })
+        ));
     }
 }

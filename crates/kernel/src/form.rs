@@ -69,7 +69,10 @@ impl Checker {
 
     /// For a PATCH: absent fields are left as they are.
     pub fn partial(partial: bool) -> Self {
-        Self { errors: FieldErrors::new(), partial }
+        Self {
+            errors: FieldErrors::new(),
+            partial,
+        }
     }
 
     pub fn error(&mut self, field: &str, message: impl Into<String>) {
@@ -120,7 +123,12 @@ impl Checker {
     }
 
     /// An optional string: null and blank both clear it.
-    pub fn optional_text(&mut self, name: &str, field: Field<String>, max: usize) -> Option<Option<String>> {
+    pub fn optional_text(
+        &mut self,
+        name: &str,
+        field: Field<String>,
+        max: usize,
+    ) -> Option<Option<String>> {
         match self.nullable(field)? {
             None => Some(None),
             Some(value) => {
@@ -146,7 +154,10 @@ impl Checker {
     fn max_length(&mut self, name: &str, value: &str, max: usize) -> bool {
         let ok = value.chars().count() <= max;
         if !ok {
-            self.error(name, format!("Ensure this field has no more than {max} characters."));
+            self.error(
+                name,
+                format!("Ensure this field has no more than {max} characters."),
+            );
         }
         ok
     }
@@ -175,10 +186,16 @@ impl Checker {
     pub fn int(&mut self, name: &str, field: Field<i64>, min: i64, max: i64) -> Option<i64> {
         let value = self.value(name, field)?;
         if value < min {
-            self.error(name, format!("Ensure this value is greater than or equal to {min}."));
+            self.error(
+                name,
+                format!("Ensure this value is greater than or equal to {min}."),
+            );
             None
         } else if value > max {
-            self.error(name, format!("Ensure this value is less than or equal to {max}."));
+            self.error(
+                name,
+                format!("Ensure this value is less than or equal to {max}."),
+            );
             None
         } else {
             Some(value)
@@ -212,7 +229,9 @@ pub fn normalize_email(value: &str) -> Option<String> {
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
     let domain = domain.to_ascii_lowercase();
     let labels: Vec<&str> = domain.split('.').collect();
     let domain_ok = labels.len() >= 2
@@ -223,7 +242,9 @@ pub fn normalize_email(value: &str) -> Option<String> {
                 && !l.ends_with('-')
                 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         })
-        && labels.last().is_some_and(|tld| tld.len() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
+        && labels
+            .last()
+            .is_some_and(|tld| tld.len() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
     (local_ok && domain_ok).then(|| format!("{local}@{domain}"))
 }
 
@@ -257,8 +278,13 @@ mod tests {
         c.email("e", Field::Value("not-an-email".into()));
         c.choice("f", Field::Value("boss".into()), &["student"]);
         c.int("g", Field::Value(-1), 0, 10);
-        assert_eq!(c.text("ok", Field::Value(" fine ".into()), 10).as_deref(), Some("fine"));
-        let Err(ApiError::Validation(errors)) = c.finish() else { panic!("expected errors") };
+        assert_eq!(
+            c.text("ok", Field::Value(" fine ".into()), 10).as_deref(),
+            Some("fine")
+        );
+        let Err(ApiError::Validation(errors)) = c.finish() else {
+            panic!("expected errors")
+        };
         assert_eq!(
             errors.to_json(),
             serde_json::json!({
@@ -286,8 +312,18 @@ mod tests {
 
     #[test]
     fn emails_are_checked_and_domains_lowercased() {
-        assert_eq!(normalize_email("Jane.Doe@MKSU.ac.ke").as_deref(), Some("Jane.Doe@mksu.ac.ke"));
-        for bad in ["a@b", "@x.org", "a b@x.org", "a@x..org", "a@-x.org", "a@x.1"] {
+        assert_eq!(
+            normalize_email("Jane.Doe@MKSU.ac.ke").as_deref(),
+            Some("Jane.Doe@mksu.ac.ke")
+        );
+        for bad in [
+            "a@b",
+            "@x.org",
+            "a b@x.org",
+            "a@x..org",
+            "a@-x.org",
+            "a@x.1",
+        ] {
             assert_eq!(normalize_email(bad), None, "{bad}");
         }
     }

@@ -77,7 +77,9 @@ pub struct Jwt {
 
 impl std::fmt::Debug for Jwt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Jwt").field("access_lifetime", &self.access_lifetime).finish_non_exhaustive()
+        f.debug_struct("Jwt")
+            .field("access_lifetime", &self.access_lifetime)
+            .finish_non_exhaustive()
     }
 }
 
@@ -102,7 +104,13 @@ impl Jwt {
         }
     }
 
-    fn sign(&self, token_type: TokenType, user_id: Uuid, epoch: i64, extra: &Map<String, Value>) -> Result<String, ApiError> {
+    fn sign(
+        &self,
+        token_type: TokenType,
+        user_id: Uuid,
+        epoch: i64,
+        extra: &Map<String, Value>,
+    ) -> Result<String, ApiError> {
         let now = chrono::Utc::now().timestamp();
         let lifetime = match token_type {
             TokenType::Access => self.access_lifetime,
@@ -121,7 +129,12 @@ impl Jwt {
     }
 
     /// Issues an access and a refresh token carrying `extra` claims.
-    pub fn issue_pair(&self, user_id: Uuid, epoch: i64, extra: &Map<String, Value>) -> Result<TokenPair, ApiError> {
+    pub fn issue_pair(
+        &self,
+        user_id: Uuid,
+        epoch: i64,
+        extra: &Map<String, Value>,
+    ) -> Result<TokenPair, ApiError> {
         Ok(TokenPair {
             access: self.sign(TokenType::Access, user_id, epoch, extra)?,
             refresh: self.sign(TokenType::Refresh, user_id, epoch, extra)?,
@@ -130,10 +143,13 @@ impl Jwt {
 
     /// Verifies signature, expiry and type.
     pub fn verify(&self, token: &str, expected: TokenType) -> Result<Claims, TokenError> {
-        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
-            ErrorKind::ExpiredSignature => TokenError::Expired,
-            _ => TokenError::Invalid,
-        })?;
+        let data =
+            decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
+                match e.kind() {
+                    ErrorKind::ExpiredSignature => TokenError::Expired,
+                    _ => TokenError::Invalid,
+                }
+            })?;
         if data.claims.token_type != expected {
             return Err(TokenError::WrongType);
         }
@@ -143,14 +159,20 @@ impl Jwt {
 
 /// The 401 for a bad access token, as SimpleJWT words it.
 pub fn access_token_error(_error: TokenError) -> ApiError {
-    ApiError::auth_failed("Given token not valid for any token type", "token_not_valid")
+    ApiError::auth_failed(
+        "Given token not valid for any token type",
+        "token_not_valid",
+    )
 }
 
 /// The raw `Authorization: Bearer` token, if one was sent.
 pub fn bearer_token(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// Verified access-token claims. Systems resolve these into their own user
@@ -172,13 +194,18 @@ where
         let has_header = parts.headers.contains_key(AUTHORIZATION);
         let Some(token) = bearer_token(parts) else {
             return Err(if has_header {
-                ApiError::auth_failed("Invalid token header. No credentials provided.", "authentication_failed")
+                ApiError::auth_failed(
+                    "Invalid token header. No credentials provided.",
+                    "authentication_failed",
+                )
             } else {
                 ApiError::NotAuthenticated
             });
         };
         let jwt = Arc::<Jwt>::from_ref(state);
-        let claims = jwt.verify(token, TokenType::Access).map_err(access_token_error)?;
+        let claims = jwt
+            .verify(token, TokenType::Access)
+            .map_err(access_token_error)?;
         let claims = AccessClaims(claims);
         parts.extensions.insert(claims.clone());
         Ok(claims)
@@ -207,7 +234,10 @@ pub mod blacklist {
 
 /// Blacklists a refresh token. Returns `false` when it was already blacklisted,
 /// so of two concurrent uses of the same token exactly one wins.
-pub async fn blacklist_refresh<C: ConnectionTrait>(db: &C, claims: &Claims) -> Result<bool, ApiError> {
+pub async fn blacklist_refresh<C: ConnectionTrait>(
+    db: &C,
+    claims: &Claims,
+) -> Result<bool, ApiError> {
     let user_id = claims.user_uuid().unwrap_or_default();
     let row = blacklist::ActiveModel {
         jti: Set(claims.jti.clone()),
@@ -217,7 +247,14 @@ pub async fn blacklist_refresh<C: ConnectionTrait>(db: &C, claims: &Claims) -> R
     };
     match blacklist::Entity::insert(row).exec(db).await {
         Ok(_) => Ok(true),
-        Err(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => Ok(false),
+        Err(e)
+            if matches!(
+                e.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ) =>
+        {
+            Ok(false)
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -237,7 +274,11 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_and_are_checked() {
-        let jwt = Jwt::new("a-test-secret-of-some-length", Duration::from_secs(300), Duration::from_secs(600));
+        let jwt = Jwt::new(
+            "a-test-secret-of-some-length",
+            Duration::from_secs(300),
+            Duration::from_secs(600),
+        );
         let mut extra = Map::new();
         extra.insert("role".into(), "admin".into());
         let user = Uuid::new_v4();
@@ -247,15 +288,32 @@ mod tests {
         assert_eq!(access.epoch, 3);
         assert_eq!(access.extra["role"], "admin");
         assert_eq!(access.exp - access.iat, 300);
-        assert_eq!(jwt.verify(&pair.access, TokenType::Refresh).unwrap_err(), TokenError::WrongType);
-        let other = Jwt::new("another-secret-entirely", Duration::from_secs(300), Duration::from_secs(600));
-        assert_eq!(other.verify(&pair.access, TokenType::Access).unwrap_err(), TokenError::Invalid);
-        assert_eq!(jwt.verify("not.a.token", TokenType::Access).unwrap_err(), TokenError::Invalid);
+        assert_eq!(
+            jwt.verify(&pair.access, TokenType::Refresh).unwrap_err(),
+            TokenError::WrongType
+        );
+        let other = Jwt::new(
+            "another-secret-entirely",
+            Duration::from_secs(300),
+            Duration::from_secs(600),
+        );
+        assert_eq!(
+            other.verify(&pair.access, TokenType::Access).unwrap_err(),
+            TokenError::Invalid
+        );
+        assert_eq!(
+            jwt.verify("not.a.token", TokenType::Access).unwrap_err(),
+            TokenError::Invalid
+        );
     }
 
     #[test]
     fn expired_tokens_say_so() {
-        let jwt = Jwt::new("a-test-secret-of-some-length", Duration::from_secs(300), Duration::from_secs(600));
+        let jwt = Jwt::new(
+            "a-test-secret-of-some-length",
+            Duration::from_secs(300),
+            Duration::from_secs(600),
+        );
         let claims = Claims {
             token_type: TokenType::Access,
             exp: chrono::Utc::now().timestamp() - 10,
@@ -266,6 +324,9 @@ mod tests {
             extra: Map::new(),
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &jwt.encoding).unwrap();
-        assert_eq!(jwt.verify(&token, TokenType::Access).unwrap_err(), TokenError::Expired);
+        assert_eq!(
+            jwt.verify(&token, TokenType::Access).unwrap_err(),
+            TokenError::Expired
+        );
     }
 }

@@ -5,7 +5,9 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use sea_orm::sea_query::{Expr, ExprTrait as E, Func, SimpleExpr};
 
-use sea_orm::{ConnectionTrait, IntoSimpleExpr, Order, PaginatorTrait, QueryFilter, QueryOrder, SelectorTrait};
+use sea_orm::{
+    ConnectionTrait, IntoSimpleExpr, Order, PaginatorTrait, QueryFilter, QueryOrder, SelectorTrait,
+};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -20,7 +22,10 @@ pub struct PageSize {
 
 impl PageSize {
     /// DRF's 20 per page; `?page_size=` up to 100.
-    pub const DEFAULT: Self = Self { default: 20, max: 100 };
+    pub const DEFAULT: Self = Self {
+        default: 20,
+        max: 100,
+    };
 }
 
 /// One page of a list, in DRF's envelope.
@@ -34,7 +39,12 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page { count: self.count, next: self.next, previous: self.previous, results: self.results.into_iter().map(f).collect() }
+        Page {
+            count: self.count,
+            next: self.next,
+            previous: self.previous,
+            results: self.results.into_iter().map(f).collect(),
+        }
     }
 }
 
@@ -57,13 +67,23 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
             .headers
             .get(axum::http::header::HOST)
             .and_then(|h| h.to_str().ok())
-            .filter(|h| h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
+            .filter(|h| {
+                h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+            })
             .unwrap_or("localhost");
-        let scheme = match parts.headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) {
+        let scheme = match parts
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+        {
             Some("https") => "https",
             _ => "http",
         };
-        Ok(Self { params, base: format!("{scheme}://{host}{}", parts.uri.path()) })
+        Ok(Self {
+            params,
+            base: format!("{scheme}://{host}{}", parts.uri.path()),
+        })
     }
 }
 
@@ -81,17 +101,36 @@ pub enum FilterKind {
 impl ListQuery {
     /// A query with these parameters (for tests and internal callers).
     pub fn from_pairs(base: &str, params: &[(&str, &str)]) -> Self {
-        Self { params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), base: base.to_owned() }
+        Self {
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            base: base.to_owned(),
+        }
     }
 
     /// The last value given for `name`, if any and not blank (DRF ignores blank filters).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.params.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.trim().is_empty())
+        self.params
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .filter(|v| !v.trim().is_empty())
     }
 
     /// Applies `?name=value` as an exact match on `column` when given.
-    pub fn filter<Q: QueryFilter>(&self, query: Q, name: &str, column: impl IntoSimpleExpr, kind: FilterKind) -> Result<Q, ApiError> {
-        let Some(raw) = self.get(name) else { return Ok(query) };
+    pub fn filter<Q: QueryFilter>(
+        &self,
+        query: Q,
+        name: &str,
+        column: impl IntoSimpleExpr,
+        kind: FilterKind,
+    ) -> Result<Q, ApiError> {
+        let Some(raw) = self.get(name) else {
+            return Ok(query);
+        };
         let column: SimpleExpr = column.into_simple_expr();
         let condition = match kind {
             FilterKind::Text => E::eq(column, raw),
@@ -99,7 +138,9 @@ impl ListQuery {
                 if !allowed.contains(&raw) {
                     return Err(ApiError::field(
                         name,
-                        format!("Select a valid choice. {raw} is not one of the available choices."),
+                        format!(
+                            "Select a valid choice. {raw} is not one of the available choices."
+                        ),
                     ));
                 }
                 E::eq(column, raw)
@@ -113,11 +154,15 @@ impl ListQuery {
                 E::eq(column, value)
             }
             FilterKind::Int => {
-                let value: i64 = raw.trim().parse().map_err(|_| ApiError::field(name, "Enter a whole number."))?;
+                let value: i64 = raw
+                    .trim()
+                    .parse()
+                    .map_err(|_| ApiError::field(name, "Enter a whole number."))?;
                 E::eq(column, value)
             }
             FilterKind::Uuid => {
-                let value = Uuid::parse_str(raw.trim()).map_err(|_| ApiError::field(name, "Enter a valid UUID."))?;
+                let value = Uuid::parse_str(raw.trim())
+                    .map_err(|_| ApiError::field(name, "Enter a valid UUID."))?;
                 E::eq(column, value)
             }
         };
@@ -127,13 +172,22 @@ impl ListQuery {
     /// `?search=` over `fields`: every whitespace-separated term must match one
     /// of the fields, case-insensitively, as DRF's `SearchFilter` does.
     pub fn search<Q: QueryFilter>(&self, mut query: Q, fields: &[SimpleExpr]) -> Q {
-        let Some(text) = self.get("search") else { return query };
-        for term in text.split(|c: char| c.is_whitespace() || c == ',').filter(|t| !t.is_empty()).take(8) {
+        let Some(text) = self.get("search") else {
+            return query;
+        };
+        for term in text
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|t| !t.is_empty())
+            .take(8)
+        {
             let pattern = format!("%{}%", escape_like(&term.to_lowercase()));
             let mut any = sea_orm::Condition::any();
             for field in fields {
                 let lowered = Expr::expr(Func::lower(field.clone()));
-                any = any.add(E::like(lowered, sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\')));
+                any = any.add(E::like(
+                    lowered,
+                    sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'),
+                ));
             }
             query = query.filter(any);
         }
@@ -159,7 +213,10 @@ impl ListQuery {
                             Some(name) => (name, Order::Desc),
                             None => (term, Order::Asc),
                         };
-                        fields.iter().find(|(n, _)| *n == name).map(|(_, e)| (e.clone(), order))
+                        fields
+                            .iter()
+                            .find(|(n, _)| *n == name)
+                            .map(|(_, e)| (e.clone(), order))
                     })
                     .collect()
             })
@@ -180,7 +237,12 @@ impl ListQuery {
 
     /// Fetches the requested page. An out-of-range or malformed `?page=` is a
     /// 404 `{"detail": "Invalid page."}`, as DRF answers.
-    pub async fn page<'db, C, S>(&self, db: &'db C, select: S, size: PageSize) -> Result<Page<<S::Selector as SelectorTrait>::Item>, ApiError>
+    pub async fn page<'db, C, S>(
+        &self,
+        db: &'db C,
+        select: S,
+        size: PageSize,
+    ) -> Result<Page<<S::Selector as SelectorTrait>::Item>, ApiError>
     where
         C: ConnectionTrait,
         S: PaginatorTrait<'db, C>,
@@ -197,7 +259,12 @@ impl ListQuery {
         let page = match self.get("page") {
             None => 1,
             Some("last") => pages,
-            Some(raw) => raw.trim().parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(invalid)?,
+            Some(raw) => raw
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(invalid)?,
         };
         if page > pages {
             return Err(invalid());
@@ -220,7 +287,11 @@ impl ListQuery {
             serializer.append_pair("page", &page.to_string());
         }
         let query = serializer.finish();
-        if query.is_empty() { self.base.clone() } else { format!("{}?{query}", self.base) }
+        if query.is_empty() {
+            self.base.clone()
+        } else {
+            format!("{}?{query}", self.base)
+        }
     }
 }
 

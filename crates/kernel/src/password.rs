@@ -23,15 +23,25 @@ pub enum Algorithm {
     /// Django's `pbkdf2_sha256` with this many iterations (Django 4.2: 600 000).
     Pbkdf2Sha256 { iterations: u32 },
     /// Django's `argon2` (Argon2id, version 19) with memory in KiB.
-    Argon2id { memory_kib: u32, time_cost: u32, parallelism: u32 },
+    Argon2id {
+        memory_kib: u32,
+        time_cost: u32,
+        parallelism: u32,
+    },
 }
 
 impl Algorithm {
     /// Django 4.2's PBKDF2 default.
-    pub const DJANGO_PBKDF2: Self = Self::Pbkdf2Sha256 { iterations: 600_000 };
+    pub const DJANGO_PBKDF2: Self = Self::Pbkdf2Sha256 {
+        iterations: 600_000,
+    };
     /// OWASP's Argon2id minimum (19 MiB, 2 passes, 1 lane): strong, yet cheap
     /// enough in memory to hash several logins at once.
-    pub const ARGON2ID: Self = Self::Argon2id { memory_kib: 19_456, time_cost: 2, parallelism: 1 };
+    pub const ARGON2ID: Self = Self::Argon2id {
+        memory_kib: 19_456,
+        time_cost: 2,
+        parallelism: 1,
+    };
 }
 
 /// The result of checking a password against a stored hash.
@@ -50,7 +60,10 @@ pub struct Hasher {
 
 impl Hasher {
     pub fn new(preferred: Algorithm, concurrency: usize) -> Self {
-        Self { preferred, permits: Arc::new(Semaphore::new(concurrency.max(1))) }
+        Self {
+            preferred,
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+        }
     }
 
     pub fn algorithm(&self) -> Algorithm {
@@ -60,13 +73,16 @@ impl Hasher {
     /// Hashes `password` with the preferred algorithm and a fresh salt.
     pub async fn make(&self, password: &str) -> Result<String, ApiError> {
         let (password, algorithm) = (password.to_owned(), self.preferred);
-        self.blocking(move || encode(&password, &new_salt(), algorithm)).await
+        self.blocking(move || encode(&password, &new_salt(), algorithm))
+            .await
     }
 
     /// Checks `password` against a stored Django hash.
     pub async fn verify(&self, password: &str, encoded: &str) -> Result<Verdict, ApiError> {
-        let (password, encoded, preferred) = (password.to_owned(), encoded.to_owned(), self.preferred);
-        self.blocking(move || verify(&password, &encoded, preferred)).await
+        let (password, encoded, preferred) =
+            (password.to_owned(), encoded.to_owned(), self.preferred);
+        self.blocking(move || verify(&password, &encoded, preferred))
+            .await
     }
 
     /// Spends the time a real check would, so a login for an unknown account
@@ -75,15 +91,24 @@ impl Hasher {
         self.make(password).await.map(drop)
     }
 
-    async fn blocking<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
         let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
-        tokio::task::spawn_blocking(work).await.map_err(ApiError::internal)
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(ApiError::internal)
     }
 }
 
 fn new_salt() -> String {
     // Django's salts: 22 characters from [a-zA-Z0-9], about 128 bits.
-    rand::rng().sample_iter(rand::distr::Alphanumeric).take(22).map(char::from).collect()
+    rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(22)
+        .map(char::from)
+        .collect()
 }
 
 /// Encodes `password` in Django's format for `algorithm`.
@@ -91,11 +116,25 @@ pub fn encode(password: &str, salt: &str, algorithm: Algorithm) -> String {
     match algorithm {
         Algorithm::Pbkdf2Sha256 { iterations } => {
             let digest = pbkdf2_sha256(password, salt, iterations);
-            format!("pbkdf2_sha256${iterations}${salt}${}", STANDARD.encode(digest))
+            format!(
+                "pbkdf2_sha256${iterations}${salt}${}",
+                STANDARD.encode(digest)
+            )
         }
-        Algorithm::Argon2id { memory_kib, time_cost, parallelism } => {
-            let hash = argon2id(password, salt.as_bytes(), memory_kib, time_cost, parallelism, 32)
-                .unwrap_or_default();
+        Algorithm::Argon2id {
+            memory_kib,
+            time_cost,
+            parallelism,
+        } => {
+            let hash = argon2id(
+                password,
+                salt.as_bytes(),
+                memory_kib,
+                time_cost,
+                parallelism,
+                32,
+            )
+            .unwrap_or_default();
             format!(
                 "argon2$argon2id$v=19$m={memory_kib},t={time_cost},p={parallelism}${}${}",
                 STANDARD_NO_PAD.encode(salt.as_bytes()),
@@ -115,23 +154,36 @@ fn argon2id(password: &str, salt: &[u8], m: u32, t: u32, p: u32, len: usize) -> 
     let params = argon2::Params::new(m, t, p, Some(len)).ok()?;
     let hasher = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
     let mut out = vec![0u8; len];
-    hasher.hash_password_into(password.as_bytes(), salt, &mut out).ok()?;
+    hasher
+        .hash_password_into(password.as_bytes(), salt, &mut out)
+        .ok()?;
     Some(out)
 }
 
 /// Checks `password` against `encoded`; anything unparsable (including
 /// Django's unusable `!…` passwords) simply does not match.
 pub fn verify(password: &str, encoded: &str, preferred: Algorithm) -> Verdict {
-    let no = Verdict { matches: false, needs_rehash: false };
-    let Some((algorithm, rest)) = encoded.split_once('$') else { return no };
+    let no = Verdict {
+        matches: false,
+        needs_rehash: false,
+    };
+    let Some((algorithm, rest)) = encoded.split_once('$') else {
+        return no;
+    };
     match algorithm {
         "pbkdf2_sha256" => {
             let mut parts = rest.splitn(3, '$');
-            let (Some(iterations), Some(salt), Some(hash)) = (parts.next(), parts.next(), parts.next()) else {
+            let (Some(iterations), Some(salt), Some(hash)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
                 return no;
             };
-            let Ok(iterations) = iterations.parse::<u32>() else { return no };
-            let Ok(expected) = STANDARD.decode(hash) else { return no };
+            let Ok(iterations) = iterations.parse::<u32>() else {
+                return no;
+            };
+            let Ok(expected) = STANDARD.decode(hash) else {
+                return no;
+            };
             if iterations == 0 || expected.len() != 32 {
                 return no;
             }
@@ -144,7 +196,9 @@ pub fn verify(password: &str, encoded: &str, preferred: Algorithm) -> Verdict {
         "argon2" => {
             // argon2$argon2id$v=19$m=102400,t=2,p=8$<salt>$<hash>
             let parts: Vec<&str> = rest.split('$').collect();
-            let [variant, version, params, salt, hash] = parts.as_slice() else { return no };
+            let [variant, version, params, salt, hash] = parts.as_slice() else {
+                return no;
+            };
             if *variant != "argon2id" || *version != "v=19" {
                 return no;
             }
@@ -157,17 +211,29 @@ pub fn verify(password: &str, encoded: &str, preferred: Algorithm) -> Verdict {
                     _ => return no,
                 }
             }
-            let (Ok(salt), Ok(expected)) = (STANDARD_NO_PAD.decode(salt), STANDARD_NO_PAD.decode(hash)) else {
+            let (Ok(salt), Ok(expected)) =
+                (STANDARD_NO_PAD.decode(salt), STANDARD_NO_PAD.decode(hash))
+            else {
                 return no;
             };
             // Refuse absurd parameters from a tampered row instead of hashing with them.
-            if !(8..=1_048_576).contains(&m) || !(1..=64).contains(&t) || !(1..=64).contains(&p) || expected.len() < 16 {
+            if !(8..=1_048_576).contains(&m)
+                || !(1..=64).contains(&t)
+                || !(1..=64).contains(&p)
+                || expected.len() < 16
+            {
                 return no;
             }
-            let Some(actual) = argon2id(password, &salt, m, t, p, expected.len()) else { return no };
+            let Some(actual) = argon2id(password, &salt, m, t, p, expected.len()) else {
+                return no;
+            };
             Verdict {
                 matches: bool::from(actual.as_slice().ct_eq(expected.as_slice())),
-                needs_rehash: Algorithm::Argon2id { memory_kib: m, time_cost: t, parallelism: p } != preferred,
+                needs_rehash: Algorithm::Argon2id {
+                    memory_kib: m,
+                    time_cost: t,
+                    parallelism: p,
+                } != preferred,
             }
         }
         _ => no,
@@ -178,8 +244,12 @@ pub fn verify(password: &str, encoded: &str, preferred: Algorithm) -> Verdict {
 /// their verbose names ("email address", "full name").
 pub type Attributes<'a> = &'a [(&'a str, &'a str)];
 
-static COMMON: LazyLock<HashSet<&'static str>> =
-    LazyLock::new(|| include_str!("../assets/common-passwords.txt").lines().map(str::trim).collect());
+static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("../assets/common-passwords.txt")
+        .lines()
+        .map(str::trim)
+        .collect()
+});
 
 /// Django's default validators: similarity to the user's attributes, minimum
 /// length 8, the 20 000 common passwords, entirely numeric. Returns every
@@ -190,7 +260,8 @@ pub fn validate(password: &str, attributes: Attributes<'_>) -> Vec<String> {
         errors.push(format!("The password is too similar to the {name}."));
     }
     if password.chars().count() < 8 {
-        errors.push("This password is too short. It must contain at least 8 characters.".to_owned());
+        errors
+            .push("This password is too short. It must contain at least 8 characters.".to_owned());
     }
     if COMMON.contains(password.trim().to_lowercase().as_str()) {
         errors.push("This password is too common.".to_owned());
@@ -211,12 +282,16 @@ fn too_similar<'a>(password: &str, attributes: Attributes<'a>) -> Option<&'a str
             continue;
         }
         let value = value.to_lowercase();
-        let mut parts: Vec<&str> = value.split(|c: char| !(c.is_alphanumeric() || c == '_')).collect();
+        let mut parts: Vec<&str> = value
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .collect();
         parts.push(&value);
         for part in parts {
             let part_len = part.chars().count();
             // exceeds_maximum_length_ratio: a short part inside a long password is not "similar".
-            if password_len >= 10 * part_len && (part_len as f64) < MAX_SIMILARITY / 2.0 * password_len as f64 {
+            if password_len >= 10 * part_len
+                && (part_len as f64) < MAX_SIMILARITY / 2.0 * password_len as f64
+            {
                 continue;
             }
             if quick_ratio(&password, part) >= MAX_SIMILARITY {
@@ -259,26 +334,65 @@ mod tests {
     #[test]
     fn hashes_made_by_django_verify() {
         let v = verify("lètmein-campus", DJANGO_PBKDF2, Algorithm::DJANGO_PBKDF2);
-        assert_eq!(v, Verdict { matches: true, needs_rehash: false });
+        assert_eq!(
+            v,
+            Verdict {
+                matches: true,
+                needs_rehash: false
+            }
+        );
         assert!(!verify("letmein-campus", DJANGO_PBKDF2, Algorithm::DJANGO_PBKDF2).matches);
         let v = verify("lètmein-campus", DJANGO_ARGON2, Algorithm::DJANGO_PBKDF2);
-        assert_eq!(v, Verdict { matches: true, needs_rehash: true });
+        assert_eq!(
+            v,
+            Verdict {
+                matches: true,
+                needs_rehash: true
+            }
+        );
         assert!(!verify("wrong", DJANGO_ARGON2, Algorithm::ARGON2ID).matches);
     }
 
     #[test]
     fn our_hashes_are_django_hashes() {
-        assert_eq!(encode("lètmein-campus", "seasalt0123456789abcde", Algorithm::DJANGO_PBKDF2), DJANGO_PBKDF2);
-        let argon = Algorithm::Argon2id { memory_kib: 102_400, time_cost: 2, parallelism: 8 };
-        assert_eq!(encode("lètmein-campus", "seasalt0123456789abcde", argon), DJANGO_ARGON2);
+        assert_eq!(
+            encode(
+                "lètmein-campus",
+                "seasalt0123456789abcde",
+                Algorithm::DJANGO_PBKDF2
+            ),
+            DJANGO_PBKDF2
+        );
+        let argon = Algorithm::Argon2id {
+            memory_kib: 102_400,
+            time_cost: 2,
+            parallelism: 8,
+        };
+        assert_eq!(
+            encode("lètmein-campus", "seasalt0123456789abcde", argon),
+            DJANGO_ARGON2
+        );
     }
 
     #[test]
     fn other_parameters_ask_for_a_rehash_and_garbage_never_matches() {
         let cheap = Algorithm::Pbkdf2Sha256 { iterations: 1000 };
         let hash = encode("pw-123456", "abc", cheap);
-        assert_eq!(verify("pw-123456", &hash, Algorithm::DJANGO_PBKDF2), Verdict { matches: true, needs_rehash: true });
-        for garbage in ["", "!unusable", "md5$x$y", "pbkdf2_sha256$0$s$h", "pbkdf2_sha256$x$s$h", "argon2$argon2id$v=19$m=999999999,t=1,p=1$YQ$YQ"] {
+        assert_eq!(
+            verify("pw-123456", &hash, Algorithm::DJANGO_PBKDF2),
+            Verdict {
+                matches: true,
+                needs_rehash: true
+            }
+        );
+        for garbage in [
+            "",
+            "!unusable",
+            "md5$x$y",
+            "pbkdf2_sha256$0$s$h",
+            "pbkdf2_sha256$x$s$h",
+            "argon2$argon2id$v=19$m=999999999,t=1,p=1$YQ$YQ",
+        ] {
             assert!(!verify("pw", garbage, cheap).matches, "{garbage}");
         }
     }
@@ -294,7 +408,10 @@ mod tests {
 
     #[test]
     fn validators_speak_django() {
-        let attrs: Attributes<'_> = &[("email address", "jane.wanjiru@mksu.ac.ke"), ("full name", "Jane Wanjiru")];
+        let attrs: Attributes<'_> = &[
+            ("email address", "jane.wanjiru@mksu.ac.ke"),
+            ("full name", "Jane Wanjiru"),
+        ];
         assert_eq!(validate("Tr1cky-Passphrase", attrs), Vec::<String>::new());
         assert_eq!(
             validate("1234567", attrs),
@@ -304,12 +421,24 @@ mod tests {
                 "This password is entirely numeric.",
             ]
         );
-        assert_eq!(validate("password", attrs), vec!["This password is too common."]);
+        assert_eq!(
+            validate("password", attrs),
+            vec!["This password is too common."]
+        );
         // Expected values checked against Django 4.2's own validators.
-        assert_eq!(validate("janewanjiru1", attrs), vec!["The password is too similar to the email address."]);
-        assert_eq!(validate("wanjiru.jane", attrs), vec!["The password is too similar to the email address."]);
+        assert_eq!(
+            validate("janewanjiru1", attrs),
+            vec!["The password is too similar to the email address."]
+        );
+        assert_eq!(
+            validate("wanjiru.jane", attrs),
+            vec!["The password is too similar to the email address."]
+        );
         assert_eq!(validate("mksu-ac-ke-2024", attrs), Vec::<String>::new());
         let name_only: Attributes<'_> = &[("full name", "Jane Wanjiru")];
-        assert_eq!(validate("JaneWanjiru", name_only), vec!["The password is too similar to the full name."]);
+        assert_eq!(
+            validate("JaneWanjiru", name_only),
+            vec!["The password is too similar to the full name."]
+        );
     }
 }

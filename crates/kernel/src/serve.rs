@@ -7,9 +7,12 @@ use axum::Router;
 /// Serves `router` on `listener` until Ctrl-C or SIGTERM, letting requests in
 /// flight finish.
 pub async fn serve(router: Router, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
 }
 
 async fn shutdown_signal() {

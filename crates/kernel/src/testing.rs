@@ -45,10 +45,12 @@ pub async fn fresh_database(backend: TestBackend) -> String {
             format!("sqlite://{}?mode=rwc", path.display())
         }
         TestBackend::Postgres | TestBackend::MySql => {
-            let server = backend
-                .server_url()
-                .unwrap_or_else(|| panic!("{backend:?} tests need CAMPUS_TEST_POSTGRES_URL / CAMPUS_TEST_MYSQL_URL"));
-            let admin = Database::connect(&server).await.expect("connect to the test database server");
+            let server = backend.server_url().unwrap_or_else(|| {
+                panic!("{backend:?} tests need CAMPUS_TEST_POSTGRES_URL / CAMPUS_TEST_MYSQL_URL")
+            });
+            let admin = Database::connect(&server)
+                .await
+                .expect("connect to the test database server");
             admin
                 .execute_unprepared(&format!("CREATE DATABASE {name}"))
                 .await
@@ -107,7 +109,11 @@ impl TestClient {
     }
 
     pub fn request(&self, method: Method, path: &str) -> TestRequest {
-        TestRequest { client: self.clone(), builder: Request::builder().method(method).uri(path), body: Body::empty() }
+        TestRequest {
+            client: self.clone(),
+            builder: Request::builder().method(method).uri(path),
+            body: Body::empty(),
+        }
     }
 
     pub fn get(&self, path: &str) -> TestRequest {
@@ -133,7 +139,9 @@ impl TestClient {
 
 impl TestRequest {
     pub fn bearer(mut self, token: &str) -> Self {
-        self.builder = self.builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        self.builder = self
+            .builder
+            .header(header::AUTHORIZATION, format!("Bearer {token}"));
         self
     }
 
@@ -143,7 +151,9 @@ impl TestRequest {
     }
 
     pub fn json(mut self, value: &Value) -> Self {
-        self.builder = self.builder.header(header::CONTENT_TYPE, "application/json");
+        self.builder = self
+            .builder
+            .header(header::CONTENT_TYPE, "application/json");
         self.body = Body::from(serde_json::to_vec(value).expect("serialisable JSON"));
         self
     }
@@ -157,12 +167,30 @@ impl TestRequest {
 
     pub async fn send(self) -> TestResponse {
         let mut request = self.builder.body(self.body).expect("a valid request");
-        request.extensions_mut().insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40_000))));
-        let response = self.client.router.oneshot(request).await.expect("the router is infallible");
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40_000))));
+        let response = self
+            .client
+            .router
+            .oneshot(request)
+            .await
+            .expect("the router is infallible");
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.into_body().collect().await.expect("a readable body").to_bytes().to_vec();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("a readable body")
+            .to_bytes()
+            .to_vec();
         let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        TestResponse { status, headers, body, json }
+        TestResponse {
+            status,
+            headers,
+            body,
+            json,
+        }
     }
 }

@@ -32,7 +32,11 @@ struct Shard {
 
 impl Throttle {
     pub fn new(anon: Option<Rate>, user: Option<Rate>) -> Self {
-        Self { anon, user, shards: (0..SHARDS).map(|_| Mutex::default()).collect() }
+        Self {
+            anon,
+            user,
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+        }
     }
 
     pub fn is_off(&self) -> bool {
@@ -44,23 +48,32 @@ impl Throttle {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         key.hash(&mut hasher);
         let shard = &self.shards[(hasher.finish() as usize) % SHARDS];
-        let mut shard = shard.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut shard = shard
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         shard.checks = shard.checks.wrapping_add(1);
-        if shard.checks % 4096 == 0 {
+        if shard.checks.is_multiple_of(4096) {
             // Forget clients whose whole window has passed.
-            shard
-                .histories
-                .retain(|_, h| h.front().is_some_and(|newest| now.duration_since(*newest) < rate.period.max(Duration::from_secs(86_400))));
+            shard.histories.retain(|_, h| {
+                h.front().is_some_and(|newest| {
+                    now.duration_since(*newest) < rate.period.max(Duration::from_secs(86_400))
+                })
+            });
         }
         let history = shard.histories.entry(key.to_owned()).or_default();
-        while history.back().is_some_and(|oldest| now.duration_since(*oldest) >= rate.period) {
+        while history
+            .back()
+            .is_some_and(|oldest| now.duration_since(*oldest) >= rate.period)
+        {
             history.pop_back();
         }
         if history.len() >= rate.requests as usize {
             // DRF: remaining window / requests that will be available.
             let oldest = history.back().copied().unwrap_or(now);
             let remaining = rate.period.saturating_sub(now.duration_since(oldest));
-            let available = (rate.requests as usize + 1).saturating_sub(history.len()).max(1);
+            let available = (rate.requests as usize + 1)
+                .saturating_sub(history.len())
+                .max(1);
             return Err(remaining / available as u32);
         }
         history.push_front(now);
@@ -80,12 +93,18 @@ pub struct ThrottleLayerState {
 
 /// Throttles every request: by user when a valid access token is sent, by
 /// client IP otherwise.
-pub async fn middleware(State(state): State<ThrottleLayerState>, request: Request, next: Next) -> Response {
+pub async fn middleware(
+    State(state): State<ThrottleLayerState>,
+    request: Request,
+    next: Next,
+) -> Response {
     if state.throttle.is_off() || state.exempt.contains(&request.uri().path()) {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();
-    let user = bearer_token(&parts).and_then(|t| state.jwt.verify(t, TokenType::Access).ok()).map(|c| c.user_id);
+    let user = bearer_token(&parts)
+        .and_then(|t| state.jwt.verify(t, TokenType::Access).ok())
+        .map(|c| c.user_id);
     let (key, rate) = match user {
         Some(id) => (format!("user:{id}"), state.throttle.user),
         None => {
@@ -98,7 +117,10 @@ pub async fn middleware(State(state): State<ThrottleLayerState>, request: Reques
         && let Err(wait) = state.throttle.check(&key, rate, Instant::now())
     {
         let wait_seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        return ApiError::Throttled { wait_seconds: wait_seconds.max(1) }.into_response();
+        return ApiError::Throttled {
+            wait_seconds: wait_seconds.max(1),
+        }
+        .into_response();
     }
     next.run(Request::from_parts(parts, body)).await
 }
@@ -110,14 +132,33 @@ mod tests {
     #[test]
     fn sliding_window_refuses_then_recovers() {
         let throttle = Throttle::new(None, None);
-        let rate = Rate { requests: 3, period: Duration::from_secs(60) };
+        let rate = Rate {
+            requests: 3,
+            period: Duration::from_secs(60),
+        };
         let t0 = Instant::now();
         for i in 0..3 {
-            assert!(throttle.check("a", rate, t0 + Duration::from_secs(i)).is_ok());
+            assert!(
+                throttle
+                    .check("a", rate, t0 + Duration::from_secs(i))
+                    .is_ok()
+            );
         }
-        let wait = throttle.check("a", rate, t0 + Duration::from_secs(10)).unwrap_err();
+        let wait = throttle
+            .check("a", rate, t0 + Duration::from_secs(10))
+            .unwrap_err();
         assert_eq!(wait, Duration::from_secs(50));
-        assert!(throttle.check("b", rate, t0 + Duration::from_secs(10)).is_ok(), "keys are independent");
-        assert!(throttle.check("a", rate, t0 + Duration::from_secs(61)).is_ok(), "the oldest request left the window");
+        assert!(
+            throttle
+                .check("b", rate, t0 + Duration::from_secs(10))
+                .is_ok(),
+            "keys are independent"
+        );
+        assert!(
+            throttle
+                .check("a", rate, t0 + Duration::from_secs(61))
+                .is_ok(),
+            "the oldest request left the window"
+        );
     }
 }

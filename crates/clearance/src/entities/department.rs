@@ -2,7 +2,9 @@
 
 use sea_orm::entity::prelude::*;
 
-pub const TYPES: &[&str] = &["finance", "faculty", "library", "mess", "hostel", "workshop", "sports", "other"];
+pub const TYPES: &[&str] = &[
+    "finance", "faculty", "library", "mess", "hostel", "workshop", "sports", "other",
+];
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "departments")]

@@ -36,10 +36,18 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager.create_index(unique_index("departments", "code")).await?;
-        manager.create_index(index("departments", "department_type")).await?;
-        manager.create_index(index("departments", "is_active")).await?;
-        manager.create_index(index("departments", "approval_order")).await?;
+        manager
+            .create_index(unique_index("departments", "code"))
+            .await?;
+        manager
+            .create_index(index("departments", "department_type"))
+            .await?;
+        manager
+            .create_index(index("departments", "is_active"))
+            .await?;
+        manager
+            .create_index(index("departments", "approval_order"))
+            .await?;
 
         manager
             .create_table(
@@ -57,14 +65,23 @@ impl MigrationTrait for Migration {
                     .col(ts(db, "last_login", true))
                     .col(ts(db, "created_at", false))
                     .col(ts(db, "updated_at", false))
-                    .foreign_key(&mut foreign_key("users", "department_id", "departments", ForeignKeyAction::SetNull))
+                    .foreign_key(&mut foreign_key(
+                        "users",
+                        "department_id",
+                        "departments",
+                        ForeignKeyAction::SetNull,
+                    ))
                     .to_owned(),
             )
             .await?;
         manager.create_index(unique_index("users", "email")).await?;
-        manager.create_index(unique_index("users", "admission_number")).await?;
+        manager
+            .create_index(unique_index("users", "admission_number"))
+            .await?;
         manager.create_index(index("users", "role")).await?;
-        manager.create_index(index("users", "department_id")).await?;
+        manager
+            .create_index(index("users", "department_id"))
+            .await?;
 
         manager
             .create_table(
@@ -80,7 +97,9 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager.create_index(unique_index("academics_school", "code")).await?;
+        manager
+            .create_index(unique_index("academics_school", "code"))
+            .await?;
         manager
             .create_table(
                 Table::create()
@@ -93,11 +112,18 @@ impl MigrationTrait for Migration {
                     .col(text("description"))
                     .col(boolean("is_active"))
                     .col(ts(db, "created_at", false))
-                    .foreign_key(&mut foreign_key("academics_academicdepartment", "school_id", "academics_school", ForeignKeyAction::Cascade))
+                    .foreign_key(&mut foreign_key(
+                        "academics_academicdepartment",
+                        "school_id",
+                        "academics_school",
+                        ForeignKeyAction::Cascade,
+                    ))
                     .to_owned(),
             )
             .await?;
-        manager.create_index(unique_index("academics_academicdepartment", "code")).await?;
+        manager
+            .create_index(unique_index("academics_academicdepartment", "code"))
+            .await?;
         manager
             .create_table(
                 Table::create()
@@ -110,11 +136,18 @@ impl MigrationTrait for Migration {
                     .col(text("description"))
                     .col(boolean("is_active"))
                     .col(ts(db, "created_at", false))
-                    .foreign_key(&mut foreign_key("academics_course", "department_id", "academics_academicdepartment", ForeignKeyAction::Cascade))
+                    .foreign_key(&mut foreign_key(
+                        "academics_course",
+                        "department_id",
+                        "academics_academicdepartment",
+                        ForeignKeyAction::Cascade,
+                    ))
                     .to_owned(),
             )
             .await?;
-        manager.create_index(unique_index("academics_course", "code")).await?;
+        manager
+            .create_index(unique_index("academics_course", "code"))
+            .await?;
 
         manager
             .create_table(
@@ -133,22 +166,57 @@ impl MigrationTrait for Migration {
                     .col(string_len("eligibility_status", 20))
                     .col(ts(db, "created_at", false))
                     .col(ts(db, "updated_at", false))
-                    .foreign_key(&mut foreign_key("students", "user_id", "users", ForeignKeyAction::Cascade))
-                    .foreign_key(&mut foreign_key("students", "school_id", "academics_school", ForeignKeyAction::SetNull))
-                    .foreign_key(&mut foreign_key("students", "department_id", "academics_academicdepartment", ForeignKeyAction::SetNull))
-                    .foreign_key(&mut foreign_key("students", "course_id", "academics_course", ForeignKeyAction::SetNull))
+                    .foreign_key(&mut foreign_key(
+                        "students",
+                        "user_id",
+                        "users",
+                        ForeignKeyAction::Cascade,
+                    ))
+                    .foreign_key(&mut foreign_key(
+                        "students",
+                        "school_id",
+                        "academics_school",
+                        ForeignKeyAction::SetNull,
+                    ))
+                    .foreign_key(&mut foreign_key(
+                        "students",
+                        "department_id",
+                        "academics_academicdepartment",
+                        ForeignKeyAction::SetNull,
+                    ))
+                    .foreign_key(&mut foreign_key(
+                        "students",
+                        "course_id",
+                        "academics_course",
+                        ForeignKeyAction::SetNull,
+                    ))
                     .to_owned(),
             )
             .await?;
-        manager.create_index(unique_index("students", "user_id")).await?;
-        manager.create_index(unique_index("students", "registration_number")).await?;
-        manager.create_index(index("students", "eligibility_status")).await?;
-        manager.create_index(index("students", "admission_year")).await?;
-        manager.create_index(index("students", "graduation_year")).await?;
+        manager
+            .create_index(unique_index("students", "user_id"))
+            .await?;
+        manager
+            .create_index(unique_index("students", "registration_number"))
+            .await?;
+        manager
+            .create_index(index("students", "eligibility_status"))
+            .await?;
+        manager
+            .create_index(index("students", "admission_year"))
+            .await?;
+        manager
+            .create_index(index("students", "graduation_year"))
+            .await?;
 
         let schema = Schema::new(db);
         manager
-            .create_table(schema.create_table_from_entity(kernel::jwt::blacklist::Entity).if_not_exists().to_owned())
+            .create_table(
+                schema
+                    .create_table_from_entity(kernel::jwt::blacklist::Entity)
+                    .if_not_exists()
+                    .to_owned(),
+            )
             .await?;
         Ok(())
     }
@@ -163,7 +231,9 @@ impl MigrationTrait for Migration {
             "users",
             "departments",
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -31,7 +31,11 @@ pub(crate) mod cols {
             DbBackend::MySql => col.custom("DATETIME(6)"),
             _ => col.timestamp_with_time_zone(),
         };
-        if null { col.null() } else { col.not_null() };
+        if null {
+            col.null()
+        } else {
+            col.not_null()
+        };
         col
     }
 
@@ -52,7 +56,12 @@ pub(crate) mod cols {
             .to_owned()
     }
 
-    pub fn foreign_key(table: &'static str, column: &'static str, target: &'static str, on_delete: ForeignKeyAction) -> ForeignKeyCreateStatement {
+    pub fn foreign_key(
+        table: &'static str,
+        column: &'static str,
+        target: &'static str,
+        on_delete: ForeignKeyAction,
+    ) -> ForeignKeyCreateStatement {
         ForeignKey::create()
             .name(format!("fk_{table}_{column}"))
             .from(table.into_iden(), column.into_iden())

@@ -2,7 +2,7 @@
 
 use kernel::config::Settings;
 use kernel::password::Algorithm;
-pub use kernel::testing::{TestBackend, TestClient, TestResponse};
+pub use kernel::testing::{TestBackend, TestClient};
 pub use serde_json::{Value, json};
 pub use uuid::Uuid;
 
@@ -39,7 +39,6 @@ macro_rules! db_test {
         }
     };
 }
-pub(crate) use db_test;
 
 /// A signed-in user.
 #[derive(Debug, Clone)]
@@ -87,14 +86,23 @@ impl TestApp {
         let url = kernel::testing::fresh_database(backend).await;
         let settings = test_settings(&url, overrides);
         // Cheap hashing keeps the suite fast; the real cost is a setting of production.
-        let state = AppState::connect(settings, Algorithm::Pbkdf2Sha256 { iterations: 1000 }).await.expect("connect");
+        let state = AppState::connect(settings, Algorithm::Pbkdf2Sha256 { iterations: 1000 })
+            .await
+            .expect("connect");
         clearance::migrate(&state.db).await.expect("migrate");
-        Self { client: TestClient::new(clearance::app(state.clone())), state }
+        Self {
+            client: TestClient::new(clearance::app(state.clone())),
+            state,
+        }
     }
 
     /// Signs in through `POST /api/auth/token/`.
     pub async fn sign_in(&self, email: &str, password: &str) -> Actor {
-        let r = self.post("/api/auth/token/").json(&json!({"email": email, "password": password})).send().await;
+        let r = self
+            .post("/api/auth/token/")
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await;
         r.assert_status(200);
         Actor {
             id: Uuid::parse_str(r.json["user"]["id"].as_str().expect("user id")).expect("uuid"),
@@ -106,14 +114,22 @@ impl TestApp {
 
     /// An administrator created as `campus createsuperuser` does.
     pub async fn admin(&self) -> Actor {
-        let email = format!("admin-{}@mksu.ac.ke", &Uuid::new_v4().simple().to_string()[..8]);
-        clearance::create_superuser(&self.state, &email, PASSWORD, "Ada Admin").await.expect("create admin");
+        let email = format!(
+            "admin-{}@mksu.ac.ke",
+            &Uuid::new_v4().simple().to_string()[..8]
+        );
+        clearance::create_superuser(&self.state, &email, PASSWORD, "Ada Admin")
+            .await
+            .expect("create admin");
         self.sign_in(&email, PASSWORD).await
     }
 
     /// A user of `role` created by an administrator, signed in.
     pub async fn user(&self, admin: &Actor, role: &str, department: Option<&str>) -> Actor {
-        let email = format!("{role}-{}@mksu.ac.ke", &Uuid::new_v4().simple().to_string()[..8]);
+        let email = format!(
+            "{role}-{}@mksu.ac.ke",
+            &Uuid::new_v4().simple().to_string()[..8]
+        );
         let r = self
             .post("/api/users/")
             .bearer(&admin.access)
@@ -139,7 +155,10 @@ impl TestApp {
     /// A student account with its record, created by an administrator and signed in.
     /// Returns the actor and the student record's id.
     pub async fn student(&self, admin: &Actor, registration_number: &str) -> (Actor, String) {
-        let email = format!("student-{}@students.mksu.ac.ke", &Uuid::new_v4().simple().to_string()[..8]);
+        let email = format!(
+            "student-{}@students.mksu.ac.ke",
+            &Uuid::new_v4().simple().to_string()[..8]
+        );
         let r = self
             .post("/api/students/")
             .bearer(&admin.access)

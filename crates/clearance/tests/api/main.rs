@@ -1,5 +1,7 @@
 //! Integration tests: the real router over real databases.
 
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
+
 #[macro_use]
 mod common;
 
