@@ -4,6 +4,9 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
+use std::time::Instant;
+
+use kernel::extract::ClientIp;
 use kernel::jwt::{Claims, TokenPair, TokenType};
 use kernel::{ApiError, ApiResult, Checker, Field, FieldErrors, Json, MessageOut};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -215,8 +218,13 @@ pub struct CredentialsIn {
 
 /// Checks credentials; `None` for an unknown account, a wrong password or an
 /// inactive account (indistinguishable by answer and by timing). A valid hash
-/// made with other parameters is upgraded in place.
-async fn authenticate(state: &AppState, input: CredentialsIn) -> ApiResult<Option<user::Model>> {
+/// made with other parameters is upgraded in place. Repeated failures for one
+/// account from one address lock it out there for a while (429).
+async fn authenticate(
+    state: &AppState,
+    ip: ClientIp,
+    input: CredentialsIn,
+) -> ApiResult<Option<user::Model>> {
     let mut c = Checker::new();
     let email = c.text("email", input.email, 254);
     let password = c.value("password", input.password);
@@ -226,18 +234,26 @@ async fn authenticate(state: &AppState, input: CredentialsIn) -> ApiResult<Optio
     c.finish()?;
     let (email, password) = (email.unwrap_or_default(), password.unwrap_or_default());
     let email = kernel::form::normalize_email(&email).unwrap_or(email);
+    let key = format!(
+        "{email}|{}",
+        ip.0.map_or_else(String::new, |ip| ip.to_string())
+    );
+    state.lockout.check(&key, Instant::now())?;
     let Some(found) = user::Entity::find()
         .filter(user::Column::Email.eq(&email))
         .one(&state.db)
         .await?
     else {
         state.hasher.verify_nothing(&password).await?;
+        state.lockout.fail(&key, Instant::now());
         return Ok(None);
     };
     let verdict = state.hasher.verify(&password, &found.password).await?;
     if !verdict.matches || !found.is_active {
+        state.lockout.fail(&key, Instant::now());
         return Ok(None);
     }
+    state.lockout.succeed(&key);
     let mut model: user::ActiveModel = found.clone().into();
     if verdict.needs_rehash {
         model.password = Set(state.hasher.make(&password).await?);
@@ -259,9 +275,10 @@ pub struct TokenOut {
     responses((status = 200, body = TokenOut), (status = 400), (status = 401)))]
 pub async fn obtain_token(
     State(state): State<AppState>,
+    ip: ClientIp,
     Json(input): Json<CredentialsIn>,
 ) -> ApiResult<Json<TokenOut>> {
-    let user = authenticate(&state, input).await?.ok_or_else(|| {
+    let user = authenticate(&state, ip, input).await?.ok_or_else(|| {
         ApiError::auth_failed(
             "No active account found with the given credentials",
             "no_active_account",
@@ -281,9 +298,10 @@ pub async fn obtain_token(
     responses((status = 200, body = SessionOut), (status = 400)))]
 pub async fn login(
     State(state): State<AppState>,
+    ip: ClientIp,
     Json(input): Json<CredentialsIn>,
 ) -> ApiResult<Json<SessionOut>> {
-    let user = authenticate(&state, input)
+    let user = authenticate(&state, ip, input)
         .await?
         .ok_or_else(|| ApiError::non_field("Unable to log in with provided credentials."))?;
     let pair = issue(&state, &user)?;

@@ -90,6 +90,10 @@ impl AppState {
                 settings.refresh_token_lifetime,
             )),
             hasher: Hasher::new(algorithm, settings.hash_concurrency),
+            lockout: Arc::new(kernel::lockout::Lockout::new(
+                settings.login_max_failures,
+                Duration::from_secs(15 * 60),
+            )),
             settings: Arc::new(settings),
         }
     }

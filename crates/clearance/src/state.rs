@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use kernel::config::Settings;
 use kernel::jwt::Jwt;
+use kernel::lockout::Lockout;
 use kernel::password::Hasher;
 use sea_orm::DatabaseConnection;
 
@@ -14,10 +15,17 @@ pub struct AppState {
     pub jwt: Arc<Jwt>,
     pub hasher: Hasher,
     pub settings: Arc<Settings>,
+    pub lockout: Arc<Lockout>,
 }
 
 impl FromRef<AppState> for Arc<Jwt> {
     fn from_ref(state: &AppState) -> Self {
         state.jwt.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Settings> {
+    fn from_ref(state: &AppState) -> Self {
+        state.settings.clone()
     }
 }

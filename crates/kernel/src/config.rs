@@ -80,6 +80,9 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Concurrent password hashes allowed; more wait in line.
     pub hash_concurrency: usize,
+    /// Failed sign-ins for one account from one address before it is locked
+    /// for 15 minutes; 0 turns the lockout off.
+    pub login_max_failures: u32,
 }
 
 /// A setting that could not be used; its `Display` is the one line printed at start-up.
@@ -224,6 +227,8 @@ impl Settings {
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
                 1,
             )?,
+            login_max_failures: u32::try_from(count("CAMPUS_LOGIN_MAX_FAILURES", 10, 0)?)
+                .unwrap_or(u32::MAX),
         })
     }
 }

@@ -192,6 +192,25 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     }
 }
 
+/// The client's address as [`client_ip`] finds it, honouring the configured
+/// number of trusted proxies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl<S> FromRequestParts<S> for ClientIp
+where
+    S: Send + Sync,
+    std::sync::Arc<crate::config::Settings>: axum::extract::FromRef<S>,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let settings =
+            <std::sync::Arc<crate::config::Settings> as axum::extract::FromRef<S>>::from_ref(state);
+        Ok(ClientIp(client_ip(parts, settings.trusted_proxies)))
+    }
+}
+
 /// The client's address: the socket peer, or the `X-Forwarded-For` entry added
 /// by the outermost trusted proxy when `trusted_proxies` hops are configured.
 pub fn client_ip(parts: &Parts, trusted_proxies: usize) -> Option<std::net::IpAddr> {

@@ -162,7 +162,7 @@ impl Checker {
         ok
     }
 
-    /// A required email address, with the domain lower-cased as Django normalises it.
+    /// A required email address, lower-cased.
     pub fn email(&mut self, name: &str, field: Field<String>) -> Option<String> {
         let value = self.text(name, field, 254)?;
         let normalized = normalize_email(&value);
@@ -221,7 +221,8 @@ impl Checker {
 }
 
 /// Validates an address the way Django's `EmailValidator` broadly does and
-/// lower-cases its domain; `None` when it is not an address.
+/// lower-cases it whole, so sign-in and uniqueness ignore case on every
+/// database alike; `None` when it is not an address.
 pub fn normalize_email(value: &str) -> Option<String> {
     let (local, domain) = value.rsplit_once('@')?;
     let local_ok = !local.is_empty()
@@ -245,7 +246,7 @@ pub fn normalize_email(value: &str) -> Option<String> {
         && labels
             .last()
             .is_some_and(|tld| tld.len() >= 2 && !tld.chars().all(|c| c.is_ascii_digit()));
-    (local_ok && domain_ok).then(|| format!("{local}@{domain}"))
+    (local_ok && domain_ok).then(|| format!("{}@{domain}", local.to_lowercase()))
 }
 
 #[cfg(test)]
@@ -311,10 +312,10 @@ mod tests {
     }
 
     #[test]
-    fn emails_are_checked_and_domains_lowercased() {
+    fn emails_are_checked_and_lowercased() {
         assert_eq!(
             normalize_email("Jane.Doe@MKSU.ac.ke").as_deref(),
-            Some("Jane.Doe@mksu.ac.ke")
+            Some("jane.doe@mksu.ac.ke")
         );
         for bad in [
             "a@b",

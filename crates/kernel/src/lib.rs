@@ -11,6 +11,7 @@ pub mod form;
 pub mod http;
 pub mod jwt;
 pub mod listing;
+pub mod lockout;
 pub mod password;
 pub mod serve;
 pub mod throttle;

@@ -666,3 +666,43 @@ async fn authenticated_requests_use_the_user_rate() {
         .await
         .assert_status(200);
 }
+
+#[tokio::test]
+async fn repeated_failed_sign_ins_lock_the_account_from_that_address() {
+    let app =
+        TestApp::with_settings(TestBackend::Sqlite, &[("CAMPUS_LOGIN_MAX_FAILURES", "3")]).await;
+    app.post("/api/auth/register/")
+        .json(&register_body("lock@mksu.ac.ke"))
+        .send()
+        .await
+        .assert_status(201);
+    for _ in 0..3 {
+        app.post("/api/auth/token/")
+            .json(&json!({"email": "lock@mksu.ac.ke", "password": "guess-guess-guess"}))
+            .send()
+            .await
+            .assert_status(401);
+    }
+    // Now even the right password is refused from this address, on both endpoints.
+    let r = app
+        .post("/api/auth/token/")
+        .json(&json!({"email": "lock@mksu.ac.ke", "password": PASSWORD}))
+        .send()
+        .await;
+    r.assert_status(429);
+    assert!(r.header("retry-after").is_some());
+    app.post("/api/auth/login/")
+        .json(&json!({"email": "LOCK@mksu.ac.ke", "password": PASSWORD}))
+        .send()
+        .await
+        .assert_status(429);
+    // Other accounts are unaffected.
+    app.post("/api/auth/register/")
+        .json(
+            &json!({"email": "free@mksu.ac.ke", "full_name": "Free Person", "password": PASSWORD}),
+        )
+        .send()
+        .await
+        .assert_status(201);
+    app.sign_in("free@mksu.ac.ke", PASSWORD).await;
+}

@@ -15,7 +15,7 @@ db_test!(admins_create_and_everyone_reads, |app| {
     assert_eq!(r.json["approval_order"], 0);
     assert_eq!(r.json["is_active"], true);
     assert_eq!(r.json["description"], "");
-    assert_eq!(r.json["head_email"], "FIN@mksu.ac.ke");
+    assert_eq!(r.json["head_email"], "fin@mksu.ac.ke");
     let fin = r.json["id"].as_str().unwrap().to_owned();
     app.post("/api/departments/")
         .bearer(&admin.access)

@@ -13,7 +13,10 @@ db_test!(admins_manage_accounts, |app| {
         .await;
     r.assert_status(201);
     let id = r.json["id"].as_str().unwrap().to_owned();
-    assert_eq!(r.json["email"], "Librarian@mksu.ac.ke");
+    assert_eq!(
+        r.json["email"], "librarian@mksu.ac.ke",
+        "addresses are stored lower-cased"
+    );
     assert_eq!(r.json["department"], office);
     assert_eq!(r.json["department_code"], "LIB");
     assert_eq!(r.json["role_display"], "Department Staff");
@@ -84,7 +87,7 @@ db_test!(admins_manage_accounts, |app| {
     assert_eq!(r.json["role"], json!(["This field is required."]));
 
     // A password set by an admin is hashed and ends the account's sessions.
-    let staff = app.sign_in("Librarian@mksu.ac.ke", PASSWORD).await;
+    let staff = app.sign_in("LIBRARIAN@mksu.ac.ke", PASSWORD).await;
     app.patch(&format!("/api/users/{id}/"))
         .bearer(&admin.access)
         .json(&json!({"password": "Fresh-Start-2026"}))
