@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use kernel::config::Settings;
 
 #[derive(Parser)]
 #[command(
@@ -103,19 +102,20 @@ async fn run() -> anyhow::Result<()> {
             bind,
         } => {
             kernel::http::init_logging();
-            let mut settings = settings()?;
+            let mut config = config()?;
             if let Some(bind) = bind {
-                settings.bind = bind;
+                config.settings.bind = bind;
             }
-            let address = settings.bind;
-            let state = clearance::AppState::connect(settings, clearance::PASSWORD_ALGORITHM)
+            let address = config.settings.bind;
+            let state = clearance::AppState::connect(config, clearance::PASSWORD_ALGORITHM)
                 .await
-                .context("cannot open the database")?;
+                .map_err(anyhow::Error::msg)
+                .context("cannot start")?;
             clearance::migrate(&state.db)
                 .await
                 .context("migration failed")?;
             let needs_admin = !clearance::has_admin(&state.db).await?;
-            clearance::spawn_housekeeping(state.db.clone());
+            clearance::spawn_workers(&state);
             let listener = tokio::net::TcpListener::bind(address)
                 .await
                 .with_context(|| format!("cannot listen on {address}"))?;
@@ -133,14 +133,15 @@ async fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn settings() -> anyhow::Result<Settings> {
-    Ok(Settings::from_env(&clearance::defaults())?)
+fn config() -> anyhow::Result<clearance::Config> {
+    Ok(clearance::Config::from_env()?)
 }
 
 async fn connect() -> anyhow::Result<clearance::AppState> {
-    clearance::AppState::connect(settings()?, clearance::PASSWORD_ALGORITHM)
+    clearance::AppState::connect(config()?, clearance::PASSWORD_ALGORITHM)
         .await
-        .context("cannot open the database")
+        .map_err(anyhow::Error::msg)
+        .context("cannot start")
 }
 
 fn prompt(label: &str) -> anyhow::Result<String> {

@@ -15,12 +15,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use crate::entities::department;
+use crate::entities::{approval, department};
 use crate::principal::CurrentUser;
 use crate::state::AppState;
 
 const ADMIN_ONLY: &str = "Only administrators can modify this resource.";
 const CODE_TAKEN: &str = "Department with this code already exists.";
+const IN_USE: &str =
+    "This department has clearance approvals and cannot be deleted; deactivate it instead.";
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DepartmentOut {
@@ -329,9 +331,17 @@ pub async fn destroy_department(
 ) -> ApiResult<StatusCode> {
     require_admin(&me)?;
     let existing = find(&state.db, id).await?;
+    let in_use = approval::Entity::find()
+        .filter(approval::Column::DepartmentId.eq(id))
+        .one(&state.db)
+        .await?
+        .is_some();
+    if in_use {
+        return Err(ApiError::Conflict(IN_USE.into()));
+    }
     existing.delete(&state.db).await.map_err(|e| {
         if kernel::error::is_foreign_key_violation(&e) {
-            ApiError::Conflict("This department has clearance approvals and cannot be deleted; deactivate it instead.".into())
+            ApiError::Conflict(IN_USE.into())
         } else {
             e.into()
         }

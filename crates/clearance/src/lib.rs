@@ -3,12 +3,18 @@
 pub mod entities;
 pub mod migration;
 
+mod approvals;
+mod audit;
 mod auth;
+mod clearances;
 mod departments;
+pub mod mpesa;
+mod notify;
 mod principal;
 mod state;
 mod students;
 mod users;
+mod workflow;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,7 +60,8 @@ pub fn defaults() -> SystemDefaults {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "MksU Clearance System API", description = "Graduation clearance: students, offices, approvals, finance, gowns, notifications, audit and analytics."),
-    tags((name = "auth"), (name = "users"), (name = "students"), (name = "departments"), (name = "health"))
+    tags((name = "auth"), (name = "users"), (name = "students"), (name = "departments"), (name = "clearances"),
+         (name = "approvals"), (name = "health"))
 )]
 struct ApiDoc;
 
@@ -64,6 +71,8 @@ fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(users::router())
         .merge(students::router())
         .merge(departments::router())
+        .merge(clearances::router())
+        .merge(approvals::router())
         .split_for_parts();
     (router, kernel::docs::with_bearer_auth(openapi))
 }
@@ -73,16 +82,73 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     api().1
 }
 
+/// Everything the system reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub settings: Settings,
+    pub mpesa: mpesa::MpesaSettings,
+    /// `CAMPUS_GRADUATION_FEE`, in KES (default 5500.00).
+    pub graduation_fee: kernel::Money,
+}
+
+fn graduation_fee(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<kernel::Money, kernel::config::SettingError> {
+    match lookup("CAMPUS_GRADUATION_FEE") {
+        None => Ok(kernel::Money::from_units(5500)),
+        Some(text) => kernel::Money::parse(&text)
+            .filter(|m| m.cents() >= 0)
+            .ok_or(kernel::config::SettingError {
+                name: "CAMPUS_GRADUATION_FEE",
+                reason: format!("{text:?} is not an amount such as 5500 or 5500.00"),
+            }),
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, kernel::config::SettingError> {
+        let settings = Settings::from_env(&defaults())?;
+        let lookup = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Ok(Self {
+            settings,
+            mpesa: mpesa::MpesaSettings::from_lookup(lookup)?,
+            graduation_fee: graduation_fee(lookup)?,
+        })
+    }
+
+    /// Reads settings through `lookup` (tests supply their own environment).
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, kernel::config::SettingError> {
+        Ok(Self {
+            settings: Settings::from_lookup(&defaults(), &lookup)?,
+            mpesa: mpesa::MpesaSettings::from_lookup(&lookup)?,
+            graduation_fee: graduation_fee(&lookup)?,
+        })
+    }
+}
+
 impl AppState {
     /// Connects to the configured database. Passwords are hashed with
     /// `algorithm` (the spec asks for Django's PBKDF2).
-    pub async fn connect(settings: Settings, algorithm: Algorithm) -> Result<Self, sea_orm::DbErr> {
-        let db = kernel::db::connect(&settings.database_url).await?;
-        Ok(Self::new(db, settings, algorithm))
+    pub async fn connect(config: Config, algorithm: Algorithm) -> Result<Self, String> {
+        let db = kernel::db::connect(&config.settings.database_url)
+            .await
+            .map_err(|e| e.to_string())?;
+        Self::new(db, config, algorithm)
     }
 
-    pub fn new(db: DatabaseConnection, settings: Settings, algorithm: Algorithm) -> Self {
-        Self {
+    pub fn new(
+        db: DatabaseConnection,
+        config: Config,
+        algorithm: Algorithm,
+    ) -> Result<Self, String> {
+        let settings = config.settings;
+        let mailer = match &settings.email_url {
+            Some(url) => Some(kernel::mail::Mailer::new(url, &settings.email_from)?),
+            None => None,
+        };
+        Ok(Self {
             db,
             jwt: Arc::new(Jwt::new(
                 &settings.secret_key,
@@ -94,8 +160,14 @@ impl AppState {
                 settings.login_max_failures,
                 Duration::from_secs(15 * 60),
             )),
+            hub: kernel::events::Hub::new(),
+            storage: kernel::upload::Storage::new(settings.media_root.clone()),
+            mailer,
+            jobs_wake: Arc::new(tokio::sync::Notify::new()),
+            daraja: Arc::new(mpesa::Daraja::new(config.mpesa)),
+            graduation_fee: config.graduation_fee,
             settings: Arc::new(settings),
-        }
+        })
     }
 }
 
@@ -122,6 +194,7 @@ pub fn app(state: AppState) -> Router {
     let settings = state.settings.clone();
     let router = api
         .merge(auth::user_aliases())
+        .merge(clearances::aliases())
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             throttle,
@@ -131,8 +204,23 @@ pub fn app(state: AppState) -> Router {
     kernel::http::wrap(router, &settings)
 }
 
+/// Background work: the job queue (notification email) and housekeeping.
+pub fn spawn_workers(state: &AppState) {
+    let mail_state = state.clone();
+    kernel::jobs::Worker::new()
+        .on(notify::EMAIL_JOB, move |payload| {
+            notify::send_email(mail_state.clone(), payload)
+        })
+        .spawn(
+            state.db.clone(),
+            state.jobs_wake.clone(),
+            Duration::from_secs(5),
+        );
+    spawn_housekeeping(state.db.clone());
+}
+
 /// Periodic housekeeping: forget blacklisted refresh tokens that have expired.
-pub fn spawn_housekeeping(db: DatabaseConnection) -> tokio::task::JoinHandle<()> {
+fn spawn_housekeeping(db: DatabaseConnection) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {

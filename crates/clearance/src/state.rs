@@ -4,10 +4,16 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use kernel::config::Settings;
+use kernel::events::Hub;
 use kernel::jwt::Jwt;
 use kernel::lockout::Lockout;
+use kernel::mail::Mailer;
 use kernel::password::Hasher;
+use kernel::upload::Storage;
 use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
+
+use crate::mpesa::Daraja;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,6 +22,17 @@ pub struct AppState {
     pub hasher: Hasher,
     pub settings: Arc<Settings>,
     pub lockout: Arc<Lockout>,
+    /// Wakes live notification streams.
+    pub hub: Hub,
+    /// Uploaded evidence and receipts.
+    pub storage: Storage,
+    /// Outgoing email, when `CAMPUS_EMAIL_URL` is set.
+    pub mailer: Option<Mailer>,
+    /// Wakes the job worker after a commit that queued work.
+    pub jobs_wake: Arc<Notify>,
+    pub daraja: Arc<Daraja>,
+    /// What a new finance record charges for graduation.
+    pub graduation_fee: kernel::Money,
 }
 
 impl FromRef<AppState> for Arc<Jwt> {

@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
+use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, PageSize};
 use regex::Regex;
@@ -19,8 +20,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::audit::{self, Actor};
 use crate::entities::user::{self, Role};
-use crate::entities::{academic_department, course, school, student};
+use crate::entities::{academic_department, course, finance_record, school, student};
 use crate::principal::{ADMIN_ONLY, CurrentUser};
 use crate::state::AppState;
 use crate::users::{
@@ -362,11 +364,17 @@ fn record_conflict(error: sea_orm::DbErr) -> ApiError {
 pub async fn create_student(
     State(state): State<AppState>,
     me: CurrentUser,
+    ClientIp(ip): ClientIp,
     Json(mut input): Json<StudentIn>,
 ) -> ApiResult<(StatusCode, Json<StudentOut>)> {
     if !me.is_admin() {
         return Err(ApiError::forbidden(ADMIN_ONLY));
     }
+    let actor = Actor {
+        user_id: Some(me.0.id),
+        ip,
+    };
+    let fee = state.graduation_fee;
     let mut c = Checker::new();
     let email = c.email("email", std::mem::take(&mut input.email));
     let full_name = c.text("full_name", std::mem::take(&mut input.full_name), 255);
@@ -441,6 +449,35 @@ pub async fn create_student(
                 .insert(txn)
                 .await
                 .map_err(record_conflict)?;
+                finance_record::ActiveModel {
+                    id: Set(Uuid::new_v4()),
+                    student_id: Set(record.id),
+                    tuition_balance: Set(0),
+                    graduation_fee: Set(fee.cents()),
+                    graduation_fee_status: Set("pending".into()),
+                    mpesa_code: Set(None),
+                    mpesa_payment_date: Set(None),
+                    last_verified_date: Set(None),
+                    verified_by: Set(None),
+                    notes: Set(String::new()),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                }
+                .insert(txn)
+                .await?;
+                audit::record(
+                    txn,
+                    actor,
+                    "create",
+                    "Student",
+                    record.id,
+                    &format!("{} ({})", account.full_name, record.registration_number),
+                    kernel::audit::created(&serde_json::json!({
+                        "email": account.email, "full_name": account.full_name, "registration_number": record.registration_number,
+                        "faculty": record.faculty, "program": record.program, "graduation_year": record.graduation_year,
+                    })),
+                )
+                .await?;
                 Ok((record, account))
             })
         })

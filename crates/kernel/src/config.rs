@@ -83,6 +83,9 @@ pub struct Settings {
     /// Failed sign-ins for one account from one address before it is locked
     /// for 15 minutes; 0 turns the lockout off.
     pub login_max_failures: u32,
+    /// SMTP server for outgoing mail; unset means no email is sent.
+    pub email_url: Option<String>,
+    pub email_from: String,
 }
 
 /// A setting that could not be used; its `Display` is the one line printed at start-up.
@@ -229,6 +232,23 @@ impl Settings {
             )?,
             login_max_failures: u32::try_from(count("CAMPUS_LOGIN_MAX_FAILURES", 10, 0)?)
                 .unwrap_or(u32::MAX),
+            email_url: match lookup("CAMPUS_EMAIL_URL") {
+                Some(url)
+                    if url::Url::parse(&url)
+                        .is_ok_and(|u| matches!(u.scheme(), "smtp" | "smtps")) =>
+                {
+                    Some(url)
+                }
+                Some(_) => {
+                    return Err(invalid(
+                        "CAMPUS_EMAIL_URL",
+                        "expected smtp://host:port or smtps://host:port",
+                    ));
+                }
+                None => None,
+            },
+            email_from: lookup("CAMPUS_EMAIL_FROM")
+                .unwrap_or_else(|| format!("campus {} <no-reply@localhost>", defaults.name)),
         })
     }
 }

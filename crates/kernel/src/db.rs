@@ -83,20 +83,34 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     Database::connect(options).await
 }
 
-/// Begins a transaction that will write. On SQLite it takes the write lock at
-/// `BEGIN` (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead
-/// of one failing when it upgrades a read lock.
+/// Begins a transaction that will write.
+///
+/// SQLite takes the write lock at `BEGIN` (`BEGIN IMMEDIATE`), so two writers
+/// queue on the busy timeout instead of one failing when it upgrades a read
+/// lock. MySQL/MariaDB run at READ COMMITTED, as PostgreSQL does by default:
+/// after waiting for a row lock, later reads see what the other transaction
+/// committed instead of the snapshot taken before the wait.
 pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    let mode = match db.get_database_backend() {
-        sea_orm::DbBackend::Sqlite => Some(SqliteTransactionMode::Immediate),
-        _ => None,
+    let (isolation_level, sqlite_transaction_mode) = match db.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => (None, Some(SqliteTransactionMode::Immediate)),
+        sea_orm::DbBackend::MySql => (Some(sea_orm::IsolationLevel::ReadCommitted), None),
+        _ => (None, None),
     };
     db.begin_with_options(TransactionOptions {
-        isolation_level: None,
+        isolation_level,
         access_mode: None,
-        sqlite_transaction_mode: mode,
+        sqlite_transaction_mode,
     })
     .await
+}
+
+/// SQL casting `expr` to a double-precision float on `backend`.
+pub fn cast_float(backend: sea_orm::DbBackend, expr: &str) -> String {
+    match backend {
+        sea_orm::DbBackend::Postgres => format!("CAST({expr} AS DOUBLE PRECISION)"),
+        sea_orm::DbBackend::MySql => format!("CAST({expr} AS DOUBLE)"),
+        _ => format!("CAST({expr} AS REAL)"),
+    }
 }
 
 /// The URL with any password replaced, for messages and logs.
@@ -107,6 +121,19 @@ pub fn redact(url: &str) -> String {
             parsed.to_string()
         }
         _ => url.to_owned(),
+    }
+}
+
+/// SQL for the seconds from timestamp column `from` to `to`, on `backend`
+/// (each database spells date arithmetic differently). Column names are
+/// trusted identifiers written by the caller, never user input.
+pub fn seconds_between(backend: sea_orm::DbBackend, from: &str, to: &str) -> String {
+    match backend {
+        sea_orm::DbBackend::Postgres => format!("EXTRACT(EPOCH FROM ({to} - {from}))"),
+        sea_orm::DbBackend::MySql => {
+            format!("TIMESTAMPDIFF(MICROSECOND, {from}, {to}) / 1000000.0")
+        }
+        _ => format!("((julianday({to}) - julianday({from})) * 86400.0)"),
     }
 }
 

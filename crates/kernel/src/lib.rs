@@ -2,19 +2,25 @@
 //! domain-specific. A system crate depends on this crate, never on another
 //! system.
 
+pub mod audit;
 pub mod config;
 pub mod db;
 pub mod docs;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod form;
 pub mod http;
+pub mod jobs;
 pub mod jwt;
 pub mod listing;
 pub mod lockout;
+pub mod mail;
+pub mod money;
 pub mod password;
 pub mod serve;
 pub mod throttle;
+pub mod upload;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -23,3 +29,4 @@ pub use error::{ApiError, ApiResult, FieldErrors, MessageOut};
 pub use extract::{Id, Json, Query};
 pub use form::{Checker, Field};
 pub use listing::{FilterKind, ListQuery, Page, PageSize};
+pub use money::Money;

@@ -171,10 +171,18 @@ impl ListQuery {
 
     /// `?search=` over `fields`: every whitespace-separated term must match one
     /// of the fields, case-insensitively, as DRF's `SearchFilter` does.
-    pub fn search<Q: QueryFilter>(&self, mut query: Q, fields: &[SimpleExpr]) -> Q {
-        let Some(text) = self.get("search") else {
-            return query;
-        };
+    pub fn search<Q: QueryFilter>(&self, query: Q, fields: &[SimpleExpr]) -> Q {
+        match self.search_condition(fields) {
+            Some(condition) => query.filter(condition),
+            None => query,
+        }
+    }
+
+    /// The `?search=` condition, for queries that apply it themselves (for
+    /// example inside a sub-select over related tables).
+    pub fn search_condition(&self, fields: &[SimpleExpr]) -> Option<sea_orm::Condition> {
+        let text = self.get("search")?;
+        let mut all = sea_orm::Condition::all();
         for term in text
             .split(|c: char| c.is_whitespace() || c == ',')
             .filter(|t| !t.is_empty())
@@ -189,9 +197,9 @@ impl ListQuery {
                     sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'),
                 ));
             }
-            query = query.filter(any);
+            all = all.add(any);
         }
-        query
+        Some(all)
     }
 
     /// `?ordering=a,-b` over the declared `fields`; unknown names are ignored,

@@ -1,6 +1,5 @@
 //! The test application: the real router over a fresh database.
 
-use kernel::config::Settings;
 use kernel::password::Algorithm;
 pub use kernel::testing::{TestBackend, TestClient};
 pub use serde_json::{Value, json};
@@ -61,8 +60,9 @@ impl std::ops::Deref for TestApp {
     }
 }
 
-pub fn test_settings(url: &str, overrides: &[(&str, &str)]) -> Settings {
-    Settings::from_lookup(&clearance::defaults(), |key| {
+pub fn test_config(url: &str, overrides: &[(&str, &str)]) -> clearance::Config {
+    let media = std::env::temp_dir().join(format!("campus_test_media_{}", Uuid::new_v4().simple()));
+    clearance::Config::from_lookup(|key| {
         if let Some((_, v)) = overrides.iter().find(|(k, _)| *k == key) {
             return Some((*v).to_owned());
         }
@@ -70,6 +70,7 @@ pub fn test_settings(url: &str, overrides: &[(&str, &str)]) -> Settings {
             "CAMPUS_DATABASE_URL" => Some(url.to_owned()),
             "CAMPUS_SECRET_KEY" => Some("campus-test-secret-key-0123456789".to_owned()),
             "CAMPUS_THROTTLE_ANON" | "CAMPUS_THROTTLE_USER" => Some("off".to_owned()),
+            "CAMPUS_MEDIA_ROOT" => Some(media.display().to_string()),
             _ => None,
         }
     })
@@ -84,12 +85,13 @@ impl TestApp {
     /// An app whose settings differ from the test defaults by `overrides`.
     pub async fn with_settings(backend: TestBackend, overrides: &[(&str, &str)]) -> Self {
         let url = kernel::testing::fresh_database(backend).await;
-        let settings = test_settings(&url, overrides);
+        let config = test_config(&url, overrides);
         // Cheap hashing keeps the suite fast; the real cost is a setting of production.
-        let state = AppState::connect(settings, Algorithm::Pbkdf2Sha256 { iterations: 1000 })
+        let state = AppState::connect(config, Algorithm::Pbkdf2Sha256 { iterations: 1000 })
             .await
             .expect("connect");
         clearance::migrate(&state.db).await.expect("migrate");
+        clearance::spawn_workers(&state);
         Self {
             client: TestClient::new(clearance::app(state.clone())),
             state,
@@ -142,10 +144,15 @@ impl TestApp {
 
     /// An office created by an administrator; returns its id.
     pub async fn department(&self, admin: &Actor, code: &str, order: i64) -> String {
+        self.office(admin, code, order, "other").await
+    }
+
+    /// An office of `kind` (finance, library, ...); returns its id.
+    pub async fn office(&self, admin: &Actor, code: &str, order: i64, kind: &str) -> String {
         let r = self
             .post("/api/departments/")
             .bearer(&admin.access)
-            .json(&json!({"name": format!("{code} Office"), "code": code, "department_type": "other", "head_email": "head@mksu.ac.ke", "approval_order": order}))
+            .json(&json!({"name": format!("{code} Office"), "code": code, "department_type": kind, "head_email": "head@mksu.ac.ke", "approval_order": order}))
             .send()
             .await;
         r.assert_status(201);
@@ -172,5 +179,65 @@ impl TestApp {
         r.assert_status(201);
         let id = r.json["id"].as_str().expect("id").to_owned();
         (self.sign_in(&email, PASSWORD).await, id)
+    }
+}
+
+impl TestApp {
+    /// Submits a clearance request as `student`; returns its id.
+    pub async fn submit(&self, student: &Actor) -> String {
+        let r = self
+            .post("/api/clearances/")
+            .bearer(&student.access)
+            .send()
+            .await;
+        r.assert_status(201);
+        r.json["id"].as_str().expect("id").to_owned()
+    }
+
+    /// The id of the approval of `office` on request `clearance`.
+    pub async fn approval_of(&self, admin: &Actor, clearance: &str, office: &str) -> String {
+        let r = self
+            .get(&format!(
+                "/api/approvals/?clearance_request={clearance}&department={office}"
+            ))
+            .bearer(&admin.access)
+            .send()
+            .await;
+        r.assert_status(200);
+        r.json["results"][0]["id"]
+            .as_str()
+            .expect("an approval")
+            .to_owned()
+    }
+
+    /// Titles of the caller's notifications, newest first.
+    pub async fn notification_titles(&self, actor: &Actor) -> Vec<String> {
+        use clearance::entities::notification;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+        notification::Entity::find()
+            .filter(notification::Column::UserId.eq(actor.id))
+            .order_by_desc(notification::Column::CreatedAt)
+            .all(&self.state.db)
+            .await
+            .expect("notifications")
+            .into_iter()
+            .map(|n| n.title)
+            .collect()
+    }
+
+    /// Audit rows of `action` on `object_id`.
+    pub async fn audit_rows(
+        &self,
+        action: &str,
+        object_id: &str,
+    ) -> Vec<clearance::entities::audit_log::Model> {
+        use clearance::entities::audit_log;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        audit_log::Entity::find()
+            .filter(audit_log::Column::Action.eq(action))
+            .filter(audit_log::Column::ObjectId.eq(Uuid::parse_str(object_id).expect("uuid")))
+            .all(&self.state.db)
+            .await
+            .expect("audit rows")
     }
 }

@@ -10,3 +10,4 @@ mod departments;
 mod platform;
 mod students;
 mod users;
+mod workflow;
