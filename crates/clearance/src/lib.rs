@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod clearances;
 mod departments;
+mod finance;
 pub mod mpesa;
 mod notify;
 mod principal;
@@ -61,7 +62,7 @@ pub fn defaults() -> SystemDefaults {
 #[openapi(
     info(title = "MksU Clearance System API", description = "Graduation clearance: students, offices, approvals, finance, gowns, notifications, audit and analytics."),
     tags((name = "auth"), (name = "users"), (name = "students"), (name = "departments"), (name = "clearances"),
-         (name = "approvals"), (name = "health"))
+         (name = "approvals"), (name = "finance"), (name = "health"))
 )]
 struct ApiDoc;
 
@@ -73,6 +74,7 @@ fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(departments::router())
         .merge(clearances::router())
         .merge(approvals::router())
+        .merge(finance::router())
         .split_for_parts();
     (router, kernel::docs::with_bearer_auth(openapi))
 }
@@ -189,12 +191,13 @@ pub fn app(state: AppState) -> Router {
         )),
         jwt: state.jwt.clone(),
         trusted_proxies: state.settings.trusted_proxies,
-        exempt: &["/api/health/"],
+        exempt: &["/api/health/", "/api/finance/mpesa_callback/"],
     };
     let settings = state.settings.clone();
     let router = api
         .merge(auth::user_aliases())
         .merge(clearances::aliases())
+        .merge(finance::aliases())
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             throttle,

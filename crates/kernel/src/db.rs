@@ -104,6 +104,16 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
     .await
 }
 
+/// SQL for `SUM(expr)` as a 64-bit integer (0 when there are no rows):
+/// PostgreSQL sums BIGINT to NUMERIC and MySQL to DECIMAL otherwise.
+pub fn sum_int(backend: sea_orm::DbBackend, expr: &str) -> String {
+    match backend {
+        sea_orm::DbBackend::Postgres => format!("CAST(COALESCE(SUM({expr}), 0) AS BIGINT)"),
+        sea_orm::DbBackend::MySql => format!("CAST(COALESCE(SUM({expr}), 0) AS SIGNED)"),
+        _ => format!("COALESCE(SUM({expr}), 0)"),
+    }
+}
+
 /// SQL casting `expr` to a double-precision float on `backend`.
 pub fn cast_float(backend: sea_orm::DbBackend, expr: &str) -> String {
     match backend {

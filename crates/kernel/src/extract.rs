@@ -152,6 +152,22 @@ fn type_message(serde_message: &str) -> String {
     message.to_owned()
 }
 
+/// The raw request body, whatever its type (for webhooks that must answer
+/// even malformed requests in their own format). 413 over the body limit.
+#[derive(Debug, Clone)]
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(body_rejection)
+    }
+}
+
 /// A UUID path segment; anything that is not one is a 404, as if no row matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Id(pub Uuid);

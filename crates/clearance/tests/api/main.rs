@@ -7,6 +7,7 @@ mod common;
 
 mod auth;
 mod departments;
+mod finance;
 mod platform;
 mod students;
 mod users;
