@@ -10,6 +10,7 @@ mod clearances;
 mod departments;
 mod finance;
 pub mod mpesa;
+mod notifications;
 mod notify;
 mod principal;
 mod state;
@@ -62,7 +63,7 @@ pub fn defaults() -> SystemDefaults {
 #[openapi(
     info(title = "MksU Clearance System API", description = "Graduation clearance: students, offices, approvals, finance, gowns, notifications, audit and analytics."),
     tags((name = "auth"), (name = "users"), (name = "students"), (name = "departments"), (name = "clearances"),
-         (name = "approvals"), (name = "finance"), (name = "health"))
+         (name = "approvals"), (name = "finance"), (name = "notifications"), (name = "health"))
 )]
 struct ApiDoc;
 
@@ -75,6 +76,7 @@ fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(clearances::router())
         .merge(approvals::router())
         .merge(finance::router())
+        .merge(notifications::router())
         .split_for_parts();
     (router, kernel::docs::with_bearer_auth(openapi))
 }
@@ -198,6 +200,7 @@ pub fn app(state: AppState) -> Router {
         .merge(auth::user_aliases())
         .merge(clearances::aliases())
         .merge(finance::aliases())
+        .merge(notifications::aliases())
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             throttle,

@@ -24,29 +24,39 @@ impl FromRequestParts<AppState> for CurrentUser {
             return Ok(user.clone());
         }
         let AccessClaims(claims) = AccessClaims::from_request_parts(parts, state).await?;
-        let id = claims.user_uuid().ok_or_else(|| {
-            ApiError::auth_failed(
-                "Token contained no recognizable user identification",
-                "token_not_valid",
-            )
-        })?;
-        let user = user::Entity::find_by_id(id)
-            .one(&state.db)
-            .await?
-            .ok_or_else(|| ApiError::auth_failed("User not found", "user_not_found"))?;
-        if !user.is_active {
-            return Err(ApiError::auth_failed("User is inactive", "user_inactive"));
-        }
-        if claims.epoch != user.token_epoch {
-            // Logged out or password changed since this token was issued.
-            return Err(kernel::jwt::access_token_error(
-                kernel::jwt::TokenError::Invalid,
-            ));
-        }
+        let user = user_for_claims(state, &claims).await?;
         let current = CurrentUser(user);
         parts.extensions.insert(current.clone());
         Ok(current)
     }
+}
+
+/// The active user an access token's claims belong to, if the token is still
+/// current (same token epoch).
+pub async fn user_for_claims(
+    state: &AppState,
+    claims: &kernel::jwt::Claims,
+) -> Result<user::Model, ApiError> {
+    let id = claims.user_uuid().ok_or_else(|| {
+        ApiError::auth_failed(
+            "Token contained no recognizable user identification",
+            "token_not_valid",
+        )
+    })?;
+    let user = user::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::auth_failed("User not found", "user_not_found"))?;
+    if !user.is_active {
+        return Err(ApiError::auth_failed("User is inactive", "user_inactive"));
+    }
+    if claims.epoch != user.token_epoch {
+        // Logged out or password changed since this token was issued.
+        return Err(kernel::jwt::access_token_error(
+            kernel::jwt::TokenError::Invalid,
+        ));
+    }
+    Ok(user)
 }
 
 impl CurrentUser {

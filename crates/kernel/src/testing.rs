@@ -194,3 +194,117 @@ impl TestRequest {
         }
     }
 }
+
+impl TestRequest {
+    /// Sends the request and returns the response with its body unread, for
+    /// streams (Server-Sent Events).
+    pub async fn stream(self) -> axum::response::Response {
+        let mut request = self.builder.body(self.body).expect("a valid request");
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40_000))));
+        self.client
+            .router
+            .oneshot(request)
+            .await
+            .expect("the router is infallible")
+    }
+}
+
+/// Reads a streaming body until `needle` appears or `timeout` passes; returns
+/// what was read.
+pub async fn read_until(
+    body: &mut axum::body::Body,
+    needle: &str,
+    timeout: std::time::Duration,
+) -> String {
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + timeout;
+    while !seen.contains(needle) {
+        match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(Ok(frame))) => {
+                if let Ok(data) = frame.into_data() {
+                    seen.push_str(&String::from_utf8_lossy(&data));
+                }
+            }
+            _ => break,
+        }
+    }
+    seen
+}
+
+/// A real SMTP server on loopback that accepts every message and keeps it.
+pub struct SmtpSink {
+    pub url: String,
+    messages: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    pub async fn start() -> Self {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("smtp://{}", listener.local_addr().expect("addr"));
+        let messages = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let store = messages.clone();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let (read, mut write) = socket.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    let _ = write.write_all(b"220 sink ESMTP\r\n").await;
+                    let mut data: Option<String> = None;
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        if let Some(message) = data.as_mut() {
+                            if line == "." {
+                                store.lock().expect("sink").push(std::mem::take(message));
+                                data = None;
+                                let _ = write.write_all(b"250 OK queued\r\n").await;
+                            } else {
+                                message.push_str(&line);
+                                message.push('\n');
+                            }
+                            continue;
+                        }
+                        let verb = line
+                            .split_whitespace()
+                            .next()
+                            .unwrap_or("")
+                            .to_ascii_uppercase();
+                        let reply: &[u8] = match verb.as_str() {
+                            "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
+                            "HELO" | "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 OK\r\n",
+                            "DATA" => {
+                                data = Some(String::new());
+                                b"354 go ahead\r\n"
+                            }
+                            "QUIT" => {
+                                let _ = write.write_all(b"221 bye\r\n").await;
+                                break;
+                            }
+                            _ => b"502 not implemented\r\n",
+                        };
+                        let _ = write.write_all(reply).await;
+                    }
+                });
+            }
+        });
+        Self { url, messages }
+    }
+
+    /// Messages received so far (headers and body, dot-stuffing kept).
+    pub fn messages(&self) -> Vec<String> {
+        self.messages.lock().expect("sink").clone()
+    }
+
+    /// Waits until at least `n` messages arrived (or `timeout`).
+    pub async fn wait_for(&self, n: usize, timeout: std::time::Duration) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while self.messages().len() < n && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        self.messages()
+    }
+}

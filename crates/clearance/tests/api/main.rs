@@ -8,6 +8,7 @@ mod common;
 mod auth;
 mod departments;
 mod finance;
+mod notifications;
 mod platform;
 mod students;
 mod users;

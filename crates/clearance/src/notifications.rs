@@ -1,0 +1,565 @@
+//! `/api/notifications/`: each user's own notifications (spec §3.7), and a
+//! live Server-Sent Events stream of new ones.
+
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use chrono::Utc;
+use futures_util::Stream;
+use kernel::jwt::TokenType;
+use kernel::listing::ListQuery;
+use kernel::{
+    ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, MessageOut, Page, PageSize,
+};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, IntoSimpleExpr, ModelTrait,
+    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::entities::notification;
+use crate::entities::user::{self, Role};
+use crate::notify::{Effects, Note};
+use crate::principal::{ADMIN_ONLY, CurrentUser, user_for_claims};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_notifications, create_notification))
+        .routes(routes!(unread_count))
+        .routes(routes!(unread_notifications))
+        .routes(routes!(mark_all_read))
+        .routes(routes!(delete_all_read))
+        .routes(routes!(notification_stream))
+        .routes(routes!(retrieve_notification, destroy_notification))
+        .routes(routes!(mark_read, mark_read_post))
+        .routes(routes!(mark_unread))
+}
+
+/// The original's and its frontend's action names.
+pub fn aliases() -> axum::Router<AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/api/notifications/unread_count/", get(unread_count))
+        .route("/api/notifications/mark_all_as_read/", post(mark_all_read))
+        .route(
+            "/api/notifications/{id}/mark_as_read/",
+            post(mark_read_post).put(mark_read_post),
+        )
+        .route(
+            "/api/notifications/{id}/mark-as-read/",
+            post(mark_read_post).put(mark_read_post),
+        )
+        .route(
+            "/api/notifications/{id}/mark_read/",
+            post(mark_read_post).put(mark_read_post),
+        )
+        .route(
+            "/api/notifications/{id}/mark_as_unread/",
+            post(mark_unread).put(mark_unread),
+        )
+        .route(
+            "/api/notifications/delete_all_read/",
+            axum::routing::delete(delete_all_read),
+        )
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct NotificationOut {
+    pub id: Uuid,
+    pub user: Uuid,
+    pub title: String,
+    pub message: String,
+    /// approval, rejection, payment, status_update or gown.
+    pub notification_type: String,
+    pub related_object_type: Option<String>,
+    pub related_object_id: Option<Uuid>,
+    pub is_read: bool,
+    pub read_at: Option<chrono::DateTime<Utc>>,
+    pub created_at: chrono::DateTime<Utc>,
+}
+
+impl From<notification::Model> for NotificationOut {
+    fn from(n: notification::Model) -> Self {
+        Self {
+            id: n.id,
+            user: n.user_id,
+            title: n.title,
+            message: n.message,
+            notification_type: n.notification_type,
+            related_object_type: n.related_object_type,
+            related_object_id: n.related_object_id,
+            is_read: n.is_read,
+            read_at: n.read_at,
+            created_at: n.created_at,
+        }
+    }
+}
+
+fn own(me: &user::Model) -> sea_orm::Select<notification::Entity> {
+    notification::Entity::find().filter(notification::Column::UserId.eq(me.id))
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found_msg("No Notification matches the given query.")
+}
+
+/// The caller's notifications, newest first. Filters: `is_read`, `notification_type`.
+#[utoipa::path(get, path = "/api/notifications/", tag = "notifications", security(("jwt" = [])),
+    params(("is_read" = Option<bool>, Query), ("notification_type" = Option<String>, Query), ("search" = Option<String>, Query),
+           ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
+    responses((status = 200, body = Page<NotificationOut>), (status = 401)))]
+pub async fn list_notifications(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    list: ListQuery,
+) -> ApiResult<Json<Page<NotificationOut>>> {
+    let mut query = own(&me);
+    query = list.filter(
+        query,
+        "is_read",
+        notification::Column::IsRead,
+        FilterKind::Bool,
+    )?;
+    query = list.filter(
+        query,
+        "notification_type",
+        notification::Column::NotificationType,
+        FilterKind::Choice(notification::TYPES),
+    )?;
+    query = list.search(
+        query,
+        &[
+            notification::Column::Title.into_simple_expr(),
+            notification::Column::Message.into_simple_expr(),
+        ],
+    );
+    let query = list.order(
+        query,
+        &[
+            (
+                "created_at",
+                notification::Column::CreatedAt.into_simple_expr(),
+            ),
+            ("is_read", notification::Column::IsRead.into_simple_expr()),
+        ],
+        &[("created_at", Order::Desc)],
+        notification::Column::Id,
+    );
+    Ok(Json(
+        list.page(&state.db, query, PageSize::DEFAULT)
+            .await?
+            .map(NotificationOut::from),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct NotificationIn {
+    /// The recipient (`recipient_id` is accepted too).
+    #[serde(default)]
+    #[schema(value_type = Uuid)]
+    pub user: Field<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub recipient_id: Field<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub title: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub message: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub notification_type: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub related_object_type: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub related_object_id: Field<Uuid>,
+}
+
+/// Send a notification to a user (admin).
+#[utoipa::path(post, path = "/api/notifications/", tag = "notifications", security(("jwt" = [])), request_body = NotificationIn,
+    responses((status = 201, body = NotificationOut), (status = 400), (status = 401), (status = 403)))]
+pub async fn create_notification(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    Json(input): Json<NotificationIn>,
+) -> ApiResult<(StatusCode, Json<NotificationOut>)> {
+    if me.role != Role::Admin {
+        return Err(ApiError::forbidden(ADMIN_ONLY));
+    }
+    let mut c = Checker::new();
+    let recipient = c.value(
+        "user",
+        if input.user.is_absent() {
+            input.recipient_id
+        } else {
+            input.user
+        },
+    );
+    let title = c.text("title", input.title, 255);
+    let message = c.text("message", input.message, 10_000);
+    let kind = match input.notification_type {
+        Field::Absent => Some("status_update".to_owned()),
+        other => c.choice("notification_type", other, notification::TYPES),
+    };
+    let related_type = c
+        .optional_text("related_object_type", input.related_object_type, 50)
+        .flatten();
+    let related_id = c.nullable(input.related_object_id).flatten();
+    if let Some(id) = recipient
+        && user::Entity::find_by_id(id).one(&state.db).await?.is_none()
+    {
+        c.error(
+            "user",
+            format!("Invalid pk \"{id}\" - object does not exist."),
+        );
+    }
+    c.finish()?;
+    let recipient = recipient.unwrap_or_default();
+    let kind = kind.unwrap_or_default();
+    let txn = kernel::db::begin_write(&state.db).await?;
+    let mut effects = Effects::new();
+    let note = Note {
+        title: &title.unwrap_or_default(),
+        message: message.unwrap_or_default(),
+        kind: &kind,
+        related: related_type.as_deref().zip(related_id),
+    };
+    effects.notify(&txn, &state, recipient, &note).await?;
+    let created = own_of(recipient)
+        .order_by(notification::Column::CreatedAt, Order::Desc)
+        .one(&txn)
+        .await?
+        .ok_or_else(not_found)?;
+    txn.commit().await?;
+    effects.publish(&state);
+    Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+fn own_of(user: Uuid) -> sea_orm::Select<notification::Entity> {
+    notification::Entity::find().filter(notification::Column::UserId.eq(user))
+}
+
+/// One of the caller's notifications.
+#[utoipa::path(get, path = "/api/notifications/{id}/", tag = "notifications", security(("jwt" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = NotificationOut), (status = 401), (status = 404)))]
+pub async fn retrieve_notification(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    Id(id): Id,
+) -> ApiResult<Json<NotificationOut>> {
+    let row = own(&me)
+        .filter(notification::Column::Id.eq(id))
+        .one(&state.db)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(Json(row.into()))
+}
+
+/// Delete one of the caller's notifications.
+#[utoipa::path(delete, path = "/api/notifications/{id}/", tag = "notifications", security(("jwt" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 401), (status = 404)))]
+pub async fn destroy_notification(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
+    let row = own(&me)
+        .filter(notification::Column::Id.eq(id))
+        .one(&state.db)
+        .await?
+        .ok_or_else(not_found)?;
+    row.delete(&state.db).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MarkedOut {
+    pub message: String,
+    pub notification: NotificationOut,
+}
+
+async fn set_read(
+    state: &AppState,
+    me: &user::Model,
+    id: Uuid,
+    read: bool,
+) -> ApiResult<NotificationOut> {
+    let row = own(me)
+        .filter(notification::Column::Id.eq(id))
+        .one(&state.db)
+        .await?
+        .ok_or_else(not_found)?;
+    if row.is_read == read {
+        return Ok(row.into());
+    }
+    let mut model: notification::ActiveModel = row.into();
+    model.is_read = Set(read);
+    model.read_at = Set(read.then(Utc::now));
+    Ok(model.update(&state.db).await?.into())
+}
+
+/// Mark one of the caller's notifications read.
+#[utoipa::path(put, path = "/api/notifications/{id}/mark-read/", tag = "notifications", security(("jwt" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = MarkedOut), (status = 401), (status = 404)))]
+pub async fn mark_read(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    Id(id): Id,
+) -> ApiResult<Json<MarkedOut>> {
+    let notification = set_read(&state, &me, id, true).await?;
+    Ok(Json(MarkedOut {
+        message: "Notification marked as read".into(),
+        notification,
+    }))
+}
+
+/// The original frontend POSTs the same action.
+#[utoipa::path(post, path = "/api/notifications/{id}/mark-read/", tag = "notifications", security(("jwt" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = MarkedOut), (status = 401), (status = 404)))]
+pub async fn mark_read_post(
+    state: State<AppState>,
+    me: CurrentUser,
+    id: Id,
+) -> ApiResult<Json<MarkedOut>> {
+    mark_read(state, me, id).await
+}
+
+/// Mark one of the caller's notifications unread again.
+#[utoipa::path(post, path = "/api/notifications/{id}/mark-unread/", tag = "notifications", security(("jwt" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = MarkedOut), (status = 401), (status = 404)))]
+pub async fn mark_unread(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+    Id(id): Id,
+) -> ApiResult<Json<MarkedOut>> {
+    let notification = set_read(&state, &me, id, false).await?;
+    Ok(Json(MarkedOut {
+        message: "Notification marked as unread".into(),
+        notification,
+    }))
+}
+
+/// Mark all the caller's notifications read.
+#[utoipa::path(post, path = "/api/notifications/mark-all-read/", tag = "notifications", security(("jwt" = [])),
+    responses((status = 200, body = MessageOut), (status = 401)))]
+pub async fn mark_all_read(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+) -> ApiResult<Json<MessageOut>> {
+    let result = notification::Entity::update_many()
+        .col_expr(notification::Column::IsRead, Expr::value(true))
+        .col_expr(notification::Column::ReadAt, Expr::value(Utc::now()))
+        .filter(notification::Column::UserId.eq(me.id))
+        .filter(notification::Column::IsRead.eq(false))
+        .exec(&state.db)
+        .await?;
+    Ok(MessageOut::new(format!(
+        "{} notification(s) marked as read",
+        result.rows_affected
+    )))
+}
+
+/// Delete all the caller's read notifications.
+#[utoipa::path(delete, path = "/api/notifications/delete-all-read/", tag = "notifications", security(("jwt" = [])),
+    responses((status = 200, body = MessageOut), (status = 401)))]
+pub async fn delete_all_read(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+) -> ApiResult<Json<MessageOut>> {
+    let result = notification::Entity::delete_many()
+        .filter(notification::Column::UserId.eq(me.id))
+        .filter(notification::Column::IsRead.eq(true))
+        .exec(&state.db)
+        .await?;
+    Ok(MessageOut::new(format!(
+        "{} read notification(s) deleted",
+        result.rows_affected
+    )))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnreadCountOut {
+    pub unread_count: u64,
+}
+
+/// How many of the caller's notifications are unread.
+#[utoipa::path(get, path = "/api/notifications/unread-count/", tag = "notifications", security(("jwt" = [])),
+    responses((status = 200, body = UnreadCountOut), (status = 401)))]
+pub async fn unread_count(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+) -> ApiResult<Json<UnreadCountOut>> {
+    let unread_count = own(&me)
+        .filter(notification::Column::IsRead.eq(false))
+        .count(&state.db)
+        .await?;
+    Ok(Json(UnreadCountOut { unread_count }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnreadOut {
+    pub count: usize,
+    pub notifications: Vec<NotificationOut>,
+}
+
+/// The caller's unread notifications (newest 100).
+#[utoipa::path(get, path = "/api/notifications/unread/", tag = "notifications", security(("jwt" = [])),
+    responses((status = 200, body = UnreadOut), (status = 401)))]
+pub async fn unread_notifications(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+) -> ApiResult<Json<UnreadOut>> {
+    let rows = own(&me)
+        .filter(notification::Column::IsRead.eq(false))
+        .order_by(notification::Column::CreatedAt, Order::Desc)
+        .limit(100)
+        .all(&state.db)
+        .await?;
+    let notifications: Vec<NotificationOut> = rows.into_iter().map(Into::into).collect();
+    Ok(Json(UnreadOut {
+        count: notifications.len(),
+        notifications,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct StreamQuery {
+    /// An access token, for clients (such as `EventSource`) that cannot send headers.
+    pub token: Option<String>,
+}
+
+/// The user a stream belongs to: from the `Authorization` header, else `?token=`.
+pub struct StreamUser(user::Model);
+
+impl axum::extract::FromRequestParts<AppState> for StreamUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            return CurrentUser::from_request_parts(parts, state)
+                .await
+                .map(|u| StreamUser(u.0));
+        }
+        let kernel::Query(query) =
+            kernel::Query::<StreamQuery>::from_request_parts(parts, state).await?;
+        let token = query
+            .token
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::NotAuthenticated)?;
+        let claims = state
+            .jwt
+            .verify(&token, TokenType::Access)
+            .map_err(kernel::jwt::access_token_error)?;
+        Ok(StreamUser(user_for_claims(state, &claims).await?))
+    }
+}
+
+/// New notifications as Server-Sent Events (`event: notification`, `data:`
+/// the notification as JSON), pushed as they are created. Authenticate with
+/// the `Authorization` header or `?token=<access token>`.
+#[utoipa::path(get, path = "/api/notifications/stream/", tag = "notifications", security(("jwt" = [])),
+    params(("token" = Option<String>, Query)),
+    responses((status = 200, description = "text/event-stream of `notification` events"), (status = 401)))]
+pub async fn notification_stream(
+    State(state): State<AppState>,
+    StreamUser(me): StreamUser,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let wake = state.hub.subscribe();
+    let start = Cursor {
+        since: Utc::now() - chrono::Duration::milliseconds(1),
+        seen: HashSet::new(),
+    };
+    let stream = futures_util::stream::unfold(
+        (state, me.id, wake, start, Vec::<Event>::new(), true),
+        |(state, user, mut wake, mut cursor, mut queue, first)| async move {
+            if first {
+                let ready = Event::default().event("ready").data("{}");
+                return Some((Ok(ready), (state, user, wake, cursor, queue, false)));
+            }
+            loop {
+                if let Some(event) = queue.pop() {
+                    return Some((Ok(event), (state, user, wake, cursor, queue, false)));
+                }
+                // Woken by a commit on this node, or by the timer for other nodes' commits.
+                let deadline = tokio::time::sleep(Duration::from_secs(2));
+                tokio::pin!(deadline);
+                loop {
+                    tokio::select! {
+                        received = wake.recv() => match received {
+                            Ok(id) if id == user => break,
+                            Ok(_) => continue,
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                        },
+                        () = &mut deadline => break,
+                    }
+                }
+                match cursor.fetch(&state, user).await {
+                    Ok(events) => {
+                        queue = events;
+                        queue.reverse();
+                    }
+                    Err(error) => tracing::warn!(%error, "notification stream query failed"),
+                }
+            }
+        },
+    );
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// Where a stream is: notifications created since `since` not yet sent.
+struct Cursor {
+    since: chrono::DateTime<Utc>,
+    seen: HashSet<Uuid>,
+}
+
+impl Cursor {
+    async fn fetch(&mut self, state: &AppState, user: Uuid) -> Result<Vec<Event>, sea_orm::DbErr> {
+        let rows = own_of(user)
+            .filter(notification::Column::CreatedAt.gte(self.since))
+            .order_by(notification::Column::CreatedAt, Order::Asc)
+            .order_by(notification::Column::Id, Order::Asc)
+            .limit(100)
+            .all(&state.db)
+            .await?;
+        let mut events = Vec::new();
+        for row in rows {
+            if row.created_at == self.since && self.seen.contains(&row.id) {
+                continue;
+            }
+            if row.created_at > self.since {
+                // Only rows at the boundary instant can be fetched again.
+                self.since = row.created_at;
+                self.seen.clear();
+            }
+            self.seen.insert(row.id);
+            let id = row.id.to_string();
+            let data = serde_json::to_string(&NotificationOut::from(row)).unwrap_or_default();
+            events.push(Event::default().event("notification").id(id).data(data));
+        }
+        if self.seen.len() > 10_000 {
+            self.seen.clear();
+        }
+        Ok(events)
+    }
+}
