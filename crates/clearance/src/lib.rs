@@ -3,6 +3,7 @@
 pub mod entities;
 pub mod migration;
 
+mod academics;
 mod approvals;
 mod audit;
 mod auth;
@@ -63,7 +64,7 @@ pub fn defaults() -> SystemDefaults {
 #[openapi(
     info(title = "MksU Clearance System API", description = "Graduation clearance: students, offices, approvals, finance, gowns, notifications, audit and analytics."),
     tags((name = "auth"), (name = "users"), (name = "students"), (name = "departments"), (name = "clearances"),
-         (name = "approvals"), (name = "finance"), (name = "notifications"), (name = "health"))
+         (name = "approvals"), (name = "finance"), (name = "notifications"), (name = "academics"), (name = "health"))
 )]
 struct ApiDoc;
 
@@ -77,6 +78,7 @@ fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(approvals::router())
         .merge(finance::router())
         .merge(notifications::router())
+        .merge(academics::router())
         .split_for_parts();
     (router, kernel::docs::with_bearer_auth(openapi))
 }

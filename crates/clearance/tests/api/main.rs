@@ -5,6 +5,7 @@
 #[macro_use]
 mod common;
 
+mod academics;
 mod auth;
 mod departments;
 mod finance;

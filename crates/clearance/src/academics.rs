@@ -1,0 +1,547 @@
+//! `/api/academics/…`: schools, academic departments and courses that
+//! student records point to. Any signed-in user reads; administrators write.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::Utc;
+use kernel::listing::ListQuery;
+use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, PageSize};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, IntoSimpleExpr, ModelTrait,
+    Order,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::entities::user::Role;
+use crate::entities::{academic_department, course, school};
+use crate::principal::{ADMIN_ONLY, CurrentUser};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_schools, create_school))
+        .routes(routes!(retrieve_school, destroy_school))
+        .routes(routes!(
+            list_academic_departments,
+            create_academic_department
+        ))
+        .routes(routes!(
+            retrieve_academic_department,
+            destroy_academic_department
+        ))
+        .routes(routes!(list_courses, create_course))
+        .routes(routes!(retrieve_course, destroy_course))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SchoolOut {
+    pub id: Uuid,
+    pub name: String,
+    pub code: String,
+    pub dean_email: String,
+    pub description: String,
+    pub is_active: bool,
+}
+
+impl From<school::Model> for SchoolOut {
+    fn from(s: school::Model) -> Self {
+        Self {
+            id: s.id,
+            name: s.name,
+            code: s.code,
+            dean_email: s.dean_email,
+            description: s.description,
+            is_active: s.is_active,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AcademicDepartmentOut {
+    pub id: Uuid,
+    pub school: Uuid,
+    pub name: String,
+    pub code: String,
+    pub head_email: String,
+    pub description: String,
+    pub is_active: bool,
+}
+
+impl From<academic_department::Model> for AcademicDepartmentOut {
+    fn from(d: academic_department::Model) -> Self {
+        Self {
+            id: d.id,
+            school: d.school_id,
+            name: d.name,
+            code: d.code,
+            head_email: d.head_email,
+            description: d.description,
+            is_active: d.is_active,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CourseOut {
+    pub id: Uuid,
+    pub department: Uuid,
+    pub name: String,
+    pub code: String,
+    pub duration_years: i32,
+    pub description: String,
+    pub is_active: bool,
+}
+
+impl From<course::Model> for CourseOut {
+    fn from(c: course::Model) -> Self {
+        Self {
+            id: c.id,
+            department: c.department_id,
+            name: c.name,
+            code: c.code,
+            duration_years: c.duration_years,
+            description: c.description,
+            is_active: c.is_active,
+        }
+    }
+}
+
+/// Fields shared by the three kinds; `parent` is the school of a department
+/// or the department of a course.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct AcademicIn {
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub name: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub code: Field<String>,
+    /// Dean's (school) or head's (department) address.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub email: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub school: Field<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub department: Field<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<i32>)]
+    pub duration_years: Field<i64>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub description: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub is_active: Field<bool>,
+}
+
+fn admin(me: &CurrentUser) -> ApiResult<()> {
+    if me.0.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(ADMIN_ONLY))
+    }
+}
+
+struct Common {
+    name: String,
+    code: String,
+    email: String,
+    description: String,
+    is_active: bool,
+}
+
+fn common(c: &mut Checker, input: &mut AcademicIn) -> Common {
+    Common {
+        name: c
+            .text("name", std::mem::take(&mut input.name), 255)
+            .unwrap_or_default(),
+        code: c
+            .text("code", std::mem::take(&mut input.code), 20)
+            .map(|s| s.to_uppercase())
+            .unwrap_or_default(),
+        email: match std::mem::take(&mut input.email) {
+            Field::Absent | Field::Null => String::new(),
+            other => c.email("email", other).unwrap_or_default(),
+        },
+        description: c
+            .blank_text(
+                "description",
+                std::mem::take(&mut input.description),
+                10_000,
+            )
+            .unwrap_or_default(),
+        is_active: c
+            .boolean("is_active", std::mem::take(&mut input.is_active), true)
+            .unwrap_or(true),
+    }
+}
+
+fn code_conflict(e: sea_orm::DbErr) -> ApiError {
+    if kernel::error::is_unique_violation(&e, "code") {
+        ApiError::field("code", "An entry with this code already exists.")
+    } else {
+        e.into()
+    }
+}
+
+fn in_use(e: sea_orm::DbErr) -> ApiError {
+    if kernel::error::is_foreign_key_violation(&e) {
+        ApiError::Conflict("This entry is still referenced; deactivate it instead.".into())
+    } else {
+        e.into()
+    }
+}
+
+fn order<Q: sea_orm::QueryOrder>(
+    list: &ListQuery,
+    query: Q,
+    name: impl IntoSimpleExpr,
+    code: impl IntoSimpleExpr,
+    id: impl IntoSimpleExpr,
+) -> Q {
+    list.order(
+        query,
+        &[
+            ("name", name.into_simple_expr()),
+            ("code", code.into_simple_expr()),
+        ],
+        &[("name", Order::Asc)],
+        id,
+    )
+}
+
+/// Schools and faculties.
+#[utoipa::path(get, path = "/api/academics/schools/", tag = "academics", security(("jwt" = [])),
+    params(("is_active" = Option<bool>, Query), ("search" = Option<String>, Query), ("page" = Option<u64>, Query)),
+    responses((status = 200, body = Page<SchoolOut>), (status = 401)))]
+pub async fn list_schools(
+    State(state): State<AppState>,
+    _me: CurrentUser,
+    list: ListQuery,
+) -> ApiResult<Json<Page<SchoolOut>>> {
+    let mut query = list.filter(
+        school::Entity::find(),
+        "is_active",
+        school::Column::IsActive,
+        FilterKind::Bool,
+    )?;
+    query = list.search(
+        query,
+        &[
+            school::Column::Name.into_simple_expr(),
+            school::Column::Code.into_simple_expr(),
+        ],
+    );
+    let query = order(
+        &list,
+        query,
+        school::Column::Name,
+        school::Column::Code,
+        school::Column::Id,
+    );
+    Ok(Json(
+        list.page(&state.db, query, PageSize::DEFAULT)
+            .await?
+            .map(SchoolOut::from),
+    ))
+}
+
+/// Add a school (admin).
+#[utoipa::path(post, path = "/api/academics/schools/", tag = "academics", security(("jwt" = [])), request_body = AcademicIn,
+    responses((status = 201, body = SchoolOut), (status = 400), (status = 401), (status = 403)))]
+pub async fn create_school(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Json(mut input): Json<AcademicIn>,
+) -> ApiResult<(StatusCode, Json<SchoolOut>)> {
+    admin(&me)?;
+    let mut c = Checker::new();
+    let f = common(&mut c, &mut input);
+    c.finish()?;
+    let created = school::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        name: Set(f.name),
+        code: Set(f.code),
+        dean_email: Set(f.email),
+        description: Set(f.description),
+        is_active: Set(f.is_active),
+        created_at: Set(Utc::now()),
+    }
+    .insert(&state.db)
+    .await
+    .map_err(code_conflict)?;
+    Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+async fn find<E: EntityTrait, C: ConnectionTrait>(db: &C, id: Uuid) -> ApiResult<E::Model>
+where
+    <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<Uuid>,
+{
+    E::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(ApiError::not_found)
+}
+
+/// One school.
+#[utoipa::path(get, path = "/api/academics/schools/{id}/", tag = "academics", security(("jwt" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = SchoolOut), (status = 401), (status = 404)))]
+pub async fn retrieve_school(
+    State(state): State<AppState>,
+    _me: CurrentUser,
+    Id(id): Id,
+) -> ApiResult<Json<SchoolOut>> {
+    Ok(Json(find::<school::Entity, _>(&state.db, id).await?.into()))
+}
+
+/// Remove a school and its departments and courses (admin); students keep their records.
+#[utoipa::path(delete, path = "/api/academics/schools/{id}/", tag = "academics", security(("jwt" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 401), (status = 403), (status = 404)))]
+pub async fn destroy_school(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
+    admin(&me)?;
+    find::<school::Entity, _>(&state.db, id)
+        .await?
+        .delete(&state.db)
+        .await
+        .map_err(in_use)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Academic departments. Filter: `school`.
+#[utoipa::path(get, path = "/api/academics/departments/", tag = "academics", security(("jwt" = [])),
+    params(("school" = Option<Uuid>, Query), ("is_active" = Option<bool>, Query), ("search" = Option<String>, Query), ("page" = Option<u64>, Query)),
+    responses((status = 200, body = Page<AcademicDepartmentOut>), (status = 401)))]
+pub async fn list_academic_departments(
+    State(state): State<AppState>,
+    _me: CurrentUser,
+    list: ListQuery,
+) -> ApiResult<Json<Page<AcademicDepartmentOut>>> {
+    let mut query = list.filter(
+        academic_department::Entity::find(),
+        "school",
+        academic_department::Column::SchoolId,
+        FilterKind::Uuid,
+    )?;
+    query = list.filter(
+        query,
+        "is_active",
+        academic_department::Column::IsActive,
+        FilterKind::Bool,
+    )?;
+    query = list.search(
+        query,
+        &[
+            academic_department::Column::Name.into_simple_expr(),
+            academic_department::Column::Code.into_simple_expr(),
+        ],
+    );
+    let query = order(
+        &list,
+        query,
+        academic_department::Column::Name,
+        academic_department::Column::Code,
+        academic_department::Column::Id,
+    );
+    Ok(Json(
+        list.page(&state.db, query, PageSize::DEFAULT)
+            .await?
+            .map(AcademicDepartmentOut::from),
+    ))
+}
+
+/// Add an academic department to a school (admin).
+#[utoipa::path(post, path = "/api/academics/departments/", tag = "academics", security(("jwt" = [])), request_body = AcademicIn,
+    responses((status = 201, body = AcademicDepartmentOut), (status = 400), (status = 401), (status = 403)))]
+pub async fn create_academic_department(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Json(mut input): Json<AcademicIn>,
+) -> ApiResult<(StatusCode, Json<AcademicDepartmentOut>)> {
+    admin(&me)?;
+    let mut c = Checker::new();
+    let f = common(&mut c, &mut input);
+    let parent = c.value("school", input.school);
+    if let Some(id) = parent
+        && school::Entity::find_by_id(id)
+            .one(&state.db)
+            .await?
+            .is_none()
+    {
+        c.error(
+            "school",
+            format!("Invalid pk \"{id}\" - object does not exist."),
+        );
+    }
+    c.finish()?;
+    let created = academic_department::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        school_id: Set(parent.unwrap_or_default()),
+        name: Set(f.name),
+        code: Set(f.code),
+        head_email: Set(f.email),
+        description: Set(f.description),
+        is_active: Set(f.is_active),
+        created_at: Set(Utc::now()),
+    }
+    .insert(&state.db)
+    .await
+    .map_err(code_conflict)?;
+    Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+/// One academic department.
+#[utoipa::path(get, path = "/api/academics/departments/{id}/", tag = "academics", security(("jwt" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = AcademicDepartmentOut), (status = 401), (status = 404)))]
+pub async fn retrieve_academic_department(
+    State(state): State<AppState>,
+    _me: CurrentUser,
+    Id(id): Id,
+) -> ApiResult<Json<AcademicDepartmentOut>> {
+    Ok(Json(
+        find::<academic_department::Entity, _>(&state.db, id)
+            .await?
+            .into(),
+    ))
+}
+
+/// Remove an academic department and its courses (admin).
+#[utoipa::path(delete, path = "/api/academics/departments/{id}/", tag = "academics", security(("jwt" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 401), (status = 403), (status = 404)))]
+pub async fn destroy_academic_department(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
+    admin(&me)?;
+    find::<academic_department::Entity, _>(&state.db, id)
+        .await?
+        .delete(&state.db)
+        .await
+        .map_err(in_use)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Courses. Filter: `department`.
+#[utoipa::path(get, path = "/api/academics/courses/", tag = "academics", security(("jwt" = [])),
+    params(("department" = Option<Uuid>, Query), ("is_active" = Option<bool>, Query), ("search" = Option<String>, Query), ("page" = Option<u64>, Query)),
+    responses((status = 200, body = Page<CourseOut>), (status = 401)))]
+pub async fn list_courses(
+    State(state): State<AppState>,
+    _me: CurrentUser,
+    list: ListQuery,
+) -> ApiResult<Json<Page<CourseOut>>> {
+    let mut query = list.filter(
+        course::Entity::find(),
+        "department",
+        course::Column::DepartmentId,
+        FilterKind::Uuid,
+    )?;
+    query = list.filter(
+        query,
+        "is_active",
+        course::Column::IsActive,
+        FilterKind::Bool,
+    )?;
+    query = list.search(
+        query,
+        &[
+            course::Column::Name.into_simple_expr(),
+            course::Column::Code.into_simple_expr(),
+        ],
+    );
+    let query = order(
+        &list,
+        query,
+        course::Column::Name,
+        course::Column::Code,
+        course::Column::Id,
+    );
+    Ok(Json(
+        list.page(&state.db, query, PageSize::DEFAULT)
+            .await?
+            .map(CourseOut::from),
+    ))
+}
+
+/// Add a course to an academic department (admin).
+#[utoipa::path(post, path = "/api/academics/courses/", tag = "academics", security(("jwt" = [])), request_body = AcademicIn,
+    responses((status = 201, body = CourseOut), (status = 400), (status = 401), (status = 403)))]
+pub async fn create_course(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Json(mut input): Json<AcademicIn>,
+) -> ApiResult<(StatusCode, Json<CourseOut>)> {
+    admin(&me)?;
+    let mut c = Checker::new();
+    let f = common(&mut c, &mut input);
+    let parent = c.value("department", input.department);
+    let years = match input.duration_years {
+        Field::Absent => Some(4),
+        other => c.int("duration_years", other, 1, 10),
+    };
+    if let Some(id) = parent
+        && academic_department::Entity::find_by_id(id)
+            .one(&state.db)
+            .await?
+            .is_none()
+    {
+        c.error(
+            "department",
+            format!("Invalid pk \"{id}\" - object does not exist."),
+        );
+    }
+    c.finish()?;
+    let created = course::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        department_id: Set(parent.unwrap_or_default()),
+        name: Set(f.name),
+        code: Set(f.code),
+        duration_years: Set(years.and_then(|y| i32::try_from(y).ok()).unwrap_or(4)),
+        description: Set(f.description),
+        is_active: Set(f.is_active),
+        created_at: Set(Utc::now()),
+    }
+    .insert(&state.db)
+    .await
+    .map_err(code_conflict)?;
+    Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+/// One course.
+#[utoipa::path(get, path = "/api/academics/courses/{id}/", tag = "academics", security(("jwt" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = CourseOut), (status = 401), (status = 404)))]
+pub async fn retrieve_course(
+    State(state): State<AppState>,
+    _me: CurrentUser,
+    Id(id): Id,
+) -> ApiResult<Json<CourseOut>> {
+    Ok(Json(find::<course::Entity, _>(&state.db, id).await?.into()))
+}
+
+/// Remove a course (admin).
+#[utoipa::path(delete, path = "/api/academics/courses/{id}/", tag = "academics", security(("jwt" = [])), params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 401), (status = 403), (status = 404)))]
+pub async fn destroy_course(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Id(id): Id,
+) -> ApiResult<StatusCode> {
+    admin(&me)?;
+    find::<course::Entity, _>(&state.db, id)
+        .await?
+        .delete(&state.db)
+        .await
+        .map_err(in_use)?;
+    Ok(StatusCode::NO_CONTENT)
+}
