@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
+use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, PageSize};
 use sea_orm::{
@@ -16,6 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::audit::{self, Actor};
 use crate::entities::user::Role;
 use crate::entities::{academic_department, course, school};
 use crate::principal::{ADMIN_ONLY, CurrentUser};
@@ -183,6 +185,32 @@ fn common(c: &mut Checker, input: &mut AcademicIn) -> Common {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
+async fn record<C: ConnectionTrait>(
+    db: &C,
+    me: &CurrentUser,
+    ip: Option<std::net::IpAddr>,
+    action: &str,
+    content_type: &str,
+    id: Uuid,
+    name: &str,
+    changes: serde_json::Value,
+) -> ApiResult<()> {
+    audit::record(
+        db,
+        Actor {
+            user_id: Some(me.0.id),
+            ip,
+        },
+        action,
+        content_type,
+        id,
+        name,
+        changes,
+    )
+    .await
+}
+
 fn code_conflict(e: sea_orm::DbErr) -> ApiError {
     if kernel::error::is_unique_violation(&e, "code") {
         ApiError::field("code", "An entry with this code already exists.")
@@ -259,12 +287,14 @@ pub async fn list_schools(
 pub async fn create_school(
     State(state): State<AppState>,
     me: CurrentUser,
+    ClientIp(ip): ClientIp,
     Json(mut input): Json<AcademicIn>,
 ) -> ApiResult<(StatusCode, Json<SchoolOut>)> {
     admin(&me)?;
     let mut c = Checker::new();
     let f = common(&mut c, &mut input);
     c.finish()?;
+    let txn = kernel::db::begin_write(&state.db).await?;
     let created = school::ActiveModel {
         id: Set(Uuid::new_v4()),
         name: Set(f.name),
@@ -274,9 +304,22 @@ pub async fn create_school(
         is_active: Set(f.is_active),
         created_at: Set(Utc::now()),
     }
-    .insert(&state.db)
+    .insert(&txn)
     .await
     .map_err(code_conflict)?;
+    let snapshot = kernel::audit::snapshot(&SchoolOut::from(created.clone()));
+    record(
+        &txn,
+        &me,
+        ip,
+        "create",
+        "School",
+        created.id,
+        &created.name,
+        kernel::audit::created(&snapshot),
+    )
+    .await?;
+    txn.commit().await?;
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
@@ -307,14 +350,26 @@ pub async fn retrieve_school(
 pub async fn destroy_school(
     State(state): State<AppState>,
     me: CurrentUser,
+    ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     admin(&me)?;
-    find::<school::Entity, _>(&state.db, id)
-        .await?
-        .delete(&state.db)
-        .await
-        .map_err(in_use)?;
+    let txn = kernel::db::begin_write(&state.db).await?;
+    let existing = find::<school::Entity, _>(&txn, id).await?;
+    let snapshot = kernel::audit::snapshot(&SchoolOut::from(existing.clone()));
+    record(
+        &txn,
+        &me,
+        ip,
+        "delete",
+        "School",
+        existing.id,
+        &existing.name,
+        kernel::audit::deleted(&snapshot),
+    )
+    .await?;
+    existing.delete(&txn).await.map_err(in_use)?;
+    txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -366,6 +421,7 @@ pub async fn list_academic_departments(
 pub async fn create_academic_department(
     State(state): State<AppState>,
     me: CurrentUser,
+    ClientIp(ip): ClientIp,
     Json(mut input): Json<AcademicIn>,
 ) -> ApiResult<(StatusCode, Json<AcademicDepartmentOut>)> {
     admin(&me)?;
@@ -384,6 +440,7 @@ pub async fn create_academic_department(
         );
     }
     c.finish()?;
+    let txn = kernel::db::begin_write(&state.db).await?;
     let created = academic_department::ActiveModel {
         id: Set(Uuid::new_v4()),
         school_id: Set(parent.unwrap_or_default()),
@@ -394,9 +451,22 @@ pub async fn create_academic_department(
         is_active: Set(f.is_active),
         created_at: Set(Utc::now()),
     }
-    .insert(&state.db)
+    .insert(&txn)
     .await
     .map_err(code_conflict)?;
+    let snapshot = kernel::audit::snapshot(&AcademicDepartmentOut::from(created.clone()));
+    record(
+        &txn,
+        &me,
+        ip,
+        "create",
+        "AcademicDepartment",
+        created.id,
+        &created.name,
+        kernel::audit::created(&snapshot),
+    )
+    .await?;
+    txn.commit().await?;
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
@@ -421,14 +491,26 @@ pub async fn retrieve_academic_department(
 pub async fn destroy_academic_department(
     State(state): State<AppState>,
     me: CurrentUser,
+    ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     admin(&me)?;
-    find::<academic_department::Entity, _>(&state.db, id)
-        .await?
-        .delete(&state.db)
-        .await
-        .map_err(in_use)?;
+    let txn = kernel::db::begin_write(&state.db).await?;
+    let existing = find::<academic_department::Entity, _>(&txn, id).await?;
+    let snapshot = kernel::audit::snapshot(&AcademicDepartmentOut::from(existing.clone()));
+    record(
+        &txn,
+        &me,
+        ip,
+        "delete",
+        "AcademicDepartment",
+        existing.id,
+        &existing.name,
+        kernel::audit::deleted(&snapshot),
+    )
+    .await?;
+    existing.delete(&txn).await.map_err(in_use)?;
+    txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -480,6 +562,7 @@ pub async fn list_courses(
 pub async fn create_course(
     State(state): State<AppState>,
     me: CurrentUser,
+    ClientIp(ip): ClientIp,
     Json(mut input): Json<AcademicIn>,
 ) -> ApiResult<(StatusCode, Json<CourseOut>)> {
     admin(&me)?;
@@ -502,6 +585,7 @@ pub async fn create_course(
         );
     }
     c.finish()?;
+    let txn = kernel::db::begin_write(&state.db).await?;
     let created = course::ActiveModel {
         id: Set(Uuid::new_v4()),
         department_id: Set(parent.unwrap_or_default()),
@@ -512,9 +596,22 @@ pub async fn create_course(
         is_active: Set(f.is_active),
         created_at: Set(Utc::now()),
     }
-    .insert(&state.db)
+    .insert(&txn)
     .await
     .map_err(code_conflict)?;
+    let snapshot = kernel::audit::snapshot(&CourseOut::from(created.clone()));
+    record(
+        &txn,
+        &me,
+        ip,
+        "create",
+        "Course",
+        created.id,
+        &created.name,
+        kernel::audit::created(&snapshot),
+    )
+    .await?;
+    txn.commit().await?;
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
@@ -535,13 +632,25 @@ pub async fn retrieve_course(
 pub async fn destroy_course(
     State(state): State<AppState>,
     me: CurrentUser,
+    ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     admin(&me)?;
-    find::<course::Entity, _>(&state.db, id)
-        .await?
-        .delete(&state.db)
-        .await
-        .map_err(in_use)?;
+    let txn = kernel::db::begin_write(&state.db).await?;
+    let existing = find::<course::Entity, _>(&txn, id).await?;
+    let snapshot = kernel::audit::snapshot(&CourseOut::from(existing.clone()));
+    record(
+        &txn,
+        &me,
+        ip,
+        "delete",
+        "Course",
+        existing.id,
+        &existing.name,
+        kernel::audit::deleted(&snapshot),
+    )
+    .await?;
+    existing.delete(&txn).await.map_err(in_use)?;
+    txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

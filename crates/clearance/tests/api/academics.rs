@@ -23,6 +23,7 @@ db_test!(
         r.assert_status(201);
         assert_eq!(r.json["code"], "SCE");
         let school = r.json["id"].as_str().unwrap().to_owned();
+        assert_eq!(app.audit_rows("create", &school).await.len(), 1);
         let r = app
             .post("/api/academics/schools/")
             .bearer(&admin.access)
