@@ -8,6 +8,7 @@ mod audit;
 mod auth;
 mod clearances;
 mod departments;
+pub mod gowns;
 pub mod mpesa;
 mod notify;
 mod principal;
@@ -61,7 +62,7 @@ pub fn defaults() -> SystemDefaults {
 #[openapi(
     info(title = "MksU Clearance System API", description = "Graduation clearance: students, offices, approvals, finance, gowns, notifications, audit and analytics."),
     tags((name = "auth"), (name = "users"), (name = "students"), (name = "departments"), (name = "clearances"),
-         (name = "approvals"), (name = "health"))
+         (name = "approvals"), (name = "gowns"), (name = "health"))
 )]
 struct ApiDoc;
 
@@ -73,6 +74,7 @@ fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(departments::router())
         .merge(clearances::router())
         .merge(approvals::router())
+        .merge(gowns::router())
         .split_for_parts();
     (router, kernel::docs::with_bearer_auth(openapi))
 }
@@ -195,6 +197,7 @@ pub fn app(state: AppState) -> Router {
     let router = api
         .merge(auth::user_aliases())
         .merge(clearances::aliases())
+        .merge(gowns::aliases())
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             throttle,
@@ -217,6 +220,7 @@ pub fn spawn_workers(state: &AppState) {
             Duration::from_secs(5),
         );
     spawn_housekeeping(state.db.clone());
+    spawn_gown_reminders(state.clone());
 }
 
 /// Periodic housekeeping: forget blacklisted refresh tokens that have expired.
@@ -227,6 +231,22 @@ fn spawn_housekeeping(db: DatabaseConnection) -> tokio::task::JoinHandle<()> {
             tick.tick().await;
             if let Err(error) = kernel::jwt::purge_expired(&db).await {
                 tracing::warn!(%error, "could not purge expired blacklist rows");
+            }
+        }
+    })
+}
+
+/// Hourly, from a minute after start: remind students of overdue gowns.
+fn spawn_gown_reminders(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let start = tokio::time::Instant::now() + Duration::from_secs(60);
+        let mut tick = tokio::time::interval_at(start, Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match gowns::notify_overdue(&state).await {
+                Ok(0) => {}
+                Ok(sent) => tracing::info!(sent, "reminded students of overdue gowns"),
+                Err(error) => tracing::warn!(%error, "could not remind overdue gowns"),
             }
         }
     })
