@@ -7,6 +7,7 @@ mod common;
 
 mod auth;
 mod departments;
+mod gowns;
 mod platform;
 mod students;
 mod users;
