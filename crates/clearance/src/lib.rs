@@ -10,6 +10,7 @@ mod auth;
 mod clearances;
 mod departments;
 mod finance;
+pub mod gowns;
 pub mod mpesa;
 mod notifications;
 mod notify;
@@ -64,7 +65,7 @@ pub fn defaults() -> SystemDefaults {
 #[openapi(
     info(title = "MksU Clearance System API", description = "Graduation clearance: students, offices, approvals, finance, gowns, notifications, audit and analytics."),
     tags((name = "auth"), (name = "users"), (name = "students"), (name = "departments"), (name = "clearances"),
-         (name = "approvals"), (name = "finance"), (name = "notifications"), (name = "academics"), (name = "health"))
+         (name = "approvals"), (name = "finance"), (name = "gowns"), (name = "notifications"), (name = "academics"), (name = "health"))
 )]
 struct ApiDoc;
 
@@ -79,6 +80,7 @@ fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(finance::router())
         .merge(notifications::router())
         .merge(academics::router())
+        .merge(gowns::router())
         .split_for_parts();
     (router, kernel::docs::with_bearer_auth(openapi))
 }
@@ -203,6 +205,7 @@ pub fn app(state: AppState) -> Router {
         .merge(clearances::aliases())
         .merge(finance::aliases())
         .merge(notifications::aliases())
+        .merge(gowns::aliases())
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             throttle,
@@ -225,6 +228,7 @@ pub fn spawn_workers(state: &AppState) {
             Duration::from_secs(5),
         );
     spawn_housekeeping(state.db.clone());
+    spawn_gown_reminders(state.clone());
 }
 
 /// Periodic housekeeping: forget blacklisted refresh tokens that have expired.
@@ -235,6 +239,22 @@ fn spawn_housekeeping(db: DatabaseConnection) -> tokio::task::JoinHandle<()> {
             tick.tick().await;
             if let Err(error) = kernel::jwt::purge_expired(&db).await {
                 tracing::warn!(%error, "could not purge expired blacklist rows");
+            }
+        }
+    })
+}
+
+/// Hourly, from a minute after start: remind students of overdue gowns.
+fn spawn_gown_reminders(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let start = tokio::time::Instant::now() + Duration::from_secs(60);
+        let mut tick = tokio::time::interval_at(start, Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match gowns::notify_overdue(&state).await {
+                Ok(0) => {}
+                Ok(sent) => tracing::info!(sent, "reminded students of overdue gowns"),
+                Err(error) => tracing::warn!(%error, "could not remind overdue gowns"),
             }
         }
     })

@@ -4,6 +4,8 @@ use sea_orm::entity::prelude::*;
 
 pub const SIZES: &[&str] = &["S", "M", "L", "XL", "XXL"];
 
+pub const DEPOSIT_STATUSES: &[&str] = &["pending", "retained", "refunded"];
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "gown_issuances")]
 pub struct Model {
@@ -27,6 +29,9 @@ pub struct Model {
     pub issued_by_id: Option<Uuid>,
     #[sea_orm(column_type = "Text")]
     pub notes: String,
+    /// When the student was reminded that the gown is overdue (cleared when
+    /// the due date changes, so a new due date gets its own reminder).
+    pub overdue_notified_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

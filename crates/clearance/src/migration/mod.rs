@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m0001_identity;
 mod m0002_workflow;
+mod m0003_gown_overdue;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_identity::Migration),
             Box::new(m0002_workflow::Migration),
+            Box::new(m0003_gown_overdue::Migration),
         ]
     }
 

@@ -9,6 +9,7 @@ mod academics;
 mod auth;
 mod departments;
 mod finance;
+mod gowns;
 mod notifications;
 mod platform;
 mod students;
