@@ -815,6 +815,9 @@ pub async fn create_payment(
     if amount.is_some_and(|a| a.cents() <= 0) {
         c.error("amount", "Ensure this value is greater than 0.");
     }
+    if paid_at.is_some_and(|at| at > Utc::now() + chrono::Duration::minutes(5)) {
+        c.error("payment_date", "Payment date cannot be in the future.");
+    }
     let phone = match phone {
         Some(p) => match normalize_phone(&p) {
             Some(p) => Some(p),

@@ -139,8 +139,19 @@ fn type_message(serde_message: &str) -> String {
         "Not a valid string."
     } else if expected.contains("sequence") || expected.contains("vec") {
         "Expected a list of items."
-    } else if expected.contains("datetime") || expected.contains("date") {
-        "Datetime has wrong format."
+    } else if expected.contains("datetime")
+        || expected.contains("date")
+        || [
+            "premature end of input",
+            "input contains invalid characters",
+            "trailing input",
+            "input is out of range",
+            "no possible date",
+        ]
+        .iter()
+        .any(|m| lower.contains(m))
+    {
+        "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
     } else if serde_message.starts_with("unknown variant") {
         return match serde_message.split('`').nth(1) {
             Some(value) => format!("\"{value}\" is not a valid choice."),

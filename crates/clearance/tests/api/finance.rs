@@ -689,6 +689,18 @@ db_test!(admins_record_and_verify_offline_payments, |app| {
         .send()
         .await;
     assert_eq!(r.json["amount"], json!(["A valid number is required."]));
+    let r = app.post("/api/finance/payments/").bearer(&admin.access).json(&json!({"student": other_id, "amount": "1", "payment_method": "cash", "payment_date": "2099-01-01T00:00:00Z"})).send().await;
+    assert_eq!(
+        r.json,
+        json!({"payment_date": ["Payment date cannot be in the future."]})
+    );
+    let r = app.post("/api/finance/payments/").bearer(&admin.access).json(&json!({"student": other_id, "amount": "1", "payment_method": "cash", "payment_date": "yesterday"})).send().await;
+    assert!(
+        r.json["payment_date"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("Datetime has wrong format.")
+    );
 
     let r = app
         .get("/api/finance/payments/unverified/")
