@@ -5,6 +5,7 @@ pub mod migration;
 
 mod approvals;
 mod audit;
+mod audit_logs;
 mod auth;
 mod clearances;
 mod departments;
@@ -61,7 +62,7 @@ pub fn defaults() -> SystemDefaults {
 #[openapi(
     info(title = "MksU Clearance System API", description = "Graduation clearance: students, offices, approvals, finance, gowns, notifications, audit and analytics."),
     tags((name = "auth"), (name = "users"), (name = "students"), (name = "departments"), (name = "clearances"),
-         (name = "approvals"), (name = "health"))
+         (name = "approvals"), (name = "audit"), (name = "health"))
 )]
 struct ApiDoc;
 
@@ -73,6 +74,7 @@ fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(departments::router())
         .merge(clearances::router())
         .merge(approvals::router())
+        .merge(audit_logs::router())
         .split_for_parts();
     (router, kernel::docs::with_bearer_auth(openapi))
 }

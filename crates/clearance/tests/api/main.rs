@@ -5,6 +5,7 @@
 #[macro_use]
 mod common;
 
+mod audit_logs;
 mod auth;
 mod departments;
 mod platform;
