@@ -3,6 +3,7 @@
 pub mod entities;
 pub mod migration;
 
+mod analytics;
 mod approvals;
 mod audit;
 mod audit_logs;
@@ -62,7 +63,7 @@ pub fn defaults() -> SystemDefaults {
 #[openapi(
     info(title = "MksU Clearance System API", description = "Graduation clearance: students, offices, approvals, finance, gowns, notifications, audit and analytics."),
     tags((name = "auth"), (name = "users"), (name = "students"), (name = "departments"), (name = "clearances"),
-         (name = "approvals"), (name = "audit"), (name = "health"))
+         (name = "approvals"), (name = "audit"), (name = "analytics"), (name = "health"))
 )]
 struct ApiDoc;
 
@@ -75,6 +76,7 @@ fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(clearances::router())
         .merge(approvals::router())
         .merge(audit_logs::router())
+        .merge(analytics::router())
         .split_for_parts();
     (router, kernel::docs::with_bearer_auth(openapi))
 }
@@ -197,6 +199,7 @@ pub fn app(state: AppState) -> Router {
     let router = api
         .merge(auth::user_aliases())
         .merge(clearances::aliases())
+        .merge(analytics::aliases())
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             throttle,

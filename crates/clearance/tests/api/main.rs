@@ -5,6 +5,7 @@
 #[macro_use]
 mod common;
 
+mod analytics;
 mod audit_logs;
 mod auth;
 mod departments;
