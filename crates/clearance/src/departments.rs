@@ -3,11 +3,12 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
+use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, PageSize};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr,
-    ModelTrait, Order, QueryFilter,
+    Order, QueryFilter, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -15,6 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::audit::{self, Actor};
 use crate::entities::{approval, department};
 use crate::principal::CurrentUser;
 use crate::state::AppState;
@@ -92,6 +94,31 @@ pub fn router() -> OpenApiRouter<AppState> {
             partial_update_department,
             destroy_department
         ))
+}
+
+/// What an audit row shows of an office.
+fn audit_snapshot(d: &department::Model) -> serde_json::Value {
+    kernel::audit::snapshot(&serde_json::json!({
+        "name": d.name,
+        "code": d.code,
+        "department_type": d.department_type,
+        "head_email": d.head_email,
+        "description": d.description,
+        "is_active": d.is_active,
+        "approval_order": d.approval_order,
+    }))
+}
+
+/// How an office is named in audit rows.
+fn audit_name(d: &department::Model) -> String {
+    format!("{} ({})", d.name, d.code)
+}
+
+fn actor(me: &CurrentUser, ip: Option<std::net::IpAddr>) -> Actor {
+    Actor {
+        user_id: Some(me.0.id),
+        ip,
+    }
 }
 
 fn require_admin(me: &CurrentUser) -> ApiResult<()> {
@@ -218,11 +245,13 @@ fn conflict(error: sea_orm::DbErr) -> ApiError {
 pub async fn create_department(
     State(state): State<AppState>,
     me: CurrentUser,
+    ClientIp(ip): ClientIp,
     Json(input): Json<DepartmentIn>,
 ) -> ApiResult<(StatusCode, Json<DepartmentOut>)> {
     require_admin(&me)?;
     let v = validate(&state.db, input, false, None).await?;
     let now = Utc::now();
+    let txn = kernel::db::begin_write(&state.db).await?;
     let created = department::ActiveModel {
         id: Set(Uuid::new_v4()),
         name: Set(v.name.unwrap_or_default()),
@@ -235,17 +264,32 @@ pub async fn create_department(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&state.db)
+    .insert(&txn)
     .await
     .map_err(conflict)?;
+    audit::record(
+        &txn,
+        actor(&me, ip),
+        "create",
+        "Department",
+        created.id,
+        &audit_name(&created),
+        kernel::audit::created(&audit_snapshot(&created)),
+    )
+    .await?;
+    txn.commit().await?;
     Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found_msg("No Department matches the given query.")
 }
 
 async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> ApiResult<department::Model> {
     department::Entity::find_by_id(id)
         .one(db)
         .await?
-        .ok_or_else(|| ApiError::not_found_msg("No Department matches the given query."))
+        .ok_or_else(not_found)
 }
 
 /// Retrieve an office (any signed-in user).
@@ -262,14 +306,22 @@ pub async fn retrieve_department(
 async fn write(
     state: &AppState,
     me: CurrentUser,
+    ip: Option<std::net::IpAddr>,
     id: Uuid,
     input: DepartmentIn,
     partial: bool,
 ) -> ApiResult<Json<DepartmentOut>> {
     require_admin(&me)?;
-    let existing = find(&state.db, id).await?;
+    find(&state.db, id).await?;
     let v = validate(&state.db, input, partial, Some(id)).await?;
-    let mut model: department::ActiveModel = existing.into();
+    let txn = kernel::db::begin_write(&state.db).await?;
+    // Read under the lock so the audit row's "before" is what is replaced.
+    let existing = department::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or_else(not_found)?;
+    let mut model: department::ActiveModel = existing.clone().into();
     if let Some(x) = v.name {
         model.name = Set(x);
     }
@@ -292,9 +344,19 @@ async fn write(
         model.approval_order = Set(x);
     }
     model.updated_at = Set(Utc::now());
-    Ok(Json(
-        model.update(&state.db).await.map_err(conflict)?.into(),
-    ))
+    let updated = model.update(&txn).await.map_err(conflict)?;
+    audit::record(
+        &txn,
+        actor(&me, ip),
+        "update",
+        "Department",
+        updated.id,
+        &audit_name(&updated),
+        kernel::audit::diff(&audit_snapshot(&existing), &audit_snapshot(&updated)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Json(updated.into()))
 }
 
 /// Replace an office's fields (admin).
@@ -303,10 +365,11 @@ async fn write(
 pub async fn update_department(
     State(state): State<AppState>,
     me: CurrentUser,
+    ClientIp(ip): ClientIp,
     Id(id): Id,
     Json(input): Json<DepartmentIn>,
 ) -> ApiResult<Json<DepartmentOut>> {
-    write(&state, me, id, input, false).await
+    write(&state, me, ip, id, input, false).await
 }
 
 /// Change some of an office's fields (admin).
@@ -315,10 +378,11 @@ pub async fn update_department(
 pub async fn partial_update_department(
     State(state): State<AppState>,
     me: CurrentUser,
+    ClientIp(ip): ClientIp,
     Id(id): Id,
     Json(input): Json<DepartmentIn>,
 ) -> ApiResult<Json<DepartmentOut>> {
-    write(&state, me, id, input, true).await
+    write(&state, me, ip, id, input, true).await
 }
 
 /// Delete an office (admin). Staff assigned to it lose their office.
@@ -327,6 +391,7 @@ pub async fn partial_update_department(
 pub async fn destroy_department(
     State(state): State<AppState>,
     me: CurrentUser,
+    ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     require_admin(&me)?;
@@ -339,12 +404,30 @@ pub async fn destroy_department(
     if in_use {
         return Err(ApiError::Conflict(IN_USE.into()));
     }
-    existing.delete(&state.db).await.map_err(|e| {
-        if kernel::error::is_foreign_key_violation(&e) {
-            ApiError::Conflict(IN_USE.into())
-        } else {
-            e.into()
-        }
-    })?;
+    let txn = kernel::db::begin_write(&state.db).await?;
+    audit::record(
+        &txn,
+        actor(&me, ip),
+        "delete",
+        "Department",
+        existing.id,
+        &audit_name(&existing),
+        kernel::audit::deleted(&audit_snapshot(&existing)),
+    )
+    .await?;
+    let deleted = department::Entity::delete_by_id(existing.id)
+        .exec(&txn)
+        .await
+        .map_err(|e| {
+            if kernel::error::is_foreign_key_violation(&e) {
+                ApiError::Conflict(IN_USE.into())
+            } else {
+                e.into()
+            }
+        })?;
+    if deleted.rows_affected == 0 {
+        return Err(not_found());
+    }
+    txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,8 +4,10 @@ pub mod entities;
 pub mod migration;
 
 mod academics;
+mod analytics;
 mod approvals;
 mod audit;
+mod audit_logs;
 mod auth;
 mod clearances;
 mod departments;
@@ -65,7 +67,7 @@ pub fn defaults() -> SystemDefaults {
 #[openapi(
     info(title = "MksU Clearance System API", description = "Graduation clearance: students, offices, approvals, finance, gowns, notifications, audit and analytics."),
     tags((name = "auth"), (name = "users"), (name = "students"), (name = "departments"), (name = "clearances"),
-         (name = "approvals"), (name = "finance"), (name = "gowns"), (name = "notifications"), (name = "academics"), (name = "health"))
+         (name = "approvals"), (name = "finance"), (name = "gowns"), (name = "notifications"), (name = "academics"), (name = "audit"), (name = "analytics"), (name = "health"))
 )]
 struct ApiDoc;
 
@@ -81,6 +83,8 @@ fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(notifications::router())
         .merge(academics::router())
         .merge(gowns::router())
+        .merge(audit_logs::router())
+        .merge(analytics::router())
         .split_for_parts();
     (router, kernel::docs::with_bearer_auth(openapi))
 }
@@ -206,6 +210,7 @@ pub fn app(state: AppState) -> Router {
         .merge(finance::aliases())
         .merge(notifications::aliases())
         .merge(gowns::aliases())
+        .merge(analytics::aliases())
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             throttle,

@@ -12,7 +12,7 @@ use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, Pa
 use regex::Regex;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr,
-    ModelTrait, Order, QueryFilter, Select, TransactionTrait,
+    Order, QueryFilter, QuerySelect, Select, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -73,6 +73,26 @@ impl StudentOut {
             updated_at: s.updated_at,
         }
     }
+}
+
+/// What an audit row shows of a student record.
+fn audit_snapshot(s: &student::Model) -> serde_json::Value {
+    kernel::audit::snapshot(&serde_json::json!({
+        "registration_number": s.registration_number,
+        "admission_year": s.admission_year,
+        "school": s.school_id,
+        "department": s.department_id,
+        "course": s.course_id,
+        "faculty": s.faculty,
+        "program": s.program,
+        "graduation_year": s.graduation_year,
+        "eligibility_status": s.eligibility_status,
+    }))
+}
+
+/// How a student record is named in audit rows.
+fn audit_name(s: &student::Model, account: &user::Model) -> String {
+    format!("{} ({})", account.full_name, s.registration_number)
 }
 
 /// The student records `me` may see.
@@ -471,7 +491,7 @@ pub async fn create_student(
                     "create",
                     "Student",
                     record.id,
-                    &format!("{} ({})", account.full_name, record.registration_number),
+                    &audit_name(&record, &account),
                     kernel::audit::created(&serde_json::json!({
                         "email": account.email, "full_name": account.full_name, "registration_number": record.registration_number,
                         "faculty": record.faculty, "program": record.program, "graduation_year": record.graduation_year,
@@ -483,6 +503,10 @@ pub async fn create_student(
         })
         .await?;
     Ok((StatusCode::CREATED, Json(StudentOut::new(record, &account))))
+}
+
+fn not_found() -> ApiError {
+    ApiError::not_found_msg("No Student matches the given query.")
 }
 
 async fn find_visible(
@@ -497,9 +521,7 @@ async fn find_visible(
         .await?;
     match found {
         Some((s, Some(u))) => Ok((s, u)),
-        _ => Err(ApiError::not_found_msg(
-            "No Student matches the given query.",
-        )),
+        _ => Err(not_found()),
     }
 }
 
@@ -538,6 +560,7 @@ pub async fn retrieve_student(
 async fn write(
     state: &AppState,
     me: CurrentUser,
+    ip: Option<std::net::IpAddr>,
     id: Uuid,
     mut input: StudentIn,
     partial: bool,
@@ -549,7 +572,14 @@ async fn write(
     let mut c = Checker::partial(partial);
     let v = validate_record(&state.db, &mut c, &mut input, partial, Some(&existing)).await?;
     c.finish()?;
-    let mut model: student::ActiveModel = existing.into();
+    let txn = kernel::db::begin_write(&state.db).await?;
+    // Re-read under the lock so the audit row's "before" is what is replaced.
+    let current = student::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or_else(not_found)?;
+    let mut model: student::ActiveModel = current.clone().into();
     if let Some(x) = v.registration_number {
         model.registration_number = Set(x);
     }
@@ -578,7 +608,21 @@ async fn write(
         model.eligibility_status = Set(x);
     }
     model.updated_at = Set(Utc::now());
-    let updated = model.update(&state.db).await.map_err(record_conflict)?;
+    let updated = model.update(&txn).await.map_err(record_conflict)?;
+    audit::record(
+        &txn,
+        Actor {
+            user_id: Some(me.0.id),
+            ip,
+        },
+        "update",
+        "Student",
+        updated.id,
+        &audit_name(&updated, &account),
+        kernel::audit::diff(&audit_snapshot(&current), &audit_snapshot(&updated)),
+    )
+    .await?;
+    txn.commit().await?;
     Ok(Json(StudentOut::new(updated, &account)))
 }
 
@@ -588,10 +632,11 @@ async fn write(
 pub async fn update_student(
     State(state): State<AppState>,
     me: CurrentUser,
+    ClientIp(ip): ClientIp,
     Id(id): Id,
     Json(input): Json<StudentIn>,
 ) -> ApiResult<Json<StudentOut>> {
-    write(&state, me, id, input, false).await
+    write(&state, me, ip, id, input, false).await
 }
 
 /// Change some of a student record's academic fields (admin).
@@ -600,10 +645,11 @@ pub async fn update_student(
 pub async fn partial_update_student(
     State(state): State<AppState>,
     me: CurrentUser,
+    ClientIp(ip): ClientIp,
     Id(id): Id,
     Json(input): Json<StudentIn>,
 ) -> ApiResult<Json<StudentOut>> {
-    write(&state, me, id, input, true).await
+    write(&state, me, ip, id, input, true).await
 }
 
 /// Delete a student record (admin). The account stays, under `/api/users/`.
@@ -612,12 +658,33 @@ pub async fn partial_update_student(
 pub async fn destroy_student(
     State(state): State<AppState>,
     me: CurrentUser,
+    ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    let (existing, _) = find_visible(&state, &me, id).await?;
+    let (existing, account) = find_visible(&state, &me, id).await?;
     if !me.is_admin() {
         return Err(ApiError::forbidden(ADMIN_ONLY));
     }
-    existing.delete(&state.db).await?;
+    let txn = kernel::db::begin_write(&state.db).await?;
+    audit::record(
+        &txn,
+        Actor {
+            user_id: Some(me.0.id),
+            ip,
+        },
+        "delete",
+        "Student",
+        existing.id,
+        &audit_name(&existing, &account),
+        kernel::audit::deleted(&audit_snapshot(&existing)),
+    )
+    .await?;
+    let deleted = student::Entity::delete_by_id(existing.id)
+        .exec(&txn)
+        .await?;
+    if deleted.rows_affected == 0 {
+        return Err(not_found());
+    }
+    txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

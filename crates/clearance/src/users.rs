@@ -4,19 +4,22 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
+use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, PageSize};
 use sea_orm::sea_query::IntoCondition;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr,
-    Order, QueryFilter,
+    Order, QueryFilter, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::audit::{self, Actor};
 use crate::entities::department;
 use crate::entities::user::{self, Role};
 use crate::principal::Admin;
@@ -93,6 +96,24 @@ pub struct UserIn {
     #[schema(value_type = bool)]
     #[serde(default)]
     pub is_active: Field<bool>,
+}
+
+/// What an audit row shows of an account: never the password hash or the
+/// session epoch.
+pub(crate) fn audit_snapshot(u: &user::Model) -> Value {
+    kernel::audit::snapshot(&json!({
+        "email": u.email,
+        "full_name": u.full_name,
+        "admission_number": u.admission_number,
+        "role": u.role.as_str(),
+        "department": u.department_id,
+        "is_active": u.is_active,
+    }))
+}
+
+/// How an account is named in audit rows.
+pub(crate) fn audit_name(u: &user::Model) -> String {
+    format!("{} <{}>", u.full_name, u.email)
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -214,7 +235,8 @@ async fn check_department<C: ConnectionTrait>(
     responses((status = 201, body = UserOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_user(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(admin): Admin,
+    ClientIp(ip): ClientIp,
     Json(input): Json<UserIn>,
 ) -> ApiResult<(StatusCode, Json<UserOut>)> {
     let mut c = Checker::new();
@@ -253,6 +275,7 @@ pub async fn create_user(
 
     let hash = state.hasher.make(&password.unwrap_or_default()).await?;
     let now = Utc::now();
+    let txn = kernel::db::begin_write(&state.db).await?;
     let created = user::ActiveModel {
         id: Set(Uuid::new_v4()),
         email: Set(email.unwrap_or_default()),
@@ -267,13 +290,25 @@ pub async fn create_user(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&state.db)
+    .insert(&txn)
     .await
     .map_err(user_conflict)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(UserOut::load(&state.db, &created).await?),
-    ))
+    audit::record(
+        &txn,
+        Actor {
+            user_id: Some(admin.id),
+            ip,
+        },
+        "create",
+        "User",
+        created.id,
+        &audit_name(&created),
+        kernel::audit::created(&audit_snapshot(&created)),
+    )
+    .await?;
+    let out = UserOut::load(&txn, &created).await?;
+    txn.commit().await?;
+    Ok((StatusCode::CREATED, Json(out)))
 }
 
 async fn find_user<C: ConnectionTrait>(db: &C, id: Uuid) -> ApiResult<user::Model> {
@@ -298,6 +333,7 @@ pub async fn retrieve_user(
 async fn write_user(
     state: &AppState,
     admin: &user::Model,
+    ip: Option<std::net::IpAddr>,
     id: Uuid,
     input: UserIn,
     partial: bool,
@@ -352,7 +388,19 @@ async fn write_user(
     }
     c.finish()?;
 
-    let mut model: user::ActiveModel = existing.clone().into();
+    // Hash before taking the write lock: hashing is slow on purpose.
+    let hash = match password {
+        Some(password) => Some(state.hasher.make(&password).await?),
+        None => None,
+    };
+    let txn = kernel::db::begin_write(&state.db).await?;
+    // Re-read under the lock so the audit row's "before" is what is replaced.
+    let current = user::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found_msg("No User matches the given query."))?;
+    let mut model: user::ActiveModel = current.clone().into();
     if let Some(v) = email {
         model.email = Set(v);
     }
@@ -373,17 +421,32 @@ async fn write_user(
         model.is_active = Set(v);
         revoke |= !v;
     }
-    if let Some(password) = password {
-        model.password = Set(state.hasher.make(&password).await?);
+    if let Some(hash) = hash {
+        model.password = Set(hash);
         revoke = true;
     }
     if revoke {
         // A deactivated account or a reset password ends every session.
-        model.token_epoch = Set(existing.token_epoch + 1);
+        model.token_epoch = Set(current.token_epoch + 1);
     }
     model.updated_at = Set(Utc::now());
-    let updated = model.update(&state.db).await.map_err(user_conflict)?;
-    Ok(Json(UserOut::load(&state.db, &updated).await?))
+    let updated = model.update(&txn).await.map_err(user_conflict)?;
+    audit::record(
+        &txn,
+        Actor {
+            user_id: Some(admin.id),
+            ip,
+        },
+        "update",
+        "User",
+        updated.id,
+        &audit_name(&updated),
+        kernel::audit::diff(&audit_snapshot(&current), &audit_snapshot(&updated)),
+    )
+    .await?;
+    let out = UserOut::load(&txn, &updated).await?;
+    txn.commit().await?;
+    Ok(Json(out))
 }
 
 /// Replace an account's writable fields (admin).
@@ -392,10 +455,11 @@ async fn write_user(
 pub async fn update_user(
     State(state): State<AppState>,
     Admin(admin): Admin,
+    ClientIp(ip): ClientIp,
     Id(id): Id,
     Json(input): Json<UserIn>,
 ) -> ApiResult<Json<UserOut>> {
-    write_user(&state, &admin, id, input, false).await
+    write_user(&state, &admin, ip, id, input, false).await
 }
 
 /// Change some of an account's fields (admin).
@@ -404,10 +468,11 @@ pub async fn update_user(
 pub async fn partial_update_user(
     State(state): State<AppState>,
     Admin(admin): Admin,
+    ClientIp(ip): ClientIp,
     Id(id): Id,
     Json(input): Json<UserIn>,
 ) -> ApiResult<Json<UserOut>> {
-    write_user(&state, &admin, id, input, true).await
+    write_user(&state, &admin, ip, id, input, true).await
 }
 
 /// Delete an account (admin). An administrator cannot delete their own account.
@@ -416,15 +481,35 @@ pub async fn partial_update_user(
 pub async fn destroy_user(
     State(state): State<AppState>,
     Admin(admin): Admin,
+    ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     let user = find_user(&state.db, id).await?;
     if user.id == admin.id {
         return Err(ApiError::bad_request("You cannot delete your own account."));
     }
-    user::Entity::delete_many()
+    let txn = kernel::db::begin_write(&state.db).await?;
+    audit::record(
+        &txn,
+        Actor {
+            user_id: Some(admin.id),
+            ip,
+        },
+        "delete",
+        "User",
+        user.id,
+        &audit_name(&user),
+        kernel::audit::deleted(&audit_snapshot(&user)),
+    )
+    .await?;
+    let deleted = user::Entity::delete_many()
         .filter(user::Column::Id.eq(user.id).into_condition())
-        .exec(&state.db)
+        .exec(&txn)
         .await?;
+    if deleted.rows_affected == 0 {
+        // Deleted meanwhile: no row, no audit of a deletion that did not happen here.
+        return Err(ApiError::not_found_msg("No User matches the given query."));
+    }
+    txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

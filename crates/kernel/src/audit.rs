@@ -45,7 +45,7 @@ pub fn diff(before: &Value, after: &Value) -> Value {
         }
     }
     for (key, old) in before {
-        if !after.contains_key(key) && !is_secret(key) {
+        if !after.contains_key(key) && !is_secret(key) && !old.is_null() {
             changes.insert(key.clone(), json!([old, Value::Null]));
         }
     }

@@ -6,10 +6,13 @@
 mod common;
 
 mod academics;
+mod analytics;
+mod audit_logs;
 mod auth;
 mod departments;
 mod finance;
 mod gowns;
+mod journey;
 mod notifications;
 mod platform;
 mod students;
