@@ -8,7 +8,7 @@ use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, PageSize};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr,
-    Order, QueryFilter, QuerySelect,
+    Order, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -88,6 +88,11 @@ pub struct DepartmentIn {
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_departments, create_department))
+        .routes(routes!(approval_workflow))
+        .routes(routes!(academic_departments))
+        .routes(routes!(administrative_departments))
+        .routes(routes!(department_staff))
+        .routes(routes!(department_statistics))
         .routes(routes!(
             retrieve_department,
             update_department,
@@ -430,4 +435,193 @@ pub async fn destroy_department(
     }
     txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowStep {
+    pub order: i32,
+    pub department: String,
+    pub code: String,
+    #[serde(rename = "type")]
+    pub department_type: String,
+    pub contact: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowOut {
+    pub total_steps: usize,
+    pub workflow: Vec<WorkflowStep>,
+}
+
+/// The active offices in approval order (any signed-in user).
+#[utoipa::path(get, path = "/api/departments/approval_workflow/", tag = "departments", security(("jwt" = [])),
+    responses((status = 200, body = WorkflowOut), (status = 401)))]
+pub async fn approval_workflow(
+    State(state): State<AppState>,
+    _me: CurrentUser,
+) -> ApiResult<Json<WorkflowOut>> {
+    let rows = active_offices(&state, None).await?;
+    let workflow: Vec<WorkflowStep> = rows
+        .into_iter()
+        .map(|d| WorkflowStep {
+            order: d.approval_order,
+            department: d.name,
+            code: d.code,
+            department_type: d.department_type,
+            contact: d.head_email,
+        })
+        .collect();
+    Ok(Json(WorkflowOut {
+        total_steps: workflow.len(),
+        workflow,
+    }))
+}
+
+async fn active_offices(
+    state: &AppState,
+    academic: Option<bool>,
+) -> ApiResult<Vec<department::Model>> {
+    let mut query = department::Entity::find().filter(department::Column::IsActive.eq(true));
+    match academic {
+        Some(true) => query = query.filter(department::Column::DepartmentType.eq("faculty")),
+        Some(false) => query = query.filter(department::Column::DepartmentType.ne("faculty")),
+        None => {}
+    }
+    Ok(query
+        .order_by(department::Column::ApprovalOrder, Order::Asc)
+        .order_by(department::Column::Name, Order::Asc)
+        .all(&state.db)
+        .await?)
+}
+
+/// Active academic offices (`faculty` type).
+#[utoipa::path(get, path = "/api/departments/academic/", tag = "departments", security(("jwt" = [])),
+    responses((status = 200, body = Vec<DepartmentOut>), (status = 401)))]
+pub async fn academic_departments(
+    State(state): State<AppState>,
+    _me: CurrentUser,
+) -> ApiResult<Json<Vec<DepartmentOut>>> {
+    Ok(Json(
+        active_offices(&state, Some(true))
+            .await?
+            .into_iter()
+            .map(DepartmentOut::from)
+            .collect(),
+    ))
+}
+
+/// Active administrative offices (every type but `faculty`).
+#[utoipa::path(get, path = "/api/departments/administrative/", tag = "departments", security(("jwt" = [])),
+    responses((status = 200, body = Vec<DepartmentOut>), (status = 401)))]
+pub async fn administrative_departments(
+    State(state): State<AppState>,
+    _me: CurrentUser,
+) -> ApiResult<Json<Vec<DepartmentOut>>> {
+    Ok(Json(
+        active_offices(&state, Some(false))
+            .await?
+            .into_iter()
+            .map(DepartmentOut::from)
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffMemberOut {
+    pub id: Uuid,
+    pub full_name: String,
+    pub email: String,
+    pub admission_number: Option<String>,
+    pub is_active: bool,
+}
+
+/// The active staff of an office (administrators and office staff).
+#[utoipa::path(get, path = "/api/departments/{id}/staff/", tag = "departments", security(("jwt" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<StaffMemberOut>), (status = 401), (status = 403), (status = 404)))]
+pub async fn department_staff(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Id(id): Id,
+) -> ApiResult<Json<Vec<StaffMemberOut>>> {
+    if me.is_student() {
+        return Err(ApiError::no_permission());
+    }
+    find(&state.db, id).await?;
+    let rows = crate::entities::user::Entity::find()
+        .filter(crate::entities::user::Column::DepartmentId.eq(id))
+        .filter(
+            crate::entities::user::Column::Role.eq(crate::entities::user::Role::DepartmentStaff),
+        )
+        .filter(crate::entities::user::Column::IsActive.eq(true))
+        .order_by(crate::entities::user::Column::FullName, Order::Asc)
+        .all(&state.db)
+        .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|u| StaffMemberOut {
+                id: u.id,
+                full_name: u.full_name,
+                email: u.email,
+                admission_number: u.admission_number,
+                is_active: u.is_active,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfficeStatistics {
+    pub total_approvals: u64,
+    pub pending_approvals: u64,
+    pub approved_count: u64,
+    pub rejected_count: u64,
+    pub approval_rate: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DepartmentStatisticsOut {
+    pub department: DepartmentOut,
+    pub statistics: OfficeStatistics,
+}
+
+/// Decision counts of one office (administrators and office staff).
+#[utoipa::path(get, path = "/api/departments/{id}/statistics/", tag = "departments", security(("jwt" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = DepartmentStatisticsOut), (status = 401), (status = 403), (status = 404)))]
+pub async fn department_statistics(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Id(id): Id,
+) -> ApiResult<Json<DepartmentStatisticsOut>> {
+    if me.is_student() {
+        return Err(ApiError::no_permission());
+    }
+    let office = find(&state.db, id).await?;
+    let counts: Option<(i64, i64, i64)> = approval::Entity::find()
+        .select_only()
+        .column_as(sea_orm::sea_query::Expr::cust("COUNT(*)"), "total")
+        .column_as(
+            sea_orm::sea_query::Expr::cust("COUNT(CASE WHEN status = 'pending' THEN 1 END)"),
+            "pending",
+        )
+        .column_as(
+            sea_orm::sea_query::Expr::cust("COUNT(CASE WHEN status = 'rejected' THEN 1 END)"),
+            "rejected",
+        )
+        .filter(approval::Column::DepartmentId.eq(id))
+        .into_tuple()
+        .one(&state.db)
+        .await?;
+    let (total, pending, rejected) = counts.unwrap_or_default();
+    let n = |v: i64| u64::try_from(v).unwrap_or(0);
+    let approved = n(total).saturating_sub(n(pending) + n(rejected));
+    Ok(Json(DepartmentStatisticsOut {
+        department: office.into(),
+        statistics: OfficeStatistics {
+            total_approvals: n(total),
+            pending_approvals: n(pending),
+            approved_count: approved,
+            rejected_count: n(rejected),
+            approval_rate: crate::workflow::completion_percentage(approved, n(total)),
+        },
+    }))
 }

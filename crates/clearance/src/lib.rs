@@ -207,6 +207,7 @@ pub fn app(state: AppState) -> Router {
     let router = api
         .merge(auth::user_aliases())
         .merge(clearances::aliases())
+        .merge(students::aliases())
         .merge(finance::aliases())
         .merge(notifications::aliases())
         .merge(gowns::aliases())

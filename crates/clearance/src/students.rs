@@ -12,7 +12,7 @@ use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, Pa
 use regex::Regex;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr,
-    Order, QueryFilter, QuerySelect, Select, TransactionTrait,
+    Order, QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -150,6 +150,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_students, create_student))
         .routes(routes!(my_student))
+        .routes(routes!(eligible_students))
+        .routes(routes!(student_clearance_status))
         .routes(routes!(
             retrieve_student,
             update_student,
@@ -687,4 +689,108 @@ pub async fn destroy_student(
     }
     txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Students cleared to graduate (administrators and office staff).
+#[utoipa::path(get, path = "/api/students/eligible/", tag = "students", security(("jwt" = [])),
+    responses((status = 200, body = Vec<StudentOut>), (status = 401), (status = 403)))]
+pub async fn eligible_students(
+    State(state): State<AppState>,
+    me: CurrentUser,
+) -> ApiResult<Json<Vec<StudentOut>>> {
+    if me.is_student() {
+        return Err(ApiError::no_permission());
+    }
+    let rows = student::Entity::find()
+        .filter(student::Column::EligibilityStatus.eq("eligible"))
+        .find_also_related(user::Entity)
+        .order_by(student::Column::RegistrationNumber, Order::Asc)
+        .limit(1000)
+        .all(&state.db)
+        .await?;
+    Ok(Json(
+        rows.into_iter()
+            .filter_map(|(s, u)| u.map(|u| StudentOut::new(s, &u)))
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClearanceStatusStep {
+    pub department: String,
+    pub status: String,
+    pub approval_date: Option<chrono::DateTime<Utc>>,
+    pub notes: String,
+}
+
+/// A student's latest clearance at a glance (the original frontend's view).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClearanceStatusOut {
+    pub student: Uuid,
+    pub clearance_id: Option<Uuid>,
+    pub status: Option<String>,
+    pub submission_date: Option<chrono::DateTime<Utc>>,
+    pub completion_percentage: Option<f64>,
+    pub approvals: Vec<ClearanceStatusStep>,
+    /// Set when no request was submitted yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The latest clearance request of a student (administrators, office staff,
+/// or the student).
+#[utoipa::path(get, path = "/api/students/{id}/clearance_status/", tag = "students", security(("jwt" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, body = ClearanceStatusOut), (status = 401), (status = 404)))]
+pub async fn student_clearance_status(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Id(id): Id,
+) -> ApiResult<Json<ClearanceStatusOut>> {
+    let (record, _) = find_visible(&state, &me, id).await?;
+    let latest = crate::entities::clearance::Entity::find()
+        .filter(crate::entities::clearance::Column::StudentId.eq(record.id))
+        .order_by(
+            crate::entities::clearance::Column::SubmissionDate,
+            Order::Desc,
+        )
+        .one(&state.db)
+        .await?;
+    let Some(latest) = latest else {
+        return Ok(Json(ClearanceStatusOut {
+            student: record.id,
+            clearance_id: None,
+            status: None,
+            submission_date: None,
+            completion_percentage: None,
+            approvals: Vec::new(),
+            message: Some("No clearance request submitted yet".into()),
+        }));
+    };
+    let detail = crate::clearances::detail(&state.db, latest).await?;
+    Ok(Json(ClearanceStatusOut {
+        student: record.id,
+        clearance_id: Some(detail.id),
+        status: Some(detail.status),
+        submission_date: Some(detail.submission_date),
+        completion_percentage: Some(detail.completion_percentage),
+        approvals: detail
+            .approvals
+            .into_iter()
+            .map(|a| ClearanceStatusStep {
+                department: a.department,
+                status: a.status,
+                approval_date: a.approval_date,
+                notes: a.notes,
+            })
+            .collect(),
+        message: None,
+    }))
+}
+
+/// The original frontend's spelling.
+pub fn aliases() -> axum::Router<AppState> {
+    axum::Router::new().route(
+        "/api/students/{id}/clearance-status/",
+        axum::routing::get(student_clearance_status),
+    )
 }

@@ -295,3 +295,94 @@ db_test!(pagination_is_drf_shaped, |app| {
         .await;
     assert_eq!(r.json["results"].as_array().unwrap().len(), 5);
 });
+
+db_test!(workflow_staff_and_statistics_views, |app| {
+    let admin = app.admin().await;
+    let fac = app.office(&admin, "FAC", 2, "faculty").await;
+    let lib = app.office(&admin, "LIB", 1, "library").await;
+    let off = app.office(&admin, "OFF", 0, "other").await;
+    app.patch(&format!("/api/departments/{off}/"))
+        .bearer(&admin.access)
+        .json(&json!({"is_active": false}))
+        .send()
+        .await
+        .assert_status(200);
+    let librarian = app.user(&admin, "department_staff", Some(&lib)).await;
+    let (student, _) = app.student(&admin, "SCE/CS/0001/2022").await;
+
+    let r = app
+        .get("/api/departments/approval_workflow/")
+        .bearer(&student.access)
+        .send()
+        .await;
+    r.assert_status(200);
+    assert_eq!(
+        r.json["total_steps"], 2,
+        "inactive offices are not part of the workflow"
+    );
+    assert_eq!(r.json["workflow"][0]["code"], "LIB");
+    assert_eq!(r.json["workflow"][0]["order"], 1);
+    assert_eq!(r.json["workflow"][1]["type"], "faculty");
+    assert_eq!(r.json["workflow"][1]["contact"], "head@mksu.ac.ke");
+    let r = app
+        .get("/api/departments/academic/")
+        .bearer(&student.access)
+        .send()
+        .await;
+    assert_eq!(r.json.as_array().unwrap().len(), 1);
+    assert_eq!(r.json[0]["id"], fac.as_str());
+    let r = app
+        .get("/api/departments/administrative/")
+        .bearer(&student.access)
+        .send()
+        .await;
+    assert_eq!(r.json.as_array().unwrap().len(), 1);
+
+    let r = app
+        .get(&format!("/api/departments/{lib}/staff/"))
+        .bearer(&admin.access)
+        .send()
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.json.as_array().unwrap().len(), 1);
+    assert_eq!(r.json[0]["email"], librarian.email.as_str());
+    app.get(&format!("/api/departments/{lib}/staff/"))
+        .bearer(&student.access)
+        .send()
+        .await
+        .assert_status(403);
+    app.get(&format!("/api/departments/{}/staff/", Uuid::new_v4()))
+        .bearer(&admin.access)
+        .send()
+        .await
+        .assert_status(404);
+
+    let clearance = app.submit(&student).await;
+    let approval = app.approval_of(&admin, &clearance, &lib).await;
+    app.post(&format!("/api/approvals/{approval}/reject/"))
+        .bearer(&librarian.access)
+        .json(&json!({"rejection_reason": "Fine"}))
+        .send()
+        .await
+        .assert_status(200);
+    let r = app
+        .get(&format!("/api/departments/{lib}/statistics/"))
+        .bearer(&librarian.access)
+        .send()
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.json["department"]["code"], "LIB");
+    assert_eq!(
+        r.json["statistics"],
+        json!({"total_approvals": 1, "pending_approvals": 0, "approved_count": 0, "rejected_count": 1, "approval_rate": 0.0})
+    );
+    app.get(&format!("/api/departments/{lib}/statistics/"))
+        .bearer(&student.access)
+        .send()
+        .await
+        .assert_status(403);
+    app.get("/api/departments/approval_workflow/")
+        .send()
+        .await
+        .assert_status(401);
+});

@@ -298,3 +298,67 @@ db_test!(me_without_a_record_is_404, |app| {
     r.assert_status(404);
     assert_eq!(r.json["detail"], "Student record not found");
 });
+
+db_test!(eligible_list_and_clearance_status, |app| {
+    let admin = app.admin().await;
+    let lib = app.office(&admin, "LIB", 0, "library").await;
+    let staff = app.user(&admin, "department_staff", Some(&lib)).await;
+    let (student, id) = app.student(&admin, "SCE/CS/0001/2022").await;
+    let (other, other_id) = app.student(&admin, "SCE/CS/0002/2022").await;
+
+    let r = app
+        .get(&format!("/api/students/{id}/clearance_status/"))
+        .bearer(&student.access)
+        .send()
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.json["message"], "No clearance request submitted yet");
+    assert_eq!(r.json["clearance_id"], Value::Null);
+    let clearance = app.submit(&student).await;
+    let approval = app.approval_of(&admin, &clearance, &lib).await;
+    app.post(&format!("/api/approvals/{approval}/approve/"))
+        .bearer(&staff.access)
+        .json(&json!({"notes": "ok"}))
+        .send()
+        .await
+        .assert_status(200);
+    let r = app
+        .get(&format!("/api/students/{id}/clearance-status/"))
+        .bearer(&student.access)
+        .send()
+        .await;
+    assert_eq!(r.json["clearance_id"], clearance.as_str());
+    assert_eq!(r.json["status"], "completed");
+    assert_eq!(r.json["completion_percentage"], 100.0);
+    assert_eq!(r.json["approvals"][0]["department"], "LIB Office");
+    assert!(r.json.get("message").is_none());
+    app.get(&format!("/api/students/{id}/clearance_status/"))
+        .bearer(&other.access)
+        .send()
+        .await
+        .assert_status(404);
+    app.get(&format!("/api/students/{other_id}/clearance_status/"))
+        .bearer(&staff.access)
+        .send()
+        .await
+        .assert_status(200);
+    app.get(&format!("/api/students/{id}/clearance_status/"))
+        .send()
+        .await
+        .assert_status(401);
+
+    let r = app
+        .get("/api/students/eligible/")
+        .bearer(&staff.access)
+        .send()
+        .await;
+    r.assert_status(200);
+    let eligible = r.json.as_array().unwrap();
+    assert_eq!(eligible.len(), 1);
+    assert_eq!(eligible[0]["id"], id.as_str());
+    app.get("/api/students/eligible/")
+        .bearer(&student.access)
+        .send()
+        .await
+        .assert_status(403);
+});
