@@ -279,26 +279,11 @@ fn filtered(
             .to_owned();
         query = query.filter(approval::Column::ClearanceRequestId.in_subquery(requests));
     }
-    let fields = [
-        student::Column::RegistrationNumber.into_simple_expr(),
-        user::Column::FullName.into_simple_expr(),
-        user::Column::Email.into_simple_expr(),
-    ];
-    if let Some(condition) = list.search_condition(&fields) {
+    if let Some(matching) = crate::students::matching(list) {
         let requests = Query::select()
-            .column((clearance::Entity, clearance::Column::Id))
+            .column(clearance::Column::Id)
             .from(clearance::Entity)
-            .inner_join(
-                student::Entity,
-                Expr::col((student::Entity, student::Column::Id))
-                    .equals((clearance::Entity, clearance::Column::StudentId)),
-            )
-            .inner_join(
-                user::Entity,
-                Expr::col((user::Entity, user::Column::Id))
-                    .equals((student::Entity, student::Column::UserId)),
-            )
-            .cond_where(condition)
+            .and_where(clearance::Column::StudentId.in_subquery(matching))
             .to_owned();
         query = query.filter(approval::Column::ClearanceRequestId.in_subquery(requests));
     }

@@ -9,7 +9,7 @@ use chrono::Utc;
 use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Money, Page, PageSize};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr,
     ModelTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
@@ -322,22 +322,7 @@ fn filtered(
         clearance::Column::StudentId,
         FilterKind::Uuid,
     )?;
-    let fields = [
-        student::Column::RegistrationNumber.into_simple_expr(),
-        user::Column::FullName.into_simple_expr(),
-        user::Column::Email.into_simple_expr(),
-    ];
-    if let Some(condition) = list.search_condition(&fields) {
-        let matching = Query::select()
-            .column((student::Entity, student::Column::Id))
-            .from(student::Entity)
-            .inner_join(
-                user::Entity,
-                Expr::col((user::Entity, user::Column::Id))
-                    .equals((student::Entity, student::Column::UserId)),
-            )
-            .cond_where(condition)
-            .to_owned();
+    if let Some(matching) = crate::students::matching(list) {
         query = query.filter(clearance::Column::StudentId.in_subquery(matching));
     }
     Ok(list.order(

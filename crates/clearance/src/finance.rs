@@ -8,7 +8,7 @@ use chrono::Utc;
 use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Money, Page, PageSize};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr,
     ModelTrait, Order, QueryFilter, QuerySelect, Select,
@@ -98,29 +98,6 @@ async fn student_names<C: ConnectionTrait>(
         .filter_map(|(s, u)| u.map(|u| (s.id, (u.full_name, s.registration_number, u.id))))
         .collect())
 }
-
-fn search_students(list: &ListQuery) -> Option<sea_orm::sea_query::SelectStatement> {
-    let fields = [
-        student::Column::RegistrationNumber.into_simple_expr(),
-        user::Column::FullName.into_simple_expr(),
-        user::Column::Email.into_simple_expr(),
-    ];
-    let condition = list.search_condition(&fields)?;
-    Some(
-        Query::select()
-            .column((student::Entity, student::Column::Id))
-            .from(student::Entity)
-            .inner_join(
-                user::Entity,
-                Expr::col((user::Entity, user::Column::Id))
-                    .equals((student::Entity, student::Column::UserId)),
-            )
-            .cond_where(condition)
-            .to_owned(),
-    )
-}
-
-use sea_orm::sea_query::ExprTrait;
 
 // ---------------------------------------------------------------- records
 
@@ -225,7 +202,7 @@ pub async fn list_records(
         finance_record::Column::StudentId,
         FilterKind::Uuid,
     )?;
-    if let Some(matching) = search_students(&list) {
+    if let Some(matching) = crate::students::matching(&list) {
         query = query.filter(finance_record::Column::StudentId.in_subquery(matching));
     }
     let query = list.order(
@@ -683,7 +660,7 @@ fn filtered_payments(
         payment::Column::StudentId,
         FilterKind::Uuid,
     )?;
-    if let Some(matching) = search_students(list) {
+    if let Some(matching) = crate::students::matching(list) {
         query = query.filter(payment::Column::StudentId.in_subquery(matching));
     }
     Ok(list.order(

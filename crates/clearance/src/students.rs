@@ -95,6 +95,30 @@ fn audit_name(s: &student::Model, account: &user::Model) -> String {
     format!("{} ({})", account.full_name, s.registration_number)
 }
 
+/// Ids of the students whose registration number, name or email matches
+/// `?search=`, as a sub-select for lists of things that belong to students.
+pub fn matching(list: &ListQuery) -> Option<sea_orm::sea_query::SelectStatement> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Query};
+    let fields = [
+        student::Column::RegistrationNumber.into_simple_expr(),
+        user::Column::FullName.into_simple_expr(),
+        user::Column::Email.into_simple_expr(),
+    ];
+    let condition = list.search_condition(&fields)?;
+    Some(
+        Query::select()
+            .column((student::Entity, student::Column::Id))
+            .from(student::Entity)
+            .inner_join(
+                user::Entity,
+                Expr::col((user::Entity, user::Column::Id))
+                    .equals((student::Entity, student::Column::UserId)),
+            )
+            .cond_where(condition)
+            .to_owned(),
+    )
+}
+
 /// The student records `me` may see.
 pub fn visible_to(me: &CurrentUser) -> Select<student::Entity> {
     let query = student::Entity::find();
