@@ -256,30 +256,18 @@ pub async fn list_students(
         student::Column::Id,
     );
     let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
-    Ok(Json(page.map(|(s, u)| match u {
-        Some(u) => StudentOut::new(s, &u),
-        None => unreachable_user(s),
-    })))
-}
-
-/// `students.user_id` is a non-null foreign key, so the join always finds the
-/// user; this keeps the type honest without a panic.
-fn unreachable_user(s: student::Model) -> StudentOut {
-    let placeholder = user::Model {
-        id: s.user_id,
-        email: String::new(),
-        admission_number: None,
-        full_name: String::new(),
-        password: String::new(),
-        role: Role::Student,
-        department_id: None,
-        is_active: false,
-        token_epoch: 0,
-        last_login: None,
-        created_at: s.created_at,
-        updated_at: s.updated_at,
-    };
-    StudentOut::new(s, &placeholder)
+    // `students.user_id` is a non-null foreign key: every row has its user.
+    let results = page
+        .results
+        .into_iter()
+        .filter_map(|(s, u)| u.map(|u| StudentOut::new(s, &u)))
+        .collect();
+    Ok(Json(Page {
+        count: page.count,
+        next: page.next,
+        previous: page.previous,
+        results,
+    }))
 }
 
 struct Valid {
