@@ -1,0 +1,1 @@
+//! PSS, the Personal Support System (`specs/002_9a60ab9a44f40200.txt`).
