@@ -113,8 +113,14 @@ pub async fn create_table(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
         )
         .await?;
     for (name, columns) in [
-        ("ix_campus_audit_log_system_created_at", &["system", "created_at"][..]),
-        ("ix_campus_audit_log_object", &["object_type", "object_id"][..]),
+        (
+            "ix_campus_audit_log_system_created_at",
+            &["system", "created_at"][..],
+        ),
+        (
+            "ix_campus_audit_log_object",
+            &["object_type", "object_id"][..],
+        ),
         ("ix_campus_audit_log_actor_id", &["actor_id"][..]),
     ] {
         let mut index = Index::create();

@@ -202,7 +202,8 @@ fn split(stored: &str) -> Result<(&str, Vec<u8>), CryptoError> {
 /// local SQLite file (PostgreSQL, MySQL/MariaDB). In production mode nothing
 /// secret is ever generated on the fly; it must come from the environment.
 pub fn is_production(lookup: &impl Fn(&str) -> Option<String>, database_url: &str) -> bool {
-    let declared = lookup("CAMPUS_ENV").is_some_and(|v| v.trim().eq_ignore_ascii_case("production"));
+    let declared =
+        lookup("CAMPUS_ENV").is_some_and(|v| v.trim().eq_ignore_ascii_case("production"));
     declared || crate::db::sqlite_file(database_url).is_none()
 }
 
@@ -298,10 +299,7 @@ mod tests {
                 ..ROW
             },
         ] {
-            assert_eq!(
-                ring.decrypt(&stored, aad),
-                Err(CryptoError::Undecryptable)
-            );
+            assert_eq!(ring.decrypt(&stored, aad), Err(CryptoError::Undecryptable));
         }
         let mut tampered = stored.clone();
         tampered.pop();
@@ -335,7 +333,11 @@ mod tests {
     #[test]
     fn bad_settings_say_why_without_the_key() {
         assert!(KeyRing::parse("").is_err());
-        assert!(KeyRing::parse("not base64!!").unwrap_err().contains("key 1"));
+        assert!(
+            KeyRing::parse("not base64!!")
+                .unwrap_err()
+                .contains("key 1")
+        );
         let short = STANDARD.encode([1u8; 16]);
         let error = KeyRing::parse(&format!("{},{short}", KeyRing::generate_key())).unwrap_err();
         assert!(error.contains("key 2 is 16 bytes"), "{error}");

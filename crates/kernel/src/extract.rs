@@ -210,7 +210,9 @@ impl<S: Send + Sync> FromRequestParts<S> for IntId {
             axum::extract::Path::<String>::from_request_parts(parts, state)
                 .await
                 .map_err(|_| ApiError::not_found())?;
-        parse_int_id(&raw).map(IntId).ok_or_else(ApiError::not_found)
+        parse_int_id(&raw)
+            .map(IntId)
+            .ok_or_else(ApiError::not_found)
     }
 }
 
@@ -328,7 +330,16 @@ mod tests {
     #[test]
     fn integer_ids_are_digits_only() {
         assert_eq!(parse_int_id("42"), Some(42));
-        for bad in ["", "0", "-1", "+1", "1e3", " 1", "9223372036854775808", "abc"] {
+        for bad in [
+            "",
+            "0",
+            "-1",
+            "+1",
+            "1e3",
+            " 1",
+            "9223372036854775808",
+            "abc",
+        ] {
             assert_eq!(parse_int_id(bad), None, "{bad:?}");
         }
     }

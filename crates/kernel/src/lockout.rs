@@ -185,6 +185,9 @@ impl std::fmt::Debug for LoginGuard {
     }
 }
 
+/// django-axes' lockout message.
+pub const LOCKED_MESSAGE: &str = "Account locked: too many login attempts. Please try again later.";
+
 /// Counts a failure and, at the limit, swaps the count for a lock, atomically.
 const FAIL_SCRIPT: &str = r"
 local n = redis.call('INCR', KEYS[1])
@@ -207,11 +210,7 @@ impl LoginGuard {
 
     /// Counts kept in Redis under `campus:<namespace>:lockout:`; connects on
     /// first use and reconnects by itself.
-    pub fn redis(
-        settings: LockoutSettings,
-        url: &str,
-        namespace: &str,
-    ) -> Result<Self, String> {
+    pub fn redis(settings: LockoutSettings, url: &str, namespace: &str) -> Result<Self, String> {
         Ok(Self {
             settings,
             store: Store::Redis {
@@ -266,6 +265,18 @@ impl LoginGuard {
             .map_err(unavailable)
     }
 
+    /// Refuses with 429 and django-axes' message while `key` is locked.
+    pub async fn check(&self, key: &str) -> Result<(), ApiError> {
+        match self.locked_for(key).await? {
+            Some(wait) => Err(ApiError::TooManyRequests {
+                detail: LOCKED_MESSAGE.into(),
+                code: "account_locked",
+                wait_seconds: (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1),
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// `Some(wait)` while `key` is locked.
     pub async fn locked_for(&self, key: &str) -> Result<Option<Duration>, ApiError> {
         if self.disabled() {
@@ -290,9 +301,7 @@ impl LoginGuard {
                     .query_async(&mut conn)
                     .await
                     .map_err(unavailable)?;
-                Ok((ttl_ms > 0).then(|| {
-                    Duration::from_millis(u64::try_from(ttl_ms).unwrap_or(0))
-                }))
+                Ok((ttl_ms > 0).then(|| Duration::from_millis(u64::try_from(ttl_ms).unwrap_or(0))))
             }
         }
     }
@@ -413,7 +422,10 @@ mod tests {
             window: Duration::from_secs(900),
         };
         let none = |_: &str| None;
-        assert_eq!(LockoutSettings::from_lookup(&none, defaults).unwrap(), defaults);
+        assert_eq!(
+            LockoutSettings::from_lookup(&none, defaults).unwrap(),
+            defaults
+        );
         let set = |k: &str| match k {
             "CAMPUS_LOGIN_MAX_FAILURES" => Some("3".to_owned()),
             "CAMPUS_LOGIN_LOCKOUT_SECONDS" => Some("2".to_owned()),
@@ -428,7 +440,9 @@ mod tests {
         );
         let bad = |k: &str| (k == "CAMPUS_LOGIN_LOCKOUT_SECONDS").then(|| "0".to_owned());
         assert_eq!(
-            LockoutSettings::from_lookup(&bad, defaults).unwrap_err().name,
+            LockoutSettings::from_lookup(&bad, defaults)
+                .unwrap_err()
+                .name,
             "CAMPUS_LOGIN_LOCKOUT_SECONDS"
         );
         assert!(parse_redis_url("http://x").is_err());

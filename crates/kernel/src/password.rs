@@ -446,7 +446,10 @@ mod tests {
 
     #[test]
     fn strong_rules_need_every_class_and_nothing_personal() {
-        assert_eq!(strong_rules("Quiet-Harbour-42", &["thandi", "nkosi"]), Vec::<String>::new());
+        assert_eq!(
+            strong_rules("Quiet-Harbour-42", &["thandi", "nkosi"]),
+            Vec::<String>::new()
+        );
         assert_eq!(
             strong_rules("alllowercase", &[]),
             vec![
