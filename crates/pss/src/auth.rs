@@ -92,10 +92,6 @@ pub async fn register(
     Json(input): Json<RegisterIn>,
 ) -> ApiResult<(StatusCode, Json<SessionOut>)> {
     let mut c = Checker::new();
-    let email = c.value("email", input.email);
-    let password = c.value("password", input.password);
-    let first_name = c.blank_text("first_name", input.first_name, 150);
-    let last_name = c.blank_text("last_name", input.last_name, 150);
     if let Field::Value(role) = &input.role
         && role != Role::Candidate.as_str()
     {
@@ -104,14 +100,14 @@ pub async fn register(
             "Self-registration can only create candidate accounts.",
         );
     }
-    c.finish()?;
     let created = crate::users::create_account(
         &state,
+        c,
         NewAccount {
-            email: email.unwrap_or_default(),
-            password: password.unwrap_or_default(),
-            first_name: first_name.unwrap_or_default(),
-            last_name: last_name.unwrap_or_default(),
+            email: input.email,
+            password: input.password,
+            first_name: input.first_name,
+            last_name: input.last_name,
             role: Role::Candidate,
         },
         ip,

@@ -274,11 +274,12 @@ pub async fn create_superuser(
     };
     users::create_account(
         state,
+        kernel::Checker::new(),
         users::NewAccount {
-            email: email.to_owned(),
-            password: password.to_owned(),
-            first_name,
-            last_name,
+            email: kernel::Field::Value(email.to_owned()),
+            password: kernel::Field::Value(password.to_owned()),
+            first_name: kernel::Field::Value(first_name),
+            last_name: kernel::Field::Value(last_name),
             role: Role::Superuser,
         },
         None,

@@ -168,44 +168,48 @@ pub(crate) fn password_problems(
 
 /// What registration and `createsuperuser` create.
 pub(crate) struct NewAccount {
-    pub email: String,
-    pub password: String,
-    pub first_name: String,
-    pub last_name: String,
+    pub email: Field<String>,
+    pub password: Field<String>,
+    pub first_name: Field<String>,
+    pub last_name: Field<String>,
     pub role: Role,
 }
 
-/// Validates and creates an account with its (empty) profile in one
-/// transaction, audited as the new user's own doing.
+/// Validates (adding to the errors `c` already holds) and creates an account
+/// with its (empty) profile in one transaction, audited as the new user's
+/// own doing.
 pub(crate) async fn create_account(
     state: &AppState,
+    mut c: Checker,
     input: NewAccount,
     ip: Option<std::net::IpAddr>,
 ) -> ApiResult<user::Model> {
-    let mut c = Checker::new();
-    let email = check_email(&mut c, state, Field::Value(input.email));
-    let first_name = c.blank_text("first_name", Field::Value(input.first_name), 150);
-    let last_name = c.blank_text("last_name", Field::Value(input.last_name), 150);
+    let email = check_email(&mut c, state, input.email);
+    let password = c.value("password", input.password);
+    let first_name = c.blank_text("first_name", input.first_name, 150);
+    let last_name = c.blank_text("last_name", input.last_name, 150);
     if let Some(email) = &email
         && email_taken(&state.db, email, None).await?
     {
         c.error("email", EMAIL_TAKEN);
     }
-    if input.password.is_empty() {
-        c.error("password", kernel::form::NOT_BLANK);
-    } else {
-        for problem in password_problems(
-            &input.password,
-            email.as_deref().unwrap_or(""),
-            first_name.as_deref().unwrap_or(""),
-            last_name.as_deref().unwrap_or(""),
-        ) {
-            c.error("password", problem);
+    match password.as_deref() {
+        None => {}
+        Some("") => c.error("password", kernel::form::NOT_BLANK),
+        Some(password) => {
+            for problem in password_problems(
+                password,
+                email.as_deref().unwrap_or(""),
+                first_name.as_deref().unwrap_or(""),
+                last_name.as_deref().unwrap_or(""),
+            ) {
+                c.error("password", problem);
+            }
         }
     }
     c.finish()?;
 
-    let hash = state.hasher.make(&input.password).await?;
+    let hash = state.hasher.make(&password.unwrap_or_default()).await?;
     let now = Utc::now();
     let txn = kernel::db::begin_write(&state.db).await?;
     let created = user::ActiveModel {
