@@ -16,4 +16,5 @@ mod journal;
 mod journey;
 mod lockout;
 mod platform;
+mod profiles;
 mod users;
