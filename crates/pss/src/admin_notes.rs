@@ -258,34 +258,27 @@ async fn check(state: &AppState, input: AdminNoteIn, partial: bool) -> ApiResult
         (name, field) => c.text(name, field, 10_000),
     };
     let candidate = c.value("candidate", input.candidate);
+    // Optional fields left out are kept (PUT too); a new note takes their defaults.
     let category = match input.category {
-        Field::Absent if partial => None,
-        Field::Absent => Some("general".to_owned()),
+        Field::Absent => None,
         other => c.choice("category", other, CATEGORIES),
     };
     let title = match input.title {
-        Field::Absent if partial => None,
-        other => c.blank_text(
-            "title",
-            other
-                .value()
-                .map_or(Field::Value(String::new()), Field::Value),
-            200,
-        ),
+        Field::Absent => None,
+        other => c
+            .optional_text("title", other, 200)
+            .map(Option::unwrap_or_default),
     };
     let tags = match input.tags {
-        Field::Absent if partial => None,
+        Field::Absent => None,
         other => c
-            .blank_text(
-                "tags",
-                other
-                    .value()
-                    .map_or(Field::Value(String::new()), Field::Value),
-                255,
-            )
-            .map(|t| normalize_tags(&t)),
+            .optional_text("tags", other, 255)
+            .map(|t| normalize_tags(&t.unwrap_or_default())),
     };
-    let is_important = c.boolean("is_important", input.is_important, false);
+    let is_important = match input.is_important {
+        Field::Absent => None,
+        other => c.value("is_important", other),
+    };
     if let Some(id) = candidate {
         let found = user::Entity::find_by_id(id)
             .filter(user::Column::Role.eq(Role::Candidate))
