@@ -85,10 +85,12 @@ fn ours() -> Select<audit_log::Entity> {
     audit_log::Entity::find().filter(audit_log::Column::System.eq(crate::NAME))
 }
 
-/// `YYYY-MM-DD` (from midnight UTC) or an RFC 3339 time.
+/// `YYYY-MM-DD` (from midnight UTC) or an RFC 3339 time, in years 1900 to
+/// 9999 (which every database compares).
 fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
+    use chrono::Datelike;
     let raw = raw.trim();
-    DateTime::parse_from_rfc3339(raw)
+    let time = DateTime::parse_from_rfc3339(raw)
         .or_else(|_| DateTime::parse_from_rfc3339(&raw.replace(' ', "+")))
         .map(|t| t.with_timezone(&Utc))
         .ok()
@@ -97,7 +99,8 @@ fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
                 .ok()
                 .and_then(|d| d.and_hms_opt(0, 0, 0))
                 .map(|t| t.and_utc())
-        })
+        })?;
+    (1900..=9999).contains(&time.year()).then_some(time)
 }
 
 /// List audit rows, newest first. Filters: `action`, `object_type`,

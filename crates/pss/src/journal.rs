@@ -172,6 +172,12 @@ fn parse_date(raw: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").ok()
 }
 
+/// A filter date every database can compare with: years 1900 to 9999.
+fn filter_date(raw: &str) -> Option<NaiveDate> {
+    use chrono::Datelike;
+    parse_date(raw).filter(|d| (1900..=9999).contains(&d.year()))
+}
+
 /// `?date=`, `?date_after=` / `?start_date=` and `?date_before=` / `?end_date=`
 /// (inclusive), all `YYYY-MM-DD`.
 fn date_filters(
@@ -187,7 +193,7 @@ fn date_filters(
     ] {
         for name in names {
             let Some(raw) = list.get(name) else { continue };
-            match parse_date(raw) {
+            match filter_date(raw) {
                 Some(date) => {
                     query = query.filter(match op {
                         "eq" => column.eq(date),

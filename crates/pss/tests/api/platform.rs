@@ -132,3 +132,62 @@ db_test!(bad_requests_are_drf_shaped_and_change_nothing, |app| {
     assert_eq!(r.json["count"], 0, "no bad request wrote anything");
     assert_eq!(app.audit_count().await, before);
 });
+
+db_test!(null_characters_are_refused_not_a_server_error, |app| {
+    let root = app.superuser().await;
+    let r = app
+        .post("/api/auth/register/")
+        .json(&json!({"email": "nul@example.org", "password": PASSWORD, "first_name": "a\u{0}b"}))
+        .send()
+        .await;
+    r.assert_status(400);
+    assert_eq!(
+        r.json,
+        json!({"first_name": ["Null characters are not allowed."]})
+    );
+    let r = app
+        .post("/api/auth/login/")
+        .json(&json!({"email": "a\u{0}@example.org", "password": PASSWORD}))
+        .send()
+        .await;
+    r.assert_status(400);
+    for path in [
+        "/api/users/?search=%00",
+        "/api/audit-logs/?object_type=a%00b",
+        "/api/admin-notes/?search=x%00",
+    ] {
+        let r = app.get(path).bearer(&root.access).send().await;
+        r.assert_status(400);
+        assert_eq!(r.json["detail"], "Null characters are not allowed.");
+    }
+    let candidate = app.candidate().await;
+    let r = app
+        .post("/api/journal/")
+        .bearer(&candidate.access)
+        .json(&json!({"title": "t\u{0}", "content": "c", "mood": "good", "energy_level": 5}))
+        .send()
+        .await;
+    r.assert_status(400);
+    assert_eq!(
+        r.json,
+        json!({"title": ["Null characters are not allowed."]})
+    );
+});
+
+db_test!(far_dates_in_filters_are_refused_not_a_server_error, |app| {
+    let root = app.superuser().await;
+    for path in [
+        "/api/journal/?date_after=99999-01-01",
+        "/api/journal/?date=0000-01-01",
+        "/api/audit-logs/?created_after=99999-01-01",
+    ] {
+        let r = app.get(path).bearer(&root.access).send().await;
+        r.assert_status(400);
+    }
+    let r = app
+        .get("/api/journal/?date_before=9999-12-31&date_after=1900-01-01")
+        .bearer(&root.access)
+        .send()
+        .await;
+    r.assert_status(200);
+});
