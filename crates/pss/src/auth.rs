@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(login))
         .routes(routes!(refresh_token))
         .routes(routes!(logout))
+        .routes(routes!(change_password))
 }
 
 /// SimpleJWT's refresh path, which the original frontends may call.
@@ -275,5 +276,90 @@ pub async fn logout(
     txn.commit().await?;
     Ok(Json(DetailOut {
         detail: "Successfully logged out".into(),
+    }))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct PasswordChangeIn {
+    #[schema(value_type = String, write_only)]
+    #[serde(default)]
+    pub old_password: Field<String>,
+    /// The same policy as at registration.
+    #[schema(value_type = String, write_only)]
+    #[serde(default)]
+    pub new_password: Field<String>,
+}
+
+/// A new token pair: changing the password ends every earlier token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordChangedOut {
+    pub message: String,
+    pub detail: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+/// Change the caller's password. Every earlier token of the account (on
+/// every device) stops working; the answer carries a fresh pair.
+#[utoipa::path(post, path = "/api/auth/password-change/", tag = "auth", security(("jwt" = [])), request_body = PasswordChangeIn,
+    responses((status = 200, body = PasswordChangedOut), (status = 400), (status = 401)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ClientIp(ip): ClientIp,
+    Json(input): Json<PasswordChangeIn>,
+) -> ApiResult<Json<PasswordChangedOut>> {
+    let mut c = Checker::new();
+    let old = c.value("old_password", input.old_password);
+    let new = c.value("new_password", input.new_password);
+    c.finish()?;
+    let (old, new) = (old.unwrap_or_default(), new.unwrap_or_default());
+    let user = &me.0;
+    let mut c = Checker::new();
+    if !state.hasher.verify(&old, &user.password).await?.matches {
+        c.error("old_password", "Old password is incorrect");
+    } else if old == new {
+        c.error(
+            "new_password",
+            "New password cannot be the same as your old password.",
+        );
+    }
+    if new.is_empty() {
+        c.error("new_password", kernel::form::NOT_BLANK);
+    } else {
+        for problem in
+            crate::users::password_problems(&new, &user.email, &user.first_name, &user.last_name)
+        {
+            c.error("new_password", problem);
+        }
+    }
+    c.finish()?;
+    let hash = state.hasher.make(&new).await?;
+    let txn = kernel::db::begin_write(&state.db).await?;
+    let mut model: user::ActiveModel = user.clone().into();
+    model.password = Set(hash);
+    model.token_epoch = Set(user.token_epoch + 1);
+    model.updated_at = Set(Utc::now());
+    let updated = model.update(&txn).await?;
+    crate::audit::record(
+        &txn,
+        crate::audit::Actor {
+            user_id: me.id(),
+            ip,
+        },
+        "update",
+        "User",
+        updated.id,
+        Some(serde_json::json!({"password": "changed"})),
+    )
+    .await?;
+    txn.commit().await?;
+    let pair = issue(&state, &updated)?;
+    Ok(Json(PasswordChangedOut {
+        message: "Password changed successfully".into(),
+        detail: "Your password has been updated. You may need to log in again on other devices."
+            .into(),
+        access: pair.access,
+        refresh: pair.refresh,
     }))
 }

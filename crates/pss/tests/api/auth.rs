@@ -399,3 +399,79 @@ db_test!(bad_access_tokens_are_401, |app| {
         .await
         .assert_status(401);
 });
+
+db_test!(changing_the_password_ends_earlier_tokens, |app| {
+    let candidate = app.candidate().await;
+    let other_device = app.sign_in(&candidate.email, PASSWORD).await;
+    let path = "/api/auth/password-change/";
+    app.post(path)
+        .json(&json!({"old_password": PASSWORD, "new_password": "Brand-New-Secret-77"}))
+        .send()
+        .await
+        .assert_status(401);
+    let r = app
+        .post(path)
+        .bearer(&candidate.access)
+        .json(&json!({}))
+        .send()
+        .await;
+    r.assert_status(400);
+    assert_eq!(
+        r.json,
+        json!({"old_password": ["This field is required."], "new_password": ["This field is required."]})
+    );
+    let r = app
+        .post(path)
+        .bearer(&candidate.access)
+        .json(&json!({"old_password": "Wrong-Password-99", "new_password": "short"}))
+        .send()
+        .await;
+    r.assert_status(400);
+    assert_eq!(r.json["old_password"], json!(["Old password is incorrect"]));
+    assert!(r.json["new_password"].as_array().unwrap().len() >= 2);
+    let r = app
+        .post(path)
+        .bearer(&candidate.access)
+        .json(&json!({"old_password": PASSWORD, "new_password": PASSWORD}))
+        .send()
+        .await;
+    r.assert_status(400);
+    assert_eq!(
+        r.json,
+        json!({"new_password": ["New password cannot be the same as your old password."]})
+    );
+    app.sign_in(&candidate.email, PASSWORD).await;
+
+    let r = app
+        .post(path)
+        .bearer(&candidate.access)
+        .json(&json!({"old_password": PASSWORD, "new_password": "Brand-New-Secret-77"}))
+        .send()
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.json["message"], "Password changed successfully");
+    let fresh = r.json["access"].as_str().unwrap().to_owned();
+    for old in [&candidate.access, &other_device.access] {
+        app.get("/api/users/me/")
+            .bearer(old)
+            .send()
+            .await
+            .assert_status(401);
+    }
+    app.get("/api/users/me/")
+        .bearer(&fresh)
+        .send()
+        .await
+        .assert_status(200);
+    app.post("/api/auth/login/")
+        .json(&json!({"email": candidate.email, "password": PASSWORD}))
+        .send()
+        .await
+        .assert_status(401);
+    app.sign_in(&candidate.email, "Brand-New-Secret-77").await;
+    let rows = app.audit_rows("User", candidate.id).await;
+    assert_eq!(
+        rows.last().unwrap().changes,
+        Some(json!({"password": "changed"}))
+    );
+});
