@@ -44,12 +44,13 @@ pub async fn record<C: ConnectionTrait>(
 }
 
 /// `{field: "changed"}` (or `[old, new]` for [`REVEALED`] fields) between two
-/// snapshots of plaintext values; `None` when nothing changed.
+/// snapshots of plaintext values; `{}` when nothing changed.
 pub fn changes(before: &Value, after: &Value) -> Value {
     kernel::audit::redacted_diff(before, after, REVEALED)
 }
 
-/// `{field: "set"}` for every non-blank field of a created object.
+/// `{field: "changed"}` for every field a created object has (`[null, value]`
+/// for [`REVEALED`] fields).
 pub fn created(after: &Value) -> Value {
     changes(&Value::Object(serde_json::Map::new()), after)
 }
