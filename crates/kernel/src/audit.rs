@@ -52,6 +52,28 @@ pub fn diff(before: &Value, after: &Value) -> Value {
     Value::Object(changes)
 }
 
+/// The fields that differ between two snapshots: `[old, new]` for the fields
+/// in `reveal`, the string `"changed"` for every other one, so an audit row of
+/// sensitive data says what changed without holding the values.
+pub fn redacted_diff(before: &Value, after: &Value, reveal: &[&str]) -> Value {
+    let Value::Object(changes) = diff(before, after) else {
+        return Value::Object(Map::new());
+    };
+    Value::Object(
+        changes
+            .into_iter()
+            .map(|(key, change)| {
+                let shown = if reveal.contains(&key.as_str()) {
+                    change
+                } else {
+                    json!("changed")
+                };
+                (key, shown)
+            })
+            .collect(),
+    )
+}
+
 /// `{field: [null, value]}` for a created object.
 pub fn created(after: &Value) -> Value {
     diff(&Value::Object(Map::new()), after)
@@ -80,6 +102,14 @@ mod tests {
             json!({"a": [null, 1]})
         );
         assert_eq!(deleted(&json!({"a": 1})), json!({"a": [1, null]}));
+        assert_eq!(
+            redacted_diff(
+                &json!({"role": "a", "diagnosis": "x", "same": 1}),
+                &json!({"role": "b", "diagnosis": "y", "same": 1}),
+                &["role"]
+            ),
+            json!({"role": ["a", "b"], "diagnosis": "changed"})
+        );
         assert_eq!(
             snapshot(&json!({"a": 1, "refresh_token": "t"})),
             json!({"a": 1})

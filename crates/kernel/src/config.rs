@@ -86,6 +86,9 @@ pub struct Settings {
     /// SMTP server for outgoing mail; unset means no email is sent.
     pub email_url: Option<String>,
     pub email_from: String,
+    /// `CAMPUS_REDIS_URL`: when set, state shared across nodes (login
+    /// lockout) lives in this Redis.
+    pub redis_url: Option<String>,
 }
 
 /// A setting that could not be used; its `Display` is the one line printed at start-up.
@@ -249,6 +252,14 @@ impl Settings {
             },
             email_from: lookup("CAMPUS_EMAIL_FROM")
                 .unwrap_or_else(|| format!("campus {} <no-reply@localhost>", defaults.name)),
+            redis_url: match lookup("CAMPUS_REDIS_URL") {
+                Some(url) => {
+                    crate::lockout::parse_redis_url(&url)
+                        .map_err(|r| invalid("CAMPUS_REDIS_URL", r))?;
+                    Some(url)
+                }
+                None => None,
+            },
         })
     }
 }
@@ -363,6 +374,8 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(error.name, "CAMPUS_CORS_ALLOWED_ORIGINS");
+        let error = settings(&[base[0], ("CAMPUS_REDIS_URL", "localhost:6379")]).unwrap_err();
+        assert_eq!(error.name, "CAMPUS_REDIS_URL");
         let error = settings(&[base[0], ("CAMPUS_DATABASE_URL", "oracle://x")]).unwrap_err();
         assert_eq!(error.name, "CAMPUS_DATABASE_URL");
         assert!(

@@ -107,6 +107,13 @@ pub enum ApiError {
     /// 429 with the number of seconds until a request will be accepted.
     #[error("throttled")]
     Throttled { wait_seconds: u64 },
+    /// 429 with a message of its own (a locked-out sign-in, for example).
+    #[error("too many requests: {detail}")]
+    TooManyRequests {
+        detail: Text,
+        code: &'static str,
+        wait_seconds: u64,
+    },
     /// 502: an upstream service (for example a payment gateway) failed.
     #[error("bad gateway: {0}")]
     BadGateway(Text),
@@ -173,7 +180,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Throttled { .. } | Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -208,6 +215,9 @@ impl ApiError {
                 &format!("Request was throttled. Expected available in {wait_seconds} seconds."),
                 "throttled",
             ),
+            Self::TooManyRequests {
+                detail: d, code, ..
+            } => detail(d, code),
             Self::BadGateway(d) => detail(d, "bad_gateway"),
             Self::Unavailable(d) => detail(d, "service_unavailable"),
             Self::Internal(_) => detail("A server error occurred.", "error"),
@@ -230,7 +240,7 @@ impl IntoResponse for ApiError {
                     HeaderValue::from_static("Bearer realm=\"api\""),
                 );
             }
-            Self::Throttled { wait_seconds } => {
+            Self::Throttled { wait_seconds } | Self::TooManyRequests { wait_seconds, .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*wait_seconds));
             }
             _ => {}

@@ -197,6 +197,34 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     }
 }
 
+/// A positive integer path segment (an auto-increment primary key); anything
+/// else is a 404, as if no row matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntId(pub i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for IntId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::not_found())?;
+        parse_int_id(&raw)
+            .map(IntId)
+            .ok_or_else(ApiError::not_found)
+    }
+}
+
+/// Reads a primary key as Django's `<int:pk>` route does: ASCII digits only,
+/// positive, and within a signed 64-bit integer.
+pub fn parse_int_id(raw: &str) -> Option<i64> {
+    if raw.is_empty() || raw.len() > 19 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    raw.parse::<i64>().ok().filter(|id| *id > 0)
+}
+
 /// Query parameters; a value of the wrong type is a 400 naming the parameter.
 #[derive(Debug, Clone, Default)]
 pub struct Query<T>(pub T);
@@ -297,6 +325,23 @@ mod tests {
             field_error(b"[1,2]"),
             serde_json::json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})
         );
+    }
+
+    #[test]
+    fn integer_ids_are_digits_only() {
+        assert_eq!(parse_int_id("42"), Some(42));
+        for bad in [
+            "",
+            "0",
+            "-1",
+            "+1",
+            "1e3",
+            " 1",
+            "9223372036854775808",
+            "abc",
+        ] {
+            assert_eq!(parse_int_id(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -48,6 +48,7 @@ impl<T> Field<T> {
 pub const REQUIRED: &str = "This field is required.";
 pub const NOT_NULL: &str = "This field may not be null.";
 pub const NOT_BLANK: &str = "This field may not be blank.";
+pub const NO_NUL: &str = "Null characters are not allowed.";
 
 /// Collects field errors; [`Checker::finish`] turns them into one 400.
 ///
@@ -151,7 +152,13 @@ impl Checker {
         self.max_length(name, &value, max).then_some(value)
     }
 
+    /// At most `max` characters and no NUL (DRF's `ProhibitNullCharactersValidator`:
+    /// PostgreSQL cannot store one in text).
     fn max_length(&mut self, name: &str, value: &str, max: usize) -> bool {
+        if value.contains('\0') {
+            self.error(name, NO_NUL);
+            return false;
+        }
         let ok = value.chars().count() <= max;
         if !ok {
             self.error(
@@ -295,6 +302,20 @@ mod tests {
                 "f": ["\"boss\" is not a valid choice."],
                 "g": ["Ensure this value is greater than or equal to 0."],
             })
+        );
+    }
+
+    #[test]
+    fn null_characters_are_refused() {
+        let mut c = Checker::new();
+        assert_eq!(c.text("a", Field::Value("x\0y".into()), 10), None);
+        assert_eq!(c.optional_text("b", Field::Value("\0".into()), 10), None);
+        let Err(ApiError::Validation(errors)) = c.finish() else {
+            panic!("expected errors")
+        };
+        assert_eq!(
+            errors.to_json(),
+            serde_json::json!({"a": [NO_NUL], "b": [NO_NUL]})
         );
     }
 

@@ -45,6 +45,11 @@ impl Claims {
     pub fn user_uuid(&self) -> Option<Uuid> {
         Uuid::parse_str(&self.user_id).ok()
     }
+
+    /// The user id of a system with integer primary keys.
+    pub fn user_int(&self) -> Option<i64> {
+        self.user_id.parse().ok().filter(|id| *id > 0)
+    }
 }
 
 /// Why a token was refused, in SimpleJWT's words.
@@ -107,7 +112,7 @@ impl Jwt {
     fn sign(
         &self,
         token_type: TokenType,
-        user_id: Uuid,
+        user_id: &str,
         epoch: i64,
         extra: &Map<String, Value>,
     ) -> Result<String, ApiError> {
@@ -121,7 +126,7 @@ impl Jwt {
             exp: now + i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2),
             iat: now,
             jti: Uuid::new_v4().simple().to_string(),
-            user_id: user_id.to_string(),
+            user_id: user_id.to_owned(),
             epoch,
             extra: extra.clone(),
         };
@@ -132,6 +137,17 @@ impl Jwt {
     pub fn issue_pair(
         &self,
         user_id: Uuid,
+        epoch: i64,
+        extra: &Map<String, Value>,
+    ) -> Result<TokenPair, ApiError> {
+        self.issue_pair_for(&user_id.to_string(), epoch, extra)
+    }
+
+    /// Issues a pair for a user whose primary key is not a UUID (an integer
+    /// id, as text in `user_id`; see [`Claims::user_int`]).
+    pub fn issue_pair_for(
+        &self,
+        user_id: &str,
         epoch: i64,
         extra: &Map<String, Value>,
     ) -> Result<TokenPair, ApiError> {
@@ -288,6 +304,10 @@ mod tests {
         assert_eq!(access.epoch, 3);
         assert_eq!(access.extra["role"], "admin");
         assert_eq!(access.exp - access.iat, 300);
+        assert_eq!(access.user_int(), None);
+        let numeric = jwt.issue_pair_for("42", 0, &Map::new()).unwrap();
+        let claims = jwt.verify(&numeric.refresh, TokenType::Refresh).unwrap();
+        assert_eq!((claims.user_int(), claims.user_uuid()), (Some(42), None));
         assert_eq!(
             jwt.verify(&pair.access, TokenType::Refresh).unwrap_err(),
             TokenError::WrongType

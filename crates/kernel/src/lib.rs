@@ -3,7 +3,9 @@
 //! system.
 
 pub mod audit;
+pub mod audit_log;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod docs;
 pub mod error;
@@ -26,7 +28,7 @@ pub mod upload;
 pub mod testing;
 
 pub use error::{ApiError, ApiResult, FieldErrors, MessageOut};
-pub use extract::{Id, Json, Query};
+pub use extract::{Id, IntId, Json, Query};
 pub use form::{Checker, Field};
 pub use listing::{FilterKind, ListQuery, Page, PageSize};
 pub use money::Money;

@@ -255,19 +255,57 @@ static COMMON: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
 /// length 8, the 20 000 common passwords, entirely numeric. Returns every
 /// message that applies, in Django's order and wording.
 pub fn validate(password: &str, attributes: Attributes<'_>) -> Vec<String> {
+    validate_with(password, attributes, 8)
+}
+
+/// Django's default validators with `MinimumLengthValidator(min_length)`.
+pub fn validate_with(password: &str, attributes: Attributes<'_>, min_length: usize) -> Vec<String> {
     let mut errors = Vec::new();
     if let Some(name) = too_similar(password, attributes) {
         errors.push(format!("The password is too similar to the {name}."));
     }
-    if password.chars().count() < 8 {
-        errors
-            .push("This password is too short. It must contain at least 8 characters.".to_owned());
+    if password.chars().count() < min_length {
+        errors.push(format!(
+            "This password is too short. It must contain at least {min_length} characters."
+        ));
     }
     if COMMON.contains(password.trim().to_lowercase().as_str()) {
         errors.push("This password is too common.".to_owned());
     }
     if !password.is_empty() && password.chars().all(|c| c.is_numeric()) {
         errors.push("This password is entirely numeric.".to_owned());
+    }
+    errors
+}
+
+/// A "strong password" rule on top of Django's validators: at least one
+/// upper-case letter, lower-case letter, digit and symbol (`[^\w\s]`), and none
+/// of `personal` (an email's local part, names; parts shorter than 3
+/// characters are ignored) inside the password, case-insensitively.
+pub fn strong_rules(password: &str, personal: &[&str]) -> Vec<String> {
+    let mut errors = Vec::new();
+    if !password.chars().any(char::is_uppercase) {
+        errors.push("Password must contain at least one uppercase letter.".to_owned());
+    }
+    if !password.chars().any(char::is_lowercase) {
+        errors.push("Password must contain at least one lowercase letter.".to_owned());
+    }
+    if !password.chars().any(|c| c.is_ascii_digit()) {
+        errors.push("Password must contain at least one number.".to_owned());
+    }
+    if !password
+        .chars()
+        .any(|c| !(c.is_alphanumeric() || c == '_' || c.is_whitespace()))
+    {
+        errors.push("Password must contain at least one special character.".to_owned());
+    }
+    let lowered = password.to_lowercase();
+    if personal
+        .iter()
+        .map(|p| p.trim().to_lowercase())
+        .any(|p| p.chars().count() >= 3 && lowered.contains(&p))
+    {
+        errors.push("Password must not contain your email address or name.".to_owned());
     }
     errors
 }
@@ -404,6 +442,31 @@ mod tests {
         assert!(hash.starts_with("pbkdf2_sha256$1000$"));
         assert!(hasher.verify("correct horse", &hash).await.unwrap().matches);
         assert!(!hasher.verify("wrong horse", &hash).await.unwrap().matches);
+    }
+
+    #[test]
+    fn strong_rules_need_every_class_and_nothing_personal() {
+        assert_eq!(
+            strong_rules("Quiet-Harbour-42", &["thandi", "nkosi"]),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            strong_rules("alllowercase", &[]),
+            vec![
+                "Password must contain at least one uppercase letter.",
+                "Password must contain at least one number.",
+                "Password must contain at least one special character.",
+            ]
+        );
+        assert_eq!(
+            strong_rules("Thandi-Harbour-42", &["thandi", "xy"]),
+            vec!["Password must not contain your email address or name."]
+        );
+        assert_eq!(strong_rules("Xy-Harbour-42", &["xy"]), Vec::<String>::new());
+        assert_eq!(
+            validate_with("Short-1a", &[], 12),
+            vec!["This password is too short. It must contain at least 12 characters."]
+        );
     }
 
     #[test]

@@ -1,0 +1,365 @@
+//! `/api/auth/…`: registration, sign-in with brute-force lockout, refresh
+//! rotation with blacklisting, logout.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::Utc;
+use kernel::extract::ClientIp;
+use kernel::jwt::{TokenPair, TokenType};
+use kernel::{ApiError, ApiResult, Checker, Field, Json};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
+use serde_json::Map;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::entities::user::{self, Role};
+use crate::principal::CurrentUser;
+use crate::state::AppState;
+use crate::users::{NewAccount, UserDetailOut};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh_token))
+        .routes(routes!(logout))
+        .routes(routes!(change_password))
+}
+
+/// SimpleJWT's refresh path, which the original frontends may call.
+pub fn aliases() -> axum::Router<AppState> {
+    axum::Router::new().route(
+        "/api/auth/token/refresh/",
+        axum::routing::post(refresh_token),
+    )
+}
+
+/// Tokens carry only SimpleJWT's claims (and the token epoch): no personal data.
+fn issue(state: &AppState, user: &user::Model) -> ApiResult<TokenPair> {
+    state
+        .jwt
+        .issue_pair_for(&user.id.to_string(), user.token_epoch, &Map::new())
+}
+
+/// Tokens and the signed-in user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionOut {
+    pub access: String,
+    pub refresh: String,
+    pub user: UserDetailOut,
+}
+
+async fn session(state: &AppState, user: &user::Model) -> ApiResult<SessionOut> {
+    let pair = issue(state, user)?;
+    let (out, _) = UserDetailOut::load(state, &state.db, user).await?;
+    Ok(SessionOut {
+        access: pair.access,
+        refresh: pair.refresh,
+        user: out,
+    })
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct RegisterIn {
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub email: Field<String>,
+    /// At least 12 characters with upper and lower case, a digit and a
+    /// symbol, not containing the email's name or the user's names.
+    #[schema(value_type = String, write_only)]
+    #[serde(default)]
+    pub password: Field<String>,
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub first_name: Field<String>,
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub last_name: Field<String>,
+    /// Only `candidate` may be self-registered.
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub role: Field<String>,
+}
+
+/// Register a candidate account (with its empty profile) and sign it in.
+#[utoipa::path(post, path = "/api/auth/register/", tag = "auth", request_body = RegisterIn,
+    responses((status = 201, body = SessionOut), (status = 400)))]
+pub async fn register(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(input): Json<RegisterIn>,
+) -> ApiResult<(StatusCode, Json<SessionOut>)> {
+    let mut c = Checker::new();
+    if let Field::Value(role) = &input.role
+        && role != Role::Candidate.as_str()
+    {
+        c.error(
+            "role",
+            "Self-registration can only create candidate accounts.",
+        );
+    }
+    let created = crate::users::create_account(
+        &state,
+        c,
+        NewAccount {
+            email: input.email,
+            password: input.password,
+            first_name: input.first_name,
+            last_name: input.last_name,
+            role: Role::Candidate,
+        },
+        ip,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(session(&state, &created).await?)))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct CredentialsIn {
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub email: Field<String>,
+    #[schema(value_type = String, write_only)]
+    #[serde(default)]
+    pub password: Field<String>,
+}
+
+pub const INVALID_CREDENTIALS: &str = "Invalid email or password";
+
+/// Sign in with email and password.
+///
+/// Wrong credentials, an unknown or inactive account: 401 `Invalid email or
+/// password` (indistinguishable, also by timing). Five failures for one email
+/// from one address within 15 minutes lock that pair for 15 minutes: 429 even
+/// with the right password. A success forgets the failures.
+#[utoipa::path(post, path = "/api/auth/login/", tag = "auth", request_body = CredentialsIn,
+    responses((status = 200, body = SessionOut), (status = 400), (status = 401), (status = 429)))]
+pub async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(input): Json<CredentialsIn>,
+) -> ApiResult<Json<SessionOut>> {
+    let mut c = Checker::new();
+    let email = c.text("email", input.email, 254);
+    let password = c.value("password", input.password);
+    if password.as_deref() == Some("") {
+        c.error("password", kernel::form::NOT_BLANK);
+    }
+    if password.as_deref().is_some_and(|p| p.chars().count() > 128) {
+        c.error(
+            "password",
+            "Ensure this field has no more than 128 characters.",
+        );
+    }
+    c.finish()?;
+    let (email, password) = (email.unwrap_or_default(), password.unwrap_or_default());
+    let email = kernel::form::normalize_email(&email).unwrap_or_else(|| email.to_lowercase());
+    let key = format!(
+        "{email}|{}",
+        ip.map_or_else(String::new, |ip| ip.to_string())
+    );
+    state.lockout.check(&key).await?;
+    let invalid = || ApiError::auth_failed(INVALID_CREDENTIALS, "authentication_failed");
+    let Some(found) = user::Entity::find()
+        .filter(user::Column::Email.eq(&email))
+        .one(&state.db)
+        .await?
+    else {
+        state.hasher.verify_nothing(&password).await?;
+        state.lockout.fail(&key).await?;
+        return Err(invalid());
+    };
+    let verdict = state.hasher.verify(&password, &found.password).await?;
+    if !verdict.matches || !found.is_active {
+        state.lockout.fail(&key).await?;
+        return Err(invalid());
+    }
+    state.lockout.succeed(&key).await?;
+    let mut model: user::ActiveModel = found.into();
+    if verdict.needs_rehash {
+        model.password = Set(state.hasher.make(&password).await?);
+    }
+    model.last_login = Set(Some(Utc::now()));
+    let user = model.update(&state.db).await?;
+    Ok(Json(session(&state, &user).await?))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct RefreshIn {
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub refresh: Field<String>,
+}
+
+fn refresh_error(detail: &'static str) -> ApiError {
+    ApiError::auth_failed(detail, "token_not_valid")
+}
+
+/// Rotate a refresh token: the old one is blacklisted and a new pair
+/// returned; reusing a rotated (or logged-out) refresh token fails with 401.
+#[utoipa::path(post, path = "/api/auth/refresh/", tag = "auth", request_body = RefreshIn,
+    responses((status = 200, body = TokenPair), (status = 400), (status = 401)))]
+pub async fn refresh_token(
+    State(state): State<AppState>,
+    Json(input): Json<RefreshIn>,
+) -> ApiResult<Json<TokenPair>> {
+    let mut c = Checker::new();
+    let token = c.text("refresh", input.refresh, 4096);
+    c.finish()?;
+    let claims = state
+        .jwt
+        .verify(&token.unwrap_or_default(), TokenType::Refresh)
+        .map_err(|_| refresh_error("Token is invalid or expired"))?;
+    let user = match claims.user_int() {
+        Some(id) => user::Entity::find_by_id(id).one(&state.db).await?,
+        None => None,
+    }
+    .filter(|u| u.is_active && u.token_epoch == claims.epoch)
+    .ok_or_else(|| refresh_error("Token is invalid or expired"))?;
+    if !kernel::jwt::blacklist_refresh(&state.db, &claims).await? {
+        return Err(refresh_error("Token is blacklisted"));
+    }
+    Ok(Json(issue(&state, &user)?))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct LogoutIn {
+    /// The refresh token to blacklist (optional).
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub refresh: Field<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DetailOut {
+    pub detail: String,
+}
+
+/// Log out: blacklists the given refresh token and ends every access and
+/// refresh token of the account (on every device).
+#[utoipa::path(post, path = "/api/auth/logout/", tag = "auth", security(("jwt" = [])), request_body = LogoutIn,
+    responses((status = 200, body = DetailOut), (status = 400), (status = 401)))]
+pub async fn logout(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    Json(input): Json<LogoutIn>,
+) -> ApiResult<Json<DetailOut>> {
+    let claims = match input.refresh {
+        Field::Value(token) if !token.trim().is_empty() => Some(
+            state
+                .jwt
+                .verify(token.trim(), TokenType::Refresh)
+                .ok()
+                .filter(|c| c.user_int() == Some(me.id()))
+                .ok_or_else(|| ApiError::BadRequest {
+                    detail: "Invalid token".into(),
+                    code: "token_not_valid",
+                })?,
+        ),
+        _ => None,
+    };
+    let txn = kernel::db::begin_write(&state.db).await?;
+    if let Some(claims) = claims {
+        kernel::jwt::blacklist_refresh(&txn, &claims).await?;
+    }
+    user::Entity::update_many()
+        .col_expr(
+            user::Column::TokenEpoch,
+            ExprTrait::add(Expr::col(user::Column::TokenEpoch), 1),
+        )
+        .filter(user::Column::Id.eq(me.id()))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(Json(DetailOut {
+        detail: "Successfully logged out".into(),
+    }))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct PasswordChangeIn {
+    #[schema(value_type = String, write_only)]
+    #[serde(default)]
+    pub old_password: Field<String>,
+    /// The same policy as at registration.
+    #[schema(value_type = String, write_only)]
+    #[serde(default)]
+    pub new_password: Field<String>,
+}
+
+/// A new token pair: changing the password ends every earlier token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordChangedOut {
+    pub message: String,
+    pub detail: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+/// Change the caller's password. Every earlier token of the account (on
+/// every device) stops working; the answer carries a fresh pair.
+#[utoipa::path(post, path = "/api/auth/password-change/", tag = "auth", security(("jwt" = [])), request_body = PasswordChangeIn,
+    responses((status = 200, body = PasswordChangedOut), (status = 400), (status = 401)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ClientIp(ip): ClientIp,
+    Json(input): Json<PasswordChangeIn>,
+) -> ApiResult<Json<PasswordChangedOut>> {
+    let mut c = Checker::new();
+    let old = c.value("old_password", input.old_password);
+    let new = c.value("new_password", input.new_password);
+    c.finish()?;
+    let (old, new) = (old.unwrap_or_default(), new.unwrap_or_default());
+    let user = &me.0;
+    let mut c = Checker::new();
+    if !state.hasher.verify(&old, &user.password).await?.matches {
+        c.error("old_password", "Old password is incorrect");
+    } else if old == new {
+        c.error(
+            "new_password",
+            "New password cannot be the same as your old password.",
+        );
+    }
+    if new.is_empty() {
+        c.error("new_password", kernel::form::NOT_BLANK);
+    } else {
+        for problem in
+            crate::users::password_problems(&new, &user.email, &user.first_name, &user.last_name)
+        {
+            c.error("new_password", problem);
+        }
+    }
+    c.finish()?;
+    let hash = state.hasher.make(&new).await?;
+    let txn = kernel::db::begin_write(&state.db).await?;
+    let mut model: user::ActiveModel = user.clone().into();
+    model.password = Set(hash);
+    model.token_epoch = Set(user.token_epoch + 1);
+    model.updated_at = Set(Utc::now());
+    let updated = model.update(&txn).await?;
+    crate::audit::record(
+        &txn,
+        crate::audit::Actor {
+            user_id: me.id(),
+            ip,
+        },
+        "update",
+        "User",
+        updated.id,
+        Some(serde_json::json!({"password": "changed"})),
+    )
+    .await?;
+    txn.commit().await?;
+    let pair = issue(&state, &updated)?;
+    Ok(Json(PasswordChangedOut {
+        message: "Password changed successfully".into(),
+        detail: "Your password has been updated. You may need to log in again on other devices."
+            .into(),
+        access: pair.access,
+        refresh: pair.refresh,
+    }))
+}

@@ -1,0 +1,8 @@
+//! The PSS tables (all prefixed `pss_`, so the system can share a database).
+//! Columns marked *sealed* hold only AEAD ciphertext (see `crate::seal`).
+
+pub mod admin_note;
+pub mod intake_form;
+pub mod journal_entry;
+pub mod profile;
+pub mod user;

@@ -1,0 +1,37 @@
+//! What every handler can reach.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use kernel::config::Settings;
+use kernel::crypto::KeyRing;
+use kernel::jwt::Jwt;
+use kernel::lockout::LoginGuard;
+use kernel::password::Hasher;
+use sea_orm::DatabaseConnection;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub jwt: Arc<Jwt>,
+    pub hasher: Hasher,
+    pub settings: Arc<Settings>,
+    /// Brute-force protection of sign-in (in Redis when configured).
+    pub lockout: Arc<LoginGuard>,
+    /// Seals and opens the encrypted columns.
+    pub keys: Arc<KeyRing>,
+    /// Email domains accounts may use; empty allows any.
+    pub allowed_email_domains: Arc<Vec<String>>,
+}
+
+impl FromRef<AppState> for Arc<Jwt> {
+    fn from_ref(state: &AppState) -> Self {
+        state.jwt.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Settings> {
+    fn from_ref(state: &AppState) -> Self {
+        state.settings.clone()
+    }
+}

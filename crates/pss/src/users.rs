@@ -1,0 +1,559 @@
+//! `/api/users/`: accounts. Administrators list and manage candidates; every
+//! user reads and edits their own account; only administrators change `role`
+//! or `is_active`, and only superusers grant the superuser role.
+
+use axum::extract::State;
+use chrono::Utc;
+use kernel::extract::{ClientIp, IntId};
+use kernel::listing::ListQuery;
+use kernel::{ApiError, ApiResult, Checker, Field, FieldErrors, FilterKind, Json, Page, PageSize};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr,
+    Order, QueryFilter, QuerySelect, Select,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::audit::{self, Actor};
+use crate::entities::profile;
+use crate::entities::user::{self, Role};
+use crate::principal::{CurrentUser, Staff};
+use crate::profiles::ProfileOut;
+use crate::state::AppState;
+
+/// An account as every endpoint shows it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserOut {
+    pub id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: Role,
+    pub is_active: bool,
+    /// Administrators and superusers.
+    pub is_staff: bool,
+    pub is_superuser: bool,
+    pub has_completed_intake: bool,
+    pub date_joined: chrono::DateTime<Utc>,
+    pub created_at: chrono::DateTime<Utc>,
+    pub updated_at: chrono::DateTime<Utc>,
+}
+
+impl UserOut {
+    pub fn new(user: &user::Model, profile: Option<&profile::Model>) -> Self {
+        Self {
+            id: user.id,
+            email: user.email.clone(),
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            role: user.role,
+            is_active: user.is_active,
+            is_staff: user.role.is_staff(),
+            is_superuser: user.role == Role::Superuser,
+            has_completed_intake: profile.is_some_and(|p| p.has_completed_intake),
+            date_joined: user.created_at,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+        }
+    }
+}
+
+/// An account with its profile (decrypted).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserDetailOut {
+    #[serde(flatten)]
+    pub user: UserOut,
+    pub profile: ProfileOut,
+}
+
+impl UserDetailOut {
+    /// Renders `user` with its profile, loading the profile.
+    pub async fn load<C: ConnectionTrait>(
+        state: &AppState,
+        db: &C,
+        user: &user::Model,
+    ) -> ApiResult<(Self, profile::Model)> {
+        let profile = crate::profiles::profile_of(db, user.id).await?;
+        Ok((
+            Self {
+                user: UserOut::new(user, Some(&profile)),
+                profile: ProfileOut::open(&state.keys, &profile)?,
+            },
+            profile,
+        ))
+    }
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users))
+        .routes(routes!(list_candidates))
+        .routes(routes!(me))
+        .routes(routes!(retrieve_user, update_user, partial_update_user))
+}
+
+/// The original's `/api/auth/me/`.
+pub fn aliases() -> axum::Router<AppState> {
+    axum::Router::new().route("/api/auth/me/", axum::routing::get(me))
+}
+
+pub const EMAIL_TAKEN: &str = "User with this email already exists.";
+
+pub(crate) async fn email_taken<C: ConnectionTrait>(
+    db: &C,
+    email: &str,
+    except: Option<i64>,
+) -> ApiResult<bool> {
+    let mut query = user::Entity::find().filter(user::Column::Email.eq(email));
+    if let Some(id) = except {
+        query = query.filter(user::Column::Id.ne(id));
+    }
+    Ok(query.one(db).await?.is_some())
+}
+
+/// Maps a unique-constraint race on `pss_users.email` to the field error the
+/// up-front check gives.
+pub(crate) fn user_conflict(error: sea_orm::DbErr) -> ApiError {
+    if kernel::error::is_unique_violation(&error, "email") {
+        ApiError::field("email", EMAIL_TAKEN)
+    } else {
+        error.into()
+    }
+}
+
+/// A required email address, lower-cased, within the allowed domains.
+pub(crate) fn check_email(
+    c: &mut Checker,
+    state: &AppState,
+    field: Field<String>,
+) -> Option<String> {
+    let email = c.email("email", field)?;
+    let domains = &state.allowed_email_domains;
+    let domain = email.rsplit_once('@').map_or("", |(_, d)| d);
+    if !domains.is_empty() && !domains.iter().any(|d| d == domain) {
+        c.error(
+            "email",
+            format!("Email domain must be one of: {}", domains.join(", ")),
+        );
+        return None;
+    }
+    Some(email)
+}
+
+/// The password policy of the original: Django's validators with a minimum
+/// of 12 characters, plus upper, lower, digit and symbol, and nothing of the
+/// email's local part or the names.
+pub(crate) fn password_problems(
+    password: &str,
+    email: &str,
+    first_name: &str,
+    last_name: &str,
+) -> Vec<String> {
+    let attrs = [
+        ("email address", email),
+        ("first name", first_name),
+        ("last name", last_name),
+    ];
+    let mut problems = kernel::password::validate_with(password, &attrs, 12);
+    let local = email.split('@').next().unwrap_or("");
+    problems.extend(kernel::password::strong_rules(
+        password,
+        &[local, first_name, last_name],
+    ));
+    problems
+}
+
+/// What registration and `createsuperuser` create.
+pub(crate) struct NewAccount {
+    pub email: Field<String>,
+    pub password: Field<String>,
+    pub first_name: Field<String>,
+    pub last_name: Field<String>,
+    pub role: Role,
+}
+
+/// Validates (adding to the errors `c` already holds) and creates an account
+/// with its (empty) profile in one transaction, audited as the new user's
+/// own doing.
+pub(crate) async fn create_account(
+    state: &AppState,
+    mut c: Checker,
+    input: NewAccount,
+    ip: Option<std::net::IpAddr>,
+) -> ApiResult<user::Model> {
+    let email = check_email(&mut c, state, input.email);
+    let password = c.value("password", input.password);
+    let first_name = c.blank_text("first_name", input.first_name, 150);
+    let last_name = c.blank_text("last_name", input.last_name, 150);
+    if let Some(email) = &email
+        && email_taken(&state.db, email, None).await?
+    {
+        c.error("email", EMAIL_TAKEN);
+    }
+    match password.as_deref() {
+        None => {}
+        Some("") => c.error("password", kernel::form::NOT_BLANK),
+        Some(password) => {
+            for problem in password_problems(
+                password,
+                email.as_deref().unwrap_or(""),
+                first_name.as_deref().unwrap_or(""),
+                last_name.as_deref().unwrap_or(""),
+            ) {
+                c.error("password", problem);
+            }
+        }
+    }
+    c.finish()?;
+
+    let hash = state.hasher.make(&password.unwrap_or_default()).await?;
+    let now = Utc::now();
+    let txn = kernel::db::begin_write(&state.db).await?;
+    let created = user::ActiveModel {
+        id: sea_orm::ActiveValue::NotSet,
+        email: Set(email.unwrap_or_default()),
+        password: Set(hash),
+        first_name: Set(first_name.unwrap_or_default()),
+        last_name: Set(last_name.unwrap_or_default()),
+        role: Set(input.role),
+        is_active: Set(true),
+        token_epoch: Set(0),
+        last_login: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await
+    .map_err(user_conflict)?;
+    let profile = crate::profiles::create_empty(&txn, created.id).await?;
+    let actor = Actor {
+        user_id: created.id,
+        ip,
+    };
+    audit::record(
+        &txn,
+        actor,
+        "create",
+        "User",
+        created.id,
+        Some(audit::created(&audit_snapshot(&created))),
+    )
+    .await?;
+    audit::record(&txn, actor, "create", "UserProfile", profile.id, None).await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// What an audit row may show of an account: which fields changed, with
+/// values only for `role` and `is_active`.
+pub(crate) fn audit_snapshot(u: &user::Model) -> Value {
+    json!({
+        "email": u.email,
+        "first_name": u.first_name,
+        "last_name": u.last_name,
+        "role": u.role.as_str(),
+        "is_active": u.is_active,
+    })
+}
+
+/// Accounts joined with their profiles, as `me` may see them.
+fn visible(me: &CurrentUser) -> Select<user::Entity> {
+    user::Entity::find().filter(me.reachable_users())
+}
+
+async fn list(
+    state: &AppState,
+    query: sea_orm::SelectTwo<user::Entity, profile::Entity>,
+    list: &ListQuery,
+    role_filter: bool,
+) -> ApiResult<Page<UserOut>> {
+    let mut query = query;
+    if role_filter {
+        query = list.filter(
+            query,
+            "role",
+            user::Column::Role,
+            FilterKind::Choice(Role::CHOICES),
+        )?;
+    }
+    query = list.filter(query, "is_active", user::Column::IsActive, FilterKind::Bool)?;
+    query = list.filter(
+        query,
+        "has_completed_intake",
+        profile::Column::HasCompletedIntake,
+        FilterKind::Bool,
+    )?;
+    query = list.search(
+        query,
+        &[
+            user::Column::Email.into_simple_expr(),
+            user::Column::FirstName.into_simple_expr(),
+            user::Column::LastName.into_simple_expr(),
+        ],
+    );
+    let query = list.order(
+        query,
+        &[
+            ("email", user::Column::Email.into_simple_expr()),
+            ("first_name", user::Column::FirstName.into_simple_expr()),
+            ("last_name", user::Column::LastName.into_simple_expr()),
+            ("role", user::Column::Role.into_simple_expr()),
+            ("date_joined", user::Column::CreatedAt.into_simple_expr()),
+            ("created_at", user::Column::CreatedAt.into_simple_expr()),
+        ],
+        &[("created_at", Order::Desc)],
+        user::Column::Id,
+    );
+    let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
+    Ok(page.map(|(u, p)| UserOut::new(&u, p.as_ref())))
+}
+
+/// List accounts (administrators: candidates and themselves; superusers:
+/// everyone). Filters: `role`, `is_active`, `has_completed_intake`; search:
+/// email and names; ordering: `email`, `first_name`, `last_name`, `role`,
+/// `date_joined`.
+#[utoipa::path(get, path = "/api/users/", tag = "users", security(("jwt" = [])),
+    params(("role" = Option<String>, Query), ("is_active" = Option<bool>, Query), ("has_completed_intake" = Option<bool>, Query),
+           ("search" = Option<String>, Query), ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
+    responses((status = 200, body = Page<UserOut>), (status = 401), (status = 403)))]
+pub async fn list_users(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    list: ListQuery,
+) -> ApiResult<Json<Page<UserOut>>> {
+    let query = visible(&me).find_also_related(profile::Entity);
+    Ok(Json(self::list(&state, query, &list, true).await?))
+}
+
+/// List candidate accounts (administrators). Same filters, search and
+/// ordering as `/api/users/`.
+#[utoipa::path(get, path = "/api/users/candidates/", tag = "users", security(("jwt" = [])),
+    params(("is_active" = Option<bool>, Query), ("has_completed_intake" = Option<bool>, Query),
+           ("search" = Option<String>, Query), ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
+    responses((status = 200, body = Page<UserOut>), (status = 401), (status = 403)))]
+pub async fn list_candidates(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    list: ListQuery,
+) -> ApiResult<Json<Page<UserOut>>> {
+    let query = visible(&me)
+        .filter(user::Column::Role.eq(Role::Candidate))
+        .find_also_related(profile::Entity);
+    Ok(Json(self::list(&state, query, &list, false).await?))
+}
+
+/// The caller's own account with its profile.
+#[utoipa::path(get, path = "/api/users/me/", tag = "users", security(("jwt" = [])),
+    responses((status = 200, body = UserDetailOut), (status = 401)))]
+pub async fn me(State(state): State<AppState>, me: CurrentUser) -> ApiResult<Json<UserDetailOut>> {
+    let (out, _) = UserDetailOut::load(&state, &state.db, &me.0).await?;
+    Ok(Json(out))
+}
+
+pub(crate) fn user_not_found() -> ApiError {
+    ApiError::not_found_msg("No User matches the given query.")
+}
+
+/// The account `id` if the caller may reach it; 404 otherwise.
+pub(crate) async fn reachable_user<C: ConnectionTrait>(
+    db: &C,
+    me: &CurrentUser,
+    id: i64,
+) -> ApiResult<user::Model> {
+    user::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .filter(|u| me.can_reach(u))
+        .ok_or_else(user_not_found)
+}
+
+/// Records that the caller read someone else's profile.
+pub(crate) async fn audit_profile_read<C: ConnectionTrait>(
+    db: &C,
+    me: &CurrentUser,
+    ip: Option<std::net::IpAddr>,
+    owner: i64,
+    profile_id: i64,
+) -> ApiResult<()> {
+    if owner == me.id() {
+        return Ok(());
+    }
+    audit::record(
+        db,
+        Actor {
+            user_id: me.id(),
+            ip,
+        },
+        "read",
+        "UserProfile",
+        profile_id,
+        None,
+    )
+    .await
+}
+
+/// An account with its profile (administrators: candidates; anyone: self).
+/// Reading someone else's profile is audited.
+#[utoipa::path(get, path = "/api/users/{id}/", tag = "users", security(("jwt" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = UserDetailOut), (status = 401), (status = 404)))]
+pub async fn retrieve_user(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ClientIp(ip): ClientIp,
+    IntId(id): IntId,
+) -> ApiResult<Json<UserDetailOut>> {
+    let user = reachable_user(&state.db, &me, id).await?;
+    let (out, profile) = UserDetailOut::load(&state, &state.db, &user).await?;
+    audit_profile_read(&state.db, &me, ip, user.id, profile.id).await?;
+    Ok(Json(out))
+}
+
+/// The writable fields of an account. `role` and `is_active` are for
+/// administrators (and never one's own); anything else is ignored.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UserIn {
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub email: Field<String>,
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub first_name: Field<String>,
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub last_name: Field<String>,
+    /// Administrators only; granting `superuser` takes a superuser.
+    #[schema(value_type = Option<Role>)]
+    #[serde(default)]
+    pub role: Field<String>,
+    /// Administrators only.
+    #[schema(value_type = Option<bool>)]
+    #[serde(default)]
+    pub is_active: Field<bool>,
+}
+
+const ROLE_FORBIDDEN: &str = "Only administrators can change role or is_active.";
+
+async fn write_user(
+    state: &AppState,
+    me: &CurrentUser,
+    ip: Option<std::net::IpAddr>,
+    id: i64,
+    input: UserIn,
+    partial: bool,
+) -> ApiResult<Json<UserDetailOut>> {
+    let existing = reachable_user(&state.db, me, id).await?;
+    let mut c = Checker::partial(partial);
+    let email = match input.email {
+        Field::Absent if partial => None,
+        other => check_email(&mut c, state, other),
+    };
+    let first_name = c.blank_text("first_name", input.first_name, 150);
+    let last_name = c.blank_text("last_name", input.last_name, 150);
+    let role = match input.role {
+        Field::Absent => None,
+        other => c
+            .choice("role", other, Role::CHOICES)
+            .and_then(|r| Role::parse(&r)),
+    }
+    .filter(|r| *r != existing.role);
+    let is_active = match input.is_active {
+        Field::Absent => None,
+        other => c.value("is_active", other),
+    }
+    .filter(|a| *a != existing.is_active);
+    if let Some(email) = &email
+        && email_taken(&state.db, email, Some(id)).await?
+    {
+        c.error("email", EMAIL_TAKEN);
+    }
+    c.finish()?;
+    if role.is_some() || is_active.is_some() {
+        if !me.is_staff() {
+            return Err(ApiError::forbidden(ROLE_FORBIDDEN));
+        }
+        if existing.id == me.id() {
+            return Err(ApiError::Validation(FieldErrors::single(
+                FieldErrors::NON_FIELD,
+                "You cannot change your own role or deactivate your own account.",
+            )));
+        }
+        if role == Some(Role::Superuser) && !me.is_superuser() {
+            return Err(ApiError::forbidden(
+                "Only superusers can grant the superuser role.",
+            ));
+        }
+    }
+
+    let txn = kernel::db::begin_write(&state.db).await?;
+    let current = user::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or_else(user_not_found)?;
+    let mut model: user::ActiveModel = current.clone().into();
+    if let Some(v) = email {
+        model.email = Set(v);
+    }
+    if let Some(v) = first_name {
+        model.first_name = Set(v);
+    }
+    if let Some(v) = last_name {
+        model.last_name = Set(v);
+    }
+    if let Some(v) = role {
+        model.role = Set(v);
+    }
+    if let Some(v) = is_active {
+        model.is_active = Set(v);
+    }
+    model.updated_at = Set(Utc::now());
+    let updated = model.update(&txn).await.map_err(user_conflict)?;
+    audit::record(
+        &txn,
+        Actor {
+            user_id: me.id(),
+            ip,
+        },
+        "update",
+        "User",
+        updated.id,
+        Some(audit::changes(
+            &audit_snapshot(&current),
+            &audit_snapshot(&updated),
+        )),
+    )
+    .await?;
+    let (out, profile) = UserDetailOut::load(state, &txn, &updated).await?;
+    audit_profile_read(&txn, me, ip, updated.id, profile.id).await?;
+    txn.commit().await?;
+    Ok(Json(out))
+}
+
+/// Replace an account's writable fields (administrators: candidates; anyone: self).
+#[utoipa::path(put, path = "/api/users/{id}/", tag = "users", security(("jwt" = [])), params(("id" = i64, Path)), request_body = UserIn,
+    responses((status = 200, body = UserDetailOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub async fn update_user(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ClientIp(ip): ClientIp,
+    IntId(id): IntId,
+    Json(input): Json<UserIn>,
+) -> ApiResult<Json<UserDetailOut>> {
+    write_user(&state, &me, ip, id, input, false).await
+}
+
+/// Change some of an account's fields (administrators: candidates; anyone: self).
+#[utoipa::path(patch, path = "/api/users/{id}/", tag = "users", security(("jwt" = [])), params(("id" = i64, Path)), request_body = UserIn,
+    responses((status = 200, body = UserDetailOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub async fn partial_update_user(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ClientIp(ip): ClientIp,
+    IntId(id): IntId,
+    Json(input): Json<UserIn>,
+) -> ApiResult<Json<UserDetailOut>> {
+    write_user(&state, &me, ip, id, input, true).await
+}

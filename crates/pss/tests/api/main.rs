@@ -1,0 +1,20 @@
+//! Integration tests: the real router over real databases.
+
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
+
+#[macro_use]
+mod common;
+
+mod access;
+mod admin_notes;
+mod audit_logs;
+mod auth;
+mod dashboard;
+mod encryption;
+mod intake;
+mod journal;
+mod journey;
+mod lockout;
+mod platform;
+mod profiles;
+mod users;

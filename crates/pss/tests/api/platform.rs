@@ -1,0 +1,193 @@
+//! What every endpoint shares: documents, health, headers, bad requests.
+
+use crate::common::*;
+
+#[tokio::test]
+async fn openapi_document_is_pinned() {
+    let document = serde_json::to_value(pss::openapi()).unwrap();
+    insta::assert_json_snapshot!("openapi", document);
+}
+
+db_test!(health_is_public_at_three_paths, |app| {
+    for path in ["/api/health/", "/", "/api/"] {
+        let r = app.get(path).send().await;
+        r.assert_status(200);
+        assert_eq!(
+            r.body,
+            br#"{"status":"healthy","message":"PSS Backend API is running"}"#
+        );
+    }
+});
+
+db_test!(docs_are_served_from_the_binary, |app| {
+    let r = app.get("/api/schema/").send().await;
+    r.assert_status(200);
+    assert!(r.json["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(r.json["paths"]["/api/users/{id}/profile/"].is_object());
+    assert!(r.json["paths"]["/api/intake/submit/"]["post"].is_object());
+    let r = app.get("/api/docs/").send().await;
+    r.assert_status(200);
+    let r = app.get("/api/redoc/").send().await;
+    r.assert_status(200);
+});
+
+db_test!(personal_data_is_never_cached, |app| {
+    let candidate = app.candidate().await;
+    for path in [
+        "/api/users/me/".to_owned(),
+        format!("/api/users/{}/profile/", candidate.id),
+        format!("/api/intake/{}/", candidate.id),
+        "/api/journal/".to_owned(),
+        "/api/journal/stats/".to_owned(),
+        "/api/dashboard/candidate-stats/".to_owned(),
+    ] {
+        let r = app.get(&path).bearer(&candidate.access).send().await;
+        r.assert_status(200);
+        assert_eq!(r.header("cache-control"), Some("no-store"), "{path}");
+        assert_eq!(r.header("pragma"), Some("no-cache"), "{path}");
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    }
+    let r = app
+        .post("/api/auth/login/")
+        .json(&json!({"email": candidate.email, "password": PASSWORD}))
+        .send()
+        .await;
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+});
+
+db_test!(bad_requests_are_drf_shaped_and_change_nothing, |app| {
+    let candidate = app.candidate().await;
+    let before = app.audit_count().await;
+    let r = app.get("/api/no/such/thing/").send().await;
+    r.assert_status(404);
+    assert_eq!(r.json, json!({"detail": "Not found.", "code": "not_found"}));
+
+    let r = app.delete("/api/health/").send().await;
+    r.assert_status(405);
+    assert_eq!(r.json["detail"], "Method \"DELETE\" not allowed.");
+    assert!(r.header("allow").unwrap().contains("GET"));
+    let r = app
+        .get("/api/intake/submit/")
+        .bearer(&candidate.access)
+        .send()
+        .await;
+    r.assert_status(405);
+
+    let r = app
+        .post("/api/journal/")
+        .bearer(&candidate.access)
+        .raw("text/plain", "title=x")
+        .send()
+        .await;
+    r.assert_status(415);
+    assert_eq!(
+        r.json["detail"],
+        "Unsupported media type \"text/plain\" in request."
+    );
+    let r = app
+        .post("/api/journal/")
+        .bearer(&candidate.access)
+        .raw("application/json", "{\"title\": ")
+        .send()
+        .await;
+    r.assert_status(400);
+    assert!(
+        r.json["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("JSON parse error")
+    );
+    let r = app
+        .post("/api/journal/")
+        .bearer(&candidate.access)
+        .raw("application/json", "[1, 2]")
+        .send()
+        .await;
+    r.assert_status(400);
+    assert_eq!(
+        r.json,
+        json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})
+    );
+    let huge = format!("{{\"title\": \"{}\"}}", "x".repeat(11 * 1024 * 1024));
+    let r = app
+        .post("/api/journal/")
+        .bearer(&candidate.access)
+        .raw("application/json", huge)
+        .send()
+        .await;
+    r.assert_status(413);
+    let nested = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    app.post("/api/intake/submit/")
+        .bearer(&candidate.access)
+        .raw("application/json", nested)
+        .send()
+        .await
+        .assert_status(400);
+    let r = app
+        .get("/api/journal/")
+        .bearer(&candidate.access)
+        .send()
+        .await;
+    assert_eq!(r.json["count"], 0, "no bad request wrote anything");
+    assert_eq!(app.audit_count().await, before);
+});
+
+db_test!(null_characters_are_refused_not_a_server_error, |app| {
+    let root = app.superuser().await;
+    let r = app
+        .post("/api/auth/register/")
+        .json(&json!({"email": "nul@example.org", "password": PASSWORD, "first_name": "a\u{0}b"}))
+        .send()
+        .await;
+    r.assert_status(400);
+    assert_eq!(
+        r.json,
+        json!({"first_name": ["Null characters are not allowed."]})
+    );
+    let r = app
+        .post("/api/auth/login/")
+        .json(&json!({"email": "a\u{0}@example.org", "password": PASSWORD}))
+        .send()
+        .await;
+    r.assert_status(400);
+    for path in [
+        "/api/users/?search=%00",
+        "/api/audit-logs/?object_type=a%00b",
+        "/api/admin-notes/?search=x%00",
+    ] {
+        let r = app.get(path).bearer(&root.access).send().await;
+        r.assert_status(400);
+        assert_eq!(r.json["detail"], "Null characters are not allowed.");
+    }
+    let candidate = app.candidate().await;
+    let r = app
+        .post("/api/journal/")
+        .bearer(&candidate.access)
+        .json(&json!({"title": "t\u{0}", "content": "c", "mood": "good", "energy_level": 5}))
+        .send()
+        .await;
+    r.assert_status(400);
+    assert_eq!(
+        r.json,
+        json!({"title": ["Null characters are not allowed."]})
+    );
+});
+
+db_test!(far_dates_in_filters_are_refused_not_a_server_error, |app| {
+    let root = app.superuser().await;
+    for path in [
+        "/api/journal/?date_after=99999-01-01",
+        "/api/journal/?date=0000-01-01",
+        "/api/audit-logs/?created_after=99999-01-01",
+    ] {
+        let r = app.get(path).bearer(&root.access).send().await;
+        r.assert_status(400);
+    }
+    let r = app
+        .get("/api/journal/?date_before=9999-12-31&date_after=1900-01-01")
+        .bearer(&root.access)
+        .send()
+        .await;
+    r.assert_status(200);
+});
