@@ -4,8 +4,6 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
-use std::time::Instant;
-
 use kernel::extract::ClientIp;
 use kernel::jwt::{Claims, TokenPair, TokenType};
 use kernel::{ApiError, ApiResult, Checker, Field, FieldErrors, Json, MessageOut};
@@ -238,22 +236,22 @@ async fn authenticate(
         "{email}|{}",
         ip.0.map_or_else(String::new, |ip| ip.to_string())
     );
-    state.lockout.check(&key, Instant::now())?;
+    state.lockout.check(&key).await?;
     let Some(found) = user::Entity::find()
         .filter(user::Column::Email.eq(&email))
         .one(&state.db)
         .await?
     else {
         state.hasher.verify_nothing(&password).await?;
-        state.lockout.fail(&key, Instant::now());
+        state.lockout.fail(&key).await?;
         return Ok(None);
     };
     let verdict = state.hasher.verify(&password, &found.password).await?;
     if !verdict.matches || !found.is_active {
-        state.lockout.fail(&key, Instant::now());
+        state.lockout.fail(&key).await?;
         return Ok(None);
     }
-    state.lockout.succeed(&key);
+    state.lockout.succeed(&key).await?;
     let mut model: user::ActiveModel = found.clone().into();
     if verdict.needs_rehash {
         model.password = Set(state.hasher.make(&password).await?);

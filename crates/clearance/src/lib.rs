@@ -101,7 +101,14 @@ pub struct Config {
     pub mpesa: mpesa::MpesaSettings,
     /// `CAMPUS_GRADUATION_FEE`, in KES (default 5500.00).
     pub graduation_fee: kernel::Money,
+    /// `CAMPUS_LOGIN_MAX_FAILURES` / `CAMPUS_LOGIN_LOCKOUT_SECONDS` (default 10 in 15 minutes).
+    pub lockout: kernel::lockout::LockoutSettings,
 }
+
+const LOCKOUT: kernel::lockout::LockoutSettings = kernel::lockout::LockoutSettings {
+    max_failures: 10,
+    window: Duration::from_secs(15 * 60),
+};
 
 fn graduation_fee(
     lookup: impl Fn(&str) -> Option<String>,
@@ -125,6 +132,7 @@ impl Config {
             settings,
             mpesa: mpesa::MpesaSettings::from_lookup(lookup)?,
             graduation_fee: graduation_fee(lookup)?,
+            lockout: kernel::lockout::LockoutSettings::from_lookup(&lookup, LOCKOUT)?,
         })
     }
 
@@ -136,6 +144,7 @@ impl Config {
             settings: Settings::from_lookup(&defaults(), &lookup)?,
             mpesa: mpesa::MpesaSettings::from_lookup(&lookup)?,
             graduation_fee: graduation_fee(&lookup)?,
+            lockout: kernel::lockout::LockoutSettings::from_lookup(&lookup, LOCKOUT)?,
         })
     }
 }
@@ -168,10 +177,11 @@ impl AppState {
                 settings.refresh_token_lifetime,
             )),
             hasher: Hasher::new(algorithm, settings.hash_concurrency),
-            lockout: Arc::new(kernel::lockout::Lockout::new(
-                settings.login_max_failures,
-                Duration::from_secs(15 * 60),
-            )),
+            lockout: Arc::new(kernel::lockout::LoginGuard::new(
+                config.lockout,
+                settings.redis_url.as_deref(),
+                NAME,
+            )?),
             hub: kernel::events::Hub::new(),
             storage: kernel::upload::Storage::new(settings.media_root.clone()),
             mailer,

@@ -6,7 +6,7 @@ use axum::extract::FromRef;
 use kernel::config::Settings;
 use kernel::events::Hub;
 use kernel::jwt::Jwt;
-use kernel::lockout::Lockout;
+use kernel::lockout::LoginGuard;
 use kernel::mail::Mailer;
 use kernel::password::Hasher;
 use kernel::upload::Storage;
@@ -21,7 +21,8 @@ pub struct AppState {
     pub jwt: Arc<Jwt>,
     pub hasher: Hasher,
     pub settings: Arc<Settings>,
-    pub lockout: Arc<Lockout>,
+    /// Failed sign-ins per account and address; shared through Redis when configured.
+    pub lockout: Arc<LoginGuard>,
     /// Wakes live notification streams.
     pub hub: Hub,
     /// Uploaded evidence and receipts.

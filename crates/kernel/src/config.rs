@@ -80,9 +80,6 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Concurrent password hashes allowed; more wait in line.
     pub hash_concurrency: usize,
-    /// Failed sign-ins for one account from one address before it is locked
-    /// for 15 minutes; 0 turns the lockout off.
-    pub login_max_failures: u32,
     /// SMTP server for outgoing mail; unset means no email is sent.
     pub email_url: Option<String>,
     pub email_from: String,
@@ -233,8 +230,6 @@ impl Settings {
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
                 1,
             )?,
-            login_max_failures: u32::try_from(count("CAMPUS_LOGIN_MAX_FAILURES", 10, 0)?)
-                .unwrap_or(u32::MAX),
             email_url: match lookup("CAMPUS_EMAIL_URL") {
                 Some(url)
                     if url::Url::parse(&url)
