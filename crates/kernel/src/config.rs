@@ -83,7 +83,8 @@ pub struct Settings {
     /// Failed sign-ins for one account from one address before it is locked
     /// for 15 minutes; 0 turns the lockout off.
     pub login_max_failures: u32,
-    /// SMTP server for outgoing mail; unset means no email is sent.
+    /// Outgoing mail: `smtp://…`, `smtps://…`, `file:///dir` or `console`;
+    /// unset means no email is sent.
     pub email_url: Option<String>,
     pub email_from: String,
     /// `CAMPUS_REDIS_URL`: when set, state shared across nodes (login
@@ -236,17 +237,9 @@ impl Settings {
             login_max_failures: u32::try_from(count("CAMPUS_LOGIN_MAX_FAILURES", 10, 0)?)
                 .unwrap_or(u32::MAX),
             email_url: match lookup("CAMPUS_EMAIL_URL") {
-                Some(url)
-                    if url::Url::parse(&url)
-                        .is_ok_and(|u| matches!(u.scheme(), "smtp" | "smtps")) =>
-                {
+                Some(url) => {
+                    crate::mail::check_url(&url).map_err(|r| invalid("CAMPUS_EMAIL_URL", r))?;
                     Some(url)
-                }
-                Some(_) => {
-                    return Err(invalid(
-                        "CAMPUS_EMAIL_URL",
-                        "expected smtp://host:port or smtps://host:port",
-                    ));
                 }
                 None => None,
             },
@@ -376,6 +369,17 @@ mod tests {
         assert_eq!(error.name, "CAMPUS_CORS_ALLOWED_ORIGINS");
         let error = settings(&[base[0], ("CAMPUS_REDIS_URL", "localhost:6379")]).unwrap_err();
         assert_eq!(error.name, "CAMPUS_REDIS_URL");
+        let error = settings(&[base[0], ("CAMPUS_EMAIL_URL", "mail.example.org")]).unwrap_err();
+        assert_eq!(error.name, "CAMPUS_EMAIL_URL");
+        assert!(!error.to_string().contains('\n'));
+        for good in [
+            "console",
+            "file:///tmp/mail",
+            "smtp://u:p@h:587?tls=required",
+        ] {
+            let s = settings(&[base[0], ("CAMPUS_EMAIL_URL", good)]).unwrap();
+            assert_eq!(s.email_url.as_deref(), Some(good));
+        }
         let error = settings(&[base[0], ("CAMPUS_DATABASE_URL", "oracle://x")]).unwrap_err();
         assert_eq!(error.name, "CAMPUS_DATABASE_URL");
         assert!(
