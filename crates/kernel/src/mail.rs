@@ -197,6 +197,16 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn console_transport_prints() {
+        let mailer = Mailer::new("console", "campus <no-reply@example.org>").unwrap();
+        assert!(format!("{mailer:?}").contains("console"));
+        mailer
+            .send("someone@example.org", "Hi", "Printed, not sent")
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
     async fn file_transport_writes_a_parseable_eml() {
         let dir = std::env::temp_dir().join(format!("campus_test_mail_{}", uuid::Uuid::new_v4()));
         let url = url::Url::from_directory_path(&dir).unwrap().to_string();

@@ -44,6 +44,9 @@ pub const PER_ADDRESS: Rate = Rate {
     period: Duration::from_secs(3600),
 };
 
+/// The least time a reset request takes, whether or not the account exists.
+const ANSWER_FLOOR: Duration = Duration::from_millis(100);
+
 const INVALID: &str = "Invalid, expired, or already used token";
 
 fn digest(value: &str) -> String {
@@ -89,6 +92,8 @@ pub async fn request_reset(
     c.finish()?;
     let email = email.unwrap_or_default();
     let now = Instant::now();
+    // Known and unknown emails answer after the same minimum time.
+    let answer_at = tokio::time::Instant::now() + ANSWER_FLOOR;
     let address = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     state
         .reset_throttle
@@ -162,6 +167,7 @@ pub async fn request_reset(
         txn.commit().await?;
         crate::email::wake(&state, queued);
     }
+    tokio::time::sleep_until(answer_at).await;
     Ok(Json(MessageDetailOut {
         message: "If an account with that email exists, a password reset link has been sent."
             .into(),

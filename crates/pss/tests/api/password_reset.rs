@@ -400,3 +400,16 @@ fn a_bad_email_url_stops_start_up() {
     .unwrap_err();
     assert_eq!(error.name, "CAMPUS_FRONTEND_URL");
 }
+
+db_test!(known_and_unknown_emails_take_about_as_long, |app| {
+    let user = app.candidate().await;
+    let started = std::time::Instant::now();
+    request(&app, &user.email).await.assert_status(200);
+    let known = started.elapsed();
+    let started = std::time::Instant::now();
+    request(&app, "nobody-at-all@example.org")
+        .await
+        .assert_status(200);
+    let unknown = started.elapsed();
+    assert!(known >= Duration::from_millis(100) && unknown >= Duration::from_millis(100));
+});
