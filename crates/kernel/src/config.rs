@@ -80,7 +80,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Concurrent password hashes allowed; more wait in line.
     pub hash_concurrency: usize,
-    /// SMTP server for outgoing mail; unset means no email is sent.
+    /// Outgoing mail: `smtp://…`, `smtps://…`, `file:///dir` or `console`;
+    /// unset means no email is sent.
     pub email_url: Option<String>,
     pub email_from: String,
     /// `CAMPUS_REDIS_URL`: when set, state shared across nodes (login
@@ -231,17 +232,9 @@ impl Settings {
                 1,
             )?,
             email_url: match lookup("CAMPUS_EMAIL_URL") {
-                Some(url)
-                    if url::Url::parse(&url)
-                        .is_ok_and(|u| matches!(u.scheme(), "smtp" | "smtps")) =>
-                {
+                Some(url) => {
+                    crate::mail::check_url(&url).map_err(|r| invalid("CAMPUS_EMAIL_URL", r))?;
                     Some(url)
-                }
-                Some(_) => {
-                    return Err(invalid(
-                        "CAMPUS_EMAIL_URL",
-                        "expected smtp://host:port or smtps://host:port",
-                    ));
                 }
                 None => None,
             },
@@ -371,6 +364,17 @@ mod tests {
         assert_eq!(error.name, "CAMPUS_CORS_ALLOWED_ORIGINS");
         let error = settings(&[base[0], ("CAMPUS_REDIS_URL", "localhost:6379")]).unwrap_err();
         assert_eq!(error.name, "CAMPUS_REDIS_URL");
+        let error = settings(&[base[0], ("CAMPUS_EMAIL_URL", "mail.example.org")]).unwrap_err();
+        assert_eq!(error.name, "CAMPUS_EMAIL_URL");
+        assert!(!error.to_string().contains('\n'));
+        for good in [
+            "console",
+            "file:///tmp/mail",
+            "smtp://u:p@h:587?tls=required",
+        ] {
+            let s = settings(&[base[0], ("CAMPUS_EMAIL_URL", good)]).unwrap();
+            assert_eq!(s.email_url.as_deref(), Some(good));
+        }
         let error = settings(&[base[0], ("CAMPUS_DATABASE_URL", "oracle://x")]).unwrap_err();
         assert_eq!(error.name, "CAMPUS_DATABASE_URL");
         assert!(

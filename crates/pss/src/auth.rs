@@ -299,8 +299,9 @@ pub struct PasswordChangedOut {
     pub refresh: String,
 }
 
-/// Change the caller's password. Every earlier token of the account (on
-/// every device) stops working; the answer carries a fresh pair.
+/// Change the caller's password. None of the last 5 passwords may be
+/// reused. Every earlier token of the account (on every device) stops
+/// working; the answer carries a fresh pair, and a confirmation is emailed.
 #[utoipa::path(post, path = "/api/auth/password-change/", tag = "auth", security(("jwt" = [])), request_body = PasswordChangeIn,
     responses((status = 200, body = PasswordChangedOut), (status = 400), (status = 401)))]
 pub async fn change_password(
@@ -318,29 +319,31 @@ pub async fn change_password(
     let mut c = Checker::new();
     if !state.hasher.verify(&old, &user.password).await?.matches {
         c.error("old_password", "Old password is incorrect");
-    } else if old == new {
-        c.error(
-            "new_password",
-            "New password cannot be the same as your old password.",
-        );
-    }
-    if new.is_empty() {
-        c.error("new_password", kernel::form::NOT_BLANK);
-    } else {
-        for problem in
-            crate::users::password_problems(&new, &user.email, &user.first_name, &user.last_name)
-        {
-            c.error("new_password", problem);
+        if new.is_empty() {
+            c.error("new_password", kernel::form::NOT_BLANK);
+        } else {
+            for problem in crate::users::password_problems(
+                &new,
+                &user.email,
+                &user.first_name,
+                &user.last_name,
+            ) {
+                c.error("new_password", problem);
+            }
         }
+    } else {
+        crate::passwords::check_new(&state, &mut c, "new_password", user, &new).await?;
     }
     c.finish()?;
     let hash = state.hasher.make(&new).await?;
     let txn = kernel::db::begin_write(&state.db).await?;
-    let mut model: user::ActiveModel = user.clone().into();
-    model.password = Set(hash);
-    model.token_epoch = Set(user.token_epoch + 1);
-    model.updated_at = Set(Utc::now());
-    let updated = model.update(&txn).await?;
+    let current = user::Entity::find_by_id(user.id)
+        .one(&txn)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let updated = crate::passwords::set(&txn, &current, hash).await?;
+    let (subject, body) = crate::passwords::confirmation(&updated, "changed");
+    let queued = crate::email::queue(&txn, &state, &updated.email, &subject, &body).await?;
     crate::audit::record(
         &txn,
         crate::audit::Actor {
@@ -354,6 +357,7 @@ pub async fn change_password(
     )
     .await?;
     txn.commit().await?;
+    crate::email::wake(&state, queued);
     let pair = issue(&state, &updated)?;
     Ok(Json(PasswordChangedOut {
         message: "Password changed successfully".into(),

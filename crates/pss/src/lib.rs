@@ -11,9 +11,12 @@ mod audit;
 mod audit_logs;
 mod auth;
 mod dashboard;
+mod email;
 mod health;
 mod intake;
 mod journal;
+mod password_reset;
+mod passwords;
 mod principal;
 mod profiles;
 mod rotate;
@@ -81,6 +84,7 @@ struct ApiDoc;
 fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
+        .merge(password_reset::router())
         .merge(users::router())
         .merge(profiles::router())
         .merge(intake::router())
@@ -109,6 +113,9 @@ pub struct Config {
     /// `CAMPUS_LOGIN_MAX_FAILURES` (default 5) and
     /// `CAMPUS_LOGIN_LOCKOUT_SECONDS` (default 900).
     pub lockout: LockoutSettings,
+    /// `CAMPUS_FRONTEND_URL` (default `http://localhost:3000`): where the
+    /// password-reset link of an email points.
+    pub frontend_url: String,
 }
 
 impl Config {
@@ -136,13 +143,35 @@ impl Config {
             })?,
             None => Vec::new(),
         };
+        let frontend_url = match lookup("CAMPUS_FRONTEND_URL") {
+            Some(value) => parse_frontend_url(&value).map_err(|reason| SettingError {
+                name: "CAMPUS_FRONTEND_URL",
+                reason,
+            })?,
+            None => "http://localhost:3000".to_owned(),
+        };
         Ok(Self {
+            frontend_url,
             lockout: LockoutSettings::from_lookup(lookup, LOCKOUT)?,
             settings,
             keys: Arc::new(keys),
             allowed_email_domains,
         })
     }
+}
+
+/// An `http(s)://` URL without query or fragment, kept without its trailing slash.
+fn parse_frontend_url(value: &str) -> Result<String, String> {
+    let expected = || format!("{value:?} is not a URL such as https://pss.example.org");
+    let parsed = url::Url::parse(value.trim()).map_err(|_| expected())?;
+    if !matches!(parsed.scheme(), "http" | "https")
+        || parsed.host_str().is_none()
+        || parsed.query().is_some()
+        || parsed.fragment().is_some()
+    {
+        return Err(expected());
+    }
+    Ok(value.trim().trim_end_matches('/').to_owned())
 }
 
 fn parse_domains(value: &str) -> Result<Vec<String>, String> {
@@ -174,7 +203,15 @@ impl AppState {
     ) -> Result<Self, String> {
         let settings = config.settings;
         let lockout = LoginGuard::new(config.lockout, settings.redis_url.as_deref(), NAME)?;
+        let mailer = match &settings.email_url {
+            Some(url) => Some(kernel::mail::Mailer::new(url, &settings.email_from)?),
+            None => None,
+        };
         Ok(Self {
+            mailer,
+            jobs_wake: Arc::new(tokio::sync::Notify::new()),
+            frontend_url: Arc::new(config.frontend_url),
+            reset_throttle: Arc::new(kernel::throttle::Throttle::new(None, None)),
             db,
             jwt: Arc::new(Jwt::new(
                 &settings.secret_key,
@@ -236,8 +273,22 @@ pub fn app(state: AppState) -> Router {
     kernel::http::wrap(router, &settings)
 }
 
-/// Background work: forget blacklisted refresh tokens that have expired.
+/// What runs the PSS jobs (the email queue).
+pub fn job_worker(state: &AppState) -> kernel::jobs::Worker {
+    let mail_state = state.clone();
+    kernel::jobs::Worker::new().on(email::EMAIL_JOB, move |payload| {
+        email::send(mail_state.clone(), payload)
+    })
+}
+
+/// Background work: the job queue (email) and forgetting blacklisted
+/// refresh tokens that have expired.
 pub fn spawn_workers(state: &AppState) {
+    job_worker(state).spawn(
+        state.db.clone(),
+        state.jobs_wake.clone(),
+        Duration::from_secs(5),
+    );
     let db = state.db.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));

@@ -7,8 +7,11 @@ use kernel::config::Settings;
 use kernel::crypto::KeyRing;
 use kernel::jwt::Jwt;
 use kernel::lockout::LoginGuard;
+use kernel::mail::Mailer;
 use kernel::password::Hasher;
+use kernel::throttle::Throttle;
 use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -22,6 +25,14 @@ pub struct AppState {
     pub keys: Arc<KeyRing>,
     /// Email domains accounts may use; empty allows any.
     pub allowed_email_domains: Arc<Vec<String>>,
+    /// Outgoing email, when `CAMPUS_EMAIL_URL` is set.
+    pub mailer: Option<Mailer>,
+    /// Wakes the job worker after a transaction queued a job.
+    pub jobs_wake: Arc<Notify>,
+    /// `CAMPUS_FRONTEND_URL`, without a trailing slash: reset links point there.
+    pub frontend_url: Arc<String>,
+    /// Per-address and per-account limits of password-reset requests.
+    pub reset_throttle: Arc<Throttle>,
 }
 
 impl FromRef<AppState> for Arc<Jwt> {

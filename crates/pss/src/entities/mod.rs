@@ -4,5 +4,7 @@
 pub mod admin_note;
 pub mod intake_form;
 pub mod journal_entry;
+pub mod password_history;
+pub mod password_reset_token;
 pub mod profile;
 pub mod user;

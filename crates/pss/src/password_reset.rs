@@ -1,0 +1,324 @@
+//! `/api/auth/password-reset/…`: a link with a single-use token, valid for
+//! one hour, emailed to the account's address. The token is 32 random bytes
+//! (URL-safe base64 in the link); only its SHA-256 digest is stored.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use base64::Engine;
+use chrono::Utc;
+use kernel::config::Rate;
+use kernel::extract::ClientIp;
+use kernel::{ApiError, ApiResult, Checker, Field, Json};
+use rand::RngCore;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::entities::password_reset_token as token;
+use crate::entities::user;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(request_reset))
+        .routes(routes!(validate_token))
+        .routes(routes!(confirm_reset))
+}
+
+/// How long a reset link works.
+pub const LIFETIME: Duration = Duration::from_secs(3600);
+/// Requests per account (by email) per hour.
+pub const PER_ACCOUNT: Rate = Rate {
+    requests: 5,
+    period: Duration::from_secs(3600),
+};
+/// Requests per client address per hour.
+pub const PER_ADDRESS: Rate = Rate {
+    requests: 20,
+    period: Duration::from_secs(3600),
+};
+
+/// The least time a reset request takes, whether or not the account exists.
+const ANSWER_FLOOR: Duration = Duration::from_millis(100);
+
+const INVALID: &str = "Invalid, expired, or already used token";
+
+fn digest(value: &str) -> String {
+    sha2::Sha256::digest(value.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn throttled(wait: Duration) -> ApiError {
+    ApiError::Throttled {
+        wait_seconds: wait.as_secs().max(1),
+    }
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ResetRequestIn {
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub email: Field<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageDetailOut {
+    pub message: String,
+    pub detail: String,
+}
+
+/// Ask for a password-reset link. The answer is the same whether or not an
+/// account has this email; when one does (and is active), a link valid for
+/// one hour is emailed to it. At most 5 requests per email and 20 per client
+/// address in an hour (429 beyond).
+#[utoipa::path(post, path = "/api/auth/password-reset/request/", tag = "auth", request_body = ResetRequestIn,
+    responses((status = 200, body = MessageDetailOut), (status = 400), (status = 429)))]
+pub async fn request_reset(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(input): Json<ResetRequestIn>,
+) -> ApiResult<Json<MessageDetailOut>> {
+    let mut c = Checker::new();
+    let email = crate::users::check_email(&mut c, &state, input.email);
+    c.finish()?;
+    let email = email.unwrap_or_default();
+    let now = Instant::now();
+    // Known and unknown emails answer after the same minimum time.
+    let answer_at = tokio::time::Instant::now() + ANSWER_FLOOR;
+    let address = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    state
+        .reset_throttle
+        .check(&format!("ip|{address}"), PER_ADDRESS, now)
+        .map_err(throttled)?;
+    state
+        .reset_throttle
+        .check(&format!("account|{email}"), PER_ACCOUNT, now)
+        .map_err(throttled)?;
+
+    let found = user::Entity::find()
+        .filter(user::Column::Email.eq(&email))
+        .filter(user::Column::IsActive.eq(true))
+        .one(&state.db)
+        .await?;
+    // The random token is drawn either way, so both answers cost the same.
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let hash = digest(&secret);
+    if let Some(found) = found {
+        let user_agent: String = headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(255)
+            .collect();
+        let created = Utc::now();
+        let txn = kernel::db::begin_write(&state.db).await?;
+        let row = token::ActiveModel {
+            user_id: Set(found.id),
+            token_hash: Set(hash),
+            created_at: Set(created),
+            expires_at: Set(created + LIFETIME),
+            used_at: Set(None),
+            ip_address: Set(ip.map(|ip| ip.to_string())),
+            user_agent: Set(user_agent),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        let link = format!("{}/reset-password?token={secret}", state.frontend_url);
+        let name = if found.first_name.is_empty() {
+            "there"
+        } else {
+            &found.first_name
+        };
+        let body = format!(
+            "Hello {name},\n\nSomeone asked to reset the password of your PSS account. \
+             To choose a new password, open this link within one hour:\n\n{link}\n\n\
+             The link works once. If you did not ask for it, ignore this email: \
+             your password stays as it is.\n\n-- PSS Backend"
+        );
+        let queued =
+            crate::email::queue(&txn, &state, &found.email, "Reset your PSS password", &body)
+                .await?;
+        crate::audit::record(
+            &txn,
+            crate::audit::Actor {
+                user_id: found.id,
+                ip,
+            },
+            "create",
+            "PasswordResetToken",
+            row.id,
+            Some(serde_json::json!({"requested": true})),
+        )
+        .await?;
+        txn.commit().await?;
+        crate::email::wake(&state, queued);
+    }
+    tokio::time::sleep_until(answer_at).await;
+    Ok(Json(MessageDetailOut {
+        message: "If an account with that email exists, a password reset link has been sent."
+            .into(),
+        detail: "Please check your email for instructions.".into(),
+    }))
+}
+
+/// The token row and its user, when the token is unused, unexpired and
+/// belongs to an active account.
+async fn usable(state: &AppState, secret: &str) -> ApiResult<Option<(token::Model, user::Model)>> {
+    if secret.is_empty() || secret.len() > 128 {
+        return Ok(None);
+    }
+    let found = token::Entity::find()
+        .filter(token::Column::TokenHash.eq(digest(secret)))
+        .filter(token::Column::UsedAt.is_null())
+        .filter(token::Column::ExpiresAt.gt(Utc::now()))
+        .find_also_related(user::Entity)
+        .one(&state.db)
+        .await?;
+    Ok(match found {
+        Some((row, Some(user))) if user.is_active => Some((row, user)),
+        _ => None,
+    })
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct TokenIn {
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub token: Field<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenValidityOut {
+    pub valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    pub detail: String,
+}
+
+/// Whether a reset token still works: 200 `{valid: true, email}` or 400
+/// `{valid: false}`.
+#[utoipa::path(post, path = "/api/auth/password-reset/validate-token/", tag = "auth", request_body = TokenIn,
+    responses((status = 200, body = TokenValidityOut), (status = 400, body = TokenValidityOut)))]
+pub async fn validate_token(
+    State(state): State<AppState>,
+    Json(input): Json<TokenIn>,
+) -> ApiResult<(StatusCode, Json<TokenValidityOut>)> {
+    let mut c = Checker::new();
+    let secret = c.text("token", input.token, 4096);
+    c.finish()?;
+    Ok(
+        match usable(&state, secret.as_deref().unwrap_or_default()).await? {
+            Some((_, user)) => (
+                StatusCode::OK,
+                Json(TokenValidityOut {
+                    valid: true,
+                    email: Some(user.email),
+                    detail: "Token is valid".into(),
+                }),
+            ),
+            None => (
+                StatusCode::BAD_REQUEST,
+                Json(TokenValidityOut {
+                    valid: false,
+                    email: None,
+                    detail: "Token is invalid, expired, or already used".into(),
+                }),
+            ),
+        },
+    )
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ResetConfirmIn {
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub token: Field<String>,
+    /// The registration policy; none of the last 5 passwords.
+    #[schema(value_type = String, write_only)]
+    #[serde(default)]
+    pub new_password: Field<String>,
+}
+
+/// Set a new password with a reset token. The token is used up, every
+/// session and token of the account ends, and a confirmation is emailed.
+#[utoipa::path(post, path = "/api/auth/password-reset/confirm/", tag = "auth", request_body = ResetConfirmIn,
+    responses((status = 200, body = MessageDetailOut), (status = 400)))]
+pub async fn confirm_reset(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(input): Json<ResetConfirmIn>,
+) -> ApiResult<Json<MessageDetailOut>> {
+    let mut c = Checker::new();
+    let secret = c.text("token", input.token, 4096);
+    let new = c.value("new_password", input.new_password);
+    c.finish()?;
+    let (secret, new) = (secret.unwrap_or_default(), new.unwrap_or_default());
+    let invalid = || ApiError::BadRequest {
+        detail: INVALID.into(),
+        code: "invalid_token",
+    };
+    let (row, user) = usable(&state, &secret).await?.ok_or_else(invalid)?;
+    let mut c = Checker::new();
+    crate::passwords::check_new(&state, &mut c, "new_password", &user, &new).await?;
+    c.finish()?;
+    let hash = state.hasher.make(&new).await?;
+
+    let txn = kernel::db::begin_write(&state.db).await?;
+    let now = Utc::now();
+    // Single use even under concurrent confirmations: only one update wins.
+    let taken = token::Entity::update_many()
+        .col_expr(token::Column::UsedAt, Expr::value(Some(now)))
+        .filter(token::Column::Id.eq(row.id))
+        .filter(token::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if taken.rows_affected != 1 {
+        return Err(invalid());
+    }
+    // Any other outstanding link of the account stops working too.
+    token::Entity::update_many()
+        .col_expr(token::Column::UsedAt, Expr::value(Some(now)))
+        .filter(token::Column::UserId.eq(user.id))
+        .filter(token::Column::UsedAt.is_null())
+        .exec(&txn)
+        .await?;
+    let current = user::Entity::find_by_id(user.id)
+        .one(&txn)
+        .await?
+        .ok_or_else(invalid)?;
+    let updated = crate::passwords::set(&txn, &current, hash).await?;
+    let (subject, body) = crate::passwords::confirmation(&updated, "reset");
+    let queued = crate::email::queue(&txn, &state, &updated.email, &subject, &body).await?;
+    crate::audit::record(
+        &txn,
+        crate::audit::Actor {
+            user_id: updated.id,
+            ip,
+        },
+        "update",
+        "User",
+        updated.id,
+        Some(serde_json::json!({"password": "reset"})),
+    )
+    .await?;
+    txn.commit().await?;
+    crate::email::wake(&state, queued);
+    Ok(Json(MessageDetailOut {
+        message: "Password has been reset successfully".into(),
+        detail: "You can now log in with your new password".into(),
+    }))
+}
