@@ -17,6 +17,7 @@ mod journal;
 mod principal;
 mod profiles;
 mod rotate;
+mod sessions;
 mod state;
 mod users;
 
@@ -73,7 +74,7 @@ pub const LOCKOUT: LockoutSettings = LockoutSettings {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "PSS Backend API", description = "Personal Support System for students with disabilities: candidates, encrypted medical profiles, intake, journal, admin notes, dashboards and the audit log."),
-    tags((name = "auth"), (name = "users"), (name = "intake"), (name = "journal"), (name = "admin-notes"),
+    tags((name = "auth"), (name = "sessions"), (name = "users"), (name = "intake"), (name = "journal"), (name = "admin-notes"),
          (name = "dashboard"), (name = "audit"), (name = "health"))
 )]
 struct ApiDoc;
@@ -81,6 +82,7 @@ struct ApiDoc;
 fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
+        .merge(sessions::router())
         .merge(users::router())
         .merge(profiles::router())
         .merge(intake::router())

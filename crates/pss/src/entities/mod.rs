@@ -5,4 +5,5 @@ pub mod admin_note;
 pub mod intake_form;
 pub mod journal_entry;
 pub mod profile;
+pub mod session;
 pub mod user;

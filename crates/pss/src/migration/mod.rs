@@ -3,13 +3,17 @@
 use sea_orm_migration::prelude::*;
 
 mod m0001_initial;
+mod m0003_two_factor_sessions;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_initial::Migration)]
+        vec![
+            Box::new(m0001_initial::Migration),
+            Box::new(m0003_two_factor_sessions::Migration),
+        ]
     }
 
     /// Its own table, so several systems can share one database.

@@ -17,4 +17,5 @@ mod journey;
 mod lockout;
 mod platform;
 mod profiles;
+mod sessions;
 mod users;
