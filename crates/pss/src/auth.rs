@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use kernel::extract::ClientIp;
 use kernel::jwt::{TokenPair, TokenType};
@@ -56,7 +57,7 @@ pub struct SessionOut {
     pub user: UserDetailOut,
 }
 
-async fn session(
+pub(crate) async fn signed_in(
     state: &AppState,
     user: &user::Model,
     ip: Option<std::net::IpAddr>,
@@ -126,7 +127,7 @@ pub async fn register(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(session(&state, &created, ip, &headers).await?),
+        Json(signed_in(&state, &created, ip, &headers).await?),
     ))
 }
 
@@ -155,7 +156,7 @@ pub async fn login(
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Json(input): Json<CredentialsIn>,
-) -> ApiResult<Json<SessionOut>> {
+) -> ApiResult<Response> {
     let mut c = Checker::new();
     let email = c.text("email", input.email, 254);
     let password = c.value("password", input.password);
@@ -191,6 +192,14 @@ pub async fn login(
         state.lockout.fail(&key).await?;
         return Err(invalid());
     }
+    // With 2FA the failures are forgotten only once the code is right too.
+    let second_factor = crate::two_factor::find(&state.db, found.id).await?;
+    if second_factor.as_ref().is_some_and(|r| r.enabled) {
+        return crate::two_factor::start_login(&state, &found).await;
+    }
+    if state.require_admin_2fa && found.role.is_staff() {
+        return crate::two_factor::require_setup(&state, &found).await;
+    }
     state.lockout.succeed(&key).await?;
     let mut model: user::ActiveModel = found.into();
     if verdict.needs_rehash {
@@ -198,7 +207,7 @@ pub async fn login(
     }
     model.last_login = Set(Some(Utc::now()));
     let user = model.update(&state.db).await?;
-    Ok(Json(session(&state, &user, ip, &headers).await?))
+    Ok(Json(signed_in(&state, &user, ip, &headers).await?).into_response())
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

@@ -19,6 +19,8 @@ mod profiles;
 mod rotate;
 mod sessions;
 mod state;
+pub mod totp;
+mod two_factor;
 mod users;
 
 use std::sync::Arc;
@@ -74,7 +76,7 @@ pub const LOCKOUT: LockoutSettings = LockoutSettings {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "PSS Backend API", description = "Personal Support System for students with disabilities: candidates, encrypted medical profiles, intake, journal, admin notes, dashboards and the audit log."),
-    tags((name = "auth"), (name = "sessions"), (name = "users"), (name = "intake"), (name = "journal"), (name = "admin-notes"),
+    tags((name = "auth"), (name = "sessions"), (name = "2fa"), (name = "users"), (name = "intake"), (name = "journal"), (name = "admin-notes"),
          (name = "dashboard"), (name = "audit"), (name = "health"))
 )]
 struct ApiDoc;
@@ -83,6 +85,7 @@ fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
         .merge(sessions::router())
+        .merge(two_factor::router())
         .merge(users::router())
         .merge(profiles::router())
         .merge(intake::router())
@@ -108,6 +111,9 @@ pub struct Config {
     pub keys: Arc<KeyRing>,
     /// `CAMPUS_PSS_ALLOWED_EMAIL_DOMAINS`: comma-separated; empty allows any.
     pub allowed_email_domains: Vec<String>,
+    /// `CAMPUS_PSS_REQUIRE_ADMIN_2FA`: administrators and superusers must
+    /// sign in with 2FA (default false).
+    pub require_admin_2fa: bool,
     /// `CAMPUS_LOGIN_MAX_FAILURES` (default 5) and
     /// `CAMPUS_LOGIN_LOCKOUT_SECONDS` (default 900).
     pub lockout: LockoutSettings,
@@ -138,7 +144,21 @@ impl Config {
             })?,
             None => Vec::new(),
         };
+        let require_admin_2fa = match lookup("CAMPUS_PSS_REQUIRE_ADMIN_2FA")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("" | "false" | "0" | "no" | "off") => false,
+            Some("true" | "1" | "yes" | "on") => true,
+            Some(_) => {
+                return Err(SettingError {
+                    name: "CAMPUS_PSS_REQUIRE_ADMIN_2FA",
+                    reason: "expected true or false".into(),
+                });
+            }
+        };
         Ok(Self {
+            require_admin_2fa,
             lockout: LockoutSettings::from_lookup(lookup, LOCKOUT)?,
             settings,
             keys: Arc::new(keys),
@@ -187,6 +207,7 @@ impl AppState {
             lockout: Arc::new(lockout),
             keys: config.keys,
             allowed_email_domains: Arc::new(config.allowed_email_domains),
+            require_admin_2fa: config.require_admin_2fa,
             settings: Arc::new(settings),
         })
     }

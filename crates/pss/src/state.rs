@@ -22,6 +22,8 @@ pub struct AppState {
     pub keys: Arc<KeyRing>,
     /// Email domains accounts may use; empty allows any.
     pub allowed_email_domains: Arc<Vec<String>>,
+    /// Administrators and superusers must use 2FA.
+    pub require_admin_2fa: bool,
 }
 
 impl FromRef<AppState> for Arc<Jwt> {

@@ -18,4 +18,5 @@ mod lockout;
 mod platform;
 mod profiles;
 mod sessions;
+mod two_factor;
 mod users;
