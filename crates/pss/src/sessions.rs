@@ -644,7 +644,11 @@ pub async fn force_logout(
         "update",
         "User",
         target.id,
-        Some(json!({"force_logout": "changed", "sessions_terminated": ended.len()})),
+        Some(json!({
+            "force_logout": "changed",
+            "sessions_terminated": ended.len(),
+            "reason": reason,
+        })),
     )
     .await?;
     txn.commit().await?;

@@ -403,6 +403,10 @@ db_test!(admins_list_sessions_and_force_logout, |app| {
         Some(admin.id.to_string().as_str())
     );
     assert_eq!(last.changes.as_ref().unwrap()["sessions_terminated"], 2);
+    assert_eq!(
+        last.changes.as_ref().unwrap()["reason"],
+        "Lost phone reported"
+    );
     let r = app
         .get(&format!(
             "/api/auth/admin/sessions/?user_email={}&active_only=true",
