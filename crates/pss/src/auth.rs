@@ -2,15 +2,14 @@
 //! rotation with blacklisting, logout.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use kernel::extract::ClientIp;
 use kernel::jwt::{TokenPair, TokenType};
 use kernel::{ApiError, ApiResult, Checker, Field, Json};
-use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
-use serde_json::Map;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -37,11 +36,17 @@ pub fn aliases() -> axum::Router<AppState> {
     )
 }
 
-/// Tokens carry only SimpleJWT's claims (and the token epoch): no personal data.
-fn issue(state: &AppState, user: &user::Model) -> ApiResult<TokenPair> {
-    state
-        .jwt
-        .issue_pair_for(&user.id.to_string(), user.token_epoch, &Map::new())
+/// Opens a session (see `crate::sessions`) and issues its tokens. Tokens
+/// carry only SimpleJWT's claims, the token epoch and the session id: no
+/// personal data.
+async fn issue(
+    state: &AppState,
+    user: &user::Model,
+    ip: Option<std::net::IpAddr>,
+    ua: &str,
+) -> ApiResult<TokenPair> {
+    let sid = crate::sessions::start(&state.db, state, user.id, ip, ua).await?;
+    crate::sessions::issue(state, user, sid)
 }
 
 /// Tokens and the signed-in user.
@@ -52,8 +57,13 @@ pub struct SessionOut {
     pub user: UserDetailOut,
 }
 
-async fn session(state: &AppState, user: &user::Model) -> ApiResult<SessionOut> {
-    let pair = issue(state, user)?;
+pub(crate) async fn signed_in(
+    state: &AppState,
+    user: &user::Model,
+    ip: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+) -> ApiResult<SessionOut> {
+    let pair = issue(state, user, ip, &crate::sessions::user_agent(headers)).await?;
     let (out, _) = UserDetailOut::load(state, &state.db, user).await?;
     Ok(SessionOut {
         access: pair.access,
@@ -90,6 +100,7 @@ pub struct RegisterIn {
 pub async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     Json(input): Json<RegisterIn>,
 ) -> ApiResult<(StatusCode, Json<SessionOut>)> {
     let mut c = Checker::new();
@@ -114,7 +125,10 @@ pub async fn register(
         ip,
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(session(&state, &created).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(signed_in(&state, &created, ip, &headers).await?),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -140,8 +154,9 @@ pub const INVALID_CREDENTIALS: &str = "Invalid email or password";
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     Json(input): Json<CredentialsIn>,
-) -> ApiResult<Json<SessionOut>> {
+) -> ApiResult<Response> {
     let mut c = Checker::new();
     let email = c.text("email", input.email, 254);
     let password = c.value("password", input.password);
@@ -177,6 +192,14 @@ pub async fn login(
         state.lockout.fail(&key).await?;
         return Err(invalid());
     }
+    // With 2FA the failures are forgotten only once the code is right too.
+    let second_factor = crate::two_factor::find(&state.db, found.id).await?;
+    if second_factor.as_ref().is_some_and(|r| r.enabled) {
+        return crate::two_factor::start_login(&state, &found).await;
+    }
+    if state.require_admin_2fa && found.role.is_staff() {
+        return crate::two_factor::require_setup(&state, &found).await;
+    }
     state.lockout.succeed(&key).await?;
     let mut model: user::ActiveModel = found.into();
     if verdict.needs_rehash {
@@ -184,7 +207,7 @@ pub async fn login(
     }
     model.last_login = Set(Some(Utc::now()));
     let user = model.update(&state.db).await?;
-    Ok(Json(session(&state, &user).await?))
+    Ok(Json(signed_in(&state, &user, ip, &headers).await?).into_response())
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -219,10 +242,20 @@ pub async fn refresh_token(
     }
     .filter(|u| u.is_active && u.token_epoch == claims.epoch)
     .ok_or_else(|| refresh_error("Token is invalid or expired"))?;
+    // The session carries over to the new pair; an ended session's refresh
+    // token is dead.
+    let sid = crate::sessions::sid(&claims)
+        .ok_or_else(|| refresh_error("Token is invalid or expired"))?;
+    if crate::sessions::live(&state.db, user.id, sid)
+        .await?
+        .is_none()
+    {
+        return Err(refresh_error("Token is invalid or expired"));
+    }
     if !kernel::jwt::blacklist_refresh(&state.db, &claims).await? {
         return Err(refresh_error("Token is blacklisted"));
     }
-    Ok(Json(issue(&state, &user)?))
+    Ok(Json(crate::sessions::issue(&state, &user, sid)?))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -265,14 +298,8 @@ pub async fn logout(
     if let Some(claims) = claims {
         kernel::jwt::blacklist_refresh(&txn, &claims).await?;
     }
-    user::Entity::update_many()
-        .col_expr(
-            user::Column::TokenEpoch,
-            ExprTrait::add(Expr::col(user::Column::TokenEpoch), 1),
-        )
-        .filter(user::Column::Id.eq(me.id()))
-        .exec(&txn)
-        .await?;
+    crate::sessions::end_all(&txn, me.id(), None).await?;
+    crate::sessions::bump_epoch(&txn, me.id()).await?;
     txn.commit().await?;
     Ok(Json(DetailOut {
         detail: "Successfully logged out".into(),
@@ -308,6 +335,7 @@ pub async fn change_password(
     State(state): State<AppState>,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     Json(input): Json<PasswordChangeIn>,
 ) -> ApiResult<Json<PasswordChangedOut>> {
     let mut c = Checker::new();
@@ -342,6 +370,7 @@ pub async fn change_password(
         .await?
         .ok_or_else(ApiError::not_found)?;
     let updated = crate::passwords::set(&txn, &current, hash).await?;
+    crate::sessions::end_all(&txn, updated.id, None).await?;
     let (subject, body) = crate::passwords::confirmation(&updated, "changed");
     let queued = crate::email::queue(&txn, &state, &updated.email, &subject, &body).await?;
     crate::audit::record(
@@ -358,7 +387,7 @@ pub async fn change_password(
     .await?;
     txn.commit().await?;
     crate::email::wake(&state, queued);
-    let pair = issue(&state, &updated)?;
+    let pair = issue(&state, &updated, ip, &crate::sessions::user_agent(&headers)).await?;
     Ok(Json(PasswordChangedOut {
         message: "Password changed successfully".into(),
         detail: "Your password has been updated. You may need to log in again on other devices."

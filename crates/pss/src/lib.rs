@@ -20,7 +20,10 @@ mod passwords;
 mod principal;
 mod profiles;
 mod rotate;
+mod sessions;
 mod state;
+pub mod totp;
+mod two_factor;
 mod users;
 
 use std::sync::Arc;
@@ -76,7 +79,7 @@ pub const LOCKOUT: LockoutSettings = LockoutSettings {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "PSS Backend API", description = "Personal Support System for students with disabilities: candidates, encrypted medical profiles, intake, journal, admin notes, dashboards and the audit log."),
-    tags((name = "auth"), (name = "users"), (name = "intake"), (name = "journal"), (name = "admin-notes"),
+    tags((name = "auth"), (name = "sessions"), (name = "2fa"), (name = "users"), (name = "intake"), (name = "journal"), (name = "admin-notes"),
          (name = "dashboard"), (name = "audit"), (name = "health"))
 )]
 struct ApiDoc;
@@ -85,6 +88,8 @@ fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
         .merge(password_reset::router())
+        .merge(sessions::router())
+        .merge(two_factor::router())
         .merge(users::router())
         .merge(profiles::router())
         .merge(intake::router())
@@ -110,6 +115,9 @@ pub struct Config {
     pub keys: Arc<KeyRing>,
     /// `CAMPUS_PSS_ALLOWED_EMAIL_DOMAINS`: comma-separated; empty allows any.
     pub allowed_email_domains: Vec<String>,
+    /// `CAMPUS_PSS_REQUIRE_ADMIN_2FA`: administrators and superusers must
+    /// sign in with 2FA (default false).
+    pub require_admin_2fa: bool,
     /// `CAMPUS_LOGIN_MAX_FAILURES` (default 5) and
     /// `CAMPUS_LOGIN_LOCKOUT_SECONDS` (default 900).
     pub lockout: LockoutSettings,
@@ -150,8 +158,22 @@ impl Config {
             })?,
             None => "http://localhost:3000".to_owned(),
         };
+        let require_admin_2fa = match lookup("CAMPUS_PSS_REQUIRE_ADMIN_2FA")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("" | "false" | "0" | "no" | "off") => false,
+            Some("true" | "1" | "yes" | "on") => true,
+            Some(_) => {
+                return Err(SettingError {
+                    name: "CAMPUS_PSS_REQUIRE_ADMIN_2FA",
+                    reason: "expected true or false".into(),
+                });
+            }
+        };
         Ok(Self {
             frontend_url,
+            require_admin_2fa,
             lockout: LockoutSettings::from_lookup(lookup, LOCKOUT)?,
             settings,
             keys: Arc::new(keys),
@@ -222,6 +244,7 @@ impl AppState {
             lockout: Arc::new(lockout),
             keys: config.keys,
             allowed_email_domains: Arc::new(config.allowed_email_domains),
+            require_admin_2fa: config.require_admin_2fa,
             settings: Arc::new(settings),
         })
     }

@@ -301,6 +301,8 @@ pub async fn confirm_reset(
         .await?
         .ok_or_else(invalid)?;
     let updated = crate::passwords::set(&txn, &current, hash).await?;
+    // A reset ends every session, not only their tokens.
+    crate::sessions::end_all(&txn, updated.id, None).await?;
     let (subject, body) = crate::passwords::confirmation(&updated, "reset");
     let queued = crate::email::queue(&txn, &state, &updated.email, &subject, &body).await?;
     crate::audit::record(

@@ -62,6 +62,17 @@ pub async fn user_for_claims(
             kernel::jwt::TokenError::Invalid,
         ));
     }
+    // The token's session must still be live (ended sessions end their
+    // access tokens at once).
+    if let Some(sid) = crate::sessions::sid(claims)
+        && crate::sessions::live(&state.db, user.id, sid)
+            .await?
+            .is_none()
+    {
+        return Err(kernel::jwt::access_token_error(
+            kernel::jwt::TokenError::Invalid,
+        ));
+    }
     Ok(user)
 }
 

@@ -42,12 +42,15 @@ pub const JOURNAL_SEALED: &[&str] = &[
 
 pub const NOTE_SEALED: &[&str] = &["title", "note_text"];
 
+pub const TWO_FACTOR_SEALED: &[&str] = &["secret", "pending_secret"];
+
 /// Every sealed column of every table, for key rotation.
 pub const SEALED_TABLES: &[(&str, &[&str])] = &[
     (crate::entities::profile::TABLE, PROFILE_SEALED),
     (crate::entities::intake_form::TABLE, INTAKE_SEALED),
     (crate::entities::journal_entry::TABLE, JOURNAL_SEALED),
     (crate::entities::admin_note::TABLE, NOTE_SEALED),
+    (crate::entities::two_factor::TABLE, TWO_FACTOR_SEALED),
 ];
 
 /// The sealed values of one row.

@@ -33,6 +33,8 @@ pub struct AppState {
     pub frontend_url: Arc<String>,
     /// Per-address and per-account limits of password-reset requests.
     pub reset_throttle: Arc<Throttle>,
+    /// Administrators and superusers must use 2FA.
+    pub require_admin_2fa: bool,
 }
 
 impl FromRef<AppState> for Arc<Jwt> {

@@ -2,9 +2,12 @@
 //! Columns marked *sealed* hold only AEAD ciphertext (see `crate::seal`).
 
 pub mod admin_note;
+pub mod backup_code;
 pub mod intake_form;
 pub mod journal_entry;
 pub mod password_history;
 pub mod password_reset_token;
 pub mod profile;
+pub mod session;
+pub mod two_factor;
 pub mod user;

@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m0001_initial;
 mod m0002_password_reset;
+mod m0003_two_factor_sessions;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_initial::Migration),
             Box::new(m0002_password_reset::Migration),
+            Box::new(m0003_two_factor_sessions::Migration),
         ]
     }
 

@@ -18,4 +18,6 @@ mod lockout;
 mod password_reset;
 mod platform;
 mod profiles;
+mod sessions;
+mod two_factor;
 mod users;
