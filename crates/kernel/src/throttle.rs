@@ -101,10 +101,13 @@ pub async fn middleware(
     if state.throttle.is_off() || state.exempt.contains(&request.uri().path()) {
         return next.run(request).await;
     }
-    let (parts, body) = request.into_parts();
-    let user = bearer_token(&parts)
-        .and_then(|t| state.jwt.verify(t, TokenType::Access).ok())
-        .map(|c| c.user_id);
+    let (mut parts, body) = request.into_parts();
+    let claims = bearer_token(&parts).and_then(|t| state.jwt.verify(t, TokenType::Access).ok());
+    let user = claims.as_ref().map(|c| c.user_id.clone());
+    if let Some(claims) = claims {
+        // Verified once here; the `AccessClaims` extractor reuses it.
+        parts.extensions.insert(crate::jwt::AccessClaims(claims));
+    }
     let (key, rate) = match user {
         Some(id) => (format!("user:{id}"), state.throttle.user),
         None => {
