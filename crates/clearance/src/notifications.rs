@@ -238,12 +238,7 @@ pub async fn create_notification(
         kind: &kind,
         related: related_type.as_deref().zip(related_id),
     };
-    effects.notify(&txn, &state, recipient, &note).await?;
-    let created = own_of(recipient)
-        .order_by(notification::Column::CreatedAt, Order::Desc)
-        .one(&txn)
-        .await?
-        .ok_or_else(not_found)?;
+    let created = effects.notify(&txn, &state, recipient, &note).await?;
     txn.commit().await?;
     effects.publish(&state);
     Ok((StatusCode::CREATED, Json(created.into())))

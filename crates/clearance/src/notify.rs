@@ -44,9 +44,9 @@ impl Effects {
         state: &AppState,
         user: Uuid,
         note: &Note<'_>,
-    ) -> ApiResult<()> {
+    ) -> ApiResult<notification::Model> {
         let id = Uuid::new_v4();
-        notification::ActiveModel {
+        let created = notification::ActiveModel {
             id: Set(id),
             user_id: Set(user),
             title: Set(note.title.to_owned()),
@@ -65,7 +65,7 @@ impl Effects {
             self.queued = true;
         }
         self.wake.push(user);
-        Ok(())
+        Ok(created)
     }
 
     /// Notifies every active administrator.
