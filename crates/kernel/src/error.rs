@@ -120,6 +120,15 @@ pub enum ApiError {
     /// 503: a dependency of ours is unavailable.
     #[error("service unavailable: {0}")]
     Unavailable(Text),
+    /// A 4xx with `{"detail", "code"}` and fields of the system's own, for
+    /// clients written against an original that answered, say, `{"error": …}`.
+    #[error("{status}: {detail}")]
+    Detailed {
+        status: StatusCode,
+        detail: Text,
+        code: &'static str,
+        fields: serde_json::Map<String, Value>,
+    },
     /// 500. The source is logged, never rendered.
     #[error("internal error: {0}")]
     Internal(Box<dyn std::error::Error + Send + Sync>),
@@ -166,6 +175,27 @@ impl ApiError {
         }
     }
 
+    /// `status` (a 4xx) with `{"detail", "code"}` plus the members of `fields`
+    /// (an object; `detail` and `code` win over members of the same name).
+    pub fn detailed(
+        status: StatusCode,
+        detail: impl Into<Text>,
+        code: &'static str,
+        fields: Value,
+    ) -> Self {
+        debug_assert!(status.is_client_error());
+        let fields = match fields {
+            Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        Self::Detailed {
+            status,
+            detail: detail.into(),
+            code,
+            fields,
+        }
+    }
+
     pub fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         Self::Internal(error.into())
     }
@@ -183,6 +213,7 @@ impl ApiError {
             Self::Throttled { .. } | Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::BadGateway(_) => StatusCode::BAD_GATEWAY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Detailed { status, .. } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -220,6 +251,17 @@ impl ApiError {
             } => detail(d, code),
             Self::BadGateway(d) => detail(d, "bad_gateway"),
             Self::Unavailable(d) => detail(d, "service_unavailable"),
+            Self::Detailed {
+                detail: d,
+                code,
+                fields,
+                ..
+            } => {
+                let mut body = fields.clone();
+                body.insert("detail".into(), Value::from(d.as_ref()));
+                body.insert("code".into(), Value::from(*code));
+                Value::Object(body)
+            }
             Self::Internal(_) => detail("A server error occurred.", "error"),
         }
     }

@@ -57,7 +57,7 @@ pub struct AdminNoteOut {
     pub updated_at: chrono::DateTime<Utc>,
 }
 
-fn open_text(state: &AppState, n: &admin_note::Model) -> ApiResult<(String, String)> {
+pub(crate) fn open_text(state: &AppState, n: &admin_note::Model) -> ApiResult<(String, String)> {
     let row = Row::new(&state.keys, admin_note::TABLE, n.id);
     Ok((
         row.text("title", n.title.as_deref())?,

@@ -66,7 +66,7 @@ pub struct IntakeFormOut {
 }
 
 impl IntakeFormOut {
-    fn open(state: &AppState, form: &intake_form::Model) -> ApiResult<Self> {
+    pub(crate) fn open(state: &AppState, form: &intake_form::Model) -> ApiResult<Self> {
         let row = Row::new(&state.keys, intake_form::TABLE, form.id);
         let text = row.text("responses", form.responses.as_deref())?;
         Ok(Self {

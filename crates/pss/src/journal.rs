@@ -100,7 +100,7 @@ fn seal_text(state: &AppState, model: &mut journal_entry::ActiveModel, id: i64, 
 }
 
 impl JournalEntryOut {
-    fn open(state: &AppState, e: &journal_entry::Model) -> ApiResult<Self> {
+    pub(crate) fn open(state: &AppState, e: &journal_entry::Model) -> ApiResult<Self> {
         let [
             title,
             content,

@@ -17,6 +17,7 @@ mod intake;
 mod journal;
 mod password_reset;
 mod passwords;
+mod popia;
 mod principal;
 mod profiles;
 mod rotate;
@@ -78,9 +79,9 @@ pub const LOCKOUT: LockoutSettings = LockoutSettings {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "PSS Backend API", description = "Personal Support System for students with disabilities: candidates, encrypted medical profiles, intake, journal, admin notes, dashboards and the audit log."),
+    info(title = "PSS Backend API", description = "Personal Support System for students with disabilities: candidates, encrypted medical profiles, intake, journal, admin notes, dashboards, the audit log and POPIA consent, export and erasure."),
     tags((name = "auth"), (name = "sessions"), (name = "2fa"), (name = "users"), (name = "intake"), (name = "journal"), (name = "admin-notes"),
-         (name = "dashboard"), (name = "audit"), (name = "health"))
+         (name = "dashboard"), (name = "audit"), (name = "popia"), (name = "health"))
 )]
 struct ApiDoc;
 
@@ -97,6 +98,7 @@ fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(admin_notes::router())
         .merge(dashboard::router())
         .merge(audit_logs::router())
+        .merge(popia::router())
         .merge(health::router())
         .split_for_parts();
     (router, kernel::docs::with_bearer_auth(openapi))

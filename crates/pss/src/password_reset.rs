@@ -49,7 +49,8 @@ const ANSWER_FLOOR: Duration = Duration::from_millis(100);
 
 const INVALID: &str = "Invalid, expired, or already used token";
 
-fn digest(value: &str) -> String {
+/// SHA-256 of `value`, in lowercase hex.
+pub(crate) fn digest(value: &str) -> String {
     sha2::Sha256::digest(value.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))

@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 mod m0001_initial;
 mod m0002_password_reset;
 mod m0003_two_factor_sessions;
+mod m0004_popia;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_initial::Migration),
             Box::new(m0002_password_reset::Migration),
             Box::new(m0003_two_factor_sessions::Migration),
+            Box::new(m0004_popia::Migration),
         ]
     }
 

@@ -17,6 +17,7 @@ mod journey;
 mod lockout;
 mod password_reset;
 mod platform;
+mod popia;
 mod profiles;
 mod sessions;
 mod two_factor;
