@@ -306,8 +306,7 @@ pub fn job_worker(state: &AppState) -> kernel::jobs::Worker {
     })
 }
 
-/// Background work: the job queue (email) and forgetting blacklisted
-/// refresh tokens that have expired.
+/// Background work: the job queue (email) and, hourly, [`purge_stale`].
 pub fn spawn_workers(state: &AppState) {
     job_worker(state).spawn(
         state.db.clone(),
@@ -319,11 +318,26 @@ pub fn spawn_workers(state: &AppState) {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tick.tick().await;
-            if let Err(error) = kernel::jwt::purge_expired(&db).await {
-                tracing::warn!(%error, "could not purge expired blacklist rows");
+            if let Err(error) = purge_stale(&db).await {
+                tracing::warn!(%error, "could not purge stale rows");
             }
         }
     });
+}
+
+/// Forgets what no longer serves anyone: blacklist rows of expired tokens,
+/// sessions ended or expired 90 days ago, reset tokens a day past expiry.
+pub async fn purge_stale(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    let now = chrono::Utc::now();
+    kernel::jwt::purge_expired(db).await?;
+    sessions::purge_ended(db, now).await?;
+    entities::password_reset_token::Entity::delete_many()
+        .filter(
+            entities::password_reset_token::Column::ExpiresAt.lt(now - chrono::TimeDelta::days(1)),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Whether any active superuser or administrator exists.

@@ -202,6 +202,27 @@ pub async fn live<C: ConnectionTrait>(
     Ok(found)
 }
 
+/// Ended and expired sessions are kept this long (people review their recent
+/// sign-ins, and new sign-ins are compared with them), then forgotten.
+pub const KEEP_ENDED: TimeDelta = TimeDelta::days(90);
+
+/// Forgets sessions that ended or expired more than [`KEEP_ENDED`] before `now`.
+pub async fn purge_ended<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+) -> Result<u64, sea_orm::DbErr> {
+    let cutoff = now - KEEP_ENDED;
+    let result = session::Entity::delete_many()
+        .filter(
+            sea_orm::Condition::any()
+                .add(session::Column::TerminatedAt.lt(cutoff))
+                .add(session::Column::ExpiresAt.lt(cutoff)),
+        )
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
+
 /// Ends every live session of a user; returns them.
 pub async fn end_all<C: ConnectionTrait>(
     db: &C,

@@ -13,7 +13,8 @@ use kernel::extract::ClientIp;
 use kernel::{ApiError, ApiResult, Checker, Field, Json};
 use sea_orm::sea_query::{Condition, Expr};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -402,7 +403,9 @@ pub async fn verify_code(
     {
         return Err(expired());
     }
-    let accepted = if code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()) {
+    let txn = kernel::db::begin_write(&state.db).await?;
+    let by_totp = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
+    let accepted = if by_totp {
         let secret = Row::new(&state.keys, two_factor::TABLE, row.id)
             .open("secret", row.secret.as_deref())?
             .unwrap_or_default();
@@ -417,7 +420,7 @@ pub async fn verify_code(
                             .add(two_factor::Column::LastStep.is_null())
                             .add(two_factor::Column::LastStep.lt(step)),
                     )
-                    .exec(&state.db)
+                    .exec(&txn)
                     .await?
                     .rows_affected
                     == 1
@@ -431,16 +434,16 @@ pub async fn verify_code(
             .filter(backup_code::Column::UserId.eq(user.id))
             .filter(backup_code::Column::CodeHash.eq(hash))
             .filter(backup_code::Column::UsedAt.is_null())
-            .exec(&state.db)
+            .exec(&txn)
             .await?
             .rows_affected
             >= 1
     };
     if !accepted {
+        drop(txn);
         state.lockout.fail(&key).await?;
         return Err(ApiError::auth_failed(INVALID_CODE, "authentication_failed"));
     }
-    state.lockout.succeed(&key).await?;
     two_factor::Entity::update_many()
         .col_expr(
             two_factor::Column::LoginChallenge,
@@ -451,11 +454,51 @@ pub async fn verify_code(
             Expr::value(Option::<chrono::DateTime<Utc>>::None),
         )
         .filter(two_factor::Column::Id.eq(row.id))
-        .exec(&state.db)
+        .exec(&txn)
         .await?;
     let mut model: user::ActiveModel = user.into();
     model.last_login = Set(Some(now));
-    let user = model.update(&state.db).await?;
+    let user = model.update(&txn).await?;
+    let mut changes = json!({"two_factor_login": if by_totp { "totp" } else { "backup_code" }});
+    let mut queued = false;
+    if !by_totp {
+        // A spent backup code is worth knowing about: it may not have been you.
+        let remaining = backup_code::Entity::find()
+            .filter(backup_code::Column::UserId.eq(user.id))
+            .filter(backup_code::Column::UsedAt.is_null())
+            .count(&txn)
+            .await?;
+        changes["backup_codes_remaining"] = json!(remaining);
+        queued = crate::email::queue(
+            &txn,
+            &state,
+            &user.email,
+            "A backup code was used to sign in",
+            &format!(
+                "Hello {},\n\nA backup code was just used to sign in to your PSS account{}. \
+                 {remaining} unused backup codes remain.\n\nIf this was not you, change your \
+                 password and end your other sessions at once.\n",
+                user.first_name.trim(),
+                ip.map(|ip| format!(" from {ip}")).unwrap_or_default(),
+            ),
+        )
+        .await?;
+    }
+    audit::record(
+        &txn,
+        Actor {
+            user_id: user.id,
+            ip,
+        },
+        "update",
+        "User",
+        user.id,
+        Some(changes),
+    )
+    .await?;
+    txn.commit().await?;
+    crate::email::wake(&state, queued);
+    state.lockout.succeed(&key).await?;
     Ok(Json(
         crate::auth::signed_in(&state, &user, ip, &headers).await?,
     ))

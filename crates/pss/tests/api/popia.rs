@@ -628,7 +628,7 @@ db_test!(
 );
 
 /// Every row of every table PSS and the kernel keep, as one text.
-async fn everything_stored(app: &TestApp) -> String {
+pub async fn everything_stored(app: &TestApp) -> String {
     let backend = app.state.db.get_database_backend();
     let mut all = String::new();
     for table in [

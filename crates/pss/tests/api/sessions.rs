@@ -417,3 +417,51 @@ db_test!(admins_list_sessions_and_force_logout, |app| {
         .await;
     assert_eq!(r.json["count"], 0);
 });
+
+db_test!(long_ended_sessions_are_forgotten, |app| {
+    use pss::entities::session;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+    let me = app.candidate().await;
+    let laptop = app.sign_in(&me.email, PASSWORD).await;
+    let phone = app.sign_in(&me.email, PASSWORD).await;
+    let list = sessions(&app, &laptop).await;
+    let laptop_id = current_id(&list);
+    let phone_id = current_id(&sessions(&app, &phone).await);
+    app.delete("/api/auth/sessions/all-except-current/")
+        .bearer(&laptop.access)
+        .send()
+        .await
+        .assert_status(200);
+    // The phone's session ended 91 days ago; the registration's just now.
+    let long_ago = chrono::Utc::now() - chrono::TimeDelta::days(91);
+    session::Entity::update_many()
+        .col_expr(session::Column::TerminatedAt, Expr::value(long_ago))
+        .filter(session::Column::Id.eq(phone_id))
+        .exec(&app.state.db)
+        .await
+        .unwrap();
+
+    pss::purge_stale(&app.state.db).await.unwrap();
+    let left: Vec<i64> = session::Entity::find()
+        .filter(session::Column::UserId.eq(me.id))
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert!(!left.contains(&phone_id));
+    assert!(left.contains(&laptop_id));
+    assert_eq!(
+        left.len(),
+        2,
+        "the recently ended registration session stays"
+    );
+    app.get("/api/auth/me/")
+        .bearer(&laptop.access)
+        .send()
+        .await
+        .assert_status(200);
+});

@@ -230,6 +230,17 @@ db_test!(totp_sign_in_end_to_end, |app| {
     let text = serde_json::to_string(&rows.iter().map(|r| &r.changes).collect::<Vec<_>>()).unwrap();
     assert!(text.contains("\"two_factor\":\"enabled\""), "{text}");
     assert!(!text.contains(&secret) && !backup.iter().any(|c| text.contains(c)));
+    // Each completed sign-in says how; a spent backup code says how many remain.
+    assert_eq!(
+        text.matches("\"two_factor_login\":\"totp\"").count(),
+        2,
+        "{text}"
+    );
+    assert!(
+        text.contains("\"backup_codes_remaining\":9,\"two_factor_login\":\"backup_code\"")
+            || text.contains("\"two_factor_login\":\"backup_code\",\"backup_codes_remaining\":9"),
+        "{text}"
+    );
 });
 
 db_test!(a_code_alone_signs_no_one_in, |app| {
