@@ -235,7 +235,9 @@ impl AppState {
             mailer,
             jobs_wake: Arc::new(tokio::sync::Notify::new()),
             frontend_url: Arc::new(config.frontend_url),
-            reset_throttle: Arc::new(kernel::throttle::Throttle::new(None, None)),
+            reset_limits: Arc::new(password_reset::ResetLimits::new(
+                settings.redis_url.as_deref(),
+            )?),
             db,
             jwt: Arc::new(Jwt::new(
                 &settings.secret_key,

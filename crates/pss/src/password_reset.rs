@@ -2,14 +2,14 @@
 //! one hour, emailed to the account's address. The token is 32 random bytes
 //! (URL-safe base64 in the link); only its SHA-256 digest is stored.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use base64::Engine;
 use chrono::Utc;
-use kernel::config::Rate;
 use kernel::extract::ClientIp;
+use kernel::lockout::{LockoutSettings, LoginGuard};
 use kernel::{ApiError, ApiResult, Checker, Field, Json};
 use rand::RngCore;
 use sea_orm::sea_query::Expr;
@@ -34,15 +34,43 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// How long a reset link works.
 pub const LIFETIME: Duration = Duration::from_secs(3600);
 /// Requests per account (by email) per hour.
-pub const PER_ACCOUNT: Rate = Rate {
-    requests: 5,
-    period: Duration::from_secs(3600),
+pub const PER_ACCOUNT: LockoutSettings = LockoutSettings {
+    max_failures: 5,
+    window: Duration::from_secs(3600),
 };
 /// Requests per client address per hour.
-pub const PER_ADDRESS: Rate = Rate {
-    requests: 20,
-    period: Duration::from_secs(3600),
+pub const PER_ADDRESS: LockoutSettings = LockoutSettings {
+    max_failures: 20,
+    window: Duration::from_secs(3600),
 };
+
+/// How many reset requests each address and each account made lately: in
+/// this process, or in Redis (`CAMPUS_REDIS_URL`) so every node shares them.
+pub struct ResetLimits {
+    per_address: LoginGuard,
+    per_account: LoginGuard,
+}
+
+impl ResetLimits {
+    pub fn new(redis_url: Option<&str>) -> Result<Self, String> {
+        Ok(Self {
+            per_address: LoginGuard::new(PER_ADDRESS, redis_url, "pss:reset-address")?,
+            per_account: LoginGuard::new(PER_ACCOUNT, redis_url, "pss:reset-account")?,
+        })
+    }
+
+    /// Counts one request, or refuses it with 429 once the address or the
+    /// account used up its hour.
+    async fn admit(&self, address: &str, email: &str) -> ApiResult<()> {
+        for (guard, key) in [(&self.per_address, address), (&self.per_account, email)] {
+            if let Some(wait) = guard.locked_for(key).await? {
+                return Err(throttled(wait));
+            }
+            guard.fail(key).await?;
+        }
+        Ok(())
+    }
+}
 
 /// The least time a reset request takes, whether or not the account exists.
 const ANSWER_FLOOR: Duration = Duration::from_millis(100);
@@ -59,7 +87,7 @@ pub(crate) fn digest(value: &str) -> String {
 
 fn throttled(wait: Duration) -> ApiError {
     ApiError::Throttled {
-        wait_seconds: wait.as_secs().max(1),
+        wait_seconds: (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1),
     }
 }
 
@@ -92,18 +120,10 @@ pub async fn request_reset(
     let email = crate::users::check_email(&mut c, &state, input.email);
     c.finish()?;
     let email = email.unwrap_or_default();
-    let now = Instant::now();
     // Known and unknown emails answer after the same minimum time.
     let answer_at = tokio::time::Instant::now() + ANSWER_FLOOR;
     let address = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-    state
-        .reset_throttle
-        .check(&format!("ip|{address}"), PER_ADDRESS, now)
-        .map_err(throttled)?;
-    state
-        .reset_throttle
-        .check(&format!("account|{email}"), PER_ACCOUNT, now)
-        .map_err(throttled)?;
+    state.reset_limits.admit(&address, &email).await?;
 
     let found = user::Entity::find()
         .filter(user::Column::Email.eq(&email))

@@ -9,7 +9,6 @@ use kernel::jwt::Jwt;
 use kernel::lockout::LoginGuard;
 use kernel::mail::Mailer;
 use kernel::password::Hasher;
-use kernel::throttle::Throttle;
 use sea_orm::DatabaseConnection;
 use tokio::sync::Notify;
 
@@ -32,7 +31,7 @@ pub struct AppState {
     /// `CAMPUS_FRONTEND_URL`, without a trailing slash: reset links point there.
     pub frontend_url: Arc<String>,
     /// Per-address and per-account limits of password-reset requests.
-    pub reset_throttle: Arc<Throttle>,
+    pub reset_limits: Arc<crate::password_reset::ResetLimits>,
     /// Administrators and superusers must use 2FA.
     pub require_admin_2fa: bool,
 }

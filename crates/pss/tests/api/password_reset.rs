@@ -263,6 +263,45 @@ db_test!(reset_requests_are_throttled, |app| {
     assert_eq!(token_rows(&app).await.len(), 5);
 });
 
+/// With `CAMPUS_REDIS_URL`, every node shares the reset limits.
+#[cfg(campus_redis)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_shares_reset_limits_across_nodes() {
+    let redis = std::env::var("CAMPUS_TEST_REDIS_URL").unwrap();
+    let settings = [
+        ("CAMPUS_REDIS_URL", redis.as_str()),
+        ("CAMPUS_TRUSTED_PROXIES", "1"),
+    ];
+    let first = TestApp::with_settings(TestBackend::Sqlite, &settings).await;
+    let second = TestApp::on(&first.url, &settings).await;
+    let user = first.candidate().await;
+    // An address of this run's own, so earlier runs' counts do not matter.
+    let bytes = Uuid::new_v4().into_bytes();
+    let address = format!("10.{}.{}.{}", bytes[0], bytes[1], bytes[2]);
+    let from = |node: &TestApp, email: &str| {
+        node.post("/api/auth/password-reset/request/")
+            .header("x-forwarded-for", &address)
+            .json(&json!({"email": email}))
+            .send()
+    };
+    for node in [&first, &second, &first, &second, &first] {
+        from(node, &user.email).await.assert_status(200);
+    }
+    let r = from(&second, &user.email).await;
+    r.assert_status(429);
+    assert!(r.header("retry-after").is_some());
+    for i in 0..14 {
+        let node = if i % 2 == 0 { &first } else { &second };
+        from(node, &format!("shared{i}-{}@example.org", tag()))
+            .await
+            .assert_status(200);
+    }
+    from(&first, "one-more@example.org")
+        .await
+        .assert_status(429);
+    assert_eq!(token_rows(&first).await.len(), 5);
+}
+
 async fn change(app: &TestApp, actor: &Actor, old: &str, new: &str) -> TestResponse {
     app.post("/api/auth/password-change/")
         .bearer(&actor.access)
