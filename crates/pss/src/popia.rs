@@ -888,16 +888,25 @@ pub async fn list_deletion_requests(
         deletion::Column::Id,
     );
     let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
-    let mut results = Vec::with_capacity(page.results.len());
-    for d in page.results {
-        results.push(DeletionRequestOut::load(&state.db, d).await?);
-    }
-    Ok(Json(Page {
-        count: page.count,
-        next: page.next,
-        previous: page.previous,
-        results,
-    }))
+    // The owners' and reviewers' addresses, in one query.
+    let ids: std::collections::BTreeSet<i64> = page
+        .results
+        .iter()
+        .flat_map(|d| [Some(d.user_id), d.reviewed_by])
+        .flatten()
+        .collect();
+    let emails: std::collections::HashMap<i64, String> = user::Entity::find()
+        .filter(user::Column::Id.is_in(ids))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.email))
+        .collect();
+    Ok(Json(page.map(|d| {
+        let owner = emails.get(&d.user_id).cloned().unwrap_or_default();
+        let reviewer = d.reviewed_by.and_then(|id| emails.get(&id).cloned());
+        DeletionRequestOut::new(d, &owner, reviewer)
+    })))
 }
 
 /// Why the caller wants their data erased.
@@ -1160,77 +1169,16 @@ struct Erased {
 async fn erase<C: ConnectionTrait>(txn: &C, owner: &user::Model) -> ApiResult<Erased> {
     let id = owner.id;
     let erased = Erased {
-        journal_entries: journal_entry::Entity::delete_many()
-            .filter(journal_entry::Column::UserId.eq(id))
-            .exec(txn)
-            .await?
-            .rows_affected,
-        admin_notes: admin_note::Entity::delete_many()
-            .filter(admin_note::Column::CandidateId.eq(id))
-            .exec(txn)
-            .await?
-            .rows_affected,
-        consents: consent::Entity::delete_many()
-            .filter(consent::Column::UserId.eq(id))
-            .exec(txn)
-            .await?
-            .rows_affected,
-        intake_forms: intake_form::Entity::delete_many()
-            .filter(intake_form::Column::UserId.eq(id))
-            .exec(txn)
-            .await?
-            .rows_affected,
-        sessions: session::Entity::delete_many()
-            .filter(session::Column::UserId.eq(id))
-            .exec(txn)
-            .await?
-            .rows_affected,
-        password_history: password_history::Entity::delete_many()
-            .filter(password_history::Column::UserId.eq(id))
-            .exec(txn)
-            .await?
-            .rows_affected,
-        password_reset_tokens: password_reset_token::Entity::delete_many()
-            .filter(password_reset_token::Column::UserId.eq(id))
-            .exec(txn)
-            .await?
-            .rows_affected,
-        two_factor: two_factor::Entity::delete_many()
-            .filter(two_factor::Column::UserId.eq(id))
-            .exec(txn)
-            .await?
-            .rows_affected,
-        backup_codes: backup_code::Entity::delete_many()
-            .filter(backup_code::Column::UserId.eq(id))
-            .exec(txn)
-            .await?
-            .rows_affected,
-        // Every account keeps a profile row: it is emptied, not removed.
-        profile: profile::Entity::update_many()
-            .col_expr(profile::Column::HasCompletedIntake, Expr::value(false))
-            .col_expr(profile::Column::DateOfBirth, null_text())
-            .col_expr(profile::Column::PhoneNumber, null_text())
-            .col_expr(profile::Column::Address, null_text())
-            .col_expr(profile::Column::IdNumber, null_text())
-            .col_expr(profile::Column::Diagnosis, null_text())
-            .col_expr(profile::Column::Medications, null_text())
-            .col_expr(profile::Column::Allergies, null_text())
-            .col_expr(profile::Column::DoctorName, null_text())
-            .col_expr(profile::Column::DoctorPhone, null_text())
-            .col_expr(profile::Column::MedicalNotes, null_text())
-            .col_expr(profile::Column::EmergencyContactName, null_text())
-            .col_expr(profile::Column::EmergencyContactPhone, null_text())
-            .col_expr(profile::Column::EmergencyContactRelationship, null_text())
-            .col_expr(profile::Column::Accommodations, null_text())
-            .col_expr(profile::Column::AssistiveTechnology, null_text())
-            .col_expr(profile::Column::LearningStyle, null_text())
-            .col_expr(profile::Column::SupportNeeds, null_text())
-            .col_expr(profile::Column::CommunicationPreferences, null_text())
-            .col_expr(profile::Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(profile::Column::UserId.eq(id))
-            .exec(txn)
-            .await?
-            .rows_affected,
+        journal_entries: delete_rows(txn, journal_entry::Column::UserId, id).await?,
+        admin_notes: delete_rows(txn, admin_note::Column::CandidateId, id).await?,
+        consents: delete_rows(txn, consent::Column::UserId, id).await?,
+        intake_forms: delete_rows(txn, intake_form::Column::UserId, id).await?,
+        sessions: delete_rows(txn, session::Column::UserId, id).await?,
+        password_history: delete_rows(txn, password_history::Column::UserId, id).await?,
+        password_reset_tokens: delete_rows(txn, password_reset_token::Column::UserId, id).await?,
+        two_factor: delete_rows(txn, two_factor::Column::UserId, id).await?,
+        backup_codes: delete_rows(txn, backup_code::Column::UserId, id).await?,
+        profile: empty_profile(txn, id).await?,
     };
     let mut account: user::ActiveModel = owner.clone().into();
     account.email = Set(anonymised_email(id));
@@ -1246,8 +1194,36 @@ async fn erase<C: ConnectionTrait>(txn: &C, owner: &user::Model) -> ApiResult<Er
     Ok(erased)
 }
 
-fn null_text() -> sea_orm::sea_query::SimpleExpr {
-    Expr::value(Option::<String>::None)
+/// Deletes the rows whose `column` is `id`; returns how many.
+async fn delete_rows<C, Col>(db: &C, column: Col, id: i64) -> ApiResult<u64>
+where
+    C: ConnectionTrait,
+    Col: ColumnTrait,
+    Col::EntityName: EntityTrait,
+{
+    Ok(<Col::EntityName as EntityTrait>::delete_many()
+        .filter(column.eq(id))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
+/// Clears every sealed field of a user's profile (every account keeps a
+/// profile row); returns 1 when there was one.
+async fn empty_profile<C: ConnectionTrait>(db: &C, user_id: i64) -> ApiResult<u64> {
+    use std::str::FromStr;
+    let mut update = profile::Entity::update_many()
+        .col_expr(profile::Column::HasCompletedIntake, Expr::value(false))
+        .col_expr(profile::Column::UpdatedAt, Expr::value(Utc::now()));
+    for name in crate::seal::PROFILE_SEALED {
+        let column = profile::Column::from_str(name).map_err(ApiError::internal)?;
+        update = update.col_expr(column, Expr::value(Option::<String>::None));
+    }
+    Ok(update
+        .filter(profile::Column::UserId.eq(user_id))
+        .exec(db)
+        .await?
+        .rows_affected)
 }
 
 fn anonymised_email(id: i64) -> String {
