@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
@@ -335,10 +335,16 @@ pub async fn list_approvals(
 
 /// Approvals are created with their clearance request, never directly.
 #[utoipa::path(post, path = "/api/approvals/", tag = "approvals", security(("jwt" = [])), responses((status = 405)))]
-pub async fn create_approval(CurrentUser(_me): CurrentUser) -> ApiError {
-    ApiError::MethodNotAllowed {
+pub async fn create_approval(CurrentUser(_me): CurrentUser) -> Response {
+    let mut response = ApiError::MethodNotAllowed {
         method: "POST".into(),
     }
+    .into_response();
+    response.headers_mut().insert(
+        axum::http::header::ALLOW,
+        axum::http::HeaderValue::from_static("GET, HEAD"),
+    );
+    response
 }
 
 /// Approvals the caller's office can decide now (administrators: every office).

@@ -453,12 +453,15 @@ db_test!(only_the_office_or_an_admin_decides, |app| {
         .send()
         .await;
     assert_eq!(r.json["count"], 1);
-    app.post("/api/approvals/")
+    let r = app
+        .post("/api/approvals/")
         .bearer(&admin.access)
         .json(&json!({}))
         .send()
-        .await
-        .assert_status(405);
+        .await;
+    r.assert_status(405);
+    assert_eq!(r.header("allow"), Some("GET, HEAD"));
+    assert_eq!(r.json["detail"], "Method \"POST\" not allowed.");
     app.post(&format!("/api/approvals/{}/approve/", Uuid::new_v4()))
         .bearer(&admin.access)
         .json(&json!({}))
