@@ -12,7 +12,7 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Money, Page, PageSize};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
     IntoSimpleExpr, JoinType, ModelTrait, Order, QueryFilter, QueryOrder, QuerySelect,
@@ -954,16 +954,6 @@ pub struct GownStatistics {
     pub deposits_pending: u64,
 }
 
-/// `CAST(expr AS <64-bit integer>)`: PostgreSQL sums BIGINTs as NUMERIC and
-/// MySQL as DECIMAL, neither of which decodes as an i64.
-fn as_bigint(backend: DbBackend, expr: impl Into<Expr>) -> Expr {
-    let type_name = match backend {
-        DbBackend::MySql => "SIGNED",
-        _ => "BIGINT",
-    };
-    Func::cast_as(expr, Alias::new(type_name)).into()
-}
-
 /// `COUNT` of the rows meeting `condition`.
 fn count_where(condition: impl sea_orm::sea_query::IntoCondition) -> Expr {
     Func::count(Expr::case(condition, Expr::val(1))).into()
@@ -974,7 +964,7 @@ fn deposits_where(backend: DbBackend, condition: impl sea_orm::sea_query::IntoCo
     let sum = Func::sum(
         Expr::case(condition, Expr::col(gown::Column::DepositAmount)).finally(Expr::val(0i64)),
     );
-    as_bigint(backend, Func::coalesce([sum.into(), Expr::val(0i64)]))
+    kernel::db::as_bigint(backend, Func::coalesce([sum.into(), Expr::val(0i64)]))
 }
 
 /// Issue, return, overdue and deposit totals (admin), in one aggregate query.

@@ -108,10 +108,28 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
 /// PostgreSQL sums BIGINT to NUMERIC and MySQL to DECIMAL otherwise.
 pub fn sum_int(backend: sea_orm::DbBackend, expr: &str) -> String {
     match backend {
-        sea_orm::DbBackend::Postgres => format!("CAST(COALESCE(SUM({expr}), 0) AS BIGINT)"),
-        sea_orm::DbBackend::MySql => format!("CAST(COALESCE(SUM({expr}), 0) AS SIGNED)"),
-        _ => format!("COALESCE(SUM({expr}), 0)"),
+        sea_orm::DbBackend::Sqlite => format!("COALESCE(SUM({expr}), 0)"),
+        _ => format!("CAST(COALESCE(SUM({expr}), 0) AS {})", bigint_type(backend)),
     }
+}
+
+/// The type a 64-bit integer is cast to on `backend`.
+fn bigint_type(backend: sea_orm::DbBackend) -> &'static str {
+    match backend {
+        sea_orm::DbBackend::MySql => "SIGNED",
+        _ => "BIGINT",
+    }
+}
+
+/// `CAST(expr AS <64-bit integer>)` as a sea-query expression: PostgreSQL
+/// sums BIGINTs as NUMERIC and MySQL as DECIMAL, neither of which decodes as
+/// an i64.
+pub fn as_bigint(
+    backend: sea_orm::DbBackend,
+    expr: impl Into<sea_orm::sea_query::Expr>,
+) -> sea_orm::sea_query::Expr {
+    sea_orm::sea_query::Func::cast_as(expr, sea_orm::sea_query::Alias::new(bigint_type(backend)))
+        .into()
 }
 
 /// SQL casting `expr` to a double-precision float on `backend`.
