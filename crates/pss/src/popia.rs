@@ -205,7 +205,10 @@ pub async fn create_privacy_policy(
     let effective_date = match input.effective_date {
         Field::Absent | Field::Null => Some(Utc::now().date_naive()),
         Field::Value(raw) => {
-            let parsed = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").ok();
+            // Years every database stores.
+            let parsed = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+                .ok()
+                .filter(|d| (1900..=9999).contains(&chrono::Datelike::year(d)));
             if parsed.is_none() {
                 c.error(
                     "effective_date",

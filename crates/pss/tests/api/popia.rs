@@ -67,6 +67,16 @@ db_test!(privacy_policy_versions, |app| {
     for field in ["version", "title", "content", "effective_date"] {
         assert!(r.json[field].is_array(), "{field}: {}", r.json);
     }
+    for date in ["10000-01-01", "0999-12-31", "2026-02-30"] {
+        let r = app
+            .post("/api/popia/privacy-policies/")
+            .bearer(&admin.access)
+            .json(&json!({"version": "9.9", "title": "t", "content": "c", "effective_date": date}))
+            .send()
+            .await;
+        r.assert_status(400);
+        assert!(r.json["effective_date"].is_array(), "{date}: {}", r.json);
+    }
 
     let draft = publish(&app, &admin, "1.0", false).await;
     app.get("/api/popia/privacy-policy/")
