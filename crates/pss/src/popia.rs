@@ -23,7 +23,7 @@ use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Json, Page, PageSi
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr,
-    JoinType, Order, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    JoinType, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -575,12 +575,7 @@ async fn everything_about(state: &AppState, person: &user::Model) -> ApiResult<V
         None => Value::Null,
     };
     let mut intake = Vec::new();
-    for form in intake_form::Entity::find()
-        .filter(intake_form::Column::UserId.eq(person.id))
-        .order_by_asc(intake_form::Column::Id)
-        .all(db)
-        .await?
-    {
+    for form in rows_of(db, intake_form::Column::UserId, person.id).await? {
         intake.push(crate::intake::IntakeFormOut::open(state, &form)?);
     }
     let mut journal = Vec::new();
@@ -595,12 +590,7 @@ async fn everything_about(state: &AppState, person: &user::Model) -> ApiResult<V
     }
     let mut notes = Vec::new();
     let mut authors = std::collections::HashMap::<i64, Option<String>>::new();
-    for note in admin_note::Entity::find()
-        .filter(admin_note::Column::CandidateId.eq(person.id))
-        .order_by_asc(admin_note::Column::Id)
-        .all(db)
-        .await?
-    {
+    for note in rows_of(db, admin_note::Column::CandidateId, person.id).await? {
         let author = match authors.entry(note.admin_id) {
             Entry::Occupied(known) => known.get().clone(),
             Entry::Vacant(slot) => slot
@@ -642,10 +632,7 @@ async fn everything_about(state: &AppState, person: &user::Model) -> ApiResult<V
             })
         })
         .collect();
-    let deletion_requests: Vec<Value> = deletion::Entity::find()
-        .filter(deletion::Column::UserId.eq(person.id))
-        .order_by_asc(deletion::Column::Id)
-        .all(db)
+    let deletion_requests: Vec<Value> = rows_of(db, deletion::Column::UserId, person.id)
         .await?
         .into_iter()
         .map(|d| {
@@ -657,10 +644,7 @@ async fn everything_about(state: &AppState, person: &user::Model) -> ApiResult<V
             })
         })
         .collect();
-    let export_requests: Vec<Value> = export_request::Entity::find()
-        .filter(export_request::Column::UserId.eq(person.id))
-        .order_by_asc(export_request::Column::Id)
-        .all(db)
+    let export_requests: Vec<Value> = rows_of(db, export_request::Column::UserId, person.id)
         .await?
         .into_iter()
         .map(|e| {
@@ -671,10 +655,7 @@ async fn everything_about(state: &AppState, person: &user::Model) -> ApiResult<V
             })
         })
         .collect();
-    let sessions: Vec<Value> = session::Entity::find()
-        .filter(session::Column::UserId.eq(person.id))
-        .order_by_asc(session::Column::Id)
-        .all(db)
+    let sessions: Vec<Value> = rows_of(db, session::Column::UserId, person.id)
         .await?
         .into_iter()
         .map(|s| {
@@ -697,17 +678,14 @@ async fn everything_about(state: &AppState, person: &user::Model) -> ApiResult<V
     let unused_codes = backup_code::Entity::find()
         .filter(backup_code::Column::UserId.eq(person.id))
         .filter(backup_code::Column::UsedAt.is_null())
-        .all(db)
-        .await?
-        .len();
-    let password_changes: Vec<DateTime<Utc>> = password_history::Entity::find()
-        .filter(password_history::Column::UserId.eq(person.id))
-        .order_by_asc(password_history::Column::Id)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|h| h.created_at)
-        .collect();
+        .count(db)
+        .await?;
+    let password_changes: Vec<DateTime<Utc>> =
+        rows_of(db, password_history::Column::UserId, person.id)
+            .await?
+            .into_iter()
+            .map(|h| h.created_at)
+            .collect();
     Ok(json!({
         "export_metadata": {
             "exported_at": Utc::now(),
@@ -1195,6 +1173,24 @@ async fn erase<C: ConnectionTrait>(txn: &C, owner: &user::Model) -> ApiResult<Er
     account.updated_at = Set(Utc::now());
     account.update(txn).await?;
     Ok(erased)
+}
+
+/// The rows whose `column` is `id`, oldest first.
+async fn rows_of<C, Col>(
+    db: &C,
+    column: Col,
+    id: i64,
+) -> ApiResult<Vec<<Col::EntityName as EntityTrait>::Model>>
+where
+    C: ConnectionTrait,
+    Col: ColumnTrait,
+    Col::EntityName: EntityTrait,
+{
+    Ok(<Col::EntityName as EntityTrait>::find()
+        .filter(column.eq(id))
+        .order_by_id_asc()
+        .all(db)
+        .await?)
 }
 
 /// Deletes the rows whose `column` is `id`; returns how many.
