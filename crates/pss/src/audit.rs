@@ -28,12 +28,24 @@ pub async fn record<C: ConnectionTrait>(
     object_id: i64,
     changes: Option<Value>,
 ) -> ApiResult<()> {
+    record_by(db, Some(actor), action, object_type, object_id, changes).await
+}
+
+/// As [`record`]; no actor means the system itself (a scheduled policy).
+pub async fn record_by<C: ConnectionTrait>(
+    db: &C,
+    actor: Option<Actor>,
+    action: &str,
+    object_type: &str,
+    object_id: i64,
+    changes: Option<Value>,
+) -> ApiResult<()> {
     kernel::audit_log::record(
         db,
         kernel::audit_log::Event {
             system: crate::NAME,
-            actor_id: Some(actor.user_id.to_string()),
-            ip: actor.ip,
+            actor_id: actor.map(|a| a.user_id.to_string()),
+            ip: actor.and_then(|a| a.ip),
             action,
             object_type,
             object_id: object_id.to_string(),

@@ -20,6 +20,7 @@ mod passwords;
 mod popia;
 mod principal;
 mod profiles;
+pub mod retention;
 mod rotate;
 mod sessions;
 mod state;
@@ -126,6 +127,9 @@ pub struct Config {
     /// `CAMPUS_FRONTEND_URL` (default `http://localhost:3000`): where the
     /// password-reset link of an email points.
     pub frontend_url: String,
+    /// `CAMPUS_PSS_RETENTION_DAYS` (default off): candidate accounts unused
+    /// this long are warned, then erased (see [`retention`]).
+    pub retention: Option<chrono::TimeDelta>,
 }
 
 impl Config {
@@ -173,9 +177,31 @@ impl Config {
                 });
             }
         };
+        let retention = match lookup("CAMPUS_PSS_RETENTION_DAYS")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("" | "off") => None,
+            Some(days) => match days.parse::<i64>() {
+                Ok(days) if (60..=36_500).contains(&days) => Some(chrono::TimeDelta::days(days)),
+                _ => {
+                    return Err(SettingError {
+                        name: "CAMPUS_PSS_RETENTION_DAYS",
+                        reason: "expected a number of days from 60 to 36500, or off".into(),
+                    });
+                }
+            },
+        };
+        if retention.is_some() && settings.email_url.is_none() {
+            return Err(SettingError {
+                name: "CAMPUS_PSS_RETENTION_DAYS",
+                reason: "needs CAMPUS_EMAIL_URL: nobody would be warned before the erasure".into(),
+            });
+        }
         Ok(Self {
             frontend_url,
             require_admin_2fa,
+            retention,
             lockout: LockoutSettings::from_lookup(lookup, LOCKOUT)?,
             settings,
             keys: Arc::new(keys),
@@ -249,6 +275,7 @@ impl AppState {
             keys: config.keys,
             allowed_email_domains: Arc::new(config.allowed_email_domains),
             require_admin_2fa: config.require_admin_2fa,
+            retention: config.retention,
             settings: Arc::new(settings),
         })
     }
@@ -308,20 +335,30 @@ pub fn job_worker(state: &AppState) -> kernel::jobs::Worker {
     })
 }
 
-/// Background work: the job queue (email) and, hourly, [`purge_stale`].
+/// Background work: the job queue (email) and, hourly, [`purge_stale`] and
+/// the retention policy when configured.
 pub fn spawn_workers(state: &AppState) {
     job_worker(state).spawn(
         state.db.clone(),
         state.jobs_wake.clone(),
         Duration::from_secs(5),
     );
-    let db = state.db.clone();
+    let state = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tick.tick().await;
-            if let Err(error) = purge_stale(&db).await {
+            if let Err(error) = purge_stale(&state.db).await {
                 tracing::warn!(%error, "could not purge stale rows");
+            }
+            if let Some(after) = state.retention {
+                match retention::enforce(&state, after, chrono::Utc::now()).await {
+                    Ok(report) if report != retention::RetentionReport::default() => {
+                        tracing::info!(?report, "retention policy applied");
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "could not apply the retention policy"),
+                }
             }
         }
     });

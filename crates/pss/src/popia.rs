@@ -1229,6 +1229,58 @@ fn anonymised_email(id: i64) -> String {
     format!("deleted_{id}@deleted.local")
 }
 
+/// Inside `txn`: emails `farewell` to the owner's address (the job row holds
+/// it sealed until it is sent), erases everything held about them, and
+/// completes `request` with its proof record. `by` is who executed it (none
+/// for the retention policy). Returns the request, the proof text and
+/// whether mail was queued.
+pub(crate) async fn complete_erasure<C: ConnectionTrait>(
+    txn: &C,
+    state: &AppState,
+    request: deletion::Model,
+    owner: &user::Model,
+    by: Option<Actor>,
+    farewell: &str,
+) -> ApiResult<(deletion::Model, String, bool)> {
+    let queued = crate::email::queue(
+        txn,
+        state,
+        &owner.email,
+        "Your personal data has been deleted",
+        farewell,
+    )
+    .await?;
+    let erased = erase(txn, owner).await?;
+    let now = Utc::now();
+    let proof = json!({
+        "user_id": owner.id,
+        "email": anonymised_email(owner.id),
+        "email_sha256": crate::password_reset::digest(&owner.email),
+        "deleted_at": now,
+        "deleted_by": by.map(|a| a.user_id),
+        "request_id": request.id,
+        "items_deleted": erased,
+        "user_anonymized": true,
+    })
+    .to_string();
+    let mut model: deletion::ActiveModel = request.into();
+    model.status = Set(deletion::COMPLETED.to_owned());
+    model.completed_at = Set(Some(now));
+    model.deletion_proof = Set(Some(proof.clone()));
+    model.retention_until = Set(Some(now + Days::new(PROOF_RETENTION_DAYS)));
+    let saved = model.update(txn).await?;
+    audit::record_by(
+        txn,
+        by,
+        "delete",
+        "User",
+        owner.id,
+        Some(json!({"erased": erased, "user_anonymized": true})),
+    )
+    .await?;
+    Ok((saved, proof, queued))
+}
+
 /// Erase the data of an approved request's account, in one transaction,
 /// keeping a proof record for two years (administrators and superusers,
 /// never on their own request).
@@ -1250,47 +1302,19 @@ pub async fn execute_deletion_request(
             json!({}),
         ));
     }
-    // The last message goes out before the address is forgotten (the job
-    // row holds it sealed until it is sent).
-    let queued = crate::email::queue(
+    let farewell = format!(
+        "Hello {},\n\nAs you asked, your personal data has been erased from PSS and your \
+         account closed. A record that the erasure took place (without your personal data) \
+         is kept for two years, as the law requires.\n",
+        owner.first_name.trim()
+    );
+    let (saved, proof, queued) = complete_erasure(
         &txn,
         &state,
-        &owner.email,
-        "Your personal data has been deleted",
-        &format!(
-            "Hello {},\n\nAs you asked, your personal data has been erased from PSS and your \
-             account closed. A record that the erasure took place (without your personal data) \
-             is kept for two years, as the law requires.\n",
-            owner.first_name.trim()
-        ),
-    )
-    .await?;
-    let erased = erase(&txn, &owner).await?;
-    let now = Utc::now();
-    let proof = json!({
-        "user_id": owner.id,
-        "email": anonymised_email(owner.id),
-        "email_sha256": crate::password_reset::digest(&owner.email),
-        "deleted_at": now,
-        "deleted_by": me.id(),
-        "request_id": request.id,
-        "items_deleted": erased,
-        "user_anonymized": true,
-    })
-    .to_string();
-    let mut model: deletion::ActiveModel = request.into();
-    model.status = Set(deletion::COMPLETED.to_owned());
-    model.completed_at = Set(Some(now));
-    model.deletion_proof = Set(Some(proof.clone()));
-    model.retention_until = Set(Some(now + Days::new(PROOF_RETENTION_DAYS)));
-    let saved = model.update(&txn).await?;
-    audit::record(
-        &txn,
-        actor(&me, ip),
-        "delete",
-        "User",
-        owner.id,
-        Some(json!({"erased": erased, "user_anonymized": true})),
+        request,
+        &owner,
+        Some(actor(&me, ip)),
+        &farewell,
     )
     .await?;
     audit::record(

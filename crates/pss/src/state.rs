@@ -34,6 +34,8 @@ pub struct AppState {
     pub reset_limits: Arc<crate::password_reset::ResetLimits>,
     /// Administrators and superusers must use 2FA.
     pub require_admin_2fa: bool,
+    /// Candidate accounts unused this long are warned, then erased.
+    pub retention: Option<chrono::TimeDelta>,
 }
 
 impl FromRef<AppState> for Arc<Jwt> {

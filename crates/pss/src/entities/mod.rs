@@ -12,6 +12,7 @@ pub mod password_history;
 pub mod password_reset_token;
 pub mod privacy_policy;
 pub mod profile;
+pub mod retention_notice;
 pub mod session;
 pub mod two_factor;
 pub mod user;

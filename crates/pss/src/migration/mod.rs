@@ -6,6 +6,7 @@ mod m0001_initial;
 mod m0002_password_reset;
 mod m0003_two_factor_sessions;
 mod m0004_popia;
+mod m0005_retention;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_password_reset::Migration),
             Box::new(m0003_two_factor_sessions::Migration),
             Box::new(m0004_popia::Migration),
+            Box::new(m0005_retention::Migration),
         ]
     }
 

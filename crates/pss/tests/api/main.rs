@@ -19,6 +19,7 @@ mod password_reset;
 mod platform;
 mod popia;
 mod profiles;
+mod retention;
 mod sessions;
 mod two_factor;
 mod users;
