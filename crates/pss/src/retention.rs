@@ -105,24 +105,41 @@ async fn follow_up(
         .await?;
         report.cancelled += 1;
     } else if current.scheduled_for <= now {
-        let request = deletion::ActiveModel {
-            id: sea_orm::ActiveValue::NotSet,
-            user_id: Set(account.id),
-            status: Set(deletion::APPROVED.to_owned()),
-            reason: Set(format!(
-                "Unused since {}: erased under the retention policy.",
-                day(current.last_seen)
-            )),
-            requested_at: Set(current.created_at),
-            reviewed_by: Set(None),
-            reviewed_at: Set(Some(now)),
-            admin_notes: Set("Retention policy".to_owned()),
-            completed_at: Set(None),
-            deletion_proof: Set(None),
-            retention_until: Set(None),
-        }
-        .insert(&txn)
-        .await?;
+        // A request of the owner's still open is the one this completes.
+        let open = deletion::Entity::find()
+            .filter(deletion::Column::UserId.eq(account.id))
+            .filter(deletion::Column::Status.is_in([deletion::PENDING, deletion::APPROVED]))
+            .lock_exclusive()
+            .one(&txn)
+            .await?;
+        let request = match open {
+            Some(open) => open,
+            None => {
+                deletion::ActiveModel {
+                    id: sea_orm::ActiveValue::NotSet,
+                    user_id: Set(account.id),
+                    status: Set(deletion::APPROVED.to_owned()),
+                    reason: Set(format!(
+                        "Unused since {}: erased under the retention policy.",
+                        day(current.last_seen)
+                    )),
+                    requested_at: Set(current.created_at),
+                    reviewed_by: Set(None),
+                    reviewed_at: Set(None),
+                    admin_notes: Set(String::new()),
+                    completed_at: Set(None),
+                    deletion_proof: Set(None),
+                    retention_until: Set(None),
+                }
+                .insert(&txn)
+                .await?
+            }
+        };
+        let before = request.status.clone();
+        let mut reviewed: deletion::ActiveModel = request.into();
+        reviewed.reviewed_at = Set(Some(now));
+        reviewed.admin_notes = Set("Retention policy".to_owned());
+        let request = reviewed.update(&txn).await?;
         let farewell = format!(
             "Hello {},\n\nNobody has signed in to your PSS account since {}. As we wrote on {}, \
              unused accounts are not kept: your personal data has now been erased and the \
@@ -137,10 +154,10 @@ async fn follow_up(
         audit::record_by(
             &txn,
             None,
-            "create",
+            "update",
             "DataDeletionRequest",
             saved.id,
-            Some(json!({"status": [null, deletion::COMPLETED], "retention_policy": true})),
+            Some(json!({"status": [before, deletion::COMPLETED], "retention_policy": true})),
         )
         .await?;
         notice::Entity::delete_by_id(current.id).exec(&txn).await?;

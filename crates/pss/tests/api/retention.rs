@@ -51,6 +51,13 @@ db_test!(
         age(&app, idle.id, Some(long_ago)).await;
         let never = app.candidate().await;
         age(&app, never.id, None).await;
+        // Its owner asked for erasure long ago; nobody reviewed it.
+        app.post("/api/popia/deletion-requests/create/")
+            .bearer(&never.access)
+            .json(&json!({"reason": "Please delete me"}))
+            .send()
+            .await
+            .assert_status(201);
         let returning = app.candidate().await;
         age(&app, returning.id, Some(long_ago)).await;
         let fresh = app.candidate().await;
@@ -155,6 +162,17 @@ db_test!(
         assert_eq!(requests.len(), 1);
         assert_eq!(requests[0].status, "completed");
         assert!(requests[0].reason.contains("retention policy"));
+        // An open request completes instead of a second one.
+        let theirs = deletion_request::Entity::find()
+            .filter(deletion_request::Column::UserId.eq(never.id))
+            .all(&app.state.db)
+            .await
+            .unwrap();
+        assert_eq!(theirs.len(), 1);
+        assert_eq!(
+            (theirs[0].status.as_str(), theirs[0].reason.as_str()),
+            ("completed", "Please delete me")
+        );
         assert!(
             requests[0]
                 .deletion_proof
