@@ -902,3 +902,122 @@ db_test!(
         .assert_status(201);
     }
 );
+
+db_test!(bad_input_is_refused_and_changes_nothing, |app| {
+    let root = app.superuser().await;
+    let me = app.candidate().await;
+    publish(&app, &root, "1.0", true).await;
+    let before = app.audit_count().await;
+    let cases: Vec<(&str, &str, Value)> = vec![
+        (
+            "/api/popia/consents/grant/",
+            "consent_type",
+            json!({"consent_type": 7}),
+        ),
+        (
+            "/api/popia/consents/grant/",
+            "consent_type",
+            json!({"consent_type": null}),
+        ),
+        (
+            "/api/popia/consents/grant/",
+            "consent_type",
+            json!({"consent_type": ["medical_data"]}),
+        ),
+        (
+            "/api/popia/consents/grant/",
+            "privacy_policy_version_id",
+            json!({"consent_type": "medical_data", "privacy_policy_version_id": 1.5}),
+        ),
+        (
+            "/api/popia/deletion-requests/create/",
+            "reason",
+            json!({"reason": "x".repeat(2001)}),
+        ),
+        (
+            "/api/popia/deletion-requests/create/",
+            "reason",
+            json!({"reason": {"text": "x"}}),
+        ),
+        (
+            "/api/popia/privacy-policies/",
+            "version",
+            json!({"version": "v".repeat(21), "title": "t", "content": "c"}),
+        ),
+        (
+            "/api/popia/privacy-policies/",
+            "is_active",
+            json!({"version": "2.0", "title": "t", "content": "c", "is_active": "yes please"}),
+        ),
+    ];
+    for (path, field, body) in cases {
+        let r = app.post(path).bearer(&root.access).json(&body).send().await;
+        r.assert_status(400);
+        assert!(r.json[field].is_array(), "{path} {body}: {}", r.json);
+    }
+    for raw in [
+        "{",
+        "[]",
+        "\"text\"",
+        "{\"consent_type\": \"medical_data\",}",
+    ] {
+        let r = app
+            .post("/api/popia/consents/grant/")
+            .bearer(&me.access)
+            .raw("application/json", raw)
+            .send()
+            .await;
+        r.assert_status(400);
+        assert!(
+            r.json["detail"].is_string() || r.json["non_field_errors"].is_array(),
+            "{raw}: {}",
+            r.json
+        );
+    }
+    let r = app
+        .post("/api/popia/consents/grant/")
+        .bearer(&me.access)
+        .raw(
+            "application/json",
+            r#"{"consent_type": "medical_data", "privacy_policy_version_id": 99999999999999999999}"#,
+        )
+        .send()
+        .await;
+    r.assert_status(400);
+    let r = app
+        .post("/api/popia/consents/grant/")
+        .bearer(&me.access)
+        .raw("text/plain", "consent_type=medical_data")
+        .send()
+        .await;
+    r.assert_status(415);
+    for path in [
+        "/api/popia/consents/99999999999999999999/withdraw/",
+        "/api/popia/consents/-1/withdraw/",
+        "/api/popia/deletion-requests/0/review/",
+        "/api/popia/deletion-requests/1e3/execute/",
+        "/api/popia/deletion-requests/%00/cancel/",
+    ] {
+        let r = app
+            .post(path)
+            .bearer(&root.access)
+            .json(&json!({"action": "approve"}))
+            .send()
+            .await;
+        r.assert_status(404);
+    }
+    // Forged and expired tokens change nothing either.
+    app.post("/api/popia/deletion-requests/create/")
+        .bearer("not-a-token")
+        .json(&json!({}))
+        .send()
+        .await
+        .assert_status(401);
+    assert_eq!(app.audit_count().await, before);
+    let r = app
+        .get("/api/popia/consents/")
+        .bearer(&me.access)
+        .send()
+        .await;
+    assert_eq!(r.json["count"], 0);
+});
