@@ -1021,3 +1021,58 @@ db_test!(bad_input_is_refused_and_changes_nothing, |app| {
         .await;
     assert_eq!(r.json["count"], 0);
 });
+
+db_test!(concurrent_requests_never_double_up, |app| {
+    let root = app.superuser().await;
+    let admin = app.admin(&root).await;
+    let me = app.candidate().await;
+    publish(&app, &root, "1.0", true).await;
+
+    // Two grants of one type at once: one record.
+    let (a, b) = tokio::join!(
+        grant(&app, &me, json!({"consent_type": "communications"})),
+        grant(&app, &me, json!({"consent_type": "communications"}))
+    );
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 201]);
+
+    // Two requests at once: one open request.
+    let create = || {
+        app.post("/api/popia/deletion-requests/create/")
+            .bearer(&me.access)
+            .json(&json!({}))
+            .send()
+    };
+    let (a, b) = tokio::join!(create(), create());
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 400]);
+    let id = if a.status == 201 { &a } else { &b }.json["id"]
+        .as_i64()
+        .unwrap();
+    app.post(&format!("/api/popia/deletion-requests/{id}/review/"))
+        .bearer(&admin.access)
+        .json(&json!({"action": "approve"}))
+        .send()
+        .await
+        .assert_status(200);
+
+    // Two executions at once: one erasure.
+    let execute = |who: &Actor| {
+        app.post(&format!("/api/popia/deletion-requests/{id}/execute/"))
+            .bearer(&who.access)
+            .send()
+    };
+    let (a, b) = tokio::join!(execute(&admin), execute(&root));
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 400]);
+    let erasures = app
+        .audit_rows("User", me.id)
+        .await
+        .into_iter()
+        .filter(|r| r.action == "delete")
+        .count();
+    assert_eq!(erasures, 1);
+});
