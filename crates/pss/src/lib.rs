@@ -365,8 +365,9 @@ pub fn spawn_workers(state: &AppState) {
 }
 
 /// Forgets what no longer serves anyone: blacklist rows of expired tokens,
-/// sessions ended or expired 90 days ago, reset tokens a day past expiry.
-pub async fn purge_stale(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+/// sessions ended or expired 90 days ago, reset tokens a day past expiry, and
+/// anything that reached an erased account after its erasure.
+pub async fn purge_stale(db: &DatabaseConnection) -> Result<(), kernel::ApiError> {
     let now = chrono::Utc::now();
     kernel::jwt::purge_expired(db).await?;
     sessions::purge_ended(db, now).await?;
@@ -376,6 +377,7 @@ pub async fn purge_stale(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> 
         )
         .exec(db)
         .await?;
+    popia::sweep_erased(db).await?;
     Ok(())
 }
 

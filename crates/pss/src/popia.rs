@@ -1200,8 +1200,34 @@ where
     Col: ColumnTrait,
     Col::EntityName: EntityTrait,
 {
-    Ok(<Col::EntityName as EntityTrait>::delete_many()
-        .filter(column.eq(id))
+    delete_where::<C, Col::EntityName>(db, column.eq(id)).await
+}
+
+/// Deletes the rows whose `column` is among the ids `ids` selects.
+async fn delete_in<C, Col>(
+    db: &C,
+    column: Col,
+    ids: sea_orm::sea_query::SelectStatement,
+) -> ApiResult<u64>
+where
+    C: ConnectionTrait,
+    Col: ColumnTrait,
+    Col::EntityName: EntityTrait,
+{
+    delete_where::<C, Col::EntityName>(db, column.in_subquery(ids)).await
+}
+
+/// Deletes the rows of `E` meeting `condition`; returns how many.
+async fn delete_where<C, E>(
+    db: &C,
+    condition: impl sea_orm::sea_query::IntoCondition,
+) -> ApiResult<u64>
+where
+    C: ConnectionTrait,
+    E: EntityTrait,
+{
+    Ok(E::delete_many()
+        .filter(condition)
         .exec(db)
         .await?
         .rows_affected)
@@ -1279,6 +1305,58 @@ pub(crate) async fn complete_erasure<C: ConnectionTrait>(
     )
     .await?;
     Ok((saved, proof, queued))
+}
+
+/// Erases again whatever reached an erased account after its erasure (a
+/// request already under way when it committed). Set-based, so cheap enough
+/// for `serve` to run hourly; returns the rows it cleared.
+pub async fn sweep_erased(db: &sea_orm::DatabaseConnection) -> ApiResult<u64> {
+    use std::str::FromStr;
+    let erased = || {
+        sea_orm::sea_query::Query::select()
+            .column(deletion::Column::UserId)
+            .from(deletion::Entity)
+            .and_where(deletion::Column::Status.eq(deletion::COMPLETED))
+            .to_owned()
+    };
+    let txn = kernel::db::begin_write(db).await?;
+    let mut swept = 0;
+    swept += delete_in(&txn, journal_entry::Column::UserId, erased()).await?;
+    swept += delete_in(&txn, admin_note::Column::CandidateId, erased()).await?;
+    swept += delete_in(&txn, intake_form::Column::UserId, erased()).await?;
+    swept += delete_in(&txn, consent::Column::UserId, erased()).await?;
+    swept += delete_in(&txn, session::Column::UserId, erased()).await?;
+    swept += delete_in(&txn, password_history::Column::UserId, erased()).await?;
+    swept += delete_in(&txn, password_reset_token::Column::UserId, erased()).await?;
+    swept += delete_in(&txn, two_factor::Column::UserId, erased()).await?;
+    swept += delete_in(&txn, backup_code::Column::UserId, erased()).await?;
+    let mut update = profile::Entity::update_many()
+        .col_expr(profile::Column::HasCompletedIntake, Expr::value(false));
+    let mut filled = sea_orm::Condition::any();
+    for name in crate::seal::PROFILE_SEALED {
+        let column = profile::Column::from_str(name).map_err(ApiError::internal)?;
+        update = update.col_expr(column, Expr::value(Option::<String>::None));
+        filled = filled.add(column.is_not_null());
+    }
+    swept += update
+        .filter(profile::Column::UserId.in_subquery(erased()))
+        .filter(filled)
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if swept > 0 {
+        audit::record_by(
+            &txn,
+            None,
+            "delete",
+            "ErasedAccountLeftovers",
+            0,
+            Some(json!({"rows": swept})),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(swept)
 }
 
 /// Erase the data of an approved request's account, in one transaction,

@@ -894,6 +894,59 @@ db_test!(
         // Sent, the messages leave the queue: the address is gone from it too.
         assert!(!everything_stored(&app).await.contains(&email));
 
+        // What reaches the account afterwards (a write already under way, a
+        // note written by someone who had not heard) is swept within the hour.
+        app.note(&admin, me.id, "Written after the erasure").await;
+        {
+            use pss::entities::journal_entry;
+            use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+            let now = chrono::Utc::now();
+            journal_entry::ActiveModel {
+                id: sea_orm::ActiveValue::NotSet,
+                user_id: Set(me.id),
+                date: Set(now.date_naive()),
+                title: Set(None),
+                content: Set(Some("in flight".to_owned())),
+                mood: Set("okay".to_owned()),
+                energy_level: Set(5),
+                activities: Set(None),
+                challenges: Set(None),
+                achievements: Set(None),
+                barriers_faced: Set(None),
+                barrier_count: Set(0),
+                notes: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(&app.state.db)
+            .await
+            .unwrap();
+        }
+        pss::purge_stale(&app.state.db).await.unwrap();
+        for (table, column) in [
+            ("pss_journal_entries", "user_id"),
+            ("pss_admin_notes", "candidate_id"),
+        ] {
+            let left = JsonValue::find_by_statement(Statement::from_string(
+                app.state.db.get_database_backend(),
+                format!("SELECT id FROM {table} WHERE {column} = {}", me.id),
+            ))
+            .all(&app.state.db)
+            .await
+            .unwrap();
+            assert!(left.is_empty(), "{table}");
+        }
+        app.get(&format!("/api/admin-notes/{kept}/"))
+            .bearer(&root.access)
+            .send()
+            .await
+            .assert_status(200);
+        let swept = app.audit_rows("ErasedAccountLeftovers", 0).await;
+        assert_eq!(swept.len(), 1);
+        assert_eq!(swept[0].changes.as_ref().unwrap()["rows"], 2);
+        pss::purge_stale(&app.state.db).await.unwrap();
+        assert_eq!(app.audit_rows("ErasedAccountLeftovers", 0).await.len(), 1);
+
         // The address is free again: the person may come back as someone new.
         app.post("/api/auth/register/")
         .json(&json!({"email": email, "password": PASSWORD, "first_name": "Nomvula", "last_name": surname}))
