@@ -69,6 +69,27 @@ pub async fn enforce(
     Ok(report)
 }
 
+/// What a notice calls for now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Cancel,
+    Erase,
+    FinalWarning,
+    Wait,
+}
+
+fn step(account: &user::Model, notice: &notice::Model, now: DateTime<Utc>) -> Step {
+    if !still_due(account, notice) {
+        Step::Cancel
+    } else if notice.scheduled_for <= now {
+        Step::Erase
+    } else if notice.final_warning_at.is_none() && notice.scheduled_for - now <= FINAL_WARNING {
+        Step::FinalWarning
+    } else {
+        Step::Wait
+    }
+}
+
 /// Cancels, finally warns or executes one notice, each in its own transaction.
 async fn follow_up(
     state: &AppState,
@@ -76,6 +97,16 @@ async fn follow_up(
     now: DateTime<Utc>,
     report: &mut RetentionReport,
 ) -> ApiResult<()> {
+    // Most notices just wait: no write transaction for them.
+    let Some(account) = user::Entity::find_by_id(notice.user_id)
+        .one(&state.db)
+        .await?
+    else {
+        return Ok(());
+    };
+    if step(&account, &notice, now) == Step::Wait {
+        return Ok(());
+    }
     let txn = kernel::db::begin_write(&state.db).await?;
     let Some(current) = notice::Entity::find_by_id(notice.id)
         .lock_exclusive()
@@ -92,7 +123,8 @@ async fn follow_up(
         return Ok(());
     };
     let mut queued = false;
-    if !still_due(&account, &current) {
+    let next = step(&account, &current, now);
+    if next == Step::Cancel {
         notice::Entity::delete_by_id(current.id).exec(&txn).await?;
         audit::record_by(
             &txn,
@@ -104,7 +136,7 @@ async fn follow_up(
         )
         .await?;
         report.cancelled += 1;
-    } else if current.scheduled_for <= now {
+    } else if next == Step::Erase {
         // A request of the owner's still open is the one this completes.
         let open = deletion::Entity::find()
             .filter(deletion::Column::UserId.eq(account.id))
@@ -163,7 +195,7 @@ async fn follow_up(
         notice::Entity::delete_by_id(current.id).exec(&txn).await?;
         queued = sent;
         report.erased += 1;
-    } else if current.final_warning_at.is_none() && current.scheduled_for - now <= FINAL_WARNING {
+    } else if next == Step::FinalWarning {
         queued = crate::email::queue(
             &txn,
             state,
