@@ -62,11 +62,18 @@ impl ResetLimits {
     /// Counts one request, or refuses it with 429 once the address or the
     /// account used up its hour.
     async fn admit(&self, address: &str, email: &str) -> ApiResult<()> {
+        // Without its counts (Redis down) the limit is not dropped: refuse.
+        let unavailable = |error: ApiError| match error {
+            ApiError::Unavailable(_) => ApiError::Unavailable(
+                "Password reset is temporarily unavailable. Please try again later.".into(),
+            ),
+            other => other,
+        };
         for (guard, key) in [(&self.per_address, address), (&self.per_account, email)] {
-            if let Some(wait) = guard.locked_for(key).await? {
+            if let Some(wait) = guard.locked_for(key).await.map_err(unavailable)? {
                 return Err(throttled(wait));
             }
-            guard.fail(key).await?;
+            guard.fail(key).await.map_err(unavailable)?;
         }
         Ok(())
     }

@@ -302,6 +302,22 @@ async fn redis_shares_reset_limits_across_nodes() {
     assert_eq!(token_rows(&first).await.len(), 5);
 }
 
+#[tokio::test]
+async fn an_unreachable_redis_refuses_resets_instead_of_dropping_the_limits() {
+    let app = TestApp::with_settings(
+        TestBackend::Sqlite,
+        &[("CAMPUS_REDIS_URL", "redis://127.0.0.1:1/")],
+    )
+    .await;
+    let r = request(&app, "someone@example.org").await;
+    r.assert_status(503);
+    assert_eq!(
+        r.json["detail"],
+        "Password reset is temporarily unavailable. Please try again later."
+    );
+    assert!(token_rows(&app).await.is_empty());
+}
+
 async fn change(app: &TestApp, actor: &Actor, old: &str, new: &str) -> TestResponse {
     app.post("/api/auth/password-change/")
         .bearer(&actor.access)
