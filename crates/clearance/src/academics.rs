@@ -8,8 +8,7 @@ use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, PageSize};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, IntoSimpleExpr, ModelTrait,
-    Order,
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, IntoSimpleExpr, Order,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -227,22 +226,119 @@ fn in_use(e: sea_orm::DbErr) -> ApiError {
     }
 }
 
-fn order<Q: sea_orm::QueryOrder>(
-    list: &ListQuery,
-    query: Q,
-    name: impl IntoSimpleExpr,
-    code: impl IntoSimpleExpr,
-    id: impl IntoSimpleExpr,
-) -> Q {
-    list.order(
+/// What the three academic tables share: a name and a code to search and
+/// order by, an active flag, an optional parent, and how they are shown.
+trait Academic: EntityTrait<Model: Sync> {
+    /// Their name in the audit log.
+    const KIND: &'static str;
+    /// The filter naming the parent (`school`, `department`), if any.
+    const PARENT: Option<(&'static str, Self::Column)>;
+    const NAME: Self::Column;
+    const CODE: Self::Column;
+    const IS_ACTIVE: Self::Column;
+    const ID: Self::Column;
+    type Out: Serialize + From<Self::Model> + Send;
+    /// The id and name of a row.
+    fn key(model: &Self::Model) -> (Uuid, &str);
+}
+
+impl Academic for school::Entity {
+    const KIND: &'static str = "School";
+    const PARENT: Option<(&'static str, Self::Column)> = None;
+    const NAME: Self::Column = school::Column::Name;
+    const CODE: Self::Column = school::Column::Code;
+    const IS_ACTIVE: Self::Column = school::Column::IsActive;
+    const ID: Self::Column = school::Column::Id;
+    type Out = SchoolOut;
+    fn key(model: &school::Model) -> (Uuid, &str) {
+        (model.id, &model.name)
+    }
+}
+
+impl Academic for academic_department::Entity {
+    const KIND: &'static str = "AcademicDepartment";
+    const PARENT: Option<(&'static str, Self::Column)> =
+        Some(("school", academic_department::Column::SchoolId));
+    const NAME: Self::Column = academic_department::Column::Name;
+    const CODE: Self::Column = academic_department::Column::Code;
+    const IS_ACTIVE: Self::Column = academic_department::Column::IsActive;
+    const ID: Self::Column = academic_department::Column::Id;
+    type Out = AcademicDepartmentOut;
+    fn key(model: &academic_department::Model) -> (Uuid, &str) {
+        (model.id, &model.name)
+    }
+}
+
+impl Academic for course::Entity {
+    const KIND: &'static str = "Course";
+    const PARENT: Option<(&'static str, Self::Column)> =
+        Some(("department", course::Column::DepartmentId));
+    const NAME: Self::Column = course::Column::Name;
+    const CODE: Self::Column = course::Column::Code;
+    const IS_ACTIVE: Self::Column = course::Column::IsActive;
+    const ID: Self::Column = course::Column::Id;
+    type Out = CourseOut;
+    fn key(model: &course::Model) -> (Uuid, &str) {
+        (model.id, &model.name)
+    }
+}
+
+/// A page of `E`: filters by parent and `is_active`, `?search=` over name and
+/// code, ordering by name (default) or code.
+async fn page_of<E: Academic>(state: &AppState, list: &ListQuery) -> ApiResult<Page<E::Out>> {
+    let mut query = E::find();
+    if let Some((name, column)) = E::PARENT {
+        query = list.filter(query, name, column, FilterKind::Uuid)?;
+    }
+    query = list.filter(query, "is_active", E::IS_ACTIVE, FilterKind::Bool)?;
+    query = list.search(
+        query,
+        &[E::NAME.into_simple_expr(), E::CODE.into_simple_expr()],
+    );
+    let query = list.order(
         query,
         &[
-            ("name", name.into_simple_expr()),
-            ("code", code.into_simple_expr()),
+            ("name", E::NAME.into_simple_expr()),
+            ("code", E::CODE.into_simple_expr()),
         ],
         &[("name", Order::Asc)],
-        id,
+        E::ID,
+    );
+    Ok(list
+        .page(&state.db, query, PageSize::DEFAULT)
+        .await?
+        .map(E::Out::from))
+}
+
+/// Deletes row `id` of `E` (admin), audited; 409 while students point to it.
+async fn destroy<E: Academic>(
+    state: &AppState,
+    me: &CurrentUser,
+    ip: Option<std::net::IpAddr>,
+    id: Uuid,
+) -> ApiResult<StatusCode>
+where
+    <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<Uuid>,
+{
+    admin(me)?;
+    let txn = kernel::db::begin_write(&state.db).await?;
+    let existing = find::<E, _>(&txn, id).await?;
+    let snapshot = kernel::audit::snapshot(&E::Out::from(existing.clone()));
+    let (key, name) = E::key(&existing);
+    record(
+        &txn,
+        me,
+        ip,
+        "delete",
+        E::KIND,
+        key,
+        name,
+        kernel::audit::deleted(&snapshot),
     )
+    .await?;
+    E::delete_by_id(key).exec(&txn).await.map_err(in_use)?;
+    txn.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Schools and faculties.
@@ -254,31 +350,7 @@ pub async fn list_schools(
     _me: CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<SchoolOut>>> {
-    let mut query = list.filter(
-        school::Entity::find(),
-        "is_active",
-        school::Column::IsActive,
-        FilterKind::Bool,
-    )?;
-    query = list.search(
-        query,
-        &[
-            school::Column::Name.into_simple_expr(),
-            school::Column::Code.into_simple_expr(),
-        ],
-    );
-    let query = order(
-        &list,
-        query,
-        school::Column::Name,
-        school::Column::Code,
-        school::Column::Id,
-    );
-    Ok(Json(
-        list.page(&state.db, query, PageSize::DEFAULT)
-            .await?
-            .map(SchoolOut::from),
-    ))
+    Ok(Json(page_of::<school::Entity>(&state, &list).await?))
 }
 
 /// Add a school (admin).
@@ -353,24 +425,7 @@ pub async fn destroy_school(
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    admin(&me)?;
-    let txn = kernel::db::begin_write(&state.db).await?;
-    let existing = find::<school::Entity, _>(&txn, id).await?;
-    let snapshot = kernel::audit::snapshot(&SchoolOut::from(existing.clone()));
-    record(
-        &txn,
-        &me,
-        ip,
-        "delete",
-        "School",
-        existing.id,
-        &existing.name,
-        kernel::audit::deleted(&snapshot),
-    )
-    .await?;
-    existing.delete(&txn).await.map_err(in_use)?;
-    txn.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    destroy::<school::Entity>(&state, &me, ip, id).await
 }
 
 /// Academic departments. Filter: `school`.
@@ -382,36 +437,8 @@ pub async fn list_academic_departments(
     _me: CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<AcademicDepartmentOut>>> {
-    let mut query = list.filter(
-        academic_department::Entity::find(),
-        "school",
-        academic_department::Column::SchoolId,
-        FilterKind::Uuid,
-    )?;
-    query = list.filter(
-        query,
-        "is_active",
-        academic_department::Column::IsActive,
-        FilterKind::Bool,
-    )?;
-    query = list.search(
-        query,
-        &[
-            academic_department::Column::Name.into_simple_expr(),
-            academic_department::Column::Code.into_simple_expr(),
-        ],
-    );
-    let query = order(
-        &list,
-        query,
-        academic_department::Column::Name,
-        academic_department::Column::Code,
-        academic_department::Column::Id,
-    );
     Ok(Json(
-        list.page(&state.db, query, PageSize::DEFAULT)
-            .await?
-            .map(AcademicDepartmentOut::from),
+        page_of::<academic_department::Entity>(&state, &list).await?,
     ))
 }
 
@@ -494,24 +521,7 @@ pub async fn destroy_academic_department(
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    admin(&me)?;
-    let txn = kernel::db::begin_write(&state.db).await?;
-    let existing = find::<academic_department::Entity, _>(&txn, id).await?;
-    let snapshot = kernel::audit::snapshot(&AcademicDepartmentOut::from(existing.clone()));
-    record(
-        &txn,
-        &me,
-        ip,
-        "delete",
-        "AcademicDepartment",
-        existing.id,
-        &existing.name,
-        kernel::audit::deleted(&snapshot),
-    )
-    .await?;
-    existing.delete(&txn).await.map_err(in_use)?;
-    txn.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    destroy::<academic_department::Entity>(&state, &me, ip, id).await
 }
 
 /// Courses. Filter: `department`.
@@ -523,37 +533,7 @@ pub async fn list_courses(
     _me: CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<CourseOut>>> {
-    let mut query = list.filter(
-        course::Entity::find(),
-        "department",
-        course::Column::DepartmentId,
-        FilterKind::Uuid,
-    )?;
-    query = list.filter(
-        query,
-        "is_active",
-        course::Column::IsActive,
-        FilterKind::Bool,
-    )?;
-    query = list.search(
-        query,
-        &[
-            course::Column::Name.into_simple_expr(),
-            course::Column::Code.into_simple_expr(),
-        ],
-    );
-    let query = order(
-        &list,
-        query,
-        course::Column::Name,
-        course::Column::Code,
-        course::Column::Id,
-    );
-    Ok(Json(
-        list.page(&state.db, query, PageSize::DEFAULT)
-            .await?
-            .map(CourseOut::from),
-    ))
+    Ok(Json(page_of::<course::Entity>(&state, &list).await?))
 }
 
 /// Add a course to an academic department (admin).
@@ -635,22 +615,5 @@ pub async fn destroy_course(
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    admin(&me)?;
-    let txn = kernel::db::begin_write(&state.db).await?;
-    let existing = find::<course::Entity, _>(&txn, id).await?;
-    let snapshot = kernel::audit::snapshot(&CourseOut::from(existing.clone()));
-    record(
-        &txn,
-        &me,
-        ip,
-        "delete",
-        "Course",
-        existing.id,
-        &existing.name,
-        kernel::audit::deleted(&snapshot),
-    )
-    .await?;
-    existing.delete(&txn).await.map_err(in_use)?;
-    txn.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    destroy::<course::Entity>(&state, &me, ip, id).await
 }

@@ -128,3 +128,132 @@ db_test!(
         assert_eq!(r.json["course"], Value::Null);
     }
 );
+
+db_test!(
+    every_academic_list_filters_searches_orders_and_deletes_alike,
+    |app| {
+        let admin = app.admin().await;
+        let post = |path: &'static str, body: Value| {
+            let admin = admin.clone();
+            let app = &app;
+            async move {
+                let r = app
+                    .post(path)
+                    .bearer(&admin.access)
+                    .json(&body)
+                    .send()
+                    .await;
+                r.assert_status(201);
+                r.json["id"].as_str().unwrap().to_owned()
+            }
+        };
+        let school = post(
+            "/api/academics/schools/",
+            json!({"name": "Science", "code": "SCI"}),
+        )
+        .await;
+        let other = post(
+            "/api/academics/schools/",
+            json!({"name": "Arts", "code": "ART", "is_active": false}),
+        )
+        .await;
+        let maths = post(
+            "/api/academics/departments/",
+            json!({"name": "Mathematics", "code": "MAT", "school": school}),
+        )
+        .await;
+        let physics = post(
+            "/api/academics/departments/",
+            json!({"name": "Physics", "code": "PHY", "school": school}),
+        )
+        .await;
+        post(
+            "/api/academics/departments/",
+            json!({"name": "History", "code": "HIS", "school": other}),
+        )
+        .await;
+        let stats = post(
+            "/api/academics/courses/",
+            json!({"name": "BSc Statistics", "code": "BST", "department": maths}),
+        )
+        .await;
+        post(
+            "/api/academics/courses/",
+            json!({"name": "BSc Actuarial", "code": "BAC", "department": maths}),
+        )
+        .await;
+        post(
+            "/api/academics/courses/",
+            json!({"name": "BSc Physics", "code": "BPH", "department": physics}),
+        )
+        .await;
+
+        let names = |r: &kernel::testing::TestResponse| -> Vec<String> {
+            r.json["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x["code"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let get = |path: String| {
+            let admin = admin.clone();
+            let app = &app;
+            async move {
+                let r = app.get(&path).bearer(&admin.access).send().await;
+                r.assert_status(200);
+                r
+            }
+        };
+        assert_eq!(
+            names(&get("/api/academics/schools/?is_active=true".into()).await),
+            ["SCI"]
+        );
+        assert_eq!(
+            names(&get(format!("/api/academics/departments/?school={school}")).await),
+            ["MAT", "PHY"]
+        );
+        assert_eq!(
+            names(&get("/api/academics/departments/?search=hist".into()).await),
+            ["HIS"]
+        );
+        assert_eq!(
+            names(&get(format!("/api/academics/courses/?department={maths}")).await),
+            ["BAC", "BST"]
+        );
+        assert_eq!(
+            names(&get("/api/academics/courses/?ordering=-code".into()).await),
+            ["BST", "BPH", "BAC"]
+        );
+        assert_eq!(
+            names(&get("/api/academics/courses/?search=phys".into()).await),
+            ["BPH"]
+        );
+        app.get("/api/academics/courses/?department=nope")
+            .bearer(&admin.access)
+            .send()
+            .await
+            .assert_status(400);
+
+        // Deleting a course or a department is audited like a school.
+        for path in [
+            format!("/api/academics/courses/{stats}/"),
+            format!("/api/academics/departments/{physics}/"),
+        ] {
+            app.delete(&path)
+                .bearer(&admin.access)
+                .send()
+                .await
+                .assert_status(204);
+            app.delete(&path)
+                .bearer(&admin.access)
+                .send()
+                .await
+                .assert_status(404);
+        }
+        assert_eq!(app.audit_rows("delete", &stats).await.len(), 1);
+        assert_eq!(app.audit_rows("delete", &physics).await.len(), 1);
+        // The physics course went with its department.
+        assert_eq!(names(&get("/api/academics/courses/".into()).await), ["BAC"]);
+    }
+);
