@@ -197,10 +197,7 @@ async fn record<C: ConnectionTrait>(
 ) -> ApiResult<()> {
     audit::record(
         db,
-        Actor {
-            user_id: Some(me.0.id),
-            ip,
-        },
+        Actor::user(me.0.id, ip),
         action,
         content_type,
         id,

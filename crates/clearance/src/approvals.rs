@@ -602,10 +602,7 @@ async fn write(
     };
     audit::record(
         &txn,
-        Actor {
-            user_id: Some(me.id),
-            ip,
-        },
+        Actor::user(me.id, ip),
         "update",
         "ClearanceApproval",
         updated.id,
@@ -680,10 +677,7 @@ pub async fn destroy_approval(
         .ok_or_else(not_found)?;
     audit::record(
         &txn,
-        Actor {
-            user_id: Some(me.id),
-            ip,
-        },
+        Actor::user(me.id, ip),
         "delete",
         "ClearanceApproval",
         existing.id,

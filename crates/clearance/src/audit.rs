@@ -15,6 +15,16 @@ pub struct Actor {
     pub ip: Option<std::net::IpAddr>,
 }
 
+impl Actor {
+    /// A signed-in user at `ip`.
+    pub fn user(user_id: Uuid, ip: Option<std::net::IpAddr>) -> Self {
+        Self {
+            user_id: Some(user_id),
+            ip,
+        }
+    }
+}
+
 /// Records `action` on an object; `changes` is `{field: [old, new]}`.
 pub async fn record<C: ConnectionTrait>(
     db: &C,

@@ -489,10 +489,7 @@ pub async fn create_clearance(
     }
     audit::record(
         &txn,
-        Actor {
-            user_id: Some(me.id),
-            ip,
-        },
+        Actor::user(me.id, ip),
         "create",
         "ClearanceRequest",
         request.id,
@@ -584,10 +581,7 @@ async fn write(
     let updated = model.update(&txn).await?;
     audit::record(
         &txn,
-        Actor {
-            user_id: Some(me.id),
-            ip,
-        },
+        Actor::user(me.id, ip),
         "update",
         "ClearanceRequest",
         updated.id,
@@ -645,10 +639,7 @@ pub async fn destroy_clearance(
     let txn = kernel::db::begin_write(&state.db).await?;
     audit::record(
         &txn,
-        Actor {
-            user_id: Some(me.id),
-            ip,
-        },
+        Actor::user(me.id, ip),
         "delete",
         "ClearanceRequest",
         existing.id,

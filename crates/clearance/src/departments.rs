@@ -120,10 +120,7 @@ fn audit_name(d: &department::Model) -> String {
 }
 
 fn actor(me: &CurrentUser, ip: Option<std::net::IpAddr>) -> Actor {
-    Actor {
-        user_id: Some(me.0.id),
-        ip,
-    }
+    Actor::user(me.0.id, ip)
 }
 
 fn require_admin(me: &CurrentUser) -> ApiResult<()> {

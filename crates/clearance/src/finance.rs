@@ -333,10 +333,7 @@ pub async fn create_record(
     let out = record_out(&txn, created.clone()).await?;
     audit::record(
         &txn,
-        Actor {
-            user_id: Some(me.id),
-            ip,
-        },
+        Actor::user(me.id, ip),
         "create",
         "FinanceRecord",
         created.id,
@@ -464,10 +461,7 @@ async fn write_record(
         };
     audit::record(
         &txn,
-        Actor {
-            user_id: Some(me.id),
-            ip,
-        },
+        Actor::user(me.id, ip),
         action,
         "FinanceRecord",
         updated.id,
@@ -523,10 +517,7 @@ pub async fn destroy_record(
         .ok_or_else(record_not_found)?;
     audit::record(
         &txn,
-        Actor {
-            user_id: Some(me.id),
-            ip,
-        },
+        Actor::user(me.id, ip),
         "delete",
         "FinanceRecord",
         existing.id,
@@ -879,10 +870,7 @@ pub async fn create_payment(
     let out = payment_out(&txn, created.clone()).await?;
     audit::record(
         &txn,
-        Actor {
-            user_id: Some(me.id),
-            ip,
-        },
+        Actor::user(me.id, ip),
         "create",
         "Payment",
         created.id,
@@ -1156,10 +1144,7 @@ async fn write_payment(
     let updated = model.update(&txn).await.map_err(payment_conflict)?;
     audit::record(
         &txn,
-        Actor {
-            user_id: Some(me.id),
-            ip,
-        },
+        Actor::user(me.id, ip),
         "update",
         "Payment",
         updated.id,
@@ -1215,10 +1200,7 @@ pub async fn destroy_payment(
         .ok_or_else(payment_not_found)?;
     audit::record(
         &txn,
-        Actor {
-            user_id: Some(me.id),
-            ip,
-        },
+        Actor::user(me.id, ip),
         "delete",
         "Payment",
         existing.id,
@@ -1306,10 +1288,7 @@ pub async fn verify_payment(
     }
     audit::record(
         &txn,
-        Actor {
-            user_id: Some(me.id),
-            ip,
-        },
+        Actor::user(me.id, ip),
         "verify",
         "Payment",
         updated.id,
@@ -1490,10 +1469,7 @@ pub async fn stk_push(
     };
     audit::record(
         &txn,
-        Actor {
-            user_id: Some(me.id),
-            ip,
-        },
+        Actor::user(me.id, ip),
         "update",
         "Payment",
         saved.id,

@@ -588,10 +588,7 @@ pub async fn issue_gown(
     let issued = insert_with_code(&txn, row, now.year()).await?;
     audit::record(
         &txn,
-        Actor {
-            user_id: Some(me.id),
-            ip,
-        },
+        Actor::user(me.id, ip),
         "create",
         CONTENT_TYPE,
         issued.id,
@@ -699,10 +696,7 @@ async fn write(
     let updated = model.update(&txn).await?;
     audit::record(
         &txn,
-        Actor {
-            user_id: Some(me.id),
-            ip,
-        },
+        Actor::user(me.id, ip),
         "update",
         CONTENT_TYPE,
         updated.id,
@@ -759,10 +753,7 @@ pub async fn destroy_gown(
     let existing = locked(&txn, id).await?;
     audit::record(
         &txn,
-        Actor {
-            user_id: Some(me.id),
-            ip,
-        },
+        Actor::user(me.id, ip),
         "delete",
         CONTENT_TYPE,
         existing.id,
@@ -825,10 +816,7 @@ pub async fn mark_returned(
     let updated = model.update(&txn).await?;
     audit::record(
         &txn,
-        Actor {
-            user_id: Some(me.id),
-            ip,
-        },
+        Actor::user(me.id, ip),
         "update",
         CONTENT_TYPE,
         updated.id,
@@ -886,10 +874,7 @@ pub async fn refund_deposit(
         .ok_or_else(not_found)?;
     audit::record(
         &txn,
-        Actor {
-            user_id: Some(me.id),
-            ip,
-        },
+        Actor::user(me.id, ip),
         "update",
         CONTENT_TYPE,
         updated.id,

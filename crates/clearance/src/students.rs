@@ -404,10 +404,7 @@ pub async fn create_student(
     if !me.is_admin() {
         return Err(ApiError::forbidden(ADMIN_ONLY));
     }
-    let actor = Actor {
-        user_id: Some(me.0.id),
-        ip,
-    };
+    let actor = Actor::user(me.0.id, ip);
     let fee = state.graduation_fee;
     let mut c = Checker::new();
     let email = c.email("email", std::mem::take(&mut input.email));
@@ -625,10 +622,7 @@ async fn write(
     let updated = model.update(&txn).await.map_err(record_conflict)?;
     audit::record(
         &txn,
-        Actor {
-            user_id: Some(me.0.id),
-            ip,
-        },
+        Actor::user(me.0.id, ip),
         "update",
         "Student",
         updated.id,
@@ -682,10 +676,7 @@ pub async fn destroy_student(
     let txn = kernel::db::begin_write(&state.db).await?;
     audit::record(
         &txn,
-        Actor {
-            user_id: Some(me.0.id),
-            ip,
-        },
+        Actor::user(me.0.id, ip),
         "delete",
         "Student",
         existing.id,

@@ -295,10 +295,7 @@ pub async fn create_user(
     .map_err(user_conflict)?;
     audit::record(
         &txn,
-        Actor {
-            user_id: Some(admin.id),
-            ip,
-        },
+        Actor::user(admin.id, ip),
         "create",
         "User",
         created.id,
@@ -433,10 +430,7 @@ async fn write_user(
     let updated = model.update(&txn).await.map_err(user_conflict)?;
     audit::record(
         &txn,
-        Actor {
-            user_id: Some(admin.id),
-            ip,
-        },
+        Actor::user(admin.id, ip),
         "update",
         "User",
         updated.id,
@@ -491,10 +485,7 @@ pub async fn destroy_user(
     let txn = kernel::db::begin_write(&state.db).await?;
     audit::record(
         &txn,
-        Actor {
-            user_id: Some(admin.id),
-            ip,
-        },
+        Actor::user(admin.id, ip),
         "delete",
         "User",
         user.id,

@@ -234,10 +234,7 @@ pub async fn decide<C: ConnectionTrait>(
     let after = json!({"status": decided.status, "notes": decided.notes, "rejection_reason": decided.rejection_reason});
     audit::record(
         txn,
-        Actor {
-            user_id: Some(me.id),
-            ip,
-        },
+        Actor::user(me.id, ip),
         decision.action(),
         "ClearanceApproval",
         decided.id,

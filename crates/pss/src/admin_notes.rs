@@ -340,10 +340,7 @@ pub async fn create_admin_note(
     let created = model.update(&txn).await?;
     audit::record(
         &txn,
-        Actor {
-            user_id: me.id(),
-            ip,
-        },
+        Actor::new(me.id(), ip),
         "create",
         "AdminNote",
         created.id,
@@ -406,10 +403,7 @@ async fn write_note(
     let updated = model.update(&txn).await?;
     audit::record(
         &txn,
-        Actor {
-            user_id: me.id(),
-            ip,
-        },
+        Actor::new(me.id(), ip),
         "update",
         "AdminNote",
         updated.id,
@@ -467,10 +461,7 @@ pub async fn destroy_admin_note(
     }
     audit::record(
         &txn,
-        Actor {
-            user_id: me.id(),
-            ip,
-        },
+        Actor::new(me.id(), ip),
         "delete",
         "AdminNote",
         note.id,

@@ -19,6 +19,12 @@ pub struct Actor {
     pub ip: Option<IpAddr>,
 }
 
+impl Actor {
+    pub fn new(user_id: i64, ip: Option<IpAddr>) -> Self {
+        Self { user_id, ip }
+    }
+}
+
 /// Records `action` (`create`, `update`, `delete` or `read`) on an object.
 pub async fn record<C: ConnectionTrait>(
     db: &C,

@@ -375,10 +375,7 @@ pub async fn change_password(
     let queued = crate::email::queue(&txn, &state, &updated.email, &subject, &body).await?;
     crate::audit::record(
         &txn,
-        crate::audit::Actor {
-            user_id: me.id(),
-            ip,
-        },
+        crate::audit::Actor::new(me.id(), ip),
         "update",
         "User",
         updated.id,

@@ -131,10 +131,7 @@ async fn submit(
     let values = check_fields(&mut c, fields, &prefix);
     c.finish()?;
 
-    let actor = Actor {
-        user_id: me.id(),
-        ip,
-    };
+    let actor = Actor::new(me.id(), ip);
     let txn = kernel::db::begin_write(&state.db).await?;
     let current = profile::Entity::find()
         .filter(profile::Column::UserId.eq(me.id()))
@@ -245,10 +242,7 @@ pub async fn retrieve_intake(
     {
         audit::record(
             &state.db,
-            Actor {
-                user_id: me.id(),
-                ip,
-            },
+            Actor::new(me.id(), ip),
             "read",
             "IntakeForm",
             form.id,

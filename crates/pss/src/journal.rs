@@ -414,10 +414,7 @@ pub async fn create_journal_entry(
     let created = model.update(&txn).await?;
     audit::record(
         &txn,
-        Actor {
-            user_id: me.id(),
-            ip,
-        },
+        Actor::new(me.id(), ip),
         "create",
         "JournalEntry",
         created.id,
@@ -441,10 +438,7 @@ async fn audit_read<C: ConnectionTrait>(
     }
     audit::record(
         db,
-        Actor {
-            user_id: me.id(),
-            ip,
-        },
+        Actor::new(me.id(), ip),
         "read",
         "JournalEntry",
         entry.id,
@@ -511,10 +505,7 @@ async fn write_entry(
     let updated = model.update(&txn).await?;
     audit::record(
         &txn,
-        Actor {
-            user_id: me.id(),
-            ip,
-        },
+        Actor::new(me.id(), ip),
         "update",
         "JournalEntry",
         updated.id,
@@ -574,10 +565,7 @@ pub async fn destroy_journal_entry(
     }
     audit::record(
         &txn,
-        Actor {
-            user_id: me.id(),
-            ip,
-        },
+        Actor::new(me.id(), ip),
         "delete",
         "JournalEntry",
         entry.id,

@@ -182,10 +182,7 @@ pub async fn request_reset(
                 .await?;
         crate::audit::record(
             &txn,
-            crate::audit::Actor {
-                user_id: found.id,
-                ip,
-            },
+            crate::audit::Actor::new(found.id, ip),
             "create",
             "PasswordResetToken",
             row.id,
@@ -335,10 +332,7 @@ pub async fn confirm_reset(
     let queued = crate::email::queue(&txn, &state, &updated.email, &subject, &body).await?;
     crate::audit::record(
         &txn,
-        crate::audit::Actor {
-            user_id: updated.id,
-            ip,
-        },
+        crate::audit::Actor::new(updated.id, ip),
         "update",
         "User",
         updated.id,

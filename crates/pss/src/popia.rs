@@ -11,7 +11,6 @@
 //! DRF `detail`, so clients written against either read them.
 
 use std::collections::hash_map::Entry;
-use std::net::IpAddr;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -74,13 +73,6 @@ fn refuse(status: StatusCode, message: &'static str, extra: Value) -> ApiError {
         _ => "invalid",
     };
     ApiError::detailed(status, message, code, Value::Object(fields))
-}
-
-fn actor(me: &CurrentUser, ip: Option<IpAddr>) -> Actor {
-    Actor {
-        user_id: me.id(),
-        ip,
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -265,7 +257,7 @@ pub async fn create_privacy_policy(
     }
     audit::record(
         &txn,
-        actor(&me, ip),
+        Actor::new(me.id(), ip),
         "create",
         "PrivacyPolicyVersion",
         created.id,
@@ -300,7 +292,7 @@ pub async fn activate_privacy_policy(
     if !policy.is_active {
         audit::record(
             &txn,
-            actor(&me, ip),
+            Actor::new(me.id(), ip),
             "update",
             "PrivacyPolicyVersion",
             policy.id,
@@ -487,7 +479,7 @@ pub async fn grant_consent(
     };
     audit::record(
         &txn,
-        actor(&me, ip),
+        Actor::new(me.id(), ip),
         if before.is_some() { "update" } else { "create" },
         "UserConsent",
         saved.id,
@@ -537,7 +529,7 @@ pub async fn withdraw_consent(
     let version = version_of(&txn, saved.policy_id).await?;
     audit::record(
         &txn,
-        actor(&me, ip),
+        Actor::new(me.id(), ip),
         "update",
         "UserConsent",
         saved.id,
@@ -750,7 +742,7 @@ pub async fn data_export(
     .await?;
     audit::record(
         &txn,
-        actor(&me, ip),
+        Actor::new(me.id(), ip),
         "read",
         "DataExportRequest",
         logged.id,
@@ -951,7 +943,7 @@ pub async fn create_deletion_request(
     .await?;
     audit::record(
         &txn,
-        actor(&me, ip),
+        Actor::new(me.id(), ip),
         "create",
         "DataDeletionRequest",
         created.id,
@@ -1068,7 +1060,7 @@ pub async fn review_deletion_request(
     let saved = model.update(&txn).await?;
     audit::record(
         &txn,
-        actor(&me, ip),
+        Actor::new(me.id(), ip),
         "update",
         "DataDeletionRequest",
         saved.id,
@@ -1391,13 +1383,13 @@ pub async fn execute_deletion_request(
         &state,
         request,
         &owner,
-        Some(actor(&me, ip)),
+        Some(Actor::new(me.id(), ip)),
         &farewell,
     )
     .await?;
     audit::record(
         &txn,
-        actor(&me, ip),
+        Actor::new(me.id(), ip),
         "update",
         "DataDeletionRequest",
         saved.id,
@@ -1436,7 +1428,7 @@ pub async fn cancel_deletion_request(
     let saved = model.update(&txn).await?;
     audit::record(
         &txn,
-        actor(&me, ip),
+        Actor::new(me.id(), ip),
         "update",
         "DataDeletionRequest",
         saved.id,

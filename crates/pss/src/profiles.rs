@@ -502,10 +502,7 @@ pub(crate) async fn update_profile_row<C: ConnectionTrait>(
     let updated = model.update(db).await?;
     audit::record(
         db,
-        Actor {
-            user_id: me.id(),
-            ip,
-        },
+        Actor::new(me.id(), ip),
         "update",
         "UserProfile",
         updated.id,

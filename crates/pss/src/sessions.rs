@@ -350,13 +350,6 @@ pub struct SessionEndedOut {
     pub browser: String,
 }
 
-fn actor(me: &CurrentUser, ip: Option<IpAddr>) -> Actor {
-    Actor {
-        user_id: me.id(),
-        ip,
-    }
-}
-
 async fn record_ended<C: ConnectionTrait>(
     db: &C,
     who: Actor,
@@ -405,7 +398,13 @@ pub async fn end_session(
         .filter(session::Column::Id.eq(found.id))
         .exec(&txn)
         .await?;
-    record_ended(&txn, actor(&me, ip), std::slice::from_ref(&found), "user").await?;
+    record_ended(
+        &txn,
+        Actor::new(me.id(), ip),
+        std::slice::from_ref(&found),
+        "user",
+    )
+    .await?;
     txn.commit().await?;
     Ok(Json(SessionEndedOut {
         message: "Session terminated successfully".into(),
@@ -433,7 +432,7 @@ pub async fn end_all_sessions(
     let txn = kernel::db::begin_write(&state.db).await?;
     let ended = end_all(&txn, me.id(), None).await?;
     bump_epoch(&txn, me.id()).await?;
-    record_ended(&txn, actor(&me, ip), &ended, "user").await?;
+    record_ended(&txn, Actor::new(me.id(), ip), &ended, "user").await?;
     txn.commit().await?;
     Ok(Json(AllEndedOut {
         message: "All sessions terminated successfully".into(),
@@ -481,7 +480,7 @@ pub async fn end_other_sessions(
 ) -> ApiResult<Json<OthersEndedOut>> {
     let txn = kernel::db::begin_write(&state.db).await?;
     let ended = end_all(&txn, me.id(), Some(sid(&claims).unwrap_or(0))).await?;
-    record_ended(&txn, actor(&me, ip), &ended, "user").await?;
+    record_ended(&txn, Actor::new(me.id(), ip), &ended, "user").await?;
     txn.commit().await?;
     if ended.is_empty() {
         return Ok(Json(OthersEndedOut {
@@ -658,10 +657,10 @@ pub async fn force_logout(
     let txn = kernel::db::begin_write(&state.db).await?;
     let ended = end_all(&txn, target.id, None).await?;
     bump_epoch(&txn, target.id).await?;
-    record_ended(&txn, actor(&me, ip), &ended, "force_logout").await?;
+    record_ended(&txn, Actor::new(me.id(), ip), &ended, "force_logout").await?;
     audit::record(
         &txn,
-        actor(&me, ip),
+        Actor::new(me.id(), ip),
         "update",
         "User",
         target.id,

@@ -486,10 +486,7 @@ pub async fn verify_code(
     }
     audit::record(
         &txn,
-        Actor {
-            user_id: user.id,
-            ip,
-        },
+        Actor::new(user.id, ip),
         "update",
         "User",
         user.id,
@@ -576,10 +573,7 @@ pub async fn disable(
         .await?;
     audit::record(
         &txn,
-        Actor {
-            user_id: me.id(),
-            ip,
-        },
+        Actor::new(me.id(), ip),
         "update",
         "User",
         me.id(),
@@ -619,10 +613,7 @@ pub async fn regenerate_backup_codes(
     let codes = new_backup_codes(&txn, me.id()).await?;
     audit::record(
         &txn,
-        Actor {
-            user_id: me.id(),
-            ip,
-        },
+        Actor::new(me.id(), ip),
         "update",
         "User",
         me.id(),

@@ -229,10 +229,7 @@ pub(crate) async fn create_account(
     .await
     .map_err(user_conflict)?;
     let profile = crate::profiles::create_empty(&txn, created.id).await?;
-    let actor = Actor {
-        user_id: created.id,
-        ip,
-    };
+    let actor = Actor::new(created.id, ip);
     audit::record(
         &txn,
         actor,
@@ -383,10 +380,7 @@ pub(crate) async fn audit_profile_read<C: ConnectionTrait>(
     }
     audit::record(
         db,
-        Actor {
-            user_id: me.id(),
-            ip,
-        },
+        Actor::new(me.id(), ip),
         "read",
         "UserProfile",
         profile_id,
@@ -513,10 +507,7 @@ async fn write_user(
     let updated = model.update(&txn).await.map_err(user_conflict)?;
     audit::record(
         &txn,
-        Actor {
-            user_id: me.id(),
-            ip,
-        },
+        Actor::new(me.id(), ip),
         "update",
         "User",
         updated.id,
