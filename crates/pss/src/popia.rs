@@ -817,19 +817,6 @@ impl DeletionRequestOut {
             retention_until: d.retention_until,
         }
     }
-
-    async fn load<C: ConnectionTrait>(db: &C, d: deletion::Model) -> ApiResult<Self> {
-        let owner = user::Entity::find_by_id(d.user_id)
-            .one(db)
-            .await?
-            .map(|u| u.email)
-            .unwrap_or_default();
-        let reviewer = match d.reviewed_by {
-            Some(id) => user::Entity::find_by_id(id).one(db).await?.map(|u| u.email),
-            None => None,
-        };
-        Ok(Self::new(d, &owner, reviewer))
-    }
 }
 
 /// Deletion requests, newest first: administrators see those of everyone
@@ -1435,7 +1422,7 @@ pub async fn cancel_deletion_request(
         Some(json!({"status": [PENDING, deletion::CANCELLED]})),
     )
     .await?;
-    let out = DeletionRequestOut::load(&txn, saved).await?;
     txn.commit().await?;
-    Ok(Json(out))
+    // Only pending requests are cancelled, and those nobody reviewed yet.
+    Ok(Json(DeletionRequestOut::new(saved, &me.0.email, None)))
 }
