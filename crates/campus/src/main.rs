@@ -3,8 +3,13 @@
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 
-use anyhow::{Context, bail};
-use clap::{Parser, Subcommand, ValueEnum};
+use anyhow::bail;
+use clap::builder::PossibleValue;
+use clap::{Parser, Subcommand};
+use kernel::system::{Command as Run, Entry, NewSuperuser, entry};
+
+/// Every system campus serves: adding a system adds its line here.
+const SYSTEMS: &[Entry] = &[entry::<clearance::Clearance>(), entry::<pss::Pss>()];
 
 #[derive(Parser)]
 #[command(
@@ -17,12 +22,20 @@ struct Cli {
     command: Command,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum System {
-    /// MksU graduation clearance.
-    Clearance,
-    /// Personal Support System for students with disabilities.
-    Pss,
+/// A system's name, checked against the registry.
+#[derive(Clone, Copy)]
+struct System(&'static Entry);
+
+impl clap::ValueEnum for System {
+    fn value_variants<'a>() -> &'a [Self] {
+        static VARIANTS: std::sync::LazyLock<Vec<System>> =
+            std::sync::LazyLock::new(|| SYSTEMS.iter().map(System).collect());
+        &VARIANTS
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.0.name).help(self.0.about))
+    }
 }
 
 #[derive(Subcommand)]
@@ -62,31 +75,11 @@ fn main() {
 
 #[tokio::main]
 async fn run() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::Openapi { system } => {
-            let document = match system {
-                System::Clearance => clearance::openapi(),
-                System::Pss => pss::openapi(),
-            };
-            println!("{}", serde_json::to_string_pretty(&document)?);
-        }
-        Command::Migrate {
-            system: System::Clearance,
-        } => {
-            let state = connect().await?;
-            clearance::migrate(&state.db)
-                .await
-                .context("migration failed")?;
-            println!("clearance: migrations applied");
-        }
-        Command::Migrate {
-            system: System::Pss,
-        } => {
-            let state = pss_connect().await?;
-            pss::migrate(&state.db).await.context("migration failed")?;
-            println!("pss: migrations applied");
-        }
+    let (system, command) = match Cli::parse().command {
+        Command::Serve { system, bind } => (system, Run::Serve { bind }),
+        Command::Migrate { system } => (system, Run::Migrate),
+        Command::Openapi { system } => (system, Run::Openapi),
+        Command::RotateKeys { system } => (system, Run::RotateKeys),
         Command::Createsuperuser {
             system,
             email,
@@ -101,123 +94,15 @@ async fn run() -> anyhow::Result<()> {
                 Some(password) => password,
                 None => prompt("Password: ")?,
             };
-            let full_name = full_name.unwrap_or_default();
-            match system {
-                System::Clearance => {
-                    let state = connect().await?;
-                    clearance::migrate(&state.db)
-                        .await
-                        .context("migration failed")?;
-                    clearance::create_superuser(&state, &email, &password, &full_name)
-                        .await
-                        .map_err(anyhow::Error::msg)?;
-                }
-                System::Pss => {
-                    let state = pss_connect().await?;
-                    pss::migrate(&state.db).await.context("migration failed")?;
-                    pss::create_superuser(&state, &email, &password, &full_name)
-                        .await
-                        .map_err(anyhow::Error::msg)?;
-                }
-            }
-            println!("Superuser {email} created.");
+            let account = NewSuperuser {
+                email,
+                password,
+                full_name: full_name.unwrap_or_default(),
+            };
+            (system, Run::CreateSuperuser(account))
         }
-        Command::RotateKeys {
-            system: System::Clearance,
-        } => bail!("clearance has no encrypted fields"),
-        Command::RotateKeys {
-            system: System::Pss,
-        } => {
-            let state = pss_connect().await?;
-            pss::migrate(&state.db).await.context("migration failed")?;
-            let report = pss::rotate_keys(&state).await.map_err(anyhow::Error::msg)?;
-            println!(
-                "pss: {} rows checked, {} values re-encrypted with the first key",
-                report.rows, report.values
-            );
-        }
-        Command::Serve {
-            system: System::Clearance,
-            bind,
-        } => {
-            kernel::http::init_logging();
-            let mut config = config()?;
-            if let Some(bind) = bind {
-                config.settings.bind = bind;
-            }
-            let address = config.settings.bind;
-            let state = clearance::AppState::connect(config, clearance::PASSWORD_ALGORITHM)
-                .await
-                .map_err(anyhow::Error::msg)
-                .context("cannot start")?;
-            clearance::migrate(&state.db)
-                .await
-                .context("migration failed")?;
-            let needs_admin = !clearance::has_admin(&state.db).await?;
-            clearance::spawn_workers(&state);
-            let listener = tokio::net::TcpListener::bind(address)
-                .await
-                .with_context(|| format!("cannot listen on {address}"))?;
-            println!(
-                "campus clearance listening on http://{address}/api/ (docs: http://{address}/api/docs/)"
-            );
-            if needs_admin {
-                println!(
-                    "No administrator yet: create one with\n  cargo run --release -- createsuperuser clearance --email admin@example.org --password '<a strong password>'"
-                );
-            }
-            kernel::serve::serve(clearance::app(state), listener).await?;
-        }
-        Command::Serve {
-            system: System::Pss,
-            bind,
-        } => {
-            kernel::http::init_logging();
-            let mut config = pss::Config::from_env()?;
-            if let Some(bind) = bind {
-                config.settings.bind = bind;
-            }
-            let address = config.settings.bind;
-            let state = pss::AppState::connect(config, pss::PASSWORD_ALGORITHM)
-                .await
-                .map_err(anyhow::Error::msg)
-                .context("cannot start")?;
-            pss::migrate(&state.db).await.context("migration failed")?;
-            let needs_admin = !pss::has_admin(&state.db).await?;
-            pss::spawn_workers(&state);
-            let listener = tokio::net::TcpListener::bind(address)
-                .await
-                .with_context(|| format!("cannot listen on {address}"))?;
-            println!(
-                "campus pss listening on http://{address}/api/ (docs: http://{address}/api/docs/)"
-            );
-            if needs_admin {
-                println!(
-                    "No superuser yet: create one with\n  cargo run --release -- createsuperuser pss --email admin@example.org --password '<a strong password>'"
-                );
-            }
-            kernel::serve::serve(pss::app(state), listener).await?;
-        }
-    }
-    Ok(())
-}
-
-fn config() -> anyhow::Result<clearance::Config> {
-    Ok(clearance::Config::from_env()?)
-}
-
-async fn pss_connect() -> anyhow::Result<pss::AppState> {
-    pss::AppState::connect(pss::Config::from_env()?, pss::PASSWORD_ALGORITHM)
-        .await
-        .map_err(anyhow::Error::msg)
-        .context("cannot start")
-}
-
-async fn connect() -> anyhow::Result<clearance::AppState> {
-    clearance::AppState::connect(config()?, clearance::PASSWORD_ALGORITHM)
-        .await
-        .map_err(anyhow::Error::msg)
-        .context("cannot start")
+    };
+    (system.0.run)(command).await
 }
 
 fn prompt(label: &str) -> anyhow::Result<String> {

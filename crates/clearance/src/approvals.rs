@@ -326,7 +326,7 @@ async fn page_out(
     responses((status = 200, body = Page<ApprovalOut>), (status = 401), (status = 403)))]
 pub async fn list_approvals(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<ApprovalOut>>> {
     let query = filtered(&list, approvals_scope(&me)?)?;
@@ -335,7 +335,7 @@ pub async fn list_approvals(
 
 /// Approvals are created with their clearance request, never directly.
 #[utoipa::path(post, path = "/api/approvals/", tag = "approvals", security(("jwt" = [])), responses((status = 405)))]
-pub async fn create_approval(CurrentUser(_me): CurrentUser) -> Response {
+pub async fn create_approval(kernel::Current(_me): CurrentUser) -> Response {
     let mut response = ApiError::MethodNotAllowed {
         method: "POST".into(),
     }
@@ -353,7 +353,7 @@ pub async fn create_approval(CurrentUser(_me): CurrentUser) -> Response {
     responses((status = 200, body = Page<ApprovalOut>), (status = 401), (status = 403)))]
 pub async fn pending_approvals(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<ApprovalOut>>> {
     let query = decidable_now(approvals_scope(&me)?);
@@ -367,7 +367,7 @@ pub async fn pending_approvals(
     responses((status = 200, body = Page<ApprovalOut>), (status = 400), (status = 401), (status = 403)))]
 pub async fn approvals_by_department(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<ApprovalOut>>> {
     let office = match list.get("department") {
@@ -394,7 +394,7 @@ pub async fn approvals_by_department(
     responses((status = 200, body = Page<ApprovalOut>), (status = 401), (status = 403), (status = 404)))]
 pub async fn department_approvals(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     Id(id): Id,
     list: ListQuery,
 ) -> ApiResult<Json<Page<ApprovalOut>>> {
@@ -419,7 +419,7 @@ pub async fn department_approvals(
     responses((status = 200, body = Page<ApprovalOut>), (status = 401), (status = 403)))]
 pub async fn my_approvals(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<ApprovalOut>>> {
     let query = filtered(
@@ -446,7 +446,7 @@ pub struct ApprovalStatistics {
     responses((status = 200, body = ApprovalStatistics), (status = 401), (status = 403)))]
 pub async fn approval_statistics(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<ApprovalStatistics>> {
     let scope = approvals_scope(&me)?;
     let backend = state.db.get_database_backend();
@@ -501,7 +501,7 @@ pub async fn approval_statistics(
     responses((status = 200, body = ApprovalOut), (status = 401), (status = 403), (status = 404)))]
 pub async fn retrieve_approval(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<ApprovalOut>> {
     let row = approvals_scope(&me)?
@@ -630,7 +630,7 @@ async fn write(
     responses((status = 200, body = ApprovalOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_approval(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     body: FormBody,
@@ -644,7 +644,7 @@ pub async fn update_approval(
     responses((status = 200, body = ApprovalOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_approval(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     body: FormBody,
@@ -657,7 +657,7 @@ pub async fn partial_update_approval(
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_approval(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
@@ -769,7 +769,7 @@ async fn decide_one(
     responses((status = 200, body = DecisionOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn approve_approval(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     Json(input): Json<DecisionIn>,
@@ -782,7 +782,7 @@ pub async fn approve_approval(
     responses((status = 200, body = DecisionOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn reject_approval(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     Json(input): Json<DecisionIn>,
@@ -795,7 +795,7 @@ pub async fn reject_approval(
     responses((status = 200, body = DecisionOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn approve_reject(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     Json(input): Json<DecisionIn>,
@@ -830,7 +830,7 @@ pub struct BulkOut {
     responses((status = 200, body = BulkOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn bulk_approve(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Json(input): Json<BulkIn>,
 ) -> ApiResult<Json<BulkOut>> {
@@ -905,7 +905,7 @@ pub async fn bulk_approve(
     responses((status = 200, description = "The file, as an attachment"), (status = 401), (status = 404)))]
 pub async fn approval_evidence(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Response> {
     let row = approval::Entity::find_by_id(id)

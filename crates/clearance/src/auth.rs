@@ -5,9 +5,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
 use kernel::extract::ClientIp;
-use kernel::jwt::{Claims, TokenPair, TokenType};
+use kernel::jwt::TokenPair;
 use kernel::{ApiError, ApiResult, Checker, Field, FieldErrors, Json, MessageOut};
-use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
 };
@@ -66,19 +65,8 @@ pub fn user_aliases() -> axum::Router<AppState> {
         )
 }
 
-fn user_claims(user: &user::Model) -> Map<String, Value> {
-    let mut extra = Map::new();
-    extra.insert("email".into(), json!(user.email));
-    extra.insert("role".into(), json!(user.role.as_str()));
-    extra.insert("full_name".into(), json!(user.full_name));
-    extra.insert("admission_number".into(), json!(user.admission_number));
-    extra
-}
-
 fn issue(state: &AppState, user: &user::Model) -> ApiResult<TokenPair> {
-    state
-        .jwt
-        .issue_pair(user.id, user.token_epoch, &user_claims(user))
+    kernel::identity::issue(state, user, Map::new())
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -314,26 +302,6 @@ pub struct RefreshIn {
     pub refresh: Field<String>,
 }
 
-fn refresh_error(detail: &'static str) -> ApiError {
-    ApiError::auth_failed(detail, "token_not_valid")
-}
-
-/// Verifies a refresh token and that its user may still use it.
-async fn check_refresh(state: &AppState, token: &str) -> ApiResult<(Claims, user::Model)> {
-    let claims = state
-        .jwt
-        .verify(token, TokenType::Refresh)
-        .map_err(|_| refresh_error("Token is invalid or expired"))?;
-    let user = match claims.user_uuid() {
-        Some(id) => user::Entity::find_by_id(id).one(&state.db).await?,
-        None => None,
-    };
-    let user = user
-        .filter(|u| u.is_active && u.token_epoch == claims.epoch)
-        .ok_or_else(|| refresh_error("Token is invalid or expired"))?;
-    Ok((claims, user))
-}
-
 /// Rotate a refresh token: the old one is blacklisted, a new pair is returned.
 /// Reusing a rotated refresh token fails with 401.
 #[utoipa::path(post, path = "/api/auth/token/refresh/", tag = "auth", request_body = RefreshIn,
@@ -345,10 +313,7 @@ pub async fn refresh_token(
     let mut c = Checker::new();
     let token = c.text("refresh", input.refresh, 4096);
     c.finish()?;
-    let (claims, user) = check_refresh(&state, &token.unwrap_or_default()).await?;
-    if !kernel::jwt::blacklist_refresh(&state.db, &claims).await? {
-        return Err(refresh_error("Token is blacklisted"));
-    }
+    let (_, user) = kernel::identity::rotate(&state, &token.unwrap_or_default()).await?;
     Ok(Json(issue(&state, &user)?))
 }
 
@@ -366,37 +331,24 @@ pub struct LogoutIn {
     responses((status = 200, body = MessageOut), (status = 400), (status = 401)))]
 pub async fn logout(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     Json(input): Json<LogoutIn>,
 ) -> ApiResult<Json<MessageOut>> {
+    let refresh = match input.refresh.value().filter(|t| !t.trim().is_empty()) {
+        Some(token) => Some(
+            kernel::identity::own_refresh(&state, &me, &token).ok_or_else(|| {
+                ApiError::BadRequest {
+                    detail: "Token is invalid or expired".into(),
+                    code: "token_not_valid",
+                }
+            })?,
+        ),
+        None => None,
+    };
     let txn = kernel::db::begin_write(&state.db).await?;
-    if let Some(token) = input.refresh.value().filter(|t| !t.trim().is_empty()) {
-        let claims = state
-            .jwt
-            .verify(token.trim(), TokenType::Refresh)
-            .ok()
-            .filter(|c| c.user_uuid() == Some(me.id))
-            .ok_or_else(|| ApiError::BadRequest {
-                detail: "Token is invalid or expired".into(),
-                code: "token_not_valid",
-            })?;
-        kernel::jwt::blacklist_refresh(&txn, &claims).await?;
-    }
-    bump_epoch(&txn, me.id).await?;
+    kernel::identity::end_tokens(&txn, &me, refresh.as_ref()).await?;
     txn.commit().await?;
     Ok(MessageOut::new("Logout successful"))
-}
-
-async fn bump_epoch<C: sea_orm::ConnectionTrait>(db: &C, user_id: Uuid) -> ApiResult<()> {
-    user::Entity::update_many()
-        .col_expr(
-            user::Column::TokenEpoch,
-            ExprTrait::add(Expr::col(user::Column::TokenEpoch), 1),
-        )
-        .filter(user::Column::Id.eq(user_id))
-        .exec(db)
-        .await?;
-    Ok(())
 }
 
 /// The caller's own account.
@@ -404,7 +356,7 @@ async fn bump_epoch<C: sea_orm::ConnectionTrait>(db: &C, user_id: Uuid) -> ApiRe
     responses((status = 200, body = UserOut), (status = 401)))]
 pub async fn get_profile(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<UserOut>> {
     Ok(Json(UserOut::load(&state.db, &me).await?))
 }
@@ -452,7 +404,7 @@ async fn write_profile(
     responses((status = 200, body = UserOut), (status = 400), (status = 401)))]
 pub async fn update_profile(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     Json(input): Json<ProfileIn>,
 ) -> ApiResult<Json<UserOut>> {
     write_profile(&state, me, input, false).await
@@ -463,7 +415,7 @@ pub async fn update_profile(
     responses((status = 200, body = UserOut), (status = 400), (status = 401)))]
 pub async fn partial_update_profile(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     Json(input): Json<ProfileIn>,
 ) -> ApiResult<Json<UserOut>> {
     write_profile(&state, me, input, true).await
@@ -495,7 +447,7 @@ pub struct PasswordChangedOut {
     responses((status = 200, body = PasswordChangedOut), (status = 400), (status = 401)))]
 pub async fn change_password(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     Json(input): Json<ChangePasswordIn>,
 ) -> ApiResult<Json<PasswordChangedOut>> {
     let mut c = Checker::new();
@@ -562,7 +514,7 @@ pub struct VerifyOut {
     responses((status = 200, body = VerifyOut), (status = 401)))]
 pub async fn verify_token(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<VerifyOut>> {
     Ok(Json(VerifyOut {
         valid: true,

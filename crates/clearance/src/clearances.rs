@@ -355,7 +355,7 @@ fn filtered(
     responses((status = 200, body = Page<ClearanceListOut>), (status = 401)))]
 pub async fn list_clearances(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<ClearanceListOut>>> {
     let query = filtered(&list, visible_to(&me))?;
@@ -374,7 +374,7 @@ pub async fn list_clearances(
     responses((status = 200, body = Vec<ClearanceListOut>), (status = 401), (status = 403)))]
 pub async fn my_clearances(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<Vec<ClearanceListOut>>> {
     if me.role != Role::Student {
         return Err(ApiError::forbidden(
@@ -394,7 +394,7 @@ pub async fn my_clearances(
     responses((status = 201, body = ClearanceOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_clearance(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
 ) -> ApiResult<(StatusCode, Json<ClearanceOut>)> {
     if me.role != Role::Student {
@@ -542,7 +542,7 @@ async fn find_visible<C: ConnectionTrait>(
     responses((status = 200, body = ClearanceOut), (status = 401), (status = 404)))]
 pub async fn retrieve_clearance(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<ClearanceOut>> {
     let request = find_visible(&state.db, &me, id).await?;
@@ -602,7 +602,7 @@ async fn write(
     responses((status = 200, body = ClearanceOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_clearance(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     Json(input): Json<ClearanceIn>,
@@ -615,7 +615,7 @@ pub async fn update_clearance(
     responses((status = 200, body = ClearanceOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_clearance(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     Json(input): Json<ClearanceIn>,
@@ -628,7 +628,7 @@ pub async fn partial_update_clearance(
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_clearance(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
@@ -681,7 +681,7 @@ pub struct ProgressOut {
     responses((status = 200, body = ProgressOut), (status = 401), (status = 404)))]
 pub async fn clearance_progress(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<ProgressOut>> {
     let request = find_visible(&state.db, &me, id).await?;
@@ -724,7 +724,7 @@ pub struct ClearanceStatistics {
     responses((status = 200, body = ClearanceStatistics), (status = 401), (status = 403)))]
 pub async fn clearance_statistics(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<ClearanceStatistics>> {
     if me.role == Role::Student {
         return Err(ApiError::no_permission());

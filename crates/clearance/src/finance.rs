@@ -185,7 +185,7 @@ fn record_not_found() -> ApiError {
     responses((status = 200, body = Page<FinanceRecordOut>), (status = 401), (status = 403)))]
 pub async fn list_records(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<FinanceRecordOut>>> {
     require_reader(&me)?;
@@ -259,7 +259,7 @@ pub struct FinanceRecordIn {
     responses((status = 201, body = FinanceRecordOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_record(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Json(input): Json<FinanceRecordIn>,
 ) -> ApiResult<(StatusCode, Json<FinanceRecordOut>)> {
@@ -357,7 +357,7 @@ fn record_snapshot(r: &finance_record::Model) -> Value {
     responses((status = 200, body = FinanceRecordOut), (status = 401), (status = 403), (status = 404)))]
 pub async fn my_record(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<FinanceRecordOut>> {
     let record = own_student(&state, &me).await?;
     let row = finance_record::Entity::find()
@@ -386,7 +386,7 @@ async fn own_student(state: &AppState, me: &user::Model) -> ApiResult<student::M
     responses((status = 200, body = FinanceRecordOut), (status = 401), (status = 403), (status = 404)))]
 pub async fn retrieve_record(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<FinanceRecordOut>> {
     require_reader(&me)?;
@@ -479,7 +479,7 @@ async fn write_record(
     responses((status = 200, body = FinanceRecordOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_record(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     Json(input): Json<FinanceRecordIn>,
@@ -492,7 +492,7 @@ pub async fn update_record(
     responses((status = 200, body = FinanceRecordOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_record(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     Json(input): Json<FinanceRecordIn>,
@@ -505,7 +505,7 @@ pub async fn partial_update_record(
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_record(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
@@ -678,7 +678,7 @@ fn filtered_payments(
     responses((status = 200, body = Page<PaymentOut>), (status = 401), (status = 403)))]
 pub async fn list_payments(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<PaymentOut>>> {
     require_reader(&me)?;
@@ -755,7 +755,7 @@ fn payment_conflict(e: sea_orm::DbErr) -> ApiError {
     responses((status = 201, body = PaymentOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_payment(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Json(input): Json<PaymentIn>,
 ) -> ApiResult<(StatusCode, Json<PaymentOut>)> {
@@ -936,7 +936,7 @@ pub struct PaymentListOut {
     responses((status = 200, body = PaymentListOut), (status = 401), (status = 403)))]
 pub async fn unverified_payments(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<PaymentListOut>> {
     require_admin(&me)?;
     let rows = payment::Entity::find()
@@ -973,7 +973,7 @@ pub struct PaymentStatistics {
     responses((status = 200, body = PaymentStatistics), (status = 401), (status = 403)))]
 pub async fn payment_statistics(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<PaymentStatistics>> {
     require_admin(&me)?;
     let backend = state.db.get_database_backend();
@@ -1046,7 +1046,7 @@ pub async fn payment_statistics(
     responses((status = 200, body = PaymentOut), (status = 401), (status = 403), (status = 404)))]
 pub async fn my_payment(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<PaymentOut>> {
     let record = own_student(&state, &me).await?;
     let row = payment::Entity::find()
@@ -1062,7 +1062,7 @@ pub async fn my_payment(
     responses((status = 200, body = PaymentOut), (status = 401), (status = 403), (status = 404)))]
 pub async fn retrieve_payment(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<PaymentOut>> {
     require_reader(&me)?;
@@ -1162,7 +1162,7 @@ async fn write_payment(
     responses((status = 200, body = PaymentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_payment(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     Json(input): Json<PaymentIn>,
@@ -1175,7 +1175,7 @@ pub async fn update_payment(
     responses((status = 200, body = PaymentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_payment(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     Json(input): Json<PaymentIn>,
@@ -1188,7 +1188,7 @@ pub async fn partial_update_payment(
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_payment(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
@@ -1231,7 +1231,7 @@ pub struct VerifiedOut {
     responses((status = 200, body = VerifiedOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn verify_payment(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     Json(input): Json<VerifyIn>,
@@ -1349,7 +1349,7 @@ pub struct StkPushOut {
     responses((status = 200, body = StkPushOut), (status = 400), (status = 401), (status = 403), (status = 502), (status = 503)))]
 pub async fn stk_push(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Json(input): Json<StkPushIn>,
 ) -> ApiResult<Json<StkPushOut>> {

@@ -261,7 +261,7 @@ fn filtered(list: &ListQuery, query: Select<gown::Entity>) -> ApiResult<Select<g
     responses((status = 200, body = Page<GownOut>), (status = 400), (status = 401)))]
 pub async fn list_gowns(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<GownOut>>> {
     let query = filtered(&list, visible_to(&me))?;
@@ -631,7 +631,7 @@ pub async fn issue_gown(
     responses((status = 200, body = GownOut), (status = 401), (status = 404)))]
 pub async fn retrieve_gown(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<GownOut>> {
     let row = visible_to(&me)

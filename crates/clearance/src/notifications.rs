@@ -30,7 +30,7 @@ use uuid::Uuid;
 use crate::entities::notification;
 use crate::entities::user::{self, Role};
 use crate::notify::{Effects, Note};
-use crate::principal::{ADMIN_ONLY, CurrentUser, user_for_claims};
+use crate::principal::{ADMIN_ONLY, CurrentUser};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -121,7 +121,7 @@ fn not_found() -> ApiError {
     responses((status = 200, body = Page<NotificationOut>), (status = 401)))]
 pub async fn list_notifications(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<NotificationOut>>> {
     let mut query = own(&me);
@@ -194,7 +194,7 @@ pub struct NotificationIn {
     responses((status = 201, body = NotificationOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_notification(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     Json(input): Json<NotificationIn>,
 ) -> ApiResult<(StatusCode, Json<NotificationOut>)> {
     if me.role != Role::Admin {
@@ -253,7 +253,7 @@ fn own_of(user: Uuid) -> sea_orm::Select<notification::Entity> {
     responses((status = 200, body = NotificationOut), (status = 401), (status = 404)))]
 pub async fn retrieve_notification(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<NotificationOut>> {
     let row = own(&me)
@@ -269,7 +269,7 @@ pub async fn retrieve_notification(
     responses((status = 204), (status = 401), (status = 404)))]
 pub async fn destroy_notification(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     let row = own(&me)
@@ -312,7 +312,7 @@ async fn set_read(
     responses((status = 200, body = MarkedOut), (status = 401), (status = 404)))]
 pub async fn mark_read(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<MarkedOut>> {
     let notification = set_read(&state, &me, id, true).await?;
@@ -338,7 +338,7 @@ pub async fn mark_read_post(
     responses((status = 200, body = MarkedOut), (status = 401), (status = 404)))]
 pub async fn mark_unread(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<MarkedOut>> {
     let notification = set_read(&state, &me, id, false).await?;
@@ -353,7 +353,7 @@ pub async fn mark_unread(
     responses((status = 200, body = MessageOut), (status = 401)))]
 pub async fn mark_all_read(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<MessageOut>> {
     let result = notification::Entity::update_many()
         .col_expr(notification::Column::IsRead, Expr::value(true))
@@ -373,7 +373,7 @@ pub async fn mark_all_read(
     responses((status = 200, body = MessageOut), (status = 401)))]
 pub async fn delete_all_read(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<MessageOut>> {
     let result = notification::Entity::delete_many()
         .filter(notification::Column::UserId.eq(me.id))
@@ -396,7 +396,7 @@ pub struct UnreadCountOut {
     responses((status = 200, body = UnreadCountOut), (status = 401)))]
 pub async fn unread_count(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<UnreadCountOut>> {
     let unread_count = own(&me)
         .filter(notification::Column::IsRead.eq(false))
@@ -416,7 +416,7 @@ pub struct UnreadOut {
     responses((status = 200, body = UnreadOut), (status = 401)))]
 pub async fn unread_notifications(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<UnreadOut>> {
     let rows = own(&me)
         .filter(notification::Column::IsRead.eq(false))
@@ -465,7 +465,9 @@ impl axum::extract::FromRequestParts<AppState> for StreamUser {
             .jwt
             .verify(&token, TokenType::Access)
             .map_err(kernel::jwt::access_token_error)?;
-        Ok(StreamUser(user_for_claims(state, &claims).await?))
+        Ok(StreamUser(
+            kernel::identity::account_for(state, &claims).await?,
+        ))
     }
 }
 

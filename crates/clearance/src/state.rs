@@ -1,49 +1,44 @@
-//! What every handler can reach.
+//! What every handler can reach: the shared [`Kernel`] (database, tokens,
+//! hashing, lockout, mail, jobs, storage, live events) and clearance's own
+//! parts.
 
-use std::sync::Arc;
+use kernel::{HasKernel, Kernel};
+use serde_json::{Map, Value, json};
 
-use axum::extract::FromRef;
-use kernel::config::Settings;
-use kernel::events::Hub;
-use kernel::jwt::Jwt;
-use kernel::lockout::LoginGuard;
-use kernel::mail::Mailer;
-use kernel::password::Hasher;
-use kernel::upload::Storage;
-use sea_orm::DatabaseConnection;
-use tokio::sync::Notify;
-
+use crate::entities::user;
 use crate::mpesa::Daraja;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub db: DatabaseConnection,
-    pub jwt: Arc<Jwt>,
-    pub hasher: Hasher,
-    pub settings: Arc<Settings>,
-    /// Failed sign-ins per account and address; shared through Redis when configured.
-    pub lockout: Arc<LoginGuard>,
-    /// Wakes live notification streams.
-    pub hub: Hub,
-    /// Uploaded evidence and receipts.
-    pub storage: Storage,
-    /// Outgoing email, when `CAMPUS_EMAIL_URL` is set.
-    pub mailer: Option<Mailer>,
-    /// Wakes the job worker after a commit that queued work.
-    pub jobs_wake: Arc<Notify>,
-    pub daraja: Arc<Daraja>,
+    pub kernel: Kernel,
+    pub daraja: std::sync::Arc<Daraja>,
     /// What a new finance record charges for graduation.
     pub graduation_fee: kernel::Money,
 }
 
-impl FromRef<AppState> for Arc<Jwt> {
-    fn from_ref(state: &AppState) -> Self {
-        state.jwt.clone()
+impl std::ops::Deref for AppState {
+    type Target = Kernel;
+    fn deref(&self) -> &Kernel {
+        &self.kernel
     }
 }
 
-impl FromRef<AppState> for Arc<Settings> {
-    fn from_ref(state: &AppState) -> Self {
-        state.settings.clone()
+impl HasKernel for AppState {
+    fn kernel(&self) -> &Kernel {
+        &self.kernel
+    }
+}
+
+impl kernel::identity::Identity for AppState {
+    type Account = user::Model;
+
+    /// The spec's claims (§4.1): email, role, full name and admission number.
+    fn claims(&self, user: &user::Model) -> Map<String, Value> {
+        let mut extra = Map::new();
+        extra.insert("email".into(), json!(user.email));
+        extra.insert("role".into(), json!(user.role.as_str()));
+        extra.insert("full_name".into(), json!(user.full_name));
+        extra.insert("admission_number".into(), json!(user.admission_number));
+        extra
     }
 }

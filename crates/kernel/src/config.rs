@@ -9,15 +9,68 @@ use std::time::Duration;
 
 use rand::Rng;
 
-/// What a system chooses for itself; the environment may override it.
+use crate::lockout::LockoutSettings;
+use crate::password::Algorithm;
+
+/// What a system chooses for itself; the environment may override the
+/// throttles, token lifetimes, lockout and body limit.
 #[derive(Debug, Clone)]
 pub struct SystemDefaults {
-    /// `clearance`, `pss`, ...: names the default SQLite file and the migration table.
+    /// `clearance`, `pss`, ...: names the default SQLite file, the Redis key
+    /// space and the system's rows in shared kernel tables.
     pub name: &'static str,
     pub throttle_anon: Option<Rate>,
     pub throttle_user: Option<Rate>,
     pub access_token_lifetime: Duration,
     pub refresh_token_lifetime: Duration,
+    /// Failed sign-ins that lock an account+address, and for how long.
+    pub lockout: LockoutSettings,
+    /// How new passwords are hashed.
+    pub password: Algorithm,
+    /// Largest request body accepted, in bytes (`CAMPUS_MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
+    /// What cross-origin browsers may send besides the standard headers.
+    pub cors: CorsPolicy,
+}
+
+impl SystemDefaults {
+    /// DRF's and SimpleJWT's defaults (no throttles, 5-minute access and
+    /// 1-day refresh tokens), 10 failures in 15 minutes, Argon2id, 10 MiB
+    /// bodies; a system overrides what its spec says with struct update syntax.
+    pub const fn base(name: &'static str) -> Self {
+        Self {
+            name,
+            throttle_anon: None,
+            throttle_user: None,
+            access_token_lifetime: Duration::from_secs(5 * 60),
+            refresh_token_lifetime: Duration::from_secs(24 * 3600),
+            lockout: LockoutSettings {
+                max_failures: 10,
+                window: Duration::from_secs(15 * 60),
+            },
+            password: Algorithm::ARGON2ID,
+            max_body_bytes: 10 * 1024 * 1024,
+            cors: CorsPolicy::STANDARD,
+        }
+    }
+}
+
+/// Cross-origin policy beyond the allowed origins (`CAMPUS_CORS_ALLOWED_ORIGINS`).
+#[derive(Debug, Clone, Copy)]
+pub struct CorsPolicy {
+    /// Browsers may send cookies (`Access-Control-Allow-Credentials: true`);
+    /// ignored when the origins are `*`, which may never carry credentials.
+    pub credentials: bool,
+    /// Request headers allowed besides `authorization`, `content-type`,
+    /// `accept` and `x-request-id` (for example `x-client-id`).
+    pub extra_headers: &'static [&'static str],
+}
+
+impl CorsPolicy {
+    pub const STANDARD: Self = Self {
+        credentials: false,
+        extra_headers: &[],
+    };
 }
 
 /// A DRF throttle rate such as `100/hour`.
@@ -78,6 +131,11 @@ pub struct Settings {
     pub trusted_proxies: usize,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// `CAMPUS_LOGIN_MAX_FAILURES` / `CAMPUS_LOGIN_LOCKOUT_SECONDS`.
+    pub lockout: LockoutSettings,
+    /// How new passwords are hashed (the system's choice; tests lower its cost).
+    pub password: Algorithm,
+    pub cors: CorsPolicy,
     /// Concurrent password hashes allowed; more wait in line.
     pub hash_concurrency: usize,
     /// Outgoing mail: `smtp://…`, `smtps://…`, `file:///dir` or `console`;
@@ -225,7 +283,10 @@ impl Settings {
                 defaults.refresh_token_lifetime,
             )?,
             trusted_proxies: count("CAMPUS_TRUSTED_PROXIES", 0, 0)?,
-            max_body_bytes: count("CAMPUS_MAX_BODY_BYTES", 10 * 1024 * 1024, 1024)?,
+            max_body_bytes: count("CAMPUS_MAX_BODY_BYTES", defaults.max_body_bytes, 1024)?,
+            lockout: LockoutSettings::from_lookup(&lookup, defaults.lockout)?,
+            password: defaults.password,
+            cors: defaults.cors,
             hash_concurrency: count(
                 "CAMPUS_HASH_CONCURRENCY",
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -309,11 +370,8 @@ mod tests {
 
     fn defaults() -> SystemDefaults {
         SystemDefaults {
-            name: "test",
             throttle_anon: Rate::parse_setting("100/hour").ok().flatten(),
-            throttle_user: None,
-            access_token_lifetime: Duration::from_secs(300),
-            refresh_token_lifetime: Duration::from_secs(86_400),
+            ..SystemDefaults::base("test")
         }
     }
 

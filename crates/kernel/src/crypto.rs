@@ -201,7 +201,10 @@ fn split(stored: &str) -> Result<(&str, Vec<u8>), CryptoError> {
 /// "Production mode": `CAMPUS_ENV=production`, or a database that is not a
 /// local SQLite file (PostgreSQL, MySQL/MariaDB). In production mode nothing
 /// secret is ever generated on the fly; it must come from the environment.
-pub fn is_production(lookup: &impl Fn(&str) -> Option<String>, database_url: &str) -> bool {
+pub fn is_production(
+    lookup: &(impl Fn(&str) -> Option<String> + ?Sized),
+    database_url: &str,
+) -> bool {
     let declared =
         lookup("CAMPUS_ENV").is_some_and(|v| v.trim().eq_ignore_ascii_case("production"));
     declared || crate::db::sqlite_file(database_url).is_none()
@@ -212,7 +215,7 @@ pub fn is_production(lookup: &impl Fn(&str) -> Option<String>, database_url: &st
 /// development key is generated once and kept beside the database
 /// (`field_encryption_key`, readable by the owner only), like the secret key.
 pub fn key_ring_from_settings(
-    lookup: &impl Fn(&str) -> Option<String>,
+    lookup: &(impl Fn(&str) -> Option<String> + ?Sized),
     database_url: &str,
 ) -> Result<KeyRing, SettingError> {
     let invalid = |reason: String| SettingError {

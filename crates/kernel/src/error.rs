@@ -218,53 +218,94 @@ impl ApiError {
         }
     }
 
-    fn body(&self) -> Value {
-        fn detail(detail: &str, code: &str) -> Value {
-            json!({ "detail": detail, "code": code })
-        }
-        match self {
-            Self::Validation(errors) => errors.to_json(),
-            Self::BadRequest { detail: d, code } => detail(d, code),
-            Self::NotAuthenticated => detail(
-                "Authentication credentials were not provided.",
+    /// The machine code, human message and field errors of this error, for
+    /// the system's envelope to render.
+    pub fn report(&self) -> ErrorReport {
+        let (code, message): (&str, Cow<'_, str>) = match self {
+            Self::Validation(_) => ("invalid", Cow::Borrowed(VALIDATION_MESSAGE)),
+            Self::BadRequest { detail, code } => (code, Cow::Borrowed(detail.as_ref())),
+            Self::NotAuthenticated => (
                 "not_authenticated",
+                Cow::Borrowed("Authentication credentials were not provided."),
             ),
-            Self::AuthenticationFailed { detail: d, code } => detail(d, code),
-            Self::PermissionDenied(d) => detail(d, "permission_denied"),
-            Self::NotFound(d) => detail(d, "not_found"),
-            Self::MethodNotAllowed { method } => detail(
-                &format!("Method \"{method}\" not allowed."),
+            Self::AuthenticationFailed { detail, code } => (code, Cow::Borrowed(detail.as_ref())),
+            Self::PermissionDenied(d) => ("permission_denied", Cow::Borrowed(d.as_ref())),
+            Self::NotFound(d) => ("not_found", Cow::Borrowed(d.as_ref())),
+            Self::MethodNotAllowed { method } => (
                 "method_not_allowed",
+                Cow::Owned(format!("Method \"{method}\" not allowed.")),
             ),
-            Self::Conflict(d) => detail(d, "conflict"),
-            Self::PayloadTooLarge => detail("Request body is too large.", "payload_too_large"),
-            Self::UnsupportedMediaType { content_type } => detail(
-                &format!("Unsupported media type \"{content_type}\" in request."),
+            Self::Conflict(d) => ("conflict", Cow::Borrowed(d.as_ref())),
+            Self::PayloadTooLarge => (
+                "payload_too_large",
+                Cow::Borrowed("Request body is too large."),
+            ),
+            Self::UnsupportedMediaType { content_type } => (
                 "unsupported_media_type",
+                Cow::Owned(format!(
+                    "Unsupported media type \"{content_type}\" in request."
+                )),
             ),
-            Self::Throttled { wait_seconds } => detail(
-                &format!("Request was throttled. Expected available in {wait_seconds} seconds."),
+            Self::Throttled { wait_seconds } => (
                 "throttled",
+                Cow::Owned(format!(
+                    "Request was throttled. Expected available in {wait_seconds} seconds."
+                )),
             ),
-            Self::TooManyRequests {
-                detail: d, code, ..
-            } => detail(d, code),
-            Self::BadGateway(d) => detail(d, "bad_gateway"),
-            Self::Unavailable(d) => detail(d, "service_unavailable"),
-            Self::Detailed {
-                detail: d,
-                code,
-                fields,
-                ..
-            } => {
-                let mut body = fields.clone();
-                body.insert("detail".into(), Value::from(d.as_ref()));
-                body.insert("code".into(), Value::from(*code));
-                Value::Object(body)
-            }
-            Self::Internal(_) => detail("A server error occurred.", "error"),
+            Self::TooManyRequests { detail, code, .. } => (code, Cow::Borrowed(detail.as_ref())),
+            Self::BadGateway(d) => ("bad_gateway", Cow::Borrowed(d.as_ref())),
+            Self::Unavailable(d) => ("service_unavailable", Cow::Borrowed(d.as_ref())),
+            Self::Detailed { detail, code, .. } => (code, Cow::Borrowed(detail.as_ref())),
+            Self::Internal(_) => ("error", Cow::Borrowed("A server error occurred.")),
+        };
+        ErrorReport {
+            status: self.status(),
+            code: code.to_owned(),
+            message: message.into_owned(),
+            fields: match self {
+                Self::Validation(errors) => Some(errors.clone()),
+                _ => None,
+            },
+            extra: match self {
+                Self::Detailed { fields, .. } => fields.clone(),
+                _ => Map::new(),
+            },
         }
     }
+}
+
+/// The message of a validation error in envelopes that carry one.
+pub const VALIDATION_MESSAGE: &str = "Validation failed. Please check your input.";
+
+/// An error as a system's envelope sees it. Every error response carries one
+/// in its extensions; a system whose envelope is not DRF's re-renders the
+/// body from it (see [`crate::http::wrap`]).
+#[derive(Debug, Clone)]
+pub struct ErrorReport {
+    pub status: StatusCode,
+    /// Machine-readable (`not_found`, `token_not_valid`, ...).
+    pub code: String,
+    /// For people; for validation errors [`VALIDATION_MESSAGE`].
+    pub message: String,
+    /// Field-keyed messages of a validation error.
+    pub fields: Option<FieldErrors>,
+    /// Members an original's clients expect beside the message.
+    pub extra: Map<String, Value>,
+}
+
+/// How a system renders its error bodies.
+pub type Envelope = fn(&ErrorReport) -> Value;
+
+/// Django REST Framework's shapes: `{"field": ["msg"]}` for validation,
+/// `{"detail", "code"}` (plus any extra members) for everything else.
+pub fn drf_envelope(report: &ErrorReport) -> Value {
+    if let Some(fields) = &report.fields {
+        return fields.to_json();
+    }
+    let mut body = report.extra.clone();
+    body.insert("detail".into(), Value::from(report.message.as_str()));
+    body.insert("code".into(), Value::from(report.code.as_str()));
+    Value::Object(body)
 }
 
 impl IntoResponse for ApiError {
@@ -272,8 +313,8 @@ impl IntoResponse for ApiError {
         if let Self::Internal(source) = &self {
             tracing::error!(error = %source, "request failed with an internal error");
         }
-        let status = self.status();
-        let mut response = (status, axum::Json(self.body())).into_response();
+        let report = self.report();
+        let mut response = (report.status, axum::Json(drf_envelope(&report))).into_response();
         let headers = response.headers_mut();
         match &self {
             Self::NotAuthenticated | Self::AuthenticationFailed { .. } => {
@@ -287,6 +328,9 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
+        response
+            .extensions_mut()
+            .insert(std::sync::Arc::new(report));
         response
     }
 }

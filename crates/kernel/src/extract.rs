@@ -252,17 +252,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub Option<std::net::IpAddr>);
 
-impl<S> FromRequestParts<S> for ClientIp
-where
-    S: Send + Sync,
-    std::sync::Arc<crate::config::Settings>: axum::extract::FromRef<S>,
-{
+impl<S: crate::system::HasKernel + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let settings =
-            <std::sync::Arc<crate::config::Settings> as axum::extract::FromRef<S>>::from_ref(state);
-        Ok(ClientIp(client_ip(parts, settings.trusted_proxies)))
+        Ok(ClientIp(client_ip(
+            parts,
+            state.kernel().settings.trusted_proxies,
+        )))
     }
 }
 

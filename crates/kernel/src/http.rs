@@ -16,18 +16,34 @@ use tower_http::request_id::{
 };
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::config::Settings;
-use crate::error::ApiError;
+use crate::config::{CorsPolicy, Settings};
+use crate::error::{ApiError, Envelope, ErrorReport};
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Wraps a system's routes in the standard stack.
-pub fn wrap(router: Router, settings: &Settings) -> Router {
+/// Wraps a system's routes in the standard stack. Error bodies are DRF's
+/// unless the system renders its own `envelope`; `layers` are the system's
+/// own, around every response including unmatched routes.
+pub fn wrap(
+    router: Router,
+    settings: &Settings,
+    envelope: Option<Envelope>,
+    layers: fn(Router) -> Router,
+) -> Router {
+    let router = layers(
+        router
+            .fallback(|| async { ApiError::not_found() })
+            .layer(axum::middleware::from_fn(drf_status_bodies)),
+    );
+    let router = match envelope {
+        Some(render) => router.layer(axum::middleware::map_response(
+            move |response: Response| async move { rerender(response, render) },
+        )),
+        None => router,
+    };
     router
-        .fallback(|| async { ApiError::not_found() })
-        .layer(axum::middleware::from_fn(drf_status_bodies))
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
-        .layer(cors(&settings.cors_allowed_origins))
+        .layer(cors(&settings.cors_allowed_origins, settings.cors))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -53,14 +69,47 @@ pub fn wrap(router: Router, settings: &Settings) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
 }
 
-fn cors(origins: &[String]) -> CorsLayer {
-    let allow = if origins.iter().any(|o| o == "*") {
+/// Gives an error response the body of the system's envelope.
+fn rerender(mut response: Response, render: Envelope) -> Response {
+    let Some(report) = response
+        .extensions_mut()
+        .remove::<std::sync::Arc<ErrorReport>>()
+    else {
+        return response;
+    };
+    let (mut parts, _) = response.into_parts();
+    let body = serde_json::to_vec(&render(&report)).unwrap_or_default();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+fn cors(origins: &[String], policy: CorsPolicy) -> CorsLayer {
+    let any = origins.iter().any(|o| o == "*");
+    let allow = if any {
         AllowOrigin::any()
     } else {
         AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
     };
+    let mut headers = vec![
+        header::AUTHORIZATION,
+        header::CONTENT_TYPE,
+        header::ACCEPT,
+        REQUEST_ID.clone(),
+    ];
+    headers.extend(
+        policy
+            .extra_headers
+            .iter()
+            .filter_map(|h| HeaderName::try_from(*h).ok()),
+    );
     CorsLayer::new()
         .allow_origin(allow)
+        // `*` may never carry credentials (browsers refuse it, and so does tower-http).
+        .allow_credentials(policy.credentials && !any)
         .allow_methods([
             Method::GET,
             Method::POST,
@@ -69,12 +118,7 @@ fn cors(origins: &[String]) -> CorsLayer {
             Method::DELETE,
             Method::OPTIONS,
         ])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::ACCEPT,
-            REQUEST_ID.clone(),
-        ])
+        .allow_headers(headers)
         .max_age(Duration::from_secs(86_400))
 }
 

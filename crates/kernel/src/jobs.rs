@@ -21,7 +21,7 @@ pub mod job {
     use super::*;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "jobs")]
+    #[sea_orm(table_name = "campus_jobs")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: Uuid,

@@ -2,10 +2,9 @@
 //! `exp`, `iat`, `user_id`), plus what SimpleJWT lacks: a per-user token epoch
 //! so that logout and password changes end every outstanding token.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use jsonwebtoken::errors::ErrorKind;
@@ -196,11 +195,7 @@ pub fn bearer_token(parts: &Parts) -> Option<&str> {
 #[derive(Debug, Clone)]
 pub struct AccessClaims(pub Claims);
 
-impl<S> FromRequestParts<S> for AccessClaims
-where
-    S: Send + Sync,
-    Arc<Jwt>: FromRef<S>,
-{
+impl<S: crate::system::HasKernel + Sync> FromRequestParts<S> for AccessClaims {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
@@ -218,8 +213,9 @@ where
                 ApiError::NotAuthenticated
             });
         };
-        let jwt = Arc::<Jwt>::from_ref(state);
-        let claims = jwt
+        let claims = state
+            .kernel()
+            .jwt
             .verify(token, TokenType::Access)
             .map_err(access_token_error)?;
         let claims = AccessClaims(claims);
@@ -233,11 +229,12 @@ pub mod blacklist {
     use super::*;
 
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "token_blacklist")]
+    #[sea_orm(table_name = "campus_token_blacklist")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub jti: String,
-        pub user_id: Uuid,
+        /// The account's primary key, as text (integer, UUID or CUID).
+        pub user_id: String,
         pub expires_at: DateTimeUtc,
         pub blacklisted_at: DateTimeUtc,
     }
@@ -254,10 +251,9 @@ pub async fn blacklist_refresh<C: ConnectionTrait>(
     db: &C,
     claims: &Claims,
 ) -> Result<bool, ApiError> {
-    let user_id = claims.user_uuid().unwrap_or_default();
     let row = blacklist::ActiveModel {
         jti: Set(claims.jti.clone()),
-        user_id: Set(user_id),
+        user_id: Set(claims.user_id.chars().take(64).collect()),
         expires_at: Set(chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_default()),
         blacklisted_at: Set(chrono::Utc::now()),
     };

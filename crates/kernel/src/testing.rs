@@ -12,6 +12,9 @@ use sea_orm::{ConnectionTrait, Database};
 use serde_json::Value;
 use tower::ServiceExt;
 
+use crate::config::Settings;
+use crate::system::{HasKernel, System};
+
 /// The databases a test can run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TestBackend {
@@ -59,6 +62,79 @@ pub async fn fresh_database(backend: TestBackend) -> String {
             let mut url = url::Url::parse(&server).expect("a database URL");
             url.set_path(&format!("/{name}"));
             url.to_string()
+        }
+    }
+}
+
+/// The settings every test app starts from: its own database and media
+/// folder, a fixed secret key, no throttling.
+fn test_setting(url: &str, media: &std::path::Path, key: &str) -> Option<String> {
+    match key {
+        "CAMPUS_DATABASE_URL" => Some(url.to_owned()),
+        "CAMPUS_SECRET_KEY" => Some("campus-test-secret-key-0123456789".to_owned()),
+        "CAMPUS_THROTTLE_ANON" | "CAMPUS_THROTTLE_USER" => Some("off".to_owned()),
+        "CAMPUS_MEDIA_ROOT" => Some(media.display().to_string()),
+        _ => None,
+    }
+}
+
+/// A system's settings for a test on the database at `url`: the test
+/// defaults, then `overrides` (an empty value unsets a variable).
+pub fn test_settings<S: System>(
+    url: &str,
+    overrides: &[(&str, &str)],
+) -> Result<(Settings, S::Config), crate::config::SettingError> {
+    let media = std::env::temp_dir().join(format!(
+        "campus_test_media_{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    let lookup = |key: &str| match overrides.iter().find(|(k, _)| *k == key) {
+        Some((_, value)) => Some((*value).to_owned()).filter(|v| !v.is_empty()),
+        None => test_setting(url, &media, key),
+    };
+    let (mut settings, config) = crate::system::configure::<S>(&lookup)?;
+    // Cheap hashing keeps suites fast; the real cost is a production setting.
+    settings.password = crate::password::Algorithm::Pbkdf2Sha256 { iterations: 1000 };
+    Ok((settings, config))
+}
+
+/// A system's real application over a real database, driven in process.
+pub struct TestApp<S: System> {
+    pub client: TestClient,
+    pub state: S::State,
+    /// The database, for a second node on it ([`TestApp::on`]).
+    pub url: String,
+}
+
+impl<S: System> std::ops::Deref for TestApp<S> {
+    type Target = TestClient;
+    fn deref(&self) -> &TestClient {
+        &self.client
+    }
+}
+
+impl<S: System> TestApp<S> {
+    /// A fresh database on `backend`, migrated (the kernel's migrations, then
+    /// the system's), and the application over it. Workers are not started.
+    pub async fn start(backend: TestBackend, overrides: &[(&str, &str)]) -> Self {
+        let url = fresh_database(backend).await;
+        let app = Self::on(&url, overrides).await;
+        crate::system::migrate::<S>(&app.state.kernel().db)
+            .await
+            .expect("migrate");
+        app
+    }
+
+    /// Another node on the (already migrated) database at `url`.
+    pub async fn on(url: &str, overrides: &[(&str, &str)]) -> Self {
+        let (settings, config) = test_settings::<S>(url, overrides).expect("valid test settings");
+        let state = crate::system::start::<S>(settings, config)
+            .await
+            .expect("connect");
+        Self {
+            client: TestClient::new(crate::system::app::<S>(state.clone())),
+            state,
+            url: url.to_owned(),
         }
     }
 }

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use kernel::extract::ClientIp;
-use kernel::jwt::{TokenPair, TokenType};
+use kernel::jwt::TokenPair;
 use kernel::{ApiError, ApiResult, Checker, Field, Json};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
@@ -217,10 +217,6 @@ pub struct RefreshIn {
     pub refresh: Field<String>,
 }
 
-fn refresh_error(detail: &'static str) -> ApiError {
-    ApiError::auth_failed(detail, "token_not_valid")
-}
-
 /// Rotate a refresh token: the old one is blacklisted and a new pair
 /// returned; reusing a rotated (or logged-out) refresh token fails with 401.
 #[utoipa::path(post, path = "/api/auth/refresh/", tag = "auth", request_body = RefreshIn,
@@ -232,29 +228,11 @@ pub async fn refresh_token(
     let mut c = Checker::new();
     let token = c.text("refresh", input.refresh, 4096);
     c.finish()?;
-    let claims = state
-        .jwt
-        .verify(&token.unwrap_or_default(), TokenType::Refresh)
-        .map_err(|_| refresh_error("Token is invalid or expired"))?;
-    let user = match claims.user_int() {
-        Some(id) => user::Entity::find_by_id(id).one(&state.db).await?,
-        None => None,
-    }
-    .filter(|u| u.is_active && u.token_epoch == claims.epoch)
-    .ok_or_else(|| refresh_error("Token is invalid or expired"))?;
     // The session carries over to the new pair; an ended session's refresh
-    // token is dead.
+    // token is dead (see `AppState::check_token`).
+    let (claims, user) = kernel::identity::rotate(&state, &token.unwrap_or_default()).await?;
     let sid = crate::sessions::sid(&claims)
-        .ok_or_else(|| refresh_error("Token is invalid or expired"))?;
-    if crate::sessions::live(&state.db, user.id, sid)
-        .await?
-        .is_none()
-    {
-        return Err(refresh_error("Token is invalid or expired"));
-    }
-    if !kernel::jwt::blacklist_refresh(&state.db, &claims).await? {
-        return Err(refresh_error("Token is blacklisted"));
-    }
+        .ok_or_else(|| kernel::identity::refresh_error("Token is invalid or expired"))?;
     Ok(Json(crate::sessions::issue(&state, &user, sid)?))
 }
 
@@ -282,24 +260,18 @@ pub async fn logout(
 ) -> ApiResult<Json<DetailOut>> {
     let claims = match input.refresh {
         Field::Value(token) if !token.trim().is_empty() => Some(
-            state
-                .jwt
-                .verify(token.trim(), TokenType::Refresh)
-                .ok()
-                .filter(|c| c.user_int() == Some(me.id()))
-                .ok_or_else(|| ApiError::BadRequest {
+            kernel::identity::own_refresh(&state, &me, &token).ok_or_else(|| {
+                ApiError::BadRequest {
                     detail: "Invalid token".into(),
                     code: "token_not_valid",
-                })?,
+                }
+            })?,
         ),
         _ => None,
     };
     let txn = kernel::db::begin_write(&state.db).await?;
-    if let Some(claims) = claims {
-        kernel::jwt::blacklist_refresh(&txn, &claims).await?;
-    }
     crate::sessions::end_all(&txn, me.id(), None).await?;
-    crate::sessions::bump_epoch(&txn, me.id()).await?;
+    kernel::identity::end_tokens(&txn, &*me, claims.as_ref()).await?;
     txn.commit().await?;
     Ok(Json(DetailOut {
         detail: "Successfully logged out".into(),

@@ -11,6 +11,8 @@ use crate::state::AppState;
 
 pub const EMAIL_JOB: &str = "pss.email";
 
+/// Binds the sealed message to the queue (named `jobs` when the binding was
+/// chosen; kept so that messages queued before remain readable).
 const AAD: Aad<'static> = Aad {
     table: "jobs",
     column: "payload",

@@ -35,9 +35,10 @@ use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
 use kernel::config::{Rate, SettingError, Settings, SystemDefaults};
 use kernel::crypto::KeyRing;
-use kernel::jwt::Jwt;
-use kernel::lockout::{LockoutSettings, LoginGuard};
-use kernel::password::{Algorithm, Hasher};
+use kernel::lockout::LockoutSettings;
+use kernel::password::Algorithm;
+use kernel::system::NewSuperuser;
+use kernel::{Kernel, System};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use sea_orm_migration::MigratorTrait;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -50,26 +51,9 @@ pub use state::AppState;
 use crate::entities::user::{self, Role};
 
 pub const NAME: &str = "pss";
-const TITLE: &str = "PSS Backend API";
 
-/// Access tokens for 15 minutes and refresh tokens for 7 days (the spec);
-/// throttles as the original configured them: 10/minute anonymous,
-/// 1000/day per user.
-pub fn defaults() -> SystemDefaults {
-    SystemDefaults {
-        name: NAME,
-        throttle_anon: Some(Rate {
-            requests: 10,
-            period: Duration::from_secs(60),
-        }),
-        throttle_user: Some(Rate {
-            requests: 1000,
-            period: Duration::from_secs(86_400),
-        }),
-        access_token_lifetime: Duration::from_secs(15 * 60),
-        refresh_token_lifetime: Duration::from_secs(7 * 24 * 3600),
-    }
-}
+/// PSS, as the kernel runs it.
+pub struct Pss;
 
 /// django-axes as the original configured it: 5 failures for one email from
 /// one address lock that pair for 15 minutes.
@@ -86,34 +70,14 @@ pub const LOCKOUT: LockoutSettings = LockoutSettings {
 )]
 struct ApiDoc;
 
-fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
-    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(auth::router())
-        .merge(password_reset::router())
-        .merge(sessions::router())
-        .merge(two_factor::router())
-        .merge(users::router())
-        .merge(profiles::router())
-        .merge(intake::router())
-        .merge(journal::router())
-        .merge(admin_notes::router())
-        .merge(dashboard::router())
-        .merge(audit_logs::router())
-        .merge(popia::router())
-        .merge(health::router())
-        .split_for_parts();
-    (router, kernel::docs::with_bearer_auth(openapi))
-}
-
 /// The OpenAPI 3.1 document of this system.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().1
+    kernel::system::openapi::<Pss>()
 }
 
-/// Everything the system reads from its environment.
+/// PSS's own settings, read beside the kernel's.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub settings: Settings,
     /// `CAMPUS_FIELD_ENCRYPTION_KEY`: required in production mode.
     pub keys: Arc<KeyRing>,
     /// `CAMPUS_PSS_ALLOWED_EMAIL_DOMAINS`: comma-separated; empty allows any.
@@ -121,9 +85,6 @@ pub struct Config {
     /// `CAMPUS_PSS_REQUIRE_ADMIN_2FA`: administrators and superusers must
     /// sign in with 2FA (default false).
     pub require_admin_2fa: bool,
-    /// `CAMPUS_LOGIN_MAX_FAILURES` (default 5) and
-    /// `CAMPUS_LOGIN_LOCKOUT_SECONDS` (default 900).
-    pub lockout: LockoutSettings,
     /// `CAMPUS_FRONTEND_URL` (default `http://localhost:3000`): where the
     /// password-reset link of an email points.
     pub frontend_url: String,
@@ -133,21 +94,9 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, SettingError> {
-        let settings = Settings::from_env(&defaults())?;
-        let lookup = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        Self::finish(settings, &lookup)
-    }
-
-    /// Reads settings through `lookup` (tests supply their own environment).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
-        let settings = Settings::from_lookup(&defaults(), &lookup)?;
-        Self::finish(settings, &lookup)
-    }
-
-    fn finish(
-        settings: Settings,
-        lookup: &impl Fn(&str) -> Option<String>,
+    fn read(
+        settings: &Settings,
+        lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, SettingError> {
         let keys = kernel::crypto::key_ring_from_settings(lookup, &settings.database_url)?;
         let allowed_email_domains = match lookup("CAMPUS_PSS_ALLOWED_EMAIL_DOMAINS") {
@@ -202,8 +151,6 @@ impl Config {
             frontend_url,
             require_admin_2fa,
             retention,
-            lockout: LockoutSettings::from_lookup(lookup, LOCKOUT)?,
-            settings,
             keys: Arc::new(keys),
             allowed_email_domains,
         })
@@ -237,94 +184,123 @@ fn parse_domains(value: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
-impl AppState {
-    /// Connects to the configured database. Passwords are hashed with `algorithm`.
-    pub async fn connect(config: Config, algorithm: Algorithm) -> Result<Self, String> {
-        let db = kernel::db::connect(&config.settings.database_url)
-            .await
-            .map_err(|e| e.to_string())?;
-        Self::new(db, config, algorithm)
+impl System for Pss {
+    const NAME: &'static str = NAME;
+    const ABOUT: &'static str = "Personal Support System for students with disabilities.";
+    const TITLE: &'static str = "PSS Backend API";
+
+    type Config = Config;
+    type State = AppState;
+
+    /// Access tokens for 15 minutes and refresh tokens for 7 days (the
+    /// spec); throttles as the original configured them: 10/minute
+    /// anonymous, 1000/day per user; django-axes' [`LOCKOUT`]; Argon2id.
+    fn defaults() -> SystemDefaults {
+        SystemDefaults {
+            throttle_anon: Some(Rate {
+                requests: 10,
+                period: Duration::from_secs(60),
+            }),
+            throttle_user: Some(Rate {
+                requests: 1000,
+                period: Duration::from_secs(86_400),
+            }),
+            access_token_lifetime: Duration::from_secs(15 * 60),
+            refresh_token_lifetime: Duration::from_secs(7 * 24 * 3600),
+            lockout: LOCKOUT,
+            password: Algorithm::ARGON2ID,
+            ..SystemDefaults::base(NAME)
+        }
     }
 
-    pub fn new(
-        db: DatabaseConnection,
-        config: Config,
-        algorithm: Algorithm,
-    ) -> Result<Self, String> {
-        let settings = config.settings;
-        let lockout = LoginGuard::new(config.lockout, settings.redis_url.as_deref(), NAME)?;
-        let mailer = match &settings.email_url {
-            Some(url) => Some(kernel::mail::Mailer::new(url, &settings.email_from)?),
-            None => None,
-        };
-        Ok(Self {
-            mailer,
-            jobs_wake: Arc::new(tokio::sync::Notify::new()),
-            frontend_url: Arc::new(config.frontend_url),
+    fn config(
+        settings: &Settings,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, SettingError> {
+        Config::read(settings, lookup)
+    }
+
+    fn state(kernel: Kernel, config: Config) -> Result<AppState, String> {
+        Ok(AppState {
             reset_limits: Arc::new(password_reset::ResetLimits::new(
-                settings.redis_url.as_deref(),
+                kernel.settings.redis_url.as_deref(),
             )?),
-            db,
-            jwt: Arc::new(Jwt::new(
-                &settings.secret_key,
-                settings.access_token_lifetime,
-                settings.refresh_token_lifetime,
-            )),
-            hasher: Hasher::new(algorithm, settings.hash_concurrency),
-            lockout: Arc::new(lockout),
+            kernel,
+            frontend_url: Arc::new(config.frontend_url),
             keys: config.keys,
             allowed_email_domains: Arc::new(config.allowed_email_domains),
             require_admin_2fa: config.require_admin_2fa,
             retention: config.retention,
-            settings: Arc::new(settings),
         })
     }
-}
 
-/// Argon2id, as DESIGN.md asks of every system without a spec'd hasher.
-pub const PASSWORD_ALGORITHM: Algorithm = Algorithm::ARGON2ID;
+    async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+        migration::Migrator::up(db, None).await
+    }
 
-/// Applies every pending migration.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
-    migration::Migrator::up(db, None).await
-}
+    fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+        OpenApiRouter::with_openapi(ApiDoc::openapi())
+            .merge(auth::router())
+            .merge(password_reset::router())
+            .merge(sessions::router())
+            .merge(two_factor::router())
+            .merge(users::router())
+            .merge(profiles::router())
+            .merge(intake::router())
+            .merge(journal::router())
+            .merge(admin_notes::router())
+            .merge(dashboard::router())
+            .merge(audit_logs::router())
+            .merge(popia::router())
+            .merge(health::router())
+            .split_for_parts()
+    }
 
-/// The whole HTTP application: API, docs, throttling and the standard
-/// middleware. Every API response carries `Cache-Control: no-store`: nearly
-/// all of them hold personal data.
-pub fn app(state: AppState) -> Router {
-    let (api, openapi) = api();
-    let throttle = kernel::throttle::ThrottleLayerState {
-        throttle: Arc::new(kernel::throttle::Throttle::new(
-            state.settings.throttle_anon,
-            state.settings.throttle_user,
-        )),
-        jwt: state.jwt.clone(),
-        trusted_proxies: state.settings.trusted_proxies,
-        exempt: &["/api/health/", "/", "/api/"],
-    };
-    let settings = state.settings.clone();
-    let router = api
-        .merge(auth::aliases())
-        .merge(users::aliases())
-        .merge(intake::aliases())
-        .merge(dashboard::aliases())
-        .merge(health::aliases())
-        .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(
-            throttle,
-            kernel::throttle::middleware,
+    fn aliases() -> axum::Router<AppState> {
+        auth::aliases()
+            .merge(users::aliases())
+            .merge(intake::aliases())
+            .merge(dashboard::aliases())
+            .merge(health::aliases())
+    }
+
+    fn throttle_exempt() -> &'static [&'static str] {
+        &["/api/health/", "/", "/api/"]
+    }
+
+    /// Every response carries `Cache-Control: no-store` (unmatched routes
+    /// too): nearly all of them hold personal data.
+    fn layers(router: Router) -> Router {
+        router
+            .layer(SetResponseHeaderLayer::overriding(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            ))
+            .layer(SetResponseHeaderLayer::overriding(
+                HeaderName::from_static("pragma"),
+                HeaderValue::from_static("no-cache"),
+            ))
+    }
+
+    fn spawn_workers(state: &AppState) {
+        spawn_workers(state);
+    }
+
+    async fn has_admin(state: &AppState) -> Result<bool, sea_orm::DbErr> {
+        has_admin(&state.db).await
+    }
+
+    async fn create_superuser(state: &AppState, account: &NewSuperuser) -> Result<(), String> {
+        create_superuser(state, &account.email, &account.password, &account.full_name).await
+    }
+
+    async fn rotate_keys(state: &AppState) -> Result<String, String> {
+        let report = rotate_keys(state).await?;
+        Ok(format!(
+            "{} rows checked, {} values re-encrypted with the first key",
+            report.rows, report.values
         ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            HeaderName::from_static("pragma"),
-            HeaderValue::from_static("no-cache"),
-        ))
-        .merge(kernel::docs::router(openapi, TITLE));
-    kernel::http::wrap(router, &settings)
+    }
 }
 
 /// What runs the PSS jobs (the email queue).
@@ -337,7 +313,7 @@ pub fn job_worker(state: &AppState) -> kernel::jobs::Worker {
 
 /// Background work: the job queue (email) and, hourly, [`purge_stale`] and
 /// the retention policy when configured.
-pub fn spawn_workers(state: &AppState) {
+fn spawn_workers(state: &AppState) {
     job_worker(state).spawn(
         state.db.clone(),
         state.jobs_wake.clone(),
@@ -382,7 +358,7 @@ pub async fn purge_stale(db: &DatabaseConnection) -> Result<(), kernel::ApiError
 }
 
 /// Whether any active superuser or administrator exists.
-pub async fn has_admin(db: &DatabaseConnection) -> Result<bool, sea_orm::DbErr> {
+async fn has_admin(db: &DatabaseConnection) -> Result<bool, sea_orm::DbErr> {
     Ok(user::Entity::find()
         .filter(user::Column::Role.is_in([Role::Admin, Role::Superuser]))
         .filter(user::Column::IsActive.eq(true))
@@ -431,4 +407,12 @@ pub async fn create_superuser(
         }
         other => other.to_string(),
     })
+}
+
+impl Config {
+    /// PSS's settings from `lookup` alone (the kernel's are read and
+    /// checked too), for callers that only need these.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
+        kernel::system::configure::<Pss>(&lookup).map(|(_, config)| config)
+    }
 }

@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use kernel::extract::{ClientIp, IntId};
 use kernel::jwt::{AccessClaims, Claims, TokenPair};
 use kernel::{ApiError, ApiResult, Checker, Field, Json, Query};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -173,9 +173,7 @@ pub async fn start<C: ConnectionTrait>(
 pub fn issue(state: &AppState, user: &user::Model, sid: i64) -> ApiResult<TokenPair> {
     let mut extra = Map::new();
     extra.insert(SID.into(), sid.into());
-    state
-        .jwt
-        .issue_pair_for(&user.id.to_string(), user.token_epoch, &extra)
+    kernel::identity::issue(state, user, extra)
 }
 
 /// The live session a token of `user_id` names (one indexed lookup), its
@@ -442,16 +440,9 @@ pub async fn end_all_sessions(
 }
 
 /// Ends every outstanding token of a user (the token epoch).
+/// Ends every token of `user_id` (the kernel's token epoch).
 pub async fn bump_epoch<C: ConnectionTrait>(db: &C, user_id: i64) -> ApiResult<()> {
-    user::Entity::update_many()
-        .col_expr(
-            user::Column::TokenEpoch,
-            ExprTrait::add(Expr::col(user::Column::TokenEpoch), 1),
-        )
-        .filter(user::Column::Id.eq(user_id))
-        .exec(db)
-        .await?;
-    Ok(())
+    kernel::identity::bump_epoch::<user::Model>(db, user_id).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]

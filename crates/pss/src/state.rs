@@ -1,33 +1,20 @@
-//! What every handler can reach.
+//! What every handler can reach: the shared [`Kernel`] and PSS's own parts.
 
 use std::sync::Arc;
 
-use axum::extract::FromRef;
-use kernel::config::Settings;
 use kernel::crypto::KeyRing;
-use kernel::jwt::Jwt;
-use kernel::lockout::LoginGuard;
-use kernel::mail::Mailer;
-use kernel::password::Hasher;
-use sea_orm::DatabaseConnection;
-use tokio::sync::Notify;
+use kernel::jwt::{Claims, TokenType};
+use kernel::{ApiResult, HasKernel, Kernel};
+
+use crate::entities::user;
 
 #[derive(Clone)]
 pub struct AppState {
-    pub db: DatabaseConnection,
-    pub jwt: Arc<Jwt>,
-    pub hasher: Hasher,
-    pub settings: Arc<Settings>,
-    /// Brute-force protection of sign-in (in Redis when configured).
-    pub lockout: Arc<LoginGuard>,
+    pub kernel: Kernel,
     /// Seals and opens the encrypted columns.
     pub keys: Arc<KeyRing>,
     /// Email domains accounts may use; empty allows any.
     pub allowed_email_domains: Arc<Vec<String>>,
-    /// Outgoing email, when `CAMPUS_EMAIL_URL` is set.
-    pub mailer: Option<Mailer>,
-    /// Wakes the job worker after a transaction queued a job.
-    pub jobs_wake: Arc<Notify>,
     /// `CAMPUS_FRONTEND_URL`, without a trailing slash: reset links point there.
     pub frontend_url: Arc<String>,
     /// Per-address and per-account limits of password-reset requests.
@@ -38,14 +25,37 @@ pub struct AppState {
     pub retention: Option<chrono::TimeDelta>,
 }
 
-impl FromRef<AppState> for Arc<Jwt> {
-    fn from_ref(state: &AppState) -> Self {
-        state.jwt.clone()
+impl std::ops::Deref for AppState {
+    type Target = Kernel;
+    fn deref(&self) -> &Kernel {
+        &self.kernel
     }
 }
 
-impl FromRef<AppState> for Arc<Settings> {
-    fn from_ref(state: &AppState) -> Self {
-        state.settings.clone()
+impl HasKernel for AppState {
+    fn kernel(&self) -> &Kernel {
+        &self.kernel
+    }
+}
+
+/// Tokens carry only SimpleJWT's claims, the token epoch and the session id
+/// (`sid`): no personal data.
+impl kernel::identity::Identity for AppState {
+    type Account = user::Model;
+
+    /// A token's session must still be live: ending a session ends its
+    /// tokens at once. Refresh tokens always name one.
+    async fn check_token(&self, user: &user::Model, claims: &Claims) -> ApiResult<()> {
+        let invalid = || kernel::jwt::access_token_error(kernel::jwt::TokenError::Invalid);
+        let live = match crate::sessions::sid(claims) {
+            Some(sid) => crate::sessions::live(&self.db, user.id, sid)
+                .await?
+                .is_some(),
+            None => claims.token_type == TokenType::Access,
+        };
+        if !live {
+            return Err(invalid());
+        }
+        Ok(())
     }
 }

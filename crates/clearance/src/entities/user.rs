@@ -103,3 +103,31 @@ impl Related<super::student::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl kernel::identity::Account for Model {
+    type Id = Uuid;
+    const ID: Column = Column::Id;
+    const TOKEN_EPOCH: Column = Column::TokenEpoch;
+
+    fn account_id(&self) -> Uuid {
+        self.id
+    }
+
+    fn is_active(&self) -> bool {
+        self.is_active
+    }
+
+    fn token_epoch(&self) -> i64 {
+        self.token_epoch
+    }
+}
+
+impl Model {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    pub fn is_student(&self) -> bool {
+        self.role == Role::Student
+    }
+}

@@ -2,9 +2,8 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
-use sea_orm_migration::sea_orm::Schema;
 
-use super::cols::{foreign_key, index, ts, unique_index};
+use kernel::migration::cols::{foreign_key, index, ts, unique_index};
 
 pub struct Migration;
 
@@ -40,13 +39,13 @@ impl MigrationTrait for Migration {
             .create_index(unique_index("departments", "code"))
             .await?;
         manager
-            .create_index(index("departments", "department_type"))
+            .create_index(index("departments", &["department_type"]))
             .await?;
         manager
-            .create_index(index("departments", "is_active"))
+            .create_index(index("departments", &["is_active"]))
             .await?;
         manager
-            .create_index(index("departments", "approval_order"))
+            .create_index(index("departments", &["approval_order"]))
             .await?;
 
         manager
@@ -78,9 +77,9 @@ impl MigrationTrait for Migration {
         manager
             .create_index(unique_index("users", "admission_number"))
             .await?;
-        manager.create_index(index("users", "role")).await?;
+        manager.create_index(index("users", &["role"])).await?;
         manager
-            .create_index(index("users", "department_id"))
+            .create_index(index("users", &["department_id"]))
             .await?;
 
         manager
@@ -200,30 +199,19 @@ impl MigrationTrait for Migration {
             .create_index(unique_index("students", "registration_number"))
             .await?;
         manager
-            .create_index(index("students", "eligibility_status"))
+            .create_index(index("students", &["eligibility_status"]))
             .await?;
         manager
-            .create_index(index("students", "admission_year"))
+            .create_index(index("students", &["admission_year"]))
             .await?;
         manager
-            .create_index(index("students", "graduation_year"))
-            .await?;
-
-        let schema = Schema::new(db);
-        manager
-            .create_table(
-                schema
-                    .create_table_from_entity(kernel::jwt::blacklist::Entity)
-                    .if_not_exists()
-                    .to_owned(),
-            )
+            .create_index(index("students", &["graduation_year"]))
             .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
-            "token_blacklist",
             "students",
             "academics_course",
             "academics_academicdepartment",

@@ -3,9 +3,8 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
-use sea_orm_migration::sea_orm::Schema;
 
-use super::cols::{foreign_key, index, ts, unique_index};
+use kernel::migration::cols::{foreign_key, index, ts, unique_index};
 
 pub struct Migration;
 
@@ -42,11 +41,13 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(index("clearances", "student_id"))
+            .create_index(index("clearances", &["student_id"]))
             .await?;
-        manager.create_index(index("clearances", "status")).await?;
         manager
-            .create_index(index("clearances", "submission_date"))
+            .create_index(index("clearances", &["status"]))
+            .await?;
+        manager
+            .create_index(index("clearances", &["submission_date"]))
             .await?;
 
         manager
@@ -97,11 +98,13 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(index("approvals", "department_id"))
+            .create_index(index("approvals", &["department_id"]))
             .await?;
-        manager.create_index(index("approvals", "status")).await?;
         manager
-            .create_index(index("approvals", "approval_date"))
+            .create_index(index("approvals", &["status"]))
+            .await?;
+        manager
+            .create_index(index("approvals", &["approval_date"]))
             .await?;
 
         manager
@@ -133,7 +136,7 @@ impl MigrationTrait for Migration {
             .create_index(unique_index("finance_records", "student_id"))
             .await?;
         manager
-            .create_index(index("finance_records", "graduation_fee_status"))
+            .create_index(index("finance_records", &["graduation_fee_status"]))
             .await?;
 
         manager
@@ -182,7 +185,7 @@ impl MigrationTrait for Migration {
             .create_index(unique_index("payments", "checkout_request_id"))
             .await?;
         manager
-            .create_index(index("payments", "is_verified"))
+            .create_index(index("payments", &["is_verified"]))
             .await?;
 
         manager
@@ -224,13 +227,13 @@ impl MigrationTrait for Migration {
             .create_index(unique_index("gown_issuances", "gown_code"))
             .await?;
         manager
-            .create_index(index("gown_issuances", "student_id"))
+            .create_index(index("gown_issuances", &["student_id"]))
             .await?;
         manager
-            .create_index(index("gown_issuances", "deposit_status"))
+            .create_index(index("gown_issuances", &["deposit_status"]))
             .await?;
         manager
-            .create_index(index("gown_issuances", "is_returned"))
+            .create_index(index("gown_issuances", &["is_returned"]))
             .await?;
 
         manager
@@ -268,7 +271,7 @@ impl MigrationTrait for Migration {
             )
             .await?;
         manager
-            .create_index(index("notifications", "created_at"))
+            .create_index(index("notifications", &["created_at"]))
             .await?;
 
         manager
@@ -300,24 +303,13 @@ impl MigrationTrait for Migration {
             "object_id",
             "created_at",
         ] {
-            manager.create_index(index("audit_logs", column)).await?;
+            manager.create_index(index("audit_logs", &[column])).await?;
         }
-
-        let schema = Schema::new(db);
-        manager
-            .create_table(
-                schema
-                    .create_table_from_entity(kernel::jobs::job::Entity)
-                    .if_not_exists()
-                    .to_owned(),
-            )
-            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
-            "jobs",
             "audit_logs",
             "notifications",
             "gown_issuances",

@@ -3,7 +3,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use super::cols::ts;
+use kernel::migration::cols::ts;
 
 pub struct Migration;
 

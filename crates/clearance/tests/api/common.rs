@@ -1,11 +1,10 @@
 //! The test application: the real router over a fresh database.
 
-use kernel::password::Algorithm;
-pub use kernel::testing::{TestBackend, TestClient};
+use clearance::Clearance;
+use kernel::System;
+pub use kernel::testing::TestBackend;
 pub use serde_json::{Value, json};
 pub use uuid::Uuid;
-
-use clearance::AppState;
 
 pub const PASSWORD: &str = "Campus-Test-Passw0rd";
 
@@ -48,33 +47,14 @@ pub struct Actor {
     pub refresh: String,
 }
 
-pub struct TestApp {
-    pub client: TestClient,
-    pub state: AppState,
-}
+/// Clearance's application over a fresh database, with its workers running.
+pub struct TestApp(kernel::testing::TestApp<Clearance>);
 
 impl std::ops::Deref for TestApp {
-    type Target = TestClient;
-    fn deref(&self) -> &TestClient {
-        &self.client
+    type Target = kernel::testing::TestApp<Clearance>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
-}
-
-pub fn test_config(url: &str, overrides: &[(&str, &str)]) -> clearance::Config {
-    let media = std::env::temp_dir().join(format!("campus_test_media_{}", Uuid::new_v4().simple()));
-    clearance::Config::from_lookup(|key| {
-        if let Some((_, v)) = overrides.iter().find(|(k, _)| *k == key) {
-            return Some((*v).to_owned());
-        }
-        match key {
-            "CAMPUS_DATABASE_URL" => Some(url.to_owned()),
-            "CAMPUS_SECRET_KEY" => Some("campus-test-secret-key-0123456789".to_owned()),
-            "CAMPUS_THROTTLE_ANON" | "CAMPUS_THROTTLE_USER" => Some("off".to_owned()),
-            "CAMPUS_MEDIA_ROOT" => Some(media.display().to_string()),
-            _ => None,
-        }
-    })
-    .expect("valid test settings")
 }
 
 impl TestApp {
@@ -84,18 +64,9 @@ impl TestApp {
 
     /// An app whose settings differ from the test defaults by `overrides`.
     pub async fn with_settings(backend: TestBackend, overrides: &[(&str, &str)]) -> Self {
-        let url = kernel::testing::fresh_database(backend).await;
-        let config = test_config(&url, overrides);
-        // Cheap hashing keeps the suite fast; the real cost is a setting of production.
-        let state = AppState::connect(config, Algorithm::Pbkdf2Sha256 { iterations: 1000 })
-            .await
-            .expect("connect");
-        clearance::migrate(&state.db).await.expect("migrate");
-        clearance::spawn_workers(&state);
-        Self {
-            client: TestClient::new(clearance::app(state.clone())),
-            state,
-        }
+        let app = kernel::testing::TestApp::<Clearance>::start(backend, overrides).await;
+        Clearance::spawn_workers(&app.state);
+        Self(app)
     }
 
     /// Signs in through `POST /api/auth/token/`.

@@ -84,3 +84,66 @@ impl Related<super::profile::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl kernel::identity::Account for Model {
+    type Id = i64;
+    const ID: Column = Column::Id;
+    const TOKEN_EPOCH: Column = Column::TokenEpoch;
+
+    fn account_id(&self) -> i64 {
+        self.id
+    }
+
+    fn is_active(&self) -> bool {
+        self.is_active
+    }
+
+    fn token_epoch(&self) -> i64 {
+        self.token_epoch
+    }
+}
+
+/// Whose data each role may reach: candidates only their own;
+/// administrators their own and every candidate's; superusers everything.
+impl Model {
+    pub fn id(&self) -> i64 {
+        self.id
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// An administrator or a superuser.
+    pub fn is_staff(&self) -> bool {
+        self.role.is_staff()
+    }
+
+    pub fn is_superuser(&self) -> bool {
+        self.role == Role::Superuser
+    }
+
+    /// Whether this user may reach `target`'s data.
+    pub fn can_reach(&self, target: &Model) -> bool {
+        target.id == self.id
+            || match self.role {
+                Role::Superuser => true,
+                Role::Admin => target.role == Role::Candidate,
+                Role::Candidate => false,
+            }
+    }
+
+    /// The condition on `pss_users` selecting the accounts whose data this
+    /// user may reach (join `pss_users` to use it on owned rows).
+    pub fn reachable_users(&self) -> sea_orm::sea_query::Condition {
+        use sea_orm::sea_query::{Condition, Expr, ExprTrait};
+        let me = Column::Id.eq(self.id);
+        match self.role {
+            Role::Superuser => Condition::all(),
+            Role::Admin => Condition::any()
+                .add(me)
+                .add(Expr::col((Entity, Column::Role)).eq(Role::Candidate.as_str())),
+            Role::Candidate => Condition::all().add(me),
+        }
+    }
+}

@@ -1,12 +1,10 @@
-//! Accounts and profiles, intake forms, journal, admin notes; the kernel's
-//! token blacklist and audit log.
+//! Accounts and profiles, intake forms, journal, admin notes.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
-use sea_orm_migration::sea_orm::Schema;
 
-use super::cols::{foreign_key, index, ts, unique_index};
 use crate::seal::PROFILE_SEALED;
+use kernel::migration::cols::{foreign_key, index, ts, unique_index};
 
 pub struct Migration;
 
@@ -165,22 +163,10 @@ impl MigrationTrait for Migration {
         manager
             .create_index(index("pss_admin_notes", &["created_at"]))
             .await?;
-
-        let schema = Schema::new(db);
-        manager
-            .create_table(
-                schema
-                    .create_table_from_entity(kernel::jwt::blacklist::Entity)
-                    .if_not_exists()
-                    .to_owned(),
-            )
-            .await?;
-        kernel::audit_log::create_table(manager).await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // The blacklist and the audit log are shared with other systems.
         for table in [
             "pss_admin_notes",
             "pss_journal_entries",

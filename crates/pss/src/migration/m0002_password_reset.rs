@@ -3,9 +3,8 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
-use sea_orm_migration::sea_orm::Schema;
 
-use super::cols::{foreign_key, index, ts, unique_index};
+use kernel::migration::cols::{foreign_key, index, ts, unique_index};
 
 pub struct Migration;
 
@@ -72,21 +71,10 @@ impl MigrationTrait for Migration {
         manager
             .create_index(index("pss_password_history", &["user_id", "created_at"]))
             .await?;
-
-        let schema = Schema::new(db);
-        manager
-            .create_table(
-                schema
-                    .create_table_from_entity(kernel::jobs::job::Entity)
-                    .if_not_exists()
-                    .to_owned(),
-            )
-            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        // The job queue is shared with other systems.
         for table in ["pss_password_history", "pss_password_reset_tokens"] {
             manager
                 .drop_table(Table::drop().table(table).to_owned())

@@ -4,7 +4,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 
-use super::cols::{foreign_key, index, ts, unique_index};
+use kernel::migration::cols::{foreign_key, index, ts, unique_index};
 
 pub struct Migration;
 

@@ -1,4 +1,5 @@
-//! The PSS schema, as ordered migrations.
+//! The PSS schema, as ordered migrations (after the kernel's; see
+//! `kernel::migration`). Tables are prefixed `pss_`.
 
 use sea_orm_migration::prelude::*;
 
@@ -25,61 +26,5 @@ impl MigratorTrait for Migrator {
     /// Its own table, so several systems can share one database.
     fn migration_table_name() -> DynIden {
         "pss_migrations".into_iden()
-    }
-}
-
-/// Column helpers that keep every backend's types right.
-pub(crate) mod cols {
-    use sea_orm_migration::prelude::*;
-    use sea_orm_migration::sea_orm::DbBackend;
-
-    /// A UTC timestamp. MySQL/MariaDB get `DATETIME(6)`: their `TIMESTAMP`
-    /// silently gains `ON UPDATE CURRENT_TIMESTAMP` and ends in 2038.
-    pub fn ts<T: IntoIden>(backend: DbBackend, name: T, null: bool) -> ColumnDef {
-        let mut col = ColumnDef::new(name);
-        match backend {
-            DbBackend::MySql => col.custom("DATETIME(6)"),
-            _ => col.timestamp_with_time_zone(),
-        };
-        if null {
-            col.null()
-        } else {
-            col.not_null()
-        };
-        col
-    }
-
-    pub fn unique_index(table: &'static str, column: &'static str) -> IndexCreateStatement {
-        Index::create()
-            .name(format!("uq_{table}_{column}"))
-            .table(table.into_iden())
-            .col(column.into_iden())
-            .unique()
-            .to_owned()
-    }
-
-    pub fn index(table: &'static str, columns: &[&'static str]) -> IndexCreateStatement {
-        let mut index = Index::create();
-        index
-            .name(format!("ix_{table}_{}", columns.join("_")))
-            .table(table.into_iden());
-        for column in columns {
-            index.col(column.into_iden());
-        }
-        index.to_owned()
-    }
-
-    pub fn foreign_key(
-        table: &'static str,
-        column: &'static str,
-        target: &'static str,
-        on_delete: ForeignKeyAction,
-    ) -> ForeignKeyCreateStatement {
-        ForeignKey::create()
-            .name(format!("fk_{table}_{column}"))
-            .from(table.into_iden(), column.into_iden())
-            .to(target.into_iden(), "id".into_iden())
-            .on_delete(on_delete)
-            .to_owned()
     }
 }

@@ -1,13 +1,12 @@
 //! The test application: the real router over a fresh database.
 
-use kernel::password::Algorithm;
-pub use kernel::testing::{TestBackend, TestClient};
+pub use kernel::testing::TestBackend;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 pub use serde_json::{Value, json};
 pub use uuid::Uuid;
 
-use pss::AppState;
+use pss::Pss;
 
 pub const PASSWORD: &str = "Quiet-Harbour-42!";
 /// The field encryption key of the tests (32 bytes, base64).
@@ -55,33 +54,28 @@ pub struct Actor {
     pub refresh: String,
 }
 
-pub struct TestApp {
-    pub client: TestClient,
-    pub state: AppState,
-    pub url: String,
-}
+/// PSS's application over a test database (workers not started: tests
+/// run the job queue themselves).
+pub struct TestApp(kernel::testing::TestApp<Pss>);
 
 impl std::ops::Deref for TestApp {
-    type Target = TestClient;
-    fn deref(&self) -> &TestClient {
-        &self.client
+    type Target = kernel::testing::TestApp<Pss>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }
 
+/// `overrides`, then the tests' field encryption key.
+fn with_key<'a>(overrides: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut all = overrides.to_vec();
+    all.push(("CAMPUS_FIELD_ENCRYPTION_KEY", KEY));
+    all
+}
+
 pub fn test_config(url: &str, overrides: &[(&str, &str)]) -> pss::Config {
-    pss::Config::from_lookup(|key| {
-        if let Some((_, v)) = overrides.iter().find(|(k, _)| *k == key) {
-            return Some((*v).to_owned()).filter(|v| !v.is_empty());
-        }
-        match key {
-            "CAMPUS_DATABASE_URL" => Some(url.to_owned()),
-            "CAMPUS_SECRET_KEY" => Some("campus-test-secret-key-0123456789".to_owned()),
-            "CAMPUS_FIELD_ENCRYPTION_KEY" => Some(KEY.to_owned()),
-            "CAMPUS_THROTTLE_ANON" | "CAMPUS_THROTTLE_USER" => Some("off".to_owned()),
-            _ => None,
-        }
-    })
-    .expect("valid test settings")
+    kernel::testing::test_settings::<Pss>(url, &with_key(overrides))
+        .expect("valid test settings")
+        .1
 }
 
 /// A short unique tag for emails.
@@ -96,24 +90,12 @@ impl TestApp {
 
     /// An app whose settings differ from the test defaults by `overrides`.
     pub async fn with_settings(backend: TestBackend, overrides: &[(&str, &str)]) -> Self {
-        let url = kernel::testing::fresh_database(backend).await;
-        let app = Self::on(&url, overrides).await;
-        pss::migrate(&app.state.db).await.expect("migrate");
-        app
+        Self(kernel::testing::TestApp::start(backend, &with_key(overrides)).await)
     }
 
     /// Another node on the database at `url` (already migrated).
     pub async fn on(url: &str, overrides: &[(&str, &str)]) -> Self {
-        let config = test_config(url, overrides);
-        // Cheap hashing keeps the suite fast; Argon2id is the production setting.
-        let state = AppState::connect(config, Algorithm::Pbkdf2Sha256 { iterations: 1000 })
-            .await
-            .expect("connect");
-        Self {
-            client: TestClient::new(pss::app(state.clone())),
-            state,
-            url: url.to_owned(),
-        }
+        Self(kernel::testing::TestApp::on(url, &with_key(overrides)).await)
     }
 
     /// Signs in through `POST /api/auth/login/`.

@@ -657,8 +657,8 @@ pub async fn everything_stored(app: &TestApp) -> String {
         "pss_deletion_requests",
         "pss_export_requests",
         "campus_audit_log",
-        "jobs",
-        "token_blacklist",
+        "campus_jobs",
+        "campus_token_blacklist",
     ] {
         let rows = JsonValue::find_by_statement(Statement::from_string(
             backend,

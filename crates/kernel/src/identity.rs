@@ -1,0 +1,251 @@
+//! Who is asking: accounts, the current-user extractor, and the life of a
+//! token pair (issue, refresh rotation with atomic blacklisting, logout),
+//! generic over each system's account type.
+//!
+//! A system's users table is its own (the specs' user models differ); it
+//! tells the kernel how to read one through [`Account`], and its state tells
+//! the kernel what tokens carry through [`Identity`]. Everything else — token
+//! checks, the per-account token epoch that ends every token at logout or on
+//! a password change, the blacklist of rotated refresh tokens — lives here
+//! once.
+
+use std::fmt::Display;
+use std::future::Future;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ModelTrait, QueryFilter};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+use crate::jwt::{Claims, TokenPair, TokenType};
+use crate::system::HasKernel;
+
+/// A primary key a token can name in its `user_id` claim.
+pub trait AccountId:
+    Clone + Display + PartialEq + Into<sea_orm::Value> + Send + Sync + 'static
+{
+    /// The id a token's `user_id` names, if it is one of this type.
+    fn parse(text: &str) -> Option<Self>;
+}
+
+impl AccountId for i64 {
+    fn parse(text: &str) -> Option<Self> {
+        text.parse().ok().filter(|id| *id > 0)
+    }
+}
+
+impl AccountId for Uuid {
+    fn parse(text: &str) -> Option<Self> {
+        Uuid::parse_str(text).ok()
+    }
+}
+
+/// Text ids such as axis's 25-character CUIDs.
+impl AccountId for String {
+    fn parse(text: &str) -> Option<Self> {
+        let fits = !text.is_empty()
+            && text.len() <= 64
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        fits.then(|| text.to_owned())
+    }
+}
+
+/// A row of a system's users table, as the kernel needs to see it.
+pub trait Account:
+    ModelTrait<Entity: EntityTrait<Model = Self>>
+    + sea_orm::FromQueryResult
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+    type Id: AccountId;
+    /// The primary-key column.
+    const ID: <Self::Entity as EntityTrait>::Column;
+    /// The integer column counting the account's token generations.
+    const TOKEN_EPOCH: <Self::Entity as EntityTrait>::Column;
+
+    fn account_id(&self) -> Self::Id;
+    /// Inactive accounts cannot sign in, and their tokens stop working.
+    fn is_active(&self) -> bool;
+    /// Tokens carry the epoch they were issued in; a later epoch ends them.
+    fn token_epoch(&self) -> i64;
+}
+
+/// A system's state, as far as signing people in goes.
+pub trait Identity: HasKernel + Clone + Send + Sync + 'static {
+    type Account: Account;
+
+    /// Claims tokens carry besides SimpleJWT's (`email`, `role`, ...).
+    fn claims(&self, _account: &Self::Account) -> Map<String, Value> {
+        Map::new()
+    }
+
+    /// A further check of a verified token against its account, for systems
+    /// that can end one sign-in without ending the others (PSS's sessions).
+    fn check_token(
+        &self,
+        _account: &Self::Account,
+        _claims: &Claims,
+    ) -> impl Future<Output = ApiResult<()>> + Send {
+        async { Ok(()) }
+    }
+}
+
+/// The account whose valid, current access token came with the request.
+/// Derefs to the account row.
+#[derive(Debug, Clone)]
+pub struct Current<A>(pub A);
+
+impl<A> std::ops::Deref for Current<A> {
+    type Target = A;
+    fn deref(&self) -> &A {
+        &self.0
+    }
+}
+
+impl<S: Identity> FromRequestParts<S> for Current<S::Account> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(current) = parts.extensions.get::<Current<S::Account>>() {
+            return Ok(current.clone());
+        }
+        let claims = crate::jwt::AccessClaims::from_request_parts(parts, state)
+            .await?
+            .0;
+        let account = account_for(state, &claims).await?;
+        let current = Current(account);
+        parts.extensions.insert(current.clone());
+        Ok(current)
+    }
+}
+
+fn no_user_id() -> ApiError {
+    ApiError::auth_failed(
+        "Token contained no recognizable user identification",
+        "token_not_valid",
+    )
+}
+
+/// The active account a verified access token belongs to, if the token is
+/// still current (same epoch, and whatever [`Identity::check_token`] asks).
+pub async fn account_for<S: Identity>(state: &S, claims: &Claims) -> ApiResult<S::Account> {
+    let id = <<S::Account as Account>::Id as AccountId>::parse(&claims.user_id)
+        .ok_or_else(no_user_id)?;
+    let account = find::<S::Account>(&state.kernel().db, id)
+        .await?
+        .ok_or_else(|| ApiError::auth_failed("User not found", "user_not_found"))?;
+    if !account.is_active() {
+        return Err(ApiError::auth_failed("User is inactive", "user_inactive"));
+    }
+    if claims.epoch != account.token_epoch() {
+        // Logged out, password changed or deactivated since it was issued.
+        return Err(crate::jwt::access_token_error(
+            crate::jwt::TokenError::Invalid,
+        ));
+    }
+    state.check_token(&account, claims).await?;
+    Ok(account)
+}
+
+/// The account with this id.
+pub async fn find<A: Account>(
+    db: &impl ConnectionTrait,
+    id: A::Id,
+) -> Result<Option<A>, sea_orm::DbErr> {
+    A::Entity::find().filter(A::ID.eq(id)).one(db).await
+}
+
+/// Issues an access and a refresh token for `account`, carrying the system's
+/// claims and `extra` ones.
+pub fn issue<S: Identity>(
+    state: &S,
+    account: &S::Account,
+    extra: Map<String, Value>,
+) -> ApiResult<TokenPair> {
+    let mut claims = state.claims(account);
+    claims.extend(extra);
+    state.kernel().jwt.issue_pair_for(
+        &account.account_id().to_string(),
+        account.token_epoch(),
+        &claims,
+    )
+}
+
+/// SimpleJWT's answer to a refresh token that cannot be used.
+pub fn refresh_error(detail: &'static str) -> ApiError {
+    ApiError::auth_failed(detail, "token_not_valid")
+}
+
+/// Verifies a refresh token and that its account may still use it.
+pub async fn check_refresh<S: Identity>(state: &S, token: &str) -> ApiResult<(Claims, S::Account)> {
+    let invalid = || refresh_error("Token is invalid or expired");
+    let claims = state
+        .kernel()
+        .jwt
+        .verify(token, TokenType::Refresh)
+        .map_err(|_| invalid())?;
+    let id =
+        <<S::Account as Account>::Id as AccountId>::parse(&claims.user_id).ok_or_else(invalid)?;
+    let account = find::<S::Account>(&state.kernel().db, id)
+        .await?
+        .filter(|a| a.is_active() && a.token_epoch() == claims.epoch)
+        .ok_or_else(invalid)?;
+    state
+        .check_token(&account, &claims)
+        .await
+        .map_err(|_| invalid())?;
+    Ok((claims, account))
+}
+
+/// Rotation: checks a refresh token and blacklists it, so of two uses of
+/// the same token exactly one succeeds. The caller issues the new pair.
+pub async fn rotate<S: Identity>(state: &S, token: &str) -> ApiResult<(Claims, S::Account)> {
+    let (claims, account) = check_refresh(state, token).await?;
+    if !crate::jwt::blacklist_refresh(&state.kernel().db, &claims).await? {
+        return Err(refresh_error("Token is blacklisted"));
+    }
+    Ok((claims, account))
+}
+
+/// The claims of a refresh token of `account` sent to be ended at logout;
+/// `None` when it is not a live refresh token of this account.
+pub fn own_refresh<S: Identity>(state: &S, account: &S::Account, token: &str) -> Option<Claims> {
+    state
+        .kernel()
+        .jwt
+        .verify(token.trim(), TokenType::Refresh)
+        .ok()
+        .filter(|c| c.user_id == account.account_id().to_string())
+}
+
+/// Logout, within the caller's transaction: blacklists `refresh` (if given)
+/// and moves the account to a new token epoch, which ends every access and
+/// refresh token issued before.
+pub async fn end_tokens<A: Account>(
+    db: &impl ConnectionTrait,
+    account: &A,
+    refresh: Option<&Claims>,
+) -> ApiResult<()> {
+    if let Some(claims) = refresh {
+        crate::jwt::blacklist_refresh(db, claims).await?;
+    }
+    bump_epoch::<A>(db, account.account_id()).await
+}
+
+/// Ends every token of the account `id` (a password change, a role change,
+/// a deactivation).
+pub async fn bump_epoch<A: Account>(db: &impl ConnectionTrait, id: A::Id) -> ApiResult<()> {
+    A::Entity::update_many()
+        .col_expr(A::TOKEN_EPOCH, Expr::col(A::TOKEN_EPOCH).add(1))
+        .filter(A::ID.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

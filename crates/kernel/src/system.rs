@@ -1,0 +1,323 @@
+//! The System shape: what a campus system implements once — its name and
+//! defaults, its own settings and state, migrations, routes and OpenAPI
+//! document, workers and first administrator — and everything the kernel
+//! then does for every system alike: reading settings, connecting, running
+//! the kernel's migrations before the system's, assembling the HTTP
+//! application, and the `campus` commands through one registry.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use sea_orm::{DatabaseConnection, DbErr};
+use tokio::sync::Notify;
+use utoipa::openapi::OpenApi;
+
+use crate::config::{SettingError, Settings, SystemDefaults};
+use crate::error::Envelope;
+use crate::events::Hub;
+use crate::jwt::Jwt;
+use crate::lockout::LoginGuard;
+use crate::mail::Mailer;
+use crate::password::Hasher;
+use crate::upload::Storage;
+
+/// What every system shares, built once from the settings: the database,
+/// token signing, password hashing, the sign-in lockout, mail, the job
+/// queue's wake-up, file storage and live events.
+#[derive(Clone)]
+pub struct Kernel {
+    pub db: DatabaseConnection,
+    pub jwt: Arc<Jwt>,
+    pub hasher: Hasher,
+    pub settings: Arc<Settings>,
+    /// Failed sign-ins per account and address (in Redis when configured).
+    pub lockout: Arc<LoginGuard>,
+    /// Outgoing email, when `CAMPUS_EMAIL_URL` is set.
+    pub mailer: Option<Mailer>,
+    /// Wakes the job worker after a commit that queued work.
+    pub jobs_wake: Arc<Notify>,
+    /// Uploaded files.
+    pub storage: Storage,
+    /// Wakes live streams on this node.
+    pub hub: Hub,
+}
+
+impl Kernel {
+    /// The shared parts over an open database.
+    pub fn new(db: DatabaseConnection, settings: Settings) -> Result<Self, String> {
+        let mailer = match &settings.email_url {
+            Some(url) => Some(Mailer::new(url, &settings.email_from)?),
+            None => None,
+        };
+        Ok(Self {
+            db,
+            jwt: Arc::new(Jwt::new(
+                &settings.secret_key,
+                settings.access_token_lifetime,
+                settings.refresh_token_lifetime,
+            )),
+            hasher: Hasher::new(settings.password, settings.hash_concurrency),
+            lockout: Arc::new(LoginGuard::new(
+                settings.lockout,
+                settings.redis_url.as_deref(),
+                settings.system,
+            )?),
+            mailer,
+            jobs_wake: Arc::new(Notify::new()),
+            storage: Storage::new(settings.media_root.clone()),
+            hub: Hub::new(),
+            settings: Arc::new(settings),
+        })
+    }
+
+    /// Connects to the configured database.
+    pub async fn connect(settings: Settings) -> Result<Self, String> {
+        let db = crate::db::connect(&settings.database_url)
+            .await
+            .map_err(|e| e.to_string())?;
+        Self::new(db, settings)
+    }
+}
+
+/// A system's state gives the kernel's extractors (current user, client
+/// address, access claims) the shared parts.
+pub trait HasKernel: Send {
+    fn kernel(&self) -> &Kernel;
+}
+
+type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// One campus system. Implemented once per system crate on a unit type
+/// (`clearance::Clearance`); see `docs/ARCHITECTURE.md`, "Adding a system".
+pub trait System: Send + Sync + 'static {
+    /// What `campus <command> <name>` calls it.
+    const NAME: &'static str;
+    /// One line for `campus --help`.
+    const ABOUT: &'static str;
+    /// The title of its API documents.
+    const TITLE: &'static str;
+
+    /// Its own settings, read beside the kernel's.
+    type Config: Send + 'static;
+    /// What its handlers reach: the [`Kernel`] plus its own parts.
+    type State: HasKernel + Clone + Sync + 'static;
+
+    fn defaults() -> SystemDefaults;
+
+    /// Reads the system's own settings (`lookup` is the environment).
+    fn config(settings: &Settings, lookup: Lookup<'_>) -> Result<Self::Config, SettingError>;
+
+    /// Builds the state from the shared kernel and the system's settings.
+    fn state(kernel: Kernel, config: Self::Config) -> Result<Self::State, String>;
+
+    /// Applies the system's own pending migrations (the kernel's have run).
+    fn migrate(db: &DatabaseConnection) -> impl Future<Output = Result<(), DbErr>> + Send;
+
+    /// Its documented API routes and their OpenAPI document.
+    fn api() -> (axum::Router<Self::State>, OpenApi);
+
+    /// Undocumented routes kept for an original's clients (other spellings
+    /// of documented paths).
+    fn aliases() -> axum::Router<Self::State> {
+        axum::Router::new()
+    }
+
+    /// Paths never throttled (health probes, payment callbacks).
+    fn throttle_exempt() -> &'static [&'static str] {
+        &["/api/health/"]
+    }
+
+    /// Error bodies in the system's own envelope; `None` is DRF's.
+    fn envelope() -> Option<Envelope> {
+        None
+    }
+
+    /// Layers the system puts around every response, unmatched routes
+    /// included (after the kernel's stack, before CORS and logging).
+    fn layers(router: Router) -> Router {
+        router
+    }
+
+    /// Starts background work: job workers, periodic sweeps.
+    fn spawn_workers(state: &Self::State);
+
+    /// Whether an administrator exists (to tell a new user how to make one).
+    fn has_admin(state: &Self::State) -> impl Future<Output = Result<bool, DbErr>> + Send;
+
+    /// `campus createsuperuser`: refuses a taken email or a weak password
+    /// with a message for the terminal.
+    fn create_superuser(
+        state: &Self::State,
+        account: &NewSuperuser,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+
+    /// `campus rotate-keys`: re-encrypts every encrypted field with the first
+    /// key; answers what it did.
+    fn rotate_keys(_state: &Self::State) -> impl Future<Output = Result<String, String>> + Send {
+        async { Err(format!("{} has no encrypted fields", Self::NAME)) }
+    }
+}
+
+/// The first administrator, from `campus createsuperuser`.
+#[derive(Debug, Clone)]
+pub struct NewSuperuser {
+    pub email: String,
+    pub password: String,
+    pub full_name: String,
+}
+
+/// The kernel's settings and the system's, from `lookup`.
+pub fn configure<S: System>(lookup: Lookup<'_>) -> Result<(Settings, S::Config), SettingError> {
+    let settings = Settings::from_lookup(&S::defaults(), lookup)?;
+    let config = S::config(&settings, lookup)?;
+    Ok((settings, config))
+}
+
+/// The process environment (after loading `.env` when present).
+pub fn environment() -> impl Fn(&str) -> Option<String> {
+    let _ = dotenvy::dotenv();
+    |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Connects and builds the state (no migrations).
+pub async fn start<S: System>(settings: Settings, config: S::Config) -> Result<S::State, String> {
+    let kernel = Kernel::connect(settings).await?;
+    S::state(kernel, config)
+}
+
+/// The kernel's pending migrations, then the system's.
+pub async fn migrate<S: System>(db: &DatabaseConnection) -> Result<(), DbErr> {
+    crate::migration::migrate(db).await?;
+    S::migrate(db).await
+}
+
+/// The system's OpenAPI 3.1 document.
+pub fn openapi<S: System>() -> OpenApi {
+    crate::docs::with_bearer_auth(S::api().1)
+}
+
+/// The whole HTTP application: documented routes and aliases, throttling,
+/// the documents, the system's own layers, then the kernel's standard stack
+/// (see [`crate::http::wrap`]).
+pub fn app<S: System>(state: S::State) -> Router {
+    let (api, openapi) = S::api();
+    let kernel = state.kernel().clone();
+    let settings = kernel.settings.clone();
+    let throttle = crate::throttle::ThrottleLayerState {
+        throttle: Arc::new(crate::throttle::Throttle::new(
+            settings.throttle_anon,
+            settings.throttle_user,
+        )),
+        jwt: kernel.jwt.clone(),
+        trusted_proxies: settings.trusted_proxies,
+        exempt: S::throttle_exempt(),
+    };
+    let router = api
+        .merge(S::aliases())
+        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            throttle,
+            crate::throttle::middleware,
+        ))
+        .merge(crate::docs::router(
+            crate::docs::with_bearer_auth(openapi),
+            S::TITLE,
+        ));
+    crate::http::wrap(router, &settings, S::envelope(), S::layers)
+}
+
+/// A `campus` command for one system.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Migrate, then serve the API (on `bind`, else `CAMPUS_BIND`).
+    Serve {
+        bind: Option<SocketAddr>,
+    },
+    Migrate,
+    CreateSuperuser(NewSuperuser),
+    /// Print the OpenAPI document.
+    Openapi,
+    RotateKeys,
+}
+
+type Run = fn(Command) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+/// A system as the CLI sees it: the registry in `campus`'s `main.rs` lists
+/// one of these per system.
+#[derive(Clone, Copy)]
+pub struct Entry {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub run: Run,
+}
+
+/// The registry entry of `S`.
+pub const fn entry<S: System>() -> Entry {
+    Entry {
+        name: S::NAME,
+        about: S::ABOUT,
+        run: |command| Box::pin(run::<S>(command)),
+    }
+}
+
+async fn ready<S: System>() -> anyhow::Result<S::State> {
+    let (settings, config) = configure::<S>(&environment())?;
+    let state = start::<S>(settings, config)
+        .await
+        .map_err(anyhow::Error::msg)
+        .context("cannot start")?;
+    migrate::<S>(&state.kernel().db)
+        .await
+        .context("migration failed")?;
+    Ok(state)
+}
+
+/// Carries out `command` for system `S`.
+pub async fn run<S: System>(command: Command) -> anyhow::Result<()> {
+    let name = S::NAME;
+    match command {
+        Command::Openapi => {
+            println!("{}", serde_json::to_string_pretty(&openapi::<S>())?);
+        }
+        Command::Migrate => {
+            ready::<S>().await?;
+            println!("{name}: migrations applied");
+        }
+        Command::CreateSuperuser(account) => {
+            let state = ready::<S>().await?;
+            S::create_superuser(&state, &account)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            println!("Superuser {} created.", account.email);
+        }
+        Command::RotateKeys => {
+            let state = ready::<S>().await?;
+            let report = S::rotate_keys(&state).await.map_err(anyhow::Error::msg)?;
+            println!("{name}: {report}");
+        }
+        Command::Serve { bind } => {
+            crate::http::init_logging();
+            let state = ready::<S>().await?;
+            let address = bind.unwrap_or(state.kernel().settings.bind);
+            let needs_admin = !S::has_admin(&state).await?;
+            S::spawn_workers(&state);
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address}"))?;
+            println!(
+                "campus {name} listening on http://{address}/api/ (docs: http://{address}/api/docs/)"
+            );
+            if needs_admin {
+                println!(
+                    "No administrator yet: create one with\n  cargo run --release -- createsuperuser {name} --email admin@example.org --password '<a strong password>'"
+                );
+            }
+            crate::serve::serve(app::<S>(state), listener).await?;
+        }
+    }
+    Ok(())
+}

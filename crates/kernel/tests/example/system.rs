@@ -1,0 +1,347 @@
+//! `example`: a whole campus system on the kernel — accounts that sign in,
+//! two resources (projects, and the tasks of a project), a migration, audit
+//! rows, an error envelope of its own — with nothing copied from another
+//! system. `docs/ARCHITECTURE.md` walks through it.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use kernel::config::{SettingError, Settings, SystemDefaults};
+use kernel::extract::ClientIp;
+use kernel::identity::{Account, Identity};
+use kernel::system::NewSuperuser;
+use kernel::{ApiError, ApiResult, Checker, Current, Field, HasKernel, IntId, Json, Kernel, Page};
+use kernel::{ListQuery, PageSize, System};
+use sea_orm::entity::prelude::*;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, QueryOrder};
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::schema::{big_integer, big_pk_auto, boolean, string_len};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub mod account {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "example_accounts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub email: String,
+        pub password: String,
+        pub is_active: bool,
+        pub token_epoch: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod project {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(
+        Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize, utoipa::ToSchema,
+    )]
+    #[sea_orm(table_name = "example_projects")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub owner_id: i64,
+        pub name: String,
+        pub done: bool,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+impl Account for account::Model {
+    type Id = i64;
+    const ID: account::Column = account::Column::Id;
+    const TOKEN_EPOCH: account::Column = account::Column::TokenEpoch;
+    fn account_id(&self) -> i64 {
+        self.id
+    }
+    fn is_active(&self) -> bool {
+        self.is_active
+    }
+    fn token_epoch(&self) -> i64 {
+        self.token_epoch
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState(Kernel);
+
+impl HasKernel for AppState {
+    fn kernel(&self) -> &Kernel {
+        &self.0
+    }
+}
+
+impl Identity for AppState {
+    type Account = account::Model;
+}
+
+struct CreateTables;
+
+impl MigrationName for CreateTables {
+    fn name(&self) -> &str {
+        "m0001_initial"
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateTables {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let accounts = Table::create()
+            .table("example_accounts")
+            .col(big_pk_auto("id"))
+            .col(string_len("email", 254).unique_key())
+            .col(string_len("password", 255))
+            .col(boolean("is_active"))
+            .col(big_integer("token_epoch"))
+            .to_owned();
+        let projects = Table::create()
+            .table("example_projects")
+            .col(big_pk_auto("id"))
+            .col(big_integer("owner_id"))
+            .col(string_len("name", 100))
+            .col(boolean("done"))
+            .to_owned();
+        manager.create_table(accounts).await?;
+        manager.create_table(projects).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table("example_projects").to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table("example_accounts").to_owned())
+            .await
+    }
+}
+
+struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(CreateTables)]
+    }
+    fn migration_table_name() -> DynIden {
+        "example_migrations".into_iden()
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct SignIn {
+    email: String,
+    password: String,
+}
+
+/// Sign in: a token pair.
+#[utoipa::path(post, path = "/api/token/", request_body = SignIn, responses((status = 200)))]
+async fn sign_in(
+    State(state): State<AppState>,
+    Json(input): Json<SignIn>,
+) -> ApiResult<Json<Value>> {
+    let found = account::Entity::find()
+        .filter(account::Column::Email.eq(&input.email))
+        .one(&state.kernel().db)
+        .await?;
+    let hash = found.as_ref().map_or("", |a| a.password.as_str());
+    let matches = state
+        .kernel()
+        .hasher
+        .verify(&input.password, hash)
+        .await?
+        .matches;
+    let account = found.filter(|a| matches && a.is_active).ok_or_else(|| {
+        ApiError::auth_failed(
+            "No active account found with the given credentials",
+            "no_active_account",
+        )
+    })?;
+    let pair = kernel::identity::issue(&state, &account, serde_json::Map::new())?;
+    Ok(Json(
+        json!({"access": pair.access, "refresh": pair.refresh}),
+    ))
+}
+
+/// The caller's projects, a page at a time.
+#[utoipa::path(get, path = "/api/projects/", responses((status = 200, body = Page<project::Model>)))]
+async fn list_projects(
+    State(state): State<AppState>,
+    Current(me): Current<account::Model>,
+    list: ListQuery,
+) -> ApiResult<Json<Page<project::Model>>> {
+    let query = project::Entity::find()
+        .filter(project::Column::OwnerId.eq(me.id))
+        .order_by_asc(project::Column::Id);
+    Ok(Json(
+        list.page(&state.kernel().db, query, PageSize::DEFAULT)
+            .await?,
+    ))
+}
+
+#[derive(Default, Deserialize, utoipa::ToSchema)]
+pub struct ProjectIn {
+    #[schema(value_type = String)]
+    #[serde(default)]
+    name: Field<String>,
+}
+
+/// Create a project of the caller's; audited in the same transaction.
+#[utoipa::path(post, path = "/api/projects/", request_body = ProjectIn, responses((status = 201, body = project::Model)))]
+async fn create_project(
+    State(state): State<AppState>,
+    Current(me): Current<account::Model>,
+    ClientIp(ip): ClientIp,
+    Json(input): Json<ProjectIn>,
+) -> ApiResult<(StatusCode, Json<project::Model>)> {
+    let mut c = Checker::new();
+    let name = c.text("name", input.name, 100);
+    c.finish()?;
+    let txn = kernel::db::begin_write(&state.kernel().db).await?;
+    let project = project::ActiveModel {
+        owner_id: Set(me.id),
+        name: Set(name.unwrap_or_default()),
+        done: Set(false),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    audit(
+        &txn,
+        &me,
+        ip,
+        "create",
+        project.id,
+        kernel::audit::created(&json!(project)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((StatusCode::CREATED, Json(project)))
+}
+
+/// Mark one of the caller's projects done; another's answers 404.
+#[utoipa::path(post, path = "/api/projects/{id}/done/", params(("id" = i64, Path)), responses((status = 200, body = project::Model)))]
+async fn finish_project(
+    State(state): State<AppState>,
+    Current(me): Current<account::Model>,
+    ClientIp(ip): ClientIp,
+    IntId(id): IntId,
+) -> ApiResult<Json<project::Model>> {
+    let txn = kernel::db::begin_write(&state.kernel().db).await?;
+    let before = project::Entity::find_by_id(id)
+        .filter(project::Column::OwnerId.eq(me.id))
+        .one(&txn)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let mut row: project::ActiveModel = before.clone().into();
+    row.done = Set(true);
+    let after = row.update(&txn).await?;
+    audit(
+        &txn,
+        &me,
+        ip,
+        "update",
+        id,
+        kernel::audit::diff(&json!(before), &json!(after)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Json(after))
+}
+
+async fn audit(
+    db: &impl ConnectionTrait,
+    me: &account::Model,
+    ip: Option<std::net::IpAddr>,
+    action: &str,
+    id: i64,
+    changes: Value,
+) -> ApiResult<()> {
+    let event = kernel::audit_log::Event {
+        system: Example::NAME,
+        actor_id: Some(me.id.to_string()),
+        ip,
+        action,
+        object_type: "project",
+        object_id: id.to_string(),
+        changes: Some(changes),
+    };
+    kernel::audit_log::record(db, event).await
+}
+
+/// Errors as `{"error": {"code", "message", "fields"}}`.
+fn envelope(report: &kernel::error::ErrorReport) -> Value {
+    let fields = report.fields.as_ref().map(kernel::FieldErrors::to_json);
+    json!({"error": {"code": report.code, "message": report.message, "fields": fields}})
+}
+
+pub struct Example;
+
+impl System for Example {
+    const NAME: &'static str = "example";
+    const ABOUT: &'static str = "The smallest whole system.";
+    const TITLE: &'static str = "Example API";
+    type Config = ();
+    type State = AppState;
+
+    fn defaults() -> SystemDefaults {
+        SystemDefaults::base(Self::NAME)
+    }
+    fn config(_: &Settings, _: &dyn Fn(&str) -> Option<String>) -> Result<(), SettingError> {
+        Ok(())
+    }
+    fn state(kernel: Kernel, (): ()) -> Result<AppState, String> {
+        Ok(AppState(kernel))
+    }
+    async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+        Migrator::up(db, None).await
+    }
+    fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+        OpenApiRouter::new()
+            .routes(routes!(sign_in))
+            .routes(routes!(list_projects, create_project))
+            .routes(routes!(finish_project))
+            .split_for_parts()
+    }
+    fn envelope() -> Option<kernel::error::Envelope> {
+        Some(envelope)
+    }
+    fn spawn_workers(_: &AppState) {}
+    async fn has_admin(state: &AppState) -> Result<bool, DbErr> {
+        Ok(account::Entity::find()
+            .one(&state.kernel().db)
+            .await?
+            .is_some())
+    }
+    async fn create_superuser(state: &AppState, new: &NewSuperuser) -> Result<(), String> {
+        let hash = state
+            .kernel()
+            .hasher
+            .make(&new.password)
+            .await
+            .map_err(|e| e.to_string())?;
+        let row = account::ActiveModel {
+            email: Set(new.email.clone()),
+            password: Set(hash),
+            is_active: Set(true),
+            token_epoch: Set(0),
+            ..Default::default()
+        };
+        row.insert(&state.kernel().db)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+}
