@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
 use kernel::extract::ClientIp;
+use kernel::identity::RefreshIn;
 use kernel::jwt::TokenPair;
 use kernel::{ApiError, ApiResult, Checker, Field, FieldErrors, Json, MessageOut};
 use sea_orm::{
@@ -295,13 +296,6 @@ pub async fn login(
     Ok(Json(SessionOut::new(pair, out, "Login successful")))
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct RefreshIn {
-    #[schema(value_type = String)]
-    #[serde(default)]
-    pub refresh: Field<String>,
-}
-
 /// Rotate a refresh token: the old one is blacklisted, a new pair is returned.
 /// Reusing a rotated refresh token fails with 401.
 #[utoipa::path(post, path = "/api/auth/token/refresh/", tag = "auth", request_body = RefreshIn,
@@ -310,10 +304,7 @@ pub async fn refresh_token(
     State(state): State<AppState>,
     Json(input): Json<RefreshIn>,
 ) -> ApiResult<Json<TokenPair>> {
-    let mut c = Checker::new();
-    let token = c.text("refresh", input.refresh, 4096);
-    c.finish()?;
-    let (_, user) = kernel::identity::rotate(&state, &token.unwrap_or_default()).await?;
+    let (_, user) = kernel::identity::rotate(&state, &input.token()?).await?;
     Ok(Json(issue(&state, &user)?))
 }
 

@@ -178,6 +178,24 @@ pub fn issue<S: Identity>(
     )
 }
 
+/// SimpleJWT's refresh body, `{"refresh": "<token>"}`.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+pub struct RefreshIn {
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub refresh: crate::Field<String>,
+}
+
+impl RefreshIn {
+    /// The token, or the field error DRF gives for a missing or blank one.
+    pub fn token(self) -> ApiResult<String> {
+        let mut c = crate::Checker::new();
+        let token = c.text("refresh", self.refresh, 4096);
+        c.finish()?;
+        Ok(token.unwrap_or_default())
+    }
+}
+
 /// SimpleJWT's answer to a refresh token that cannot be used.
 pub fn refresh_error(detail: &'static str) -> ApiError {
     ApiError::auth_failed(detail, "token_not_valid")

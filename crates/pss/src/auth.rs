@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use kernel::extract::ClientIp;
+use kernel::identity::RefreshIn;
 use kernel::jwt::TokenPair;
 use kernel::{ApiError, ApiResult, Checker, Field, Json};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
@@ -210,13 +211,6 @@ pub async fn login(
     Ok(Json(signed_in(&state, &user, ip, &headers).await?).into_response())
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct RefreshIn {
-    #[schema(value_type = String)]
-    #[serde(default)]
-    pub refresh: Field<String>,
-}
-
 /// Rotate a refresh token: the old one is blacklisted and a new pair
 /// returned; reusing a rotated (or logged-out) refresh token fails with 401.
 #[utoipa::path(post, path = "/api/auth/refresh/", tag = "auth", request_body = RefreshIn,
@@ -225,12 +219,10 @@ pub async fn refresh_token(
     State(state): State<AppState>,
     Json(input): Json<RefreshIn>,
 ) -> ApiResult<Json<TokenPair>> {
-    let mut c = Checker::new();
-    let token = c.text("refresh", input.refresh, 4096);
-    c.finish()?;
+
     // The session carries over to the new pair; an ended session's refresh
     // token is dead (see `AppState::check_token`).
-    let (claims, user) = kernel::identity::rotate(&state, &token.unwrap_or_default()).await?;
+    let (claims, user) = kernel::identity::rotate(&state, &input.token()?).await?;
     let sid = crate::sessions::sid(&claims)
         .ok_or_else(|| kernel::identity::refresh_error("Token is invalid or expired"))?;
     Ok(Json(crate::sessions::issue(&state, &user, sid)?))
