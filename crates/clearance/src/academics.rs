@@ -3,7 +3,6 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::Utc;
 use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, PageSize};
@@ -371,7 +370,7 @@ pub async fn create_school(
         dean_email: Set(f.email),
         description: Set(f.description),
         is_active: Set(f.is_active),
-        created_at: Set(Utc::now()),
+        created_at: Set(kernel::time::now()),
     }
     .insert(&txn)
     .await
@@ -473,7 +472,7 @@ pub async fn create_academic_department(
         head_email: Set(f.email),
         description: Set(f.description),
         is_active: Set(f.is_active),
-        created_at: Set(Utc::now()),
+        created_at: Set(kernel::time::now()),
     }
     .insert(&txn)
     .await
@@ -571,7 +570,7 @@ pub async fn create_course(
         duration_years: Set(years.and_then(|y| i32::try_from(y).ok()).unwrap_or(4)),
         description: Set(f.description),
         is_active: Set(f.is_active),
-        created_at: Set(Utc::now()),
+        created_at: Set(kernel::time::now()),
     }
     .insert(&txn)
     .await

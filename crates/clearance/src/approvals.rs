@@ -589,7 +589,7 @@ async fn write(
     } else if clear_evidence {
         model.evidence_file = Set(None);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(&txn).await;
     let updated = match updated {
         Ok(updated) => updated,

@@ -3,7 +3,6 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::Utc;
 use kernel::extract::ClientIp;
 use kernel::jwt::{Claims, TokenPair, TokenType};
 use kernel::{ApiError, ApiResult, Checker, Field, FieldErrors, Json, MessageOut};
@@ -178,7 +177,7 @@ pub async fn register(
     c.finish()?;
 
     let hash = state.hasher.make(&password.unwrap_or_default()).await?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     let created = user::ActiveModel {
         id: Set(Uuid::new_v4()),
         email: Set(email.unwrap_or_default()),
@@ -256,7 +255,7 @@ async fn authenticate(
     if verdict.needs_rehash {
         model.password = Set(state.hasher.make(&password).await?);
     }
-    model.last_login = Set(Some(Utc::now()));
+    model.last_login = Set(Some(kernel::time::now()));
     Ok(Some(model.update(&state.db).await?))
 }
 
@@ -442,7 +441,7 @@ async fn write_profile(
     if let Some(v) = admission_number {
         model.admission_number = Set(v);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(&state.db).await.map_err(user_conflict)?;
     Ok(Json(UserOut::load(&state.db, &updated).await?))
 }
@@ -529,7 +528,7 @@ pub async fn change_password(
                 let mut model: user::ActiveModel = me.clone().into();
                 model.password = Set(hash);
                 model.token_epoch = Set(me.token_epoch + 1);
-                model.updated_at = Set(Utc::now());
+                model.updated_at = Set(kernel::time::now());
                 Ok(model.update(txn).await?)
             })
         })

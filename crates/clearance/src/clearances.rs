@@ -441,7 +441,7 @@ pub async fn create_clearance(
             "No clearance offices are active yet; try again later.",
         ));
     }
-    let now = Utc::now();
+    let now = kernel::time::now();
     let request = clearance::ActiveModel {
         id: Set(Uuid::new_v4()),
         student_id: Set(record.id),
@@ -577,7 +577,7 @@ async fn write(
     if let Some(reason) = reason {
         model.rejection_reason = Set(reason);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(&txn).await?;
     audit::record(
         &txn,

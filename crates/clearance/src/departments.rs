@@ -252,7 +252,7 @@ pub async fn create_department(
 ) -> ApiResult<(StatusCode, Json<DepartmentOut>)> {
     require_admin(&me)?;
     let v = validate(&state.db, input, false, None).await?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     let txn = kernel::db::begin_write(&state.db).await?;
     let created = department::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -345,7 +345,7 @@ async fn write(
     if let Some(x) = v.approval_order {
         model.approval_order = Set(x);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(&txn).await.map_err(conflict)?;
     audit::record(
         &txn,

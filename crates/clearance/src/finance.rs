@@ -305,7 +305,7 @@ pub async fn create_record(
         }
     }
     c.finish()?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     let txn = kernel::db::begin_write(&state.db).await?;
     let created = finance_record::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -444,14 +444,14 @@ async fn write_record(
     if let Some(v) = &status {
         model.graduation_fee_status = Set(v.clone());
         if v == "verified" && existing.graduation_fee_status != "verified" {
-            model.last_verified_date = Set(Some(Utc::now()));
+            model.last_verified_date = Set(Some(kernel::time::now()));
             model.verified_by = Set(Some(me.full_name.clone()));
         }
     }
     if let Some(v) = notes {
         model.notes = Set(v);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(&txn).await?;
     let action =
         if status.as_deref() == Some("verified") && existing.graduation_fee_status != "verified" {
@@ -778,12 +778,16 @@ pub async fn create_payment(
     let phone = c
         .optional_text("phone_number", input.phone_number, 20)
         .flatten();
-    let paid_at = c.nullable(input.payment_date).flatten();
+    // Microseconds at most, as Django stores them.
+    let paid_at = c
+        .nullable(input.payment_date)
+        .flatten()
+        .map(|at| chrono::SubsecRound::trunc_subsecs(at, 6));
     let notes = c.blank_text("notes", input.notes, 10_000);
     if amount.is_some_and(|a| a.cents() <= 0) {
         c.error("amount", "Ensure this value is greater than 0.");
     }
-    if paid_at.is_some_and(|at| at > Utc::now() + chrono::Duration::minutes(5)) {
+    if paid_at.is_some_and(|at| at > kernel::time::now() + chrono::Duration::minutes(5)) {
         c.error("payment_date", "Payment date cannot be in the future.");
     }
     let phone = match phone {
@@ -836,7 +840,7 @@ pub async fn create_payment(
     }
     c.finish()?;
     let student_id = student_id.unwrap_or_default();
-    let now = Utc::now();
+    let now = kernel::time::now();
     let txn = kernel::db::begin_write(&state.db).await?;
     let created = payment::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -919,7 +923,7 @@ async fn mark_fee_paid<C: ConnectionTrait>(
             model.mpesa_code = Set(Some(code.to_owned()));
         }
         model.mpesa_payment_date = Set(when);
-        model.updated_at = Set(Utc::now());
+        model.updated_at = Set(kernel::time::now());
         model.update(db).await?;
     }
     Ok(())
@@ -1140,7 +1144,7 @@ async fn write_payment(
     if let Some(v) = notes {
         model.notes = Set(v);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(&txn).await.map_err(payment_conflict)?;
     audit::record(
         &txn,
@@ -1254,7 +1258,7 @@ pub async fn verify_payment(
             "Only a received payment can be verified.",
         ));
     }
-    let now = Utc::now();
+    let now = kernel::time::now();
     let note = input
         .notes
         .map(|n| n.trim().to_owned())
@@ -1423,7 +1427,7 @@ pub async fn stk_push(
                 ApiError::BadGateway(format!("M-PESA refused the payment request: {reason}").into())
             }
         })?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     let txn = kernel::db::begin_write(&state.db).await?;
     let before = existing.as_ref().map(payment_snapshot);
     let saved = match existing {
@@ -1573,7 +1577,7 @@ async fn apply_callback(
     if existing.status != "pending" {
         return Ok(()); // already applied: a replay changes nothing
     }
-    let now = Utc::now();
+    let now = kernel::time::now();
     let mut model: payment::ActiveModel = existing.clone().into();
     model.updated_at = Set(now);
     let mut effects = Effects::new();

@@ -162,7 +162,7 @@ async fn student_names<C: ConnectionTrait>(
 /// Renders gowns with one extra query per 500 students, whatever their count.
 async fn render<C: ConnectionTrait>(db: &C, rows: Vec<gown::Model>) -> ApiResult<Vec<GownOut>> {
     let names = student_names(db, rows.iter().map(|g| g.student_id).collect()).await?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     Ok(rows
         .into_iter()
         .map(|g| {
@@ -333,8 +333,11 @@ fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
                 .and_then(|d| d.and_hms_opt(23, 59, 59))
                 .map(|n| n.and_utc())
         })?;
-    // Every backend stores four-digit years (MySQL's DATETIME ends in 9999).
-    (1..=9999).contains(&parsed.year()).then_some(parsed)
+    // Every backend stores four-digit years (MySQL's DATETIME ends in 9999),
+    // and microseconds at most (as Django does).
+    (1..=9999)
+        .contains(&parsed.year())
+        .then(|| chrono::SubsecRound::trunc_subsecs(parsed, 6))
 }
 
 /// What an issue or an edit sets; `None` leaves a field as it is.
@@ -529,7 +532,7 @@ pub async fn issue_gown(
     ClientIp(ip): ClientIp,
     Json(mut input): Json<GownIn>,
 ) -> ApiResult<(StatusCode, Json<GownOut>)> {
-    let now = Utc::now();
+    let now = kernel::time::now();
     let mut c = Checker::new();
     let student_field = match std::mem::take(&mut input.student) {
         Field::Absent => std::mem::take(&mut input.student_id),
@@ -692,7 +695,7 @@ async fn write(
     if let Some(notes) = changes.notes {
         model.notes = Set(notes);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(&txn).await?;
     audit::record(
         &txn,
@@ -807,7 +810,7 @@ pub async fn mark_returned(
             format!("Ensure this field has no more than {NOTES_MAX} characters."),
         ));
     }
-    let now = Utc::now();
+    let now = kernel::time::now();
     let mut model: gown::ActiveModel = existing.clone().into();
     model.is_returned = Set(true);
     model.returned_date = Set(Some(now));
@@ -862,7 +865,7 @@ pub async fn refund_deposit(
             "No deposit was paid for this gown, so there is nothing to refund.",
         ));
     }
-    let now = Utc::now();
+    let now = kernel::time::now();
     let mut model: gown::ActiveModel = existing.clone().into();
     model.deposit_status = Set("refunded".into());
     model.deposit_refund_date = Set(Some(now));
@@ -915,7 +918,7 @@ pub async fn overdue_gowns(
     State(state): State<AppState>,
     Admin(_me): Admin,
 ) -> ApiResult<Json<Vec<GownOut>>> {
-    let rows = overdue_at(gown::Entity::find(), Utc::now())
+    let rows = overdue_at(gown::Entity::find(), kernel::time::now())
         .order_by(gown::Column::ReturnDate, Order::Asc)
         .order_by(gown::Column::Id, Order::Asc)
         .all(&state.db)
@@ -960,7 +963,7 @@ pub async fn gown_statistics(
     Admin(_me): Admin,
 ) -> ApiResult<Json<GownStatistics>> {
     let backend = state.db.get_database_backend();
-    let now = Utc::now();
+    let now = kernel::time::now();
     let row: Option<(i64, i64, i64, i64, i64, i64)> = gown::Entity::find()
         .select_only()
         .column_as(Expr::cust("COUNT(*)"), "total")
@@ -1008,7 +1011,7 @@ pub async fn gown_statistics(
 /// gown is claimed by a conditional update before its reminder is written.
 pub async fn notify_overdue(state: &AppState) -> ApiResult<usize> {
     const BATCH: u64 = 500;
-    let now = Utc::now();
+    let now = kernel::time::now();
     let mut sent = 0;
     let mut after: Option<Uuid> = None;
     loop {

@@ -26,7 +26,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use chrono::Utc;
 use kernel::config::{Rate, Settings, SystemDefaults};
 use kernel::jwt::Jwt;
 use kernel::password::{Algorithm, Hasher};
@@ -318,7 +317,7 @@ pub async fn create_superuser(
         .make(password)
         .await
         .map_err(|e| e.to_string())?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     user::ActiveModel {
         id: Set(Uuid::new_v4()),
         email: Set(email),

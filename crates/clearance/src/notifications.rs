@@ -303,7 +303,7 @@ async fn set_read(
     }
     let mut model: notification::ActiveModel = row.into();
     model.is_read = Set(read);
-    model.read_at = Set(read.then(Utc::now));
+    model.read_at = Set(read.then(kernel::time::now));
     Ok(model.update(&state.db).await?.into())
 }
 
@@ -357,7 +357,10 @@ pub async fn mark_all_read(
 ) -> ApiResult<Json<MessageOut>> {
     let result = notification::Entity::update_many()
         .col_expr(notification::Column::IsRead, Expr::value(true))
-        .col_expr(notification::Column::ReadAt, Expr::value(Utc::now()))
+        .col_expr(
+            notification::Column::ReadAt,
+            Expr::value(kernel::time::now()),
+        )
         .filter(notification::Column::UserId.eq(me.id))
         .filter(notification::Column::IsRead.eq(false))
         .exec(&state.db)
@@ -481,7 +484,7 @@ pub async fn notification_stream(
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let wake = state.hub.subscribe();
     let start = Cursor {
-        since: Utc::now() - chrono::Duration::milliseconds(1),
+        since: kernel::time::now() - chrono::Duration::milliseconds(1),
         seen: HashSet::new(),
     };
     let stream = futures_util::stream::unfold(

@@ -440,7 +440,7 @@ pub async fn create_student(
     c.finish()?;
 
     let hash = state.hasher.make(&password.unwrap_or_default()).await?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     let new_user = user::ActiveModel {
         id: Set(Uuid::new_v4()),
         email: Set(email.unwrap_or_default()),
@@ -618,7 +618,7 @@ async fn write(
     if let Some(x) = v.eligibility_status {
         model.eligibility_status = Set(x);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(&txn).await.map_err(record_conflict)?;
     audit::record(
         &txn,

@@ -274,7 +274,7 @@ pub async fn create_user(
     c.finish()?;
 
     let hash = state.hasher.make(&password.unwrap_or_default()).await?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     let txn = kernel::db::begin_write(&state.db).await?;
     let created = user::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -426,7 +426,7 @@ async fn write_user(
         // A deactivated account or a reset password ends every session.
         model.token_epoch = Set(current.token_epoch + 1);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(&txn).await.map_err(user_conflict)?;
     audit::record(
         &txn,

@@ -22,6 +22,7 @@ pub mod money;
 pub mod password;
 pub mod serve;
 pub mod throttle;
+pub mod time;
 pub mod upload;
 
 #[cfg(feature = "testing")]

@@ -312,7 +312,7 @@ pub async fn create_admin_note(
     Json(input): Json<AdminNoteIn>,
 ) -> ApiResult<(StatusCode, Json<AdminNoteOut>)> {
     let changes = check(&state, input, false).await?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     let txn = kernel::db::begin_write(&state.db).await?;
     let created = admin_note::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
@@ -399,7 +399,7 @@ async fn write_note(
     if let Some(v) = changes.is_important {
         model.is_important = Set(v);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(&txn).await?;
     audit::record(
         &txn,

@@ -348,7 +348,7 @@ pub(crate) fn check_fields(
                     );
                     None
                 }
-                Ok(date) if date > Utc::now().date_naive() => {
+                Ok(date) if date > kernel::time::now().date_naive() => {
                     c.error(&name, "Date of birth cannot be in the future.");
                     None
                 }
@@ -399,7 +399,7 @@ pub(crate) async fn create_empty<C: ConnectionTrait>(
     db: &C,
     user_id: i64,
 ) -> ApiResult<profile::Model> {
-    let now = Utc::now();
+    let now = kernel::time::now();
     let mut model = profile::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
         user_id: Set(user_id),
@@ -498,7 +498,7 @@ pub(crate) async fn update_profile_row<C: ConnectionTrait>(
         before_snapshot["has_completed_intake"] = Value::Bool(current.has_completed_intake);
         after_snapshot["has_completed_intake"] = Value::Bool(done);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(db).await?;
     audit::record(
         db,

@@ -210,7 +210,7 @@ pub(crate) async fn create_account(
     c.finish()?;
 
     let hash = state.hasher.make(&password.unwrap_or_default()).await?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     let txn = kernel::db::begin_write(&state.db).await?;
     let created = user::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
@@ -503,7 +503,7 @@ async fn write_user(
     if let Some(v) = is_active {
         model.is_active = Set(v);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(&txn).await.map_err(user_conflict)?;
     audit::record(
         &txn,
