@@ -134,6 +134,8 @@ pub struct ClearanceOut {
     pub rejection_reason: Option<String>,
     pub approvals: Vec<ApprovalSummary>,
     pub completion_percentage: f64,
+    /// The student's payment, for those who may read it (administrators, the
+    /// finance office, the student); otherwise null.
     pub payment_info: Option<PaymentInfo>,
     /// The lowest-order office still to approve (null once completed).
     pub current_department: Option<CurrentDepartment>,
@@ -188,9 +190,11 @@ async fn list_out<C: ConnectionTrait>(
         .collect())
 }
 
-/// Loads everything the detail shows.
+/// Loads everything the detail shows to `viewer` (the payment only to those
+/// who may read the student's finances).
 pub async fn detail<C: ConnectionTrait>(
     db: &C,
+    viewer: &user::Model,
     request: clearance::Model,
 ) -> ApiResult<ClearanceOut> {
     let mut approvals = approval::Entity::find()
@@ -226,6 +230,7 @@ pub async fn detail<C: ConnectionTrait>(
         });
     let payment = payment::Entity::find()
         .filter(payment::Column::StudentId.eq(request.student_id))
+        .filter(crate::finance::readable(viewer, payment::Column::StudentId))
         .one(db)
         .await?;
     let approved = approvals
@@ -519,7 +524,7 @@ pub async fn create_clearance(
         related: Some(("clearance", request.id)),
     };
     effects.notify_admins(&txn, &state, &for_admins).await?;
-    let out = detail(&txn, request).await?;
+    let out = detail(&txn, &me, request).await?;
     txn.commit().await?;
     effects.publish(&state);
     Ok((StatusCode::CREATED, Json(out)))
@@ -546,7 +551,7 @@ pub async fn retrieve_clearance(
     Id(id): Id,
 ) -> ApiResult<Json<ClearanceOut>> {
     let request = find_visible(&state.db, &me, id).await?;
-    Ok(Json(detail(&state.db, request).await?))
+    Ok(Json(detail(&state.db, &me, request).await?))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -592,7 +597,7 @@ async fn write(
         ),
     )
     .await?;
-    let out = detail(&txn, updated).await?;
+    let out = detail(&txn, &me, updated).await?;
     txn.commit().await?;
     Ok(Json(out))
 }
@@ -685,7 +690,7 @@ pub async fn clearance_progress(
     Id(id): Id,
 ) -> ApiResult<Json<ProgressOut>> {
     let request = find_visible(&state.db, &me, id).await?;
-    let out = detail(&state.db, request).await?;
+    let out = detail(&state.db, &me, request).await?;
     let count = |status: &str| out.approvals.iter().filter(|a| a.status == status).count();
     Ok(Json(ProgressOut {
         clearance_request_id: out.id,

@@ -8,7 +8,7 @@ use chrono::Utc;
 use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Money, Page, PageSize};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Condition, Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr,
     ModelTrait, Order, QueryFilter, QuerySelect, Select,
@@ -23,7 +23,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, Actor};
 use crate::entities::user::{self, Role};
-use crate::entities::{finance_record, payment, student};
+use crate::entities::{department, finance_record, payment, student};
 use crate::mpesa::{DarajaError, normalize_phone};
 use crate::notify::{Effects, Note};
 use crate::principal::{ADMIN_ONLY, CurrentUser};
@@ -75,14 +75,36 @@ fn require_admin(me: &user::Model) -> ApiResult<()> {
     }
 }
 
-/// Finance data is read by administrators and office staff (the finance office).
-fn require_reader(me: &user::Model) -> ApiResult<()> {
-    if me.role == Role::Student {
-        Err(ApiError::no_permission())
-    } else {
-        Ok(())
+/// Whose finance records and payments `me` may read, as a condition on a
+/// `student_id` column: administrators and the finance office's staff every
+/// student's, a student their own, anyone else none (lists come back empty,
+/// details 404). Every finance query goes through it.
+pub(crate) fn readable(me: &user::Model, student_id: impl ColumnTrait) -> Condition {
+    match (me.role, me.department_id) {
+        (Role::Admin, _) => Condition::all(),
+        (Role::DepartmentStaff, Some(office)) => Condition::all().add(Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(department::Entity)
+                .and_where(department::Column::Id.eq(office))
+                .and_where(department::Column::DepartmentType.eq(FINANCE_OFFICE))
+                .to_owned(),
+        )),
+        (Role::DepartmentStaff, None) => Condition::all().add(Expr::cust("1 = 0")),
+        (Role::Student, _) => Condition::all().add(
+            student_id.in_subquery(
+                Query::select()
+                    .column(student::Column::Id)
+                    .from(student::Entity)
+                    .and_where(student::Column::UserId.eq(me.id))
+                    .to_owned(),
+            ),
+        ),
     }
 }
+
+/// The office type whose staff keep the books.
+const FINANCE_OFFICE: &str = "finance";
 
 async fn student_names<C: ConnectionTrait>(
     db: &C,
@@ -177,19 +199,20 @@ fn record_not_found() -> ApiError {
     ApiError::not_found_msg("No FinanceRecord matches the given query.")
 }
 
-/// List finance records (administrators and office staff). Filters:
-/// `graduation_fee_status`, `student`; search: student name, email, registration number.
+/// List finance records (administrators and the finance office's staff;
+/// students: their own). Filters: `graduation_fee_status`, `student`; search:
+/// student name, email, registration number.
 #[utoipa::path(get, path = "/api/finance/records/", tag = "finance", security(("jwt" = [])),
     params(("graduation_fee_status" = Option<String>, Query), ("student" = Option<Uuid>, Query), ("search" = Option<String>, Query),
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
-    responses((status = 200, body = Page<FinanceRecordOut>), (status = 401), (status = 403)))]
+    responses((status = 200, body = Page<FinanceRecordOut>), (status = 401)))]
 pub async fn list_records(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<FinanceRecordOut>>> {
-    require_reader(&me)?;
-    let mut query = finance_record::Entity::find();
+    let mut query =
+        finance_record::Entity::find().filter(readable(&me, finance_record::Column::StudentId));
     query = list.filter(
         query,
         "graduation_fee_status",
@@ -381,16 +404,16 @@ async fn own_student(state: &AppState, me: &user::Model) -> ApiResult<student::M
         .ok_or_else(|| ApiError::not_found_msg("Student record not found"))
 }
 
-/// One finance record (administrators and office staff).
+/// One finance record (administrators and the finance office's staff; students: their own).
 #[utoipa::path(get, path = "/api/finance/records/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = FinanceRecordOut), (status = 401), (status = 403), (status = 404)))]
+    responses((status = 200, body = FinanceRecordOut), (status = 401), (status = 404)))]
 pub async fn retrieve_record(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<FinanceRecordOut>> {
-    require_reader(&me)?;
     let row = finance_record::Entity::find_by_id(id)
+        .filter(readable(&me, finance_record::Column::StudentId))
         .one(&state.db)
         .await?
         .ok_or_else(record_not_found)?;
@@ -669,20 +692,23 @@ fn filtered_payments(
     ))
 }
 
-/// List payments (administrators and office staff). Filters: `payment_method`,
-/// `status`, `is_verified`, `student`; search: student name, email, registration number.
+/// List payments (administrators and the finance office's staff; students:
+/// their own). Filters: `payment_method`, `status`, `is_verified`, `student`;
+/// search: student name, email, registration number.
 #[utoipa::path(get, path = "/api/finance/payments/", tag = "finance", security(("jwt" = [])),
     params(("payment_method" = Option<String>, Query), ("status" = Option<String>, Query), ("is_verified" = Option<bool>, Query),
            ("student" = Option<Uuid>, Query), ("search" = Option<String>, Query), ("ordering" = Option<String>, Query),
            ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
-    responses((status = 200, body = Page<PaymentOut>), (status = 401), (status = 403)))]
+    responses((status = 200, body = Page<PaymentOut>), (status = 401)))]
 pub async fn list_payments(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<PaymentOut>>> {
-    require_reader(&me)?;
-    let query = filtered_payments(&list, payment::Entity::find())?;
+    let query = filtered_payments(
+        &list,
+        payment::Entity::find().filter(readable(&me, payment::Column::StudentId)),
+    )?;
     let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
     let results = payments_out(&state.db, page.results).await?;
     Ok(Json(Page {
@@ -1061,16 +1087,16 @@ pub async fn my_payment(
     Ok(Json(payment_out(&state.db, row).await?))
 }
 
-/// One payment (administrators and office staff).
+/// One payment (administrators and the finance office's staff; students: their own).
 #[utoipa::path(get, path = "/api/finance/payments/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = PaymentOut), (status = 401), (status = 403), (status = 404)))]
+    responses((status = 200, body = PaymentOut), (status = 401), (status = 404)))]
 pub async fn retrieve_payment(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<PaymentOut>> {
-    require_reader(&me)?;
     let row = payment::Entity::find_by_id(id)
+        .filter(readable(&me, payment::Column::StudentId))
         .one(&state.db)
         .await?
         .ok_or_else(payment_not_found)?;

@@ -769,7 +769,7 @@ pub async fn student_clearance_status(
             message: Some("No clearance request submitted yet".into()),
         }));
     };
-    let detail = crate::clearances::detail(&state.db, latest).await?;
+    let detail = crate::clearances::detail(&state.db, &me.0, latest).await?;
     Ok(Json(ClearanceStatusOut {
         student: record.id,
         clearance_id: Some(detail.id),
