@@ -203,7 +203,7 @@ fn not_found() -> ApiError {
 
 /// Only approvals whose lower-order offices have all approved, on requests
 /// still open.
-fn decidable_now(query: Select<approval::Entity>) -> Select<approval::Entity> {
+pub(crate) fn decidable_now(query: Select<approval::Entity>) -> Select<approval::Entity> {
     let a2 = "a2".into_iden();
     let d2 = "d2".into_iden();
     let blocking = Query::select()

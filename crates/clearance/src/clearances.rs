@@ -9,10 +9,10 @@ use chrono::Utc;
 use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Money, Page, PageSize};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Condition, Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr,
-    ModelTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
+    ModelTrait, Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -33,6 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_clearances, create_clearance))
         .routes(routes!(my_clearances))
+        .routes(routes!(clearances_pending_approval))
         .routes(routes!(clearance_statistics))
         .routes(routes!(
             retrieve_clearance,
@@ -312,6 +313,7 @@ pub async fn detail<C: ConnectionTrait>(
 }
 
 fn filtered(
+    me: &user::Model,
     list: &ListQuery,
     query: Select<clearance::Entity>,
 ) -> ApiResult<Select<clearance::Entity>> {
@@ -321,12 +323,28 @@ fn filtered(
         clearance::Column::Status,
         FilterKind::Choice(clearance::STATUSES),
     )?;
-    query = list.filter(
-        query,
-        "student",
-        clearance::Column::StudentId,
-        FilterKind::Uuid,
-    )?;
+    // `?student=` takes a student record's id or, as the original frontend
+    // sends, its account's id. A student's list is already their own, so the
+    // filter never empties it.
+    if let Some(raw) = list.get("student")
+        && me.role != Role::Student
+    {
+        let id = Uuid::parse_str(raw.trim())
+            .map_err(|_| ApiError::field("student", "Enter a valid UUID."))?;
+        query = query.filter(
+            Condition::any()
+                .add(clearance::Column::StudentId.eq(id))
+                .add(
+                    clearance::Column::StudentId.in_subquery(
+                        Query::select()
+                            .column(student::Column::Id)
+                            .from(student::Entity)
+                            .and_where(student::Column::UserId.eq(id))
+                            .to_owned(),
+                    ),
+                ),
+        );
+    }
     if let Some(matching) = crate::students::matching(list) {
         query = query.filter(clearance::Column::StudentId.in_subquery(matching));
     }
@@ -353,7 +371,8 @@ fn filtered(
 }
 
 /// List clearance requests (students: their own). Filters: `status`,
-/// `student`; search: student name, email, registration number.
+/// `student` (a student record's id or its account's id); search: student
+/// name, email, registration number.
 #[utoipa::path(get, path = "/api/clearances/", tag = "clearances", security(("jwt" = [])),
     params(("status" = Option<String>, Query), ("student" = Option<Uuid>, Query), ("search" = Option<String>, Query),
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
@@ -363,7 +382,7 @@ pub async fn list_clearances(
     CurrentUser(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<ClearanceListOut>>> {
-    let query = filtered(&list, visible_to(&me))?;
+    let query = filtered(&me, &list, visible_to(&me))?;
     let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
     let results = list_out(&state.db, page.results).await?;
     Ok(Json(Page {
@@ -391,6 +410,55 @@ pub async fn my_clearances(
         .all(&state.db)
         .await?;
     Ok(Json(list_out(&state.db, rows).await?))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PendingClearancesOut {
+    /// The caller's office, or "All Departments" for administrators.
+    pub department: String,
+    pub pending_count: usize,
+    pub clearances: Vec<ClearanceListOut>,
+}
+
+/// Requests awaiting the caller's office now (the original's
+/// `pending_approvals/`): those with an approval in `/api/approvals/pending/`.
+/// Administrators see every office's; staff without an office get 400.
+#[utoipa::path(get, path = "/api/clearances/pending_approvals/", tag = "clearances", security(("jwt" = [])),
+    responses((status = 200, body = PendingClearancesOut), (status = 400), (status = 401), (status = 403)))]
+pub async fn clearances_pending_approval(
+    State(state): State<AppState>,
+    CurrentUser(me): CurrentUser,
+) -> ApiResult<Json<PendingClearancesOut>> {
+    let department = match (me.role, me.department_id) {
+        (Role::DepartmentStaff, None) => {
+            return Err(ApiError::bad_request(
+                "No department assigned to your account",
+            ));
+        }
+        (Role::DepartmentStaff, Some(office)) => department::Entity::find_by_id(office)
+            .one(&state.db)
+            .await?
+            .map(|d| d.name)
+            .unwrap_or_default(),
+        _ => "All Departments".to_owned(),
+    };
+    let waiting = crate::approvals::decidable_now(crate::workflow::approvals_scope(&me)?)
+        .select_only()
+        .column(approval::Column::ClearanceRequestId)
+        .into_query();
+    let rows = clearance::Entity::find()
+        .filter(clearance::Column::Id.in_subquery(waiting))
+        .order_by(clearance::Column::SubmissionDate, Order::Asc)
+        .order_by(clearance::Column::Id, Order::Asc)
+        .limit(500)
+        .all(&state.db)
+        .await?;
+    let clearances = list_out(&state.db, rows).await?;
+    Ok(Json(PendingClearancesOut {
+        department,
+        pending_count: clearances.len(),
+        clearances,
+    }))
 }
 
 /// Submit a clearance request (student). Creates one pending approval per
