@@ -25,7 +25,7 @@ use crate::audit::{self, Actor};
 use crate::entities::user::{self, Role};
 use crate::entities::{approval, clearance, department, payment, student};
 use crate::notify::{Effects, Note};
-use crate::principal::{ADMIN_ONLY, CurrentUser};
+use crate::principal::{Admin, CurrentUser};
 use crate::state::AppState;
 use crate::workflow::{completion_counts, completion_percentage};
 
@@ -635,13 +635,12 @@ async fn write(
     me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
-    input: ClearanceIn,
+    body: Result<Json<ClearanceIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<ClearanceOut>> {
+    // DRF's order: the object (404), then the body (400).
     let existing = find_visible(&state.db, &me, id).await?;
-    if me.role != Role::Admin {
-        return Err(ApiError::forbidden(ADMIN_ONLY));
-    }
+    let Json(input) = body?;
     let mut c = Checker::partial(partial);
     let reason = c.optional_text("rejection_reason", input.rejection_reason, 10_000);
     c.finish()?;
@@ -675,12 +674,12 @@ async fn write(
     responses((status = 200, body = ClearanceOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_clearance(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<ClearanceIn>,
+    body: Result<Json<ClearanceIn>, ApiError>,
 ) -> ApiResult<Json<ClearanceOut>> {
-    write(&state, me, ip, id, input, false).await
+    write(&state, me, ip, id, body, false).await
 }
 
 /// Partially update a request's administrative note (admin).
@@ -688,12 +687,12 @@ pub async fn update_clearance(
     responses((status = 200, body = ClearanceOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_clearance(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<ClearanceIn>,
+    body: Result<Json<ClearanceIn>, ApiError>,
 ) -> ApiResult<Json<ClearanceOut>> {
-    write(&state, me, ip, id, input, true).await
+    write(&state, me, ip, id, body, true).await
 }
 
 /// Delete a request and its approvals (admin).
@@ -701,14 +700,11 @@ pub async fn partial_update_clearance(
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_clearance(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     let existing = find_visible(&state.db, &me, id).await?;
-    if me.role != Role::Admin {
-        return Err(ApiError::forbidden(ADMIN_ONLY));
-    }
     let txn = kernel::db::begin_write(&state.db).await?;
     audit::record(
         &txn,

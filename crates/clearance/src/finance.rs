@@ -1,8 +1,9 @@
 //! `/api/finance/…`: finance records, payments and their verification, and
 //! M-PESA (STK push and Daraja's callback) (spec §2.6, §2.7, §3.6).
 
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use kernel::extract::ClientIp;
@@ -26,7 +27,7 @@ use crate::entities::user::{self, Role};
 use crate::entities::{department, finance_record, payment, student};
 use crate::mpesa::{DarajaError, normalize_phone};
 use crate::notify::{Effects, Note};
-use crate::principal::{ADMIN_ONLY, CurrentUser};
+use crate::principal::{Admin, CurrentUser};
 use crate::state::AppState;
 
 pub const FEE_STATUSES: &[&str] = &["pending", "paid", "verified"];
@@ -67,11 +68,23 @@ pub fn aliases() -> axum::Router<AppState> {
         .route("/api/finance/mpesa_stk_push/", post(stk_push))
 }
 
-fn require_admin(me: &user::Model) -> ApiResult<()> {
-    if me.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(ADMIN_ONLY))
+/// A student paying their own fee; anyone else gets 403.
+pub struct Payer(user::Model);
+
+impl FromRequestParts<AppState> for Payer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let CurrentUser(me) = CurrentUser::from_request_parts(parts, state).await?;
+        if me.role != Role::Student {
+            return Err(ApiError::forbidden(
+                "Only students can initiate M-PESA payments",
+            ));
+        }
+        Ok(Self(me))
     }
 }
 
@@ -282,11 +295,10 @@ pub struct FinanceRecordIn {
     responses((status = 201, body = FinanceRecordOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_record(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Json(input): Json<FinanceRecordIn>,
 ) -> ApiResult<(StatusCode, Json<FinanceRecordOut>)> {
-    require_admin(&me)?;
     let mut c = Checker::new();
     let student_id = c.value("student", input.student);
     let tuition = c
@@ -425,10 +437,17 @@ async fn write_record(
     me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
-    input: FinanceRecordIn,
+    body: Result<Json<FinanceRecordIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<FinanceRecordOut>> {
-    require_admin(&me)?;
+    let txn = kernel::db::begin_write(&state.db).await?;
+    // DRF's order: the object (404), then the body (400).
+    let existing = finance_record::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or_else(record_not_found)?;
+    let Json(input) = body?;
     let mut c = Checker::partial(partial);
     let tuition = c.value("tuition_balance", input.tuition_balance);
     let fee = c.value("graduation_fee", input.graduation_fee);
@@ -451,12 +470,6 @@ async fn write_record(
         );
     }
     c.finish()?;
-    let txn = kernel::db::begin_write(&state.db).await?;
-    let existing = finance_record::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(&txn)
-        .await?
-        .ok_or_else(record_not_found)?;
     let mut model: finance_record::ActiveModel = existing.clone().into();
     if let Some(v) = tuition {
         model.tuition_balance = Set(v.cents());
@@ -502,12 +515,12 @@ async fn write_record(
     responses((status = 200, body = FinanceRecordOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_record(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<FinanceRecordIn>,
+    body: Result<Json<FinanceRecordIn>, ApiError>,
 ) -> ApiResult<Json<FinanceRecordOut>> {
-    write_record(&state, me, ip, id, input, false).await
+    write_record(&state, me, ip, id, body, false).await
 }
 
 /// Change some of a finance record's fields (admin).
@@ -515,12 +528,12 @@ pub async fn update_record(
     responses((status = 200, body = FinanceRecordOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_record(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<FinanceRecordIn>,
+    body: Result<Json<FinanceRecordIn>, ApiError>,
 ) -> ApiResult<Json<FinanceRecordOut>> {
-    write_record(&state, me, ip, id, input, true).await
+    write_record(&state, me, ip, id, body, true).await
 }
 
 /// Delete a finance record (admin).
@@ -528,11 +541,10 @@ pub async fn partial_update_record(
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_record(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    require_admin(&me)?;
     let txn = kernel::db::begin_write(&state.db).await?;
     let existing = finance_record::Entity::find_by_id(id)
         .one(&txn)
@@ -781,11 +793,10 @@ fn payment_conflict(e: sea_orm::DbErr) -> ApiError {
     responses((status = 201, body = PaymentOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_payment(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Json(input): Json<PaymentIn>,
 ) -> ApiResult<(StatusCode, Json<PaymentOut>)> {
-    require_admin(&me)?;
     let mut c = Checker::new();
     let student_field = if input.student.is_absent() {
         input.student_id
@@ -966,9 +977,8 @@ pub struct PaymentListOut {
     responses((status = 200, body = PaymentListOut), (status = 401), (status = 403)))]
 pub async fn unverified_payments(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    _admin: Admin,
 ) -> ApiResult<Json<PaymentListOut>> {
-    require_admin(&me)?;
     let rows = payment::Entity::find()
         .filter(payment::Column::IsVerified.eq(false))
         .filter(payment::Column::Status.eq("paid"))
@@ -1003,9 +1013,8 @@ pub struct PaymentStatistics {
     responses((status = 200, body = PaymentStatistics), (status = 401), (status = 403)))]
 pub async fn payment_statistics(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    _admin: Admin,
 ) -> ApiResult<Json<PaymentStatistics>> {
-    require_admin(&me)?;
     let backend = state.db.get_database_backend();
     let totals: Option<(i64, i64, i64, i64, i64, i64)> = payment::Entity::find()
         .select_only()
@@ -1108,10 +1117,17 @@ async fn write_payment(
     me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
-    input: PaymentIn,
+    body: Result<Json<PaymentIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<PaymentOut>> {
-    require_admin(&me)?;
+    let txn = kernel::db::begin_write(&state.db).await?;
+    // DRF's order: the object (404), then the body (400).
+    let existing = payment::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or_else(payment_not_found)?;
+    let Json(input) = body?;
     let mut c = Checker::partial(partial);
     let amount = c.value("amount", input.amount);
     let method = c.choice("payment_method", input.payment_method, payment::METHODS);
@@ -1138,17 +1154,11 @@ async fn write_payment(
         c.error("student", "A payment cannot be moved to another student.");
     }
     if let Some(Some(code)) = &transaction
-        && transaction_taken(&state.db, code, Some(id)).await?
+        && transaction_taken(&txn, code, Some(id)).await?
     {
         c.error("transaction_id", TRANSACTION_TAKEN);
     }
     c.finish()?;
-    let txn = kernel::db::begin_write(&state.db).await?;
-    let existing = payment::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(&txn)
-        .await?
-        .ok_or_else(payment_not_found)?;
     if existing.is_verified {
         return Err(ApiError::bad_request(
             "A verified payment cannot be changed.",
@@ -1192,12 +1202,12 @@ async fn write_payment(
     responses((status = 200, body = PaymentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_payment(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<PaymentIn>,
+    body: Result<Json<PaymentIn>, ApiError>,
 ) -> ApiResult<Json<PaymentOut>> {
-    write_payment(&state, me, ip, id, input, false).await
+    write_payment(&state, me, ip, id, body, false).await
 }
 
 /// Correct some fields of a payment that is not verified yet (admin).
@@ -1205,12 +1215,12 @@ pub async fn update_payment(
     responses((status = 200, body = PaymentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_payment(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<PaymentIn>,
+    body: Result<Json<PaymentIn>, ApiError>,
 ) -> ApiResult<Json<PaymentOut>> {
-    write_payment(&state, me, ip, id, input, true).await
+    write_payment(&state, me, ip, id, body, true).await
 }
 
 /// Delete a payment (admin).
@@ -1218,11 +1228,10 @@ pub async fn partial_update_payment(
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_payment(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    require_admin(&me)?;
     let txn = kernel::db::begin_write(&state.db).await?;
     let existing = payment::Entity::find_by_id(id)
         .one(&txn)
@@ -1261,21 +1270,22 @@ pub struct VerifiedOut {
     responses((status = 200, body = VerifiedOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn verify_payment(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<VerifyIn>,
+    body: Result<Json<VerifyIn>, ApiError>,
 ) -> ApiResult<Json<VerifiedOut>> {
-    require_admin(&me)?;
-    if input.verify == Some(false) {
-        return Err(ApiError::bad_request("Verification cancelled"));
-    }
     let txn = kernel::db::begin_write(&state.db).await?;
+    // DRF's order: the object (404), then the body (400).
     let existing = payment::Entity::find_by_id(id)
         .lock_exclusive()
         .one(&txn)
         .await?
         .ok_or_else(payment_not_found)?;
+    let Json(input) = body?;
+    if input.verify == Some(false) {
+        return Err(ApiError::bad_request("Verification cancelled"));
+    }
     if existing.is_verified {
         return Err(ApiError::non_field("Payment is already verified"));
     }
@@ -1379,16 +1389,13 @@ pub struct StkPushOut {
     responses((status = 200, body = StkPushOut), (status = 400), (status = 401), (status = 403), (status = 502), (status = 503)))]
 pub async fn stk_push(
     State(state): State<AppState>,
-    CurrentUser(me): CurrentUser,
+    Payer(me): Payer,
     ClientIp(ip): ClientIp,
-    Json(input): Json<StkPushIn>,
+    body: Result<Json<StkPushIn>, ApiError>,
 ) -> ApiResult<Json<StkPushOut>> {
-    if me.role != Role::Student {
-        return Err(ApiError::forbidden(
-            "Only students can initiate M-PESA payments",
-        ));
-    }
+    // The payer's record (404) before the body (400).
     let record = own_student(&state, &me).await?;
+    let Json(input) = body?;
     let mut c = Checker::new();
     let phone = c.text("phone_number", input.phone_number, 20);
     let amount = c.nullable(input.amount).flatten();

@@ -667,11 +667,13 @@ async fn write(
     me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
-    mut input: GownIn,
+    body: Result<Json<GownIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<GownOut>> {
     let txn = kernel::db::begin_write(&state.db).await?;
+    // DRF's order: the object (404), then the body (400).
     let existing = locked(&txn, id).await?;
+    let Json(mut input) = body?;
     let mut c = Checker::partial(partial);
     let changes = check_changes(&mut c, &mut input, existing.issue_date, Some(&existing));
     c.finish()?;
@@ -725,9 +727,9 @@ pub async fn update_gown(
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<GownIn>,
+    body: Result<Json<GownIn>, ApiError>,
 ) -> ApiResult<Json<GownOut>> {
-    write(&state, me, ip, id, input, false).await
+    write(&state, me, ip, id, body, false).await
 }
 
 /// Partially edit a gown issuance (admin).
@@ -738,9 +740,9 @@ pub async fn partial_update_gown(
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<GownIn>,
+    body: Result<Json<GownIn>, ApiError>,
 ) -> ApiResult<Json<GownOut>> {
-    write(&state, me, ip, id, input, true).await
+    write(&state, me, ip, id, body, true).await
 }
 
 /// Delete a gown issuance (admin).
@@ -788,14 +790,16 @@ pub async fn mark_returned(
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<ReturnIn>,
+    body: Result<Json<ReturnIn>, ApiError>,
 ) -> ApiResult<Json<GownOut>> {
+    let txn = kernel::db::begin_write(&state.db).await?;
+    // DRF's order: the object (404), then the body (400).
+    let existing = locked(&txn, id).await?;
+    let Json(input) = body?;
     let remark = input
         .notes
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty());
-    let txn = kernel::db::begin_write(&state.db).await?;
-    let existing = locked(&txn, id).await?;
     if existing.is_returned {
         return Err(ApiError::bad_request("Gown already marked as returned."));
     }

@@ -422,10 +422,12 @@ async fn write_user(
     admin: &user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
-    input: UserIn,
+    body: Result<Json<UserIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<UserOut>> {
+    // DRF's order: the object (404), then the body (400).
     let existing = find_user(&state.db, id).await?;
+    let Json(input) = body?;
     let mut c = Checker::partial(partial);
     let email = c.email("email", input.email);
     let full_name = c.text("full_name", input.full_name, 255);
@@ -544,9 +546,9 @@ pub async fn update_user(
     Admin(admin): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<UserIn>,
+    body: Result<Json<UserIn>, ApiError>,
 ) -> ApiResult<Json<UserOut>> {
-    write_user(&state, &admin, ip, id, input, false).await
+    write_user(&state, &admin, ip, id, body, false).await
 }
 
 /// Change some of an account's fields (admin).
@@ -557,9 +559,9 @@ pub async fn partial_update_user(
     Admin(admin): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<UserIn>,
+    body: Result<Json<UserIn>, ApiError>,
 ) -> ApiResult<Json<UserOut>> {
-    write_user(&state, &admin, ip, id, input, true).await
+    write_user(&state, &admin, ip, id, body, true).await
 }
 
 /// Delete an account (admin). An administrator cannot delete their own account.
