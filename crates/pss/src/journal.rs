@@ -468,10 +468,12 @@ async fn write_entry(
     me: &CurrentUser,
     ip: Option<std::net::IpAddr>,
     id: i64,
-    input: JournalEntryIn,
+    body: Result<Json<JournalEntryIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<JournalEntryOut>> {
+    // DRF's order: the object (404), then the body (400).
     find_visible(&state.db, me, id).await?;
+    let Json(input) = body?;
     let changes = check(input, partial)?;
     let txn = kernel::db::begin_write(&state.db).await?;
     let current = visible(me)
@@ -528,9 +530,9 @@ pub async fn update_journal_entry(
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
-    Json(input): Json<JournalEntryIn>,
+    body: Result<Json<JournalEntryIn>, ApiError>,
 ) -> ApiResult<Json<JournalEntryOut>> {
-    write_entry(&state, &me, ip, id, input, false).await
+    write_entry(&state, &me, ip, id, body, false).await
 }
 
 /// Change some of a journal entry's fields.
@@ -541,9 +543,9 @@ pub async fn partial_update_journal_entry(
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
-    Json(input): Json<JournalEntryIn>,
+    body: Result<Json<JournalEntryIn>, ApiError>,
 ) -> ApiResult<Json<JournalEntryOut>> {
-    write_entry(&state, &me, ip, id, input, true).await
+    write_entry(&state, &me, ip, id, body, true).await
 }
 
 /// Delete a journal entry (the author; administrators: candidates').

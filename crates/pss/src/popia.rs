@@ -12,7 +12,8 @@
 
 use std::collections::hash_map::Entry;
 
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Days, NaiveDate, Utc};
@@ -982,16 +983,26 @@ async fn reviewable<C: ConnectionTrait>(
     Ok((request, owner))
 }
 
-/// Administrators and superusers; others get the original's 403.
-fn reviewer(me: CurrentUser) -> ApiResult<CurrentUser> {
-    if me.is_staff() {
-        Ok(me)
-    } else {
-        Err(refuse(
-            StatusCode::FORBIDDEN,
-            "Only admins can review deletion requests",
-            json!({}),
-        ))
+/// Who reviews and executes deletion requests: administrators and
+/// superusers; others get the original's 403.
+pub struct Reviewer(CurrentUser);
+
+impl FromRequestParts<AppState> for Reviewer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let me = CurrentUser::from_request_parts(parts, state).await?;
+        if !me.is_staff() {
+            return Err(refuse(
+                StatusCode::FORBIDDEN,
+                "Only admins can review deletion requests",
+                json!({}),
+            ));
+        }
+        Ok(Self(me))
     }
 }
 
@@ -1014,12 +1025,15 @@ pub struct ReviewIn {
     responses((status = 200, body = DeletionRequestOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn review_deletion_request(
     State(state): State<AppState>,
-    me: CurrentUser,
+    Reviewer(me): Reviewer,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
-    Json(input): Json<ReviewIn>,
+    body: Result<Json<ReviewIn>, ApiError>,
 ) -> ApiResult<Json<DeletionRequestOut>> {
-    let me = reviewer(me)?;
+    let txn = kernel::db::begin_write(&state.db).await?;
+    // DRF's order: the object (404, or 403 on one's own), then the body (400).
+    let (request, owner) = reviewable(&txn, &me, id).await?;
+    let Json(input) = body?;
     let mut c = Checker::new();
     let action = c.choice("action", input.action, &["approve", "reject"]);
     let notes = c.optional_text("notes", input.notes, 2000).flatten();
@@ -1034,8 +1048,6 @@ pub async fn review_deletion_request(
         Some("approve") => APPROVED,
         _ => deletion::REJECTED,
     };
-    let txn = kernel::db::begin_write(&state.db).await?;
-    let (request, owner) = reviewable(&txn, &me, id).await?;
     if request.status != PENDING {
         return Err(already(&request.status));
     }
@@ -1345,11 +1357,10 @@ pub async fn sweep_erased(db: &sea_orm::DatabaseConnection) -> ApiResult<u64> {
     responses((status = 200, body = ErasedOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn execute_deletion_request(
     State(state): State<AppState>,
-    me: CurrentUser,
+    Reviewer(me): Reviewer,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
 ) -> ApiResult<Json<ErasedOut>> {
-    let me = reviewer(me)?;
     let txn = kernel::db::begin_write(&state.db).await?;
     let (request, owner) = reviewable(&txn, &me, id).await?;
     if request.status != APPROVED {

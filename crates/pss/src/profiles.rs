@@ -450,9 +450,11 @@ async fn write_profile(
     me: &CurrentUser,
     ip: Option<std::net::IpAddr>,
     id: i64,
-    input: ProfileIn,
+    body: Result<Json<ProfileIn>, ApiError>,
 ) -> ApiResult<Json<ProfileOut>> {
+    // DRF's order: the object (404), then the body (400).
     let user = reachable_user(&state.db, me, id).await?;
+    let Json(input) = body?;
     let mut c = Checker::partial(true);
     let values = check_fields(&mut c, input.into_fields(), "");
     c.finish()?;
@@ -521,9 +523,9 @@ pub async fn update_profile(
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
-    Json(input): Json<ProfileIn>,
+    body: Result<Json<ProfileIn>, ApiError>,
 ) -> ApiResult<Json<ProfileOut>> {
-    write_profile(&state, &me, ip, id, input).await
+    write_profile(&state, &me, ip, id, body).await
 }
 
 /// Change some profile fields (administrators: candidates'; anyone: their own).
@@ -534,9 +536,9 @@ pub async fn partial_update_profile(
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
-    Json(input): Json<ProfileIn>,
+    body: Result<Json<ProfileIn>, ApiError>,
 ) -> ApiResult<Json<ProfileOut>> {
-    write_profile(&state, &me, ip, id, input).await
+    write_profile(&state, &me, ip, id, body).await
 }
 
 #[cfg(test)]

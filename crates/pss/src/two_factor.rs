@@ -537,22 +537,38 @@ pub struct MessageOut {
     pub message: String,
 }
 
+/// Whoever may turn their 2FA off: anyone, except administrators and
+/// superusers while 2FA is mandatory for them (403).
+pub struct MayDisable2fa(CurrentUser);
+
+impl FromRequestParts<AppState> for MayDisable2fa {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let me = CurrentUser::from_request_parts(parts, state).await?;
+        if state.require_admin_2fa && me.is_staff() {
+            return Err(ApiError::forbidden(
+                "2FA is mandatory for admin and superuser accounts and cannot be disabled",
+            ));
+        }
+        Ok(Self(me))
+    }
+}
+
 /// Turn 2FA off (the password confirms). Refused for administrators and
 /// superusers when 2FA is mandatory.
 #[utoipa::path(post, path = "/api/auth/2fa/disable/", tag = "2fa", security(("jwt" = [])), request_body = PasswordIn,
     responses((status = 200, body = MessageOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn disable(
     State(state): State<AppState>,
-    me: CurrentUser,
+    MayDisable2fa(me): MayDisable2fa,
     ClientIp(ip): ClientIp,
     Json(input): Json<PasswordIn>,
 ) -> ApiResult<Json<MessageOut>> {
     check_password(&state, &me.0, input.password).await?;
-    if state.require_admin_2fa && me.is_staff() {
-        return Err(ApiError::forbidden(
-            "2FA is mandatory for admin and superuser accounts and cannot be disabled",
-        ));
-    }
     let txn = kernel::db::begin_write(&state.db).await?;
     let row = find(&txn, me.id())
         .await?
