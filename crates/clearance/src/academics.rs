@@ -3,7 +3,6 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::Utc;
 use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, PageSize};
@@ -17,9 +16,9 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::audit::{self, Actor};
-use crate::entities::user::Role;
+use crate::entities::user;
 use crate::entities::{academic_department, course, school};
-use crate::principal::{ADMIN_ONLY, CurrentUser};
+use crate::principal::{Admin, CurrentUser};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -142,14 +141,6 @@ pub struct AcademicIn {
     pub is_active: Field<bool>,
 }
 
-fn admin(me: &CurrentUser) -> ApiResult<()> {
-    if me.0.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(ADMIN_ONLY))
-    }
-}
-
 struct Common {
     name: String,
     code: String,
@@ -187,7 +178,7 @@ fn common(c: &mut Checker, input: &mut AcademicIn) -> Common {
 #[allow(clippy::too_many_arguments)]
 async fn record<C: ConnectionTrait>(
     db: &C,
-    me: &CurrentUser,
+    me: &user::Model,
     ip: Option<std::net::IpAddr>,
     action: &str,
     content_type: &str,
@@ -197,7 +188,7 @@ async fn record<C: ConnectionTrait>(
 ) -> ApiResult<()> {
     audit::record(
         db,
-        Actor::user(me.0.id, ip),
+        Actor::user(me.id, ip),
         action,
         content_type,
         id,
@@ -310,14 +301,13 @@ async fn page_of<E: Academic>(state: &AppState, list: &ListQuery) -> ApiResult<P
 /// Deletes row `id` of `E` (admin), audited; 409 while students point to it.
 async fn destroy<E: Academic>(
     state: &AppState,
-    me: &CurrentUser,
+    me: &user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
 ) -> ApiResult<StatusCode>
 where
     <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<Uuid>,
 {
-    admin(me)?;
     let txn = kernel::db::begin_write(&state.db).await?;
     let existing = find::<E, _>(&txn, id).await?;
     let snapshot = kernel::audit::snapshot(&E::Out::from(existing.clone()));
@@ -355,11 +345,10 @@ pub async fn list_schools(
     responses((status = 201, body = SchoolOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_school(
     State(state): State<AppState>,
-    me: CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Json(mut input): Json<AcademicIn>,
 ) -> ApiResult<(StatusCode, Json<SchoolOut>)> {
-    admin(&me)?;
     let mut c = Checker::new();
     let f = common(&mut c, &mut input);
     c.finish()?;
@@ -371,7 +360,7 @@ pub async fn create_school(
         dean_email: Set(f.email),
         description: Set(f.description),
         is_active: Set(f.is_active),
-        created_at: Set(Utc::now()),
+        created_at: Set(kernel::time::now()),
     }
     .insert(&txn)
     .await
@@ -418,7 +407,7 @@ pub async fn retrieve_school(
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_school(
     State(state): State<AppState>,
-    me: CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
@@ -444,11 +433,10 @@ pub async fn list_academic_departments(
     responses((status = 201, body = AcademicDepartmentOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_academic_department(
     State(state): State<AppState>,
-    me: CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Json(mut input): Json<AcademicIn>,
 ) -> ApiResult<(StatusCode, Json<AcademicDepartmentOut>)> {
-    admin(&me)?;
     let mut c = Checker::new();
     let f = common(&mut c, &mut input);
     let parent = c.value("school", input.school);
@@ -473,7 +461,7 @@ pub async fn create_academic_department(
         head_email: Set(f.email),
         description: Set(f.description),
         is_active: Set(f.is_active),
-        created_at: Set(Utc::now()),
+        created_at: Set(kernel::time::now()),
     }
     .insert(&txn)
     .await
@@ -514,7 +502,7 @@ pub async fn retrieve_academic_department(
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_academic_department(
     State(state): State<AppState>,
-    me: CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
@@ -538,11 +526,10 @@ pub async fn list_courses(
     responses((status = 201, body = CourseOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_course(
     State(state): State<AppState>,
-    me: CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Json(mut input): Json<AcademicIn>,
 ) -> ApiResult<(StatusCode, Json<CourseOut>)> {
-    admin(&me)?;
     let mut c = Checker::new();
     let f = common(&mut c, &mut input);
     let parent = c.value("department", input.department);
@@ -571,7 +558,7 @@ pub async fn create_course(
         duration_years: Set(years.and_then(|y| i32::try_from(y).ok()).unwrap_or(4)),
         description: Set(f.description),
         is_active: Set(f.is_active),
-        created_at: Set(Utc::now()),
+        created_at: Set(kernel::time::now()),
     }
     .insert(&txn)
     .await
@@ -608,7 +595,7 @@ pub async fn retrieve_course(
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_course(
     State(state): State<AppState>,
-    me: CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {

@@ -182,7 +182,7 @@ struct GownRow {
 pub async fn dashboard(State(state): State<AppState>, _admin: Admin) -> ApiResult<Json<Dashboard>> {
     let db = &state.db;
     let backend = db.get_database_backend();
-    let now = Utc::now();
+    let now = kernel::time::now();
     let since = now - Duration::days(RECENT_DAYS);
 
     let s = student::Entity::find()
@@ -499,7 +499,7 @@ pub async fn bottlenecks(
 ) -> ApiResult<Json<BottleneckReport>> {
     let db = &state.db;
     let backend = db.get_database_backend();
-    let cutoff = Utc::now() - Duration::days(OVERDUE_AFTER_DAYS);
+    let cutoff = kernel::time::now() - Duration::days(OVERDUE_AFTER_DAYS);
     let seconds =
         kernel::db::seconds_between(backend, "approvals.created_at", "approvals.approval_date");
     let average = kernel::db::cast_float(

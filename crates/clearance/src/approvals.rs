@@ -2,8 +2,9 @@
 
 use std::collections::HashMap;
 
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use kernel::extract::ClientIp;
@@ -26,7 +27,7 @@ use crate::audit::{self, Actor};
 use crate::entities::user::{self, Role};
 use crate::entities::{approval, clearance, department, student};
 use crate::notify::Effects;
-use crate::principal::{ADMIN_ONLY, CurrentUser};
+use crate::principal::{Admin, CurrentUser};
 use crate::state::AppState;
 use crate::workflow::{self, Decision, approvals_scope};
 
@@ -201,9 +202,39 @@ fn not_found() -> ApiError {
     ApiError::not_found_msg("No ClearanceApproval matches the given query.")
 }
 
+/// Someone who decides approvals: an administrator or office staff (who act
+/// on their own office's only); students get 403.
+pub struct Approver(user::Model);
+
+impl FromRequestParts<AppState> for Approver {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let kernel::Current(me) = CurrentUser::from_request_parts(parts, state).await?;
+        approvals_scope(&me)?;
+        Ok(Self(me))
+    }
+}
+
+/// The approval `id` if the caller's office may act on it, else 404.
+async fn visible<C: ConnectionTrait>(
+    db: &C,
+    me: &user::Model,
+    id: Uuid,
+) -> ApiResult<approval::Model> {
+    approvals_scope(me)?
+        .filter(approval::Column::Id.eq(id))
+        .one(db)
+        .await?
+        .ok_or_else(not_found)
+}
+
 /// Only approvals whose lower-order offices have all approved, on requests
 /// still open.
-fn decidable_now(query: Select<approval::Entity>) -> Select<approval::Entity> {
+pub(crate) fn decidable_now(query: Select<approval::Entity>) -> Select<approval::Entity> {
     let a2 = "a2".into_iden();
     let d2 = "d2".into_iden();
     let blocking = Query::select()
@@ -504,11 +535,7 @@ pub async fn retrieve_approval(
     kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<ApprovalOut>> {
-    let row = approvals_scope(&me)?
-        .filter(approval::Column::Id.eq(id))
-        .one(&state.db)
-        .await?
-        .ok_or_else(not_found)?;
+    let row = visible(&state.db, &me, id).await?;
     Ok(Json(render_one(&state.db, row).await?))
 }
 
@@ -526,13 +553,11 @@ async fn write(
     me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
-    body: FormBody,
+    body: Result<FormBody, ApiError>,
 ) -> ApiResult<Json<ApprovalOut>> {
-    let existing = approvals_scope(&me)?
-        .filter(approval::Column::Id.eq(id))
-        .one(&state.db)
-        .await?
-        .ok_or_else(not_found)?;
+    // DRF's order: the object (404), then the body (400).
+    let existing = visible(&state.db, &me, id).await?;
+    let body = body?;
     let mut errors = kernel::FieldErrors::new();
     let notes = match body.fields.get("notes") {
         None => None,
@@ -589,7 +614,7 @@ async fn write(
     } else if clear_evidence {
         model.evidence_file = Set(None);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(&txn).await;
     let updated = match updated {
         Ok(updated) => updated,
@@ -630,10 +655,10 @@ async fn write(
     responses((status = 200, body = ApprovalOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_approval(
     State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
+    Approver(me): Approver,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    body: FormBody,
+    body: Result<FormBody, ApiError>,
 ) -> ApiResult<Json<ApprovalOut>> {
     write(&state, me, ip, id, body).await
 }
@@ -644,10 +669,10 @@ pub async fn update_approval(
     responses((status = 200, body = ApprovalOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_approval(
     State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
+    Approver(me): Approver,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    body: FormBody,
+    body: Result<FormBody, ApiError>,
 ) -> ApiResult<Json<ApprovalOut>> {
     write(&state, me, ip, id, body).await
 }
@@ -657,18 +682,11 @@ pub async fn partial_update_approval(
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_approval(
     State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    let existing = approvals_scope(&me)?
-        .filter(approval::Column::Id.eq(id))
-        .one(&state.db)
-        .await?
-        .ok_or_else(not_found)?;
-    if me.role != Role::Admin {
-        return Err(ApiError::forbidden(ADMIN_ONLY));
-    }
+    let existing = visible(&state.db, &me, id).await?;
     let txn = kernel::db::begin_write(&state.db).await?;
     let request = clearance::Entity::find_by_id(existing.clearance_request_id)
         .lock_exclusive()
@@ -769,11 +787,13 @@ async fn decide_one(
     responses((status = 200, body = DecisionOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn approve_approval(
     State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
+    Approver(me): Approver,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<DecisionIn>,
+    body: Result<Json<DecisionIn>, ApiError>,
 ) -> ApiResult<Json<DecisionOut>> {
+    visible(&state.db, &me, id).await?;
+    let Json(input) = body?;
     decide_one(&state, &me, ip, id, decision_from("approve", input)?).await
 }
 
@@ -782,11 +802,13 @@ pub async fn approve_approval(
     responses((status = 200, body = DecisionOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn reject_approval(
     State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
+    Approver(me): Approver,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<DecisionIn>,
+    body: Result<Json<DecisionIn>, ApiError>,
 ) -> ApiResult<Json<DecisionOut>> {
+    visible(&state.db, &me, id).await?;
+    let Json(input) = body?;
     decide_one(&state, &me, ip, id, decision_from("reject", input)?).await
 }
 
@@ -795,11 +817,13 @@ pub async fn reject_approval(
     responses((status = 200, body = DecisionOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn approve_reject(
     State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
+    Approver(me): Approver,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<DecisionIn>,
+    body: Result<Json<DecisionIn>, ApiError>,
 ) -> ApiResult<Json<DecisionOut>> {
+    visible(&state.db, &me, id).await?;
+    let Json(input) = body?;
     let action = input
         .action
         .clone()
@@ -830,7 +854,7 @@ pub struct BulkOut {
     responses((status = 200, body = BulkOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn bulk_approve(
     State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
+    Approver(me): Approver,
     ClientIp(ip): ClientIp,
     Json(input): Json<BulkIn>,
 ) -> ApiResult<Json<BulkOut>> {

@@ -1,6 +1,5 @@
 //! Writing audit rows (spec §2.10), always with the transaction of the change.
 
-use chrono::Utc;
 use kernel::ApiResult;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait};
 use serde_json::Value;
@@ -45,7 +44,7 @@ pub async fn record<C: ConnectionTrait>(
         object_str: Set(object_str),
         changes: Set(Some(changes)),
         ip_address: Set(actor.ip.map(|ip| ip.to_string())),
-        created_at: Set(Utc::now()),
+        created_at: Set(kernel::time::now()),
     }
     .insert(db)
     .await?;

@@ -3,13 +3,12 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::Utc;
 use kernel::extract::ClientIp;
 use kernel::identity::RefreshIn;
 use kernel::jwt::TokenPair;
 use kernel::{ApiError, ApiResult, Checker, Field, FieldErrors, Json, MessageOut};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -18,11 +17,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::audit::{self, Actor};
 use crate::entities::user::{self, Role};
 use crate::principal::CurrentUser;
 use crate::state::AppState;
 use crate::users::{
-    ADMISSION_TAKEN, EMAIL_TAKEN, UserOut, admission_taken, email_taken, user_conflict,
+    ADMISSION_TAKEN, EMAIL_TAKEN, UserOut, admission_taken, audit_name, audit_snapshot,
+    email_taken, user_conflict,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -121,6 +122,7 @@ impl SessionOut {
     responses((status = 201, body = SessionOut), (status = 400)))]
 pub async fn register(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Json(input): Json<RegisterIn>,
 ) -> ApiResult<(StatusCode, Json<SessionOut>)> {
     let mut c = Checker::new();
@@ -167,7 +169,8 @@ pub async fn register(
     c.finish()?;
 
     let hash = state.hasher.make(&password.unwrap_or_default()).await?;
-    let now = Utc::now();
+    let now = kernel::time::now();
+    let txn = kernel::db::begin_write(&state.db).await?;
     let created = user::ActiveModel {
         id: Set(Uuid::new_v4()),
         email: Set(email.unwrap_or_default()),
@@ -182,9 +185,21 @@ pub async fn register(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&state.db)
+    .insert(&txn)
     .await
     .map_err(user_conflict)?;
+    // The new account is its own actor.
+    audit::record(
+        &txn,
+        Actor::user(created.id, ip),
+        "create",
+        "User",
+        created.id,
+        &audit_name(&created),
+        kernel::audit::created(&audit_snapshot(&created)),
+    )
+    .await?;
+    txn.commit().await?;
     let pair = issue(&state, &created)?;
     let out = UserOut::new(&created, None);
     Ok((
@@ -245,7 +260,7 @@ async fn authenticate(
     if verdict.needs_rehash {
         model.password = Set(state.hasher.make(&password).await?);
     }
-    model.last_login = Set(Some(Utc::now()));
+    model.last_login = Set(Some(kernel::time::now()));
     Ok(Some(model.update(&state.db).await?))
 }
 
@@ -366,6 +381,7 @@ pub struct ProfileIn {
 async fn write_profile(
     state: &AppState,
     me: user::Model,
+    ip: Option<std::net::IpAddr>,
     input: ProfileIn,
     partial: bool,
 ) -> ApiResult<Json<UserOut>> {
@@ -378,16 +394,35 @@ async fn write_profile(
         c.error("admission_number", ADMISSION_TAKEN);
     }
     c.finish()?;
-    let mut model: user::ActiveModel = me.into();
+    let txn = kernel::db::begin_write(&state.db).await?;
+    // Re-read under the lock so the audit row's "before" is what is replaced.
+    let current = user::Entity::find_by_id(me.id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ApiError::auth_failed("User not found", "user_not_found"))?;
+    let mut model: user::ActiveModel = current.clone().into();
     if let Some(v) = full_name {
         model.full_name = Set(v);
     }
     if let Some(v) = admission_number {
         model.admission_number = Set(v);
     }
-    model.updated_at = Set(Utc::now());
-    let updated = model.update(&state.db).await.map_err(user_conflict)?;
-    Ok(Json(UserOut::load(&state.db, &updated).await?))
+    model.updated_at = Set(kernel::time::now());
+    let updated = model.update(&txn).await.map_err(user_conflict)?;
+    audit::record(
+        &txn,
+        Actor::user(me.id, ip),
+        "update",
+        "User",
+        updated.id,
+        &audit_name(&updated),
+        kernel::audit::diff(&audit_snapshot(&current), &audit_snapshot(&updated)),
+    )
+    .await?;
+    let out = UserOut::load(&txn, &updated).await?;
+    txn.commit().await?;
+    Ok(Json(out))
 }
 
 /// Update the caller's name and admission number; other fields are read-only.
@@ -396,9 +431,10 @@ async fn write_profile(
 pub async fn update_profile(
     State(state): State<AppState>,
     kernel::Current(me): CurrentUser,
+    ClientIp(ip): ClientIp,
     Json(input): Json<ProfileIn>,
 ) -> ApiResult<Json<UserOut>> {
-    write_profile(&state, me, input, false).await
+    write_profile(&state, me, ip, input, false).await
 }
 
 /// Change some of the caller's name and admission number.
@@ -407,9 +443,10 @@ pub async fn update_profile(
 pub async fn partial_update_profile(
     State(state): State<AppState>,
     kernel::Current(me): CurrentUser,
+    ClientIp(ip): ClientIp,
     Json(input): Json<ProfileIn>,
 ) -> ApiResult<Json<UserOut>> {
-    write_profile(&state, me, input, true).await
+    write_profile(&state, me, ip, input, true).await
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -439,6 +476,7 @@ pub struct PasswordChangedOut {
 pub async fn change_password(
     State(state): State<AppState>,
     kernel::Current(me): CurrentUser,
+    ClientIp(ip): ClientIp,
     Json(input): Json<ChangePasswordIn>,
 ) -> ApiResult<Json<PasswordChangedOut>> {
     let mut c = Checker::new();
@@ -465,18 +503,24 @@ pub async fn change_password(
     }
     errors.into_result()?;
     let hash = state.hasher.make(&new).await?;
-    let updated = state
-        .db
-        .transaction::<_, user::Model, ApiError>(|txn| {
-            Box::pin(async move {
-                let mut model: user::ActiveModel = me.clone().into();
-                model.password = Set(hash);
-                model.token_epoch = Set(me.token_epoch + 1);
-                model.updated_at = Set(Utc::now());
-                Ok(model.update(txn).await?)
-            })
-        })
-        .await?;
+    let txn = kernel::db::begin_write(&state.db).await?;
+    let mut model: user::ActiveModel = me.clone().into();
+    model.password = Set(hash);
+    model.token_epoch = Set(me.token_epoch + 1);
+    model.updated_at = Set(kernel::time::now());
+    let updated = model.update(&txn).await?;
+    // That it changed, never what to.
+    audit::record(
+        &txn,
+        Actor::user(me.id, ip),
+        "update",
+        "User",
+        updated.id,
+        &audit_name(&updated),
+        json!({"password": "changed"}),
+    )
+    .await?;
+    txn.commit().await?;
     Ok(Json(PasswordChangedOut {
         message: "Password changed successfully".into(),
         tokens: issue(&state, &updated)?,
@@ -489,9 +533,10 @@ pub async fn change_password(
 pub async fn change_password_post(
     state: State<AppState>,
     me: CurrentUser,
+    ip: ClientIp,
     input: Json<ChangePasswordIn>,
 ) -> ApiResult<Json<PasswordChangedOut>> {
-    change_password(state, me, input).await
+    change_password(state, me, ip, input).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -9,10 +9,10 @@ use chrono::Utc;
 use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Money, Page, PageSize};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Condition, Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr,
-    ModelTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
+    ModelTrait, Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Select,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -25,7 +25,7 @@ use crate::audit::{self, Actor};
 use crate::entities::user::{self, Role};
 use crate::entities::{approval, clearance, department, payment, student};
 use crate::notify::{Effects, Note};
-use crate::principal::{ADMIN_ONLY, CurrentUser};
+use crate::principal::{Admin, CurrentUser};
 use crate::state::AppState;
 use crate::workflow::{completion_counts, completion_percentage};
 
@@ -33,6 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_clearances, create_clearance))
         .routes(routes!(my_clearances))
+        .routes(routes!(clearances_pending_approval))
         .routes(routes!(clearance_statistics))
         .routes(routes!(
             retrieve_clearance,
@@ -134,6 +135,8 @@ pub struct ClearanceOut {
     pub rejection_reason: Option<String>,
     pub approvals: Vec<ApprovalSummary>,
     pub completion_percentage: f64,
+    /// The student's payment, for those who may read it (administrators, the
+    /// finance office, the student); otherwise null.
     pub payment_info: Option<PaymentInfo>,
     /// The lowest-order office still to approve (null once completed).
     pub current_department: Option<CurrentDepartment>,
@@ -188,9 +191,11 @@ async fn list_out<C: ConnectionTrait>(
         .collect())
 }
 
-/// Loads everything the detail shows.
+/// Loads everything the detail shows to `viewer` (the payment only to those
+/// who may read the student's finances).
 pub async fn detail<C: ConnectionTrait>(
     db: &C,
+    viewer: &user::Model,
     request: clearance::Model,
 ) -> ApiResult<ClearanceOut> {
     let mut approvals = approval::Entity::find()
@@ -226,6 +231,7 @@ pub async fn detail<C: ConnectionTrait>(
         });
     let payment = payment::Entity::find()
         .filter(payment::Column::StudentId.eq(request.student_id))
+        .filter(crate::finance::readable(viewer, payment::Column::StudentId))
         .one(db)
         .await?;
     let approved = approvals
@@ -307,6 +313,7 @@ pub async fn detail<C: ConnectionTrait>(
 }
 
 fn filtered(
+    me: &user::Model,
     list: &ListQuery,
     query: Select<clearance::Entity>,
 ) -> ApiResult<Select<clearance::Entity>> {
@@ -316,12 +323,28 @@ fn filtered(
         clearance::Column::Status,
         FilterKind::Choice(clearance::STATUSES),
     )?;
-    query = list.filter(
-        query,
-        "student",
-        clearance::Column::StudentId,
-        FilterKind::Uuid,
-    )?;
+    // `?student=` takes a student record's id or, as the original frontend
+    // sends, its account's id. A student's list is already their own, so the
+    // filter never empties it.
+    if let Some(raw) = list.get("student")
+        && me.role != Role::Student
+    {
+        let id = Uuid::parse_str(raw.trim())
+            .map_err(|_| ApiError::field("student", "Enter a valid UUID."))?;
+        query = query.filter(
+            Condition::any()
+                .add(clearance::Column::StudentId.eq(id))
+                .add(
+                    clearance::Column::StudentId.in_subquery(
+                        Query::select()
+                            .column(student::Column::Id)
+                            .from(student::Entity)
+                            .and_where(student::Column::UserId.eq(id))
+                            .to_owned(),
+                    ),
+                ),
+        );
+    }
     if let Some(matching) = crate::students::matching(list) {
         query = query.filter(clearance::Column::StudentId.in_subquery(matching));
     }
@@ -348,7 +371,8 @@ fn filtered(
 }
 
 /// List clearance requests (students: their own). Filters: `status`,
-/// `student`; search: student name, email, registration number.
+/// `student` (a student record's id or its account's id); search: student
+/// name, email, registration number.
 #[utoipa::path(get, path = "/api/clearances/", tag = "clearances", security(("jwt" = [])),
     params(("status" = Option<String>, Query), ("student" = Option<Uuid>, Query), ("search" = Option<String>, Query),
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
@@ -358,7 +382,7 @@ pub async fn list_clearances(
     kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<ClearanceListOut>>> {
-    let query = filtered(&list, visible_to(&me))?;
+    let query = filtered(&me, &list, visible_to(&me))?;
     let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
     let results = list_out(&state.db, page.results).await?;
     Ok(Json(Page {
@@ -386,6 +410,55 @@ pub async fn my_clearances(
         .all(&state.db)
         .await?;
     Ok(Json(list_out(&state.db, rows).await?))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PendingClearancesOut {
+    /// The caller's office, or "All Departments" for administrators.
+    pub department: String,
+    pub pending_count: usize,
+    pub clearances: Vec<ClearanceListOut>,
+}
+
+/// Requests awaiting the caller's office now (the original's
+/// `pending_approvals/`): those with an approval in `/api/approvals/pending/`.
+/// Administrators see every office's; staff without an office get 400.
+#[utoipa::path(get, path = "/api/clearances/pending_approvals/", tag = "clearances", security(("jwt" = [])),
+    responses((status = 200, body = PendingClearancesOut), (status = 400), (status = 401), (status = 403)))]
+pub async fn clearances_pending_approval(
+    State(state): State<AppState>,
+    kernel::Current(me): CurrentUser,
+) -> ApiResult<Json<PendingClearancesOut>> {
+    let department = match (me.role, me.department_id) {
+        (Role::DepartmentStaff, None) => {
+            return Err(ApiError::bad_request(
+                "No department assigned to your account",
+            ));
+        }
+        (Role::DepartmentStaff, Some(office)) => department::Entity::find_by_id(office)
+            .one(&state.db)
+            .await?
+            .map(|d| d.name)
+            .unwrap_or_default(),
+        _ => "All Departments".to_owned(),
+    };
+    let waiting = crate::approvals::decidable_now(crate::workflow::approvals_scope(&me)?)
+        .select_only()
+        .column(approval::Column::ClearanceRequestId)
+        .into_query();
+    let rows = clearance::Entity::find()
+        .filter(clearance::Column::Id.in_subquery(waiting))
+        .order_by(clearance::Column::SubmissionDate, Order::Asc)
+        .order_by(clearance::Column::Id, Order::Asc)
+        .limit(500)
+        .all(&state.db)
+        .await?;
+    let clearances = list_out(&state.db, rows).await?;
+    Ok(Json(PendingClearancesOut {
+        department,
+        pending_count: clearances.len(),
+        clearances,
+    }))
 }
 
 /// Submit a clearance request (student). Creates one pending approval per
@@ -441,7 +514,7 @@ pub async fn create_clearance(
             "No clearance offices are active yet; try again later.",
         ));
     }
-    let now = Utc::now();
+    let now = kernel::time::now();
     let request = clearance::ActiveModel {
         id: Set(Uuid::new_v4()),
         student_id: Set(record.id),
@@ -519,7 +592,7 @@ pub async fn create_clearance(
         related: Some(("clearance", request.id)),
     };
     effects.notify_admins(&txn, &state, &for_admins).await?;
-    let out = detail(&txn, request).await?;
+    let out = detail(&txn, &me, request).await?;
     txn.commit().await?;
     effects.publish(&state);
     Ok((StatusCode::CREATED, Json(out)))
@@ -546,7 +619,7 @@ pub async fn retrieve_clearance(
     Id(id): Id,
 ) -> ApiResult<Json<ClearanceOut>> {
     let request = find_visible(&state.db, &me, id).await?;
-    Ok(Json(detail(&state.db, request).await?))
+    Ok(Json(detail(&state.db, &me, request).await?))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -562,13 +635,12 @@ async fn write(
     me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
-    input: ClearanceIn,
+    body: Result<Json<ClearanceIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<ClearanceOut>> {
+    // DRF's order: the object (404), then the body (400).
     let existing = find_visible(&state.db, &me, id).await?;
-    if me.role != Role::Admin {
-        return Err(ApiError::forbidden(ADMIN_ONLY));
-    }
+    let Json(input) = body?;
     let mut c = Checker::partial(partial);
     let reason = c.optional_text("rejection_reason", input.rejection_reason, 10_000);
     c.finish()?;
@@ -577,7 +649,7 @@ async fn write(
     if let Some(reason) = reason {
         model.rejection_reason = Set(reason);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(&txn).await?;
     audit::record(
         &txn,
@@ -592,7 +664,7 @@ async fn write(
         ),
     )
     .await?;
-    let out = detail(&txn, updated).await?;
+    let out = detail(&txn, &me, updated).await?;
     txn.commit().await?;
     Ok(Json(out))
 }
@@ -602,12 +674,12 @@ async fn write(
     responses((status = 200, body = ClearanceOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_clearance(
     State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<ClearanceIn>,
+    body: Result<Json<ClearanceIn>, ApiError>,
 ) -> ApiResult<Json<ClearanceOut>> {
-    write(&state, me, ip, id, input, false).await
+    write(&state, me, ip, id, body, false).await
 }
 
 /// Partially update a request's administrative note (admin).
@@ -615,12 +687,12 @@ pub async fn update_clearance(
     responses((status = 200, body = ClearanceOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_clearance(
     State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<ClearanceIn>,
+    body: Result<Json<ClearanceIn>, ApiError>,
 ) -> ApiResult<Json<ClearanceOut>> {
-    write(&state, me, ip, id, input, true).await
+    write(&state, me, ip, id, body, true).await
 }
 
 /// Delete a request and its approvals (admin).
@@ -628,14 +700,11 @@ pub async fn partial_update_clearance(
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_clearance(
     State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     let existing = find_visible(&state.db, &me, id).await?;
-    if me.role != Role::Admin {
-        return Err(ApiError::forbidden(ADMIN_ONLY));
-    }
     let txn = kernel::db::begin_write(&state.db).await?;
     audit::record(
         &txn,
@@ -685,7 +754,7 @@ pub async fn clearance_progress(
     Id(id): Id,
 ) -> ApiResult<Json<ProgressOut>> {
     let request = find_visible(&state.db, &me, id).await?;
-    let out = detail(&state.db, request).await?;
+    let out = detail(&state.db, &me, request).await?;
     let count = |status: &str| out.approvals.iter().filter(|a| a.status == status).count();
     Ok(Json(ProgressOut {
         clearance_request_id: out.id,

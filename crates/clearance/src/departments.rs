@@ -1,7 +1,8 @@
 //! `/api/departments/`: the clearance offices and their approval order (spec §3.5).
 
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use chrono::Utc;
 use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
@@ -17,11 +18,30 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::audit::{self, Actor};
+use crate::entities::user::{self, Role};
 use crate::entities::{approval, department};
 use crate::principal::CurrentUser;
 use crate::state::AppState;
 
 const ADMIN_ONLY: &str = "Only administrators can modify this resource.";
+
+/// An administrator; anyone else gets the original's 403 for offices.
+pub struct OfficeAdmin(user::Model);
+
+impl FromRequestParts<AppState> for OfficeAdmin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let kernel::Current(me) = CurrentUser::from_request_parts(parts, state).await?;
+        if me.role != Role::Admin {
+            return Err(ApiError::forbidden(ADMIN_ONLY));
+        }
+        Ok(Self(me))
+    }
+}
 const CODE_TAKEN: &str = "Department with this code already exists.";
 const IN_USE: &str =
     "This department has clearance approvals and cannot be deleted; deactivate it instead.";
@@ -119,16 +139,8 @@ fn audit_name(d: &department::Model) -> String {
     format!("{} ({})", d.name, d.code)
 }
 
-fn actor(me: &CurrentUser, ip: Option<std::net::IpAddr>) -> Actor {
-    Actor::user(me.0.id, ip)
-}
-
-fn require_admin(me: &CurrentUser) -> ApiResult<()> {
-    if me.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(ADMIN_ONLY))
-    }
+fn actor(me: &user::Model, ip: Option<std::net::IpAddr>) -> Actor {
+    Actor::user(me.id, ip)
 }
 
 /// List offices (any signed-in user). Filters: `department_type`, `is_active`;
@@ -246,13 +258,12 @@ fn conflict(error: sea_orm::DbErr) -> ApiError {
     responses((status = 201, body = DepartmentOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_department(
     State(state): State<AppState>,
-    me: CurrentUser,
+    OfficeAdmin(me): OfficeAdmin,
     ClientIp(ip): ClientIp,
     Json(input): Json<DepartmentIn>,
 ) -> ApiResult<(StatusCode, Json<DepartmentOut>)> {
-    require_admin(&me)?;
     let v = validate(&state.db, input, false, None).await?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     let txn = kernel::db::begin_write(&state.db).await?;
     let created = department::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -307,14 +318,15 @@ pub async fn retrieve_department(
 
 async fn write(
     state: &AppState,
-    me: CurrentUser,
+    me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
-    input: DepartmentIn,
+    body: Result<Json<DepartmentIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<DepartmentOut>> {
-    require_admin(&me)?;
+    // DRF's order: the object (404), then the body (400).
     find(&state.db, id).await?;
+    let Json(input) = body?;
     let v = validate(&state.db, input, partial, Some(id)).await?;
     let txn = kernel::db::begin_write(&state.db).await?;
     // Read under the lock so the audit row's "before" is what is replaced.
@@ -345,7 +357,7 @@ async fn write(
     if let Some(x) = v.approval_order {
         model.approval_order = Set(x);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(&txn).await.map_err(conflict)?;
     audit::record(
         &txn,
@@ -366,12 +378,12 @@ async fn write(
     responses((status = 200, body = DepartmentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_department(
     State(state): State<AppState>,
-    me: CurrentUser,
+    OfficeAdmin(me): OfficeAdmin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<DepartmentIn>,
+    body: Result<Json<DepartmentIn>, ApiError>,
 ) -> ApiResult<Json<DepartmentOut>> {
-    write(&state, me, ip, id, input, false).await
+    write(&state, me, ip, id, body, false).await
 }
 
 /// Change some of an office's fields (admin).
@@ -379,12 +391,12 @@ pub async fn update_department(
     responses((status = 200, body = DepartmentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_department(
     State(state): State<AppState>,
-    me: CurrentUser,
+    OfficeAdmin(me): OfficeAdmin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<DepartmentIn>,
+    body: Result<Json<DepartmentIn>, ApiError>,
 ) -> ApiResult<Json<DepartmentOut>> {
-    write(&state, me, ip, id, input, true).await
+    write(&state, me, ip, id, body, true).await
 }
 
 /// Delete an office (admin). Staff assigned to it lose their office.
@@ -392,11 +404,10 @@ pub async fn partial_update_department(
     responses((status = 204), (status = 401), (status = 403), (status = 404), (status = 409)))]
 pub async fn destroy_department(
     State(state): State<AppState>,
-    me: CurrentUser,
+    OfficeAdmin(me): OfficeAdmin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    require_admin(&me)?;
     let existing = find(&state.db, id).await?;
     let in_use = approval::Entity::find()
         .filter(approval::Column::DepartmentId.eq(id))

@@ -1,14 +1,15 @@
 //! `/api/finance/…`: finance records, payments and their verification, and
 //! M-PESA (STK push and Daraja's callback) (spec §2.6, §2.7, §3.6).
 
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Money, Page, PageSize};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Condition, Expr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr,
     ModelTrait, Order, QueryFilter, QuerySelect, Select,
@@ -23,10 +24,10 @@ use uuid::Uuid;
 
 use crate::audit::{self, Actor};
 use crate::entities::user::{self, Role};
-use crate::entities::{finance_record, payment, student};
+use crate::entities::{department, finance_record, payment, student};
 use crate::mpesa::{DarajaError, normalize_phone};
 use crate::notify::{Effects, Note};
-use crate::principal::{ADMIN_ONLY, CurrentUser};
+use crate::principal::{Admin, CurrentUser};
 use crate::state::AppState;
 
 pub const FEE_STATUSES: &[&str] = &["pending", "paid", "verified"];
@@ -67,22 +68,56 @@ pub fn aliases() -> axum::Router<AppState> {
         .route("/api/finance/mpesa_stk_push/", post(stk_push))
 }
 
-fn require_admin(me: &user::Model) -> ApiResult<()> {
-    if me.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden(ADMIN_ONLY))
+/// A student paying their own fee; anyone else gets 403.
+pub struct Payer(user::Model);
+
+impl FromRequestParts<AppState> for Payer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let kernel::Current(me) = CurrentUser::from_request_parts(parts, state).await?;
+        if me.role != Role::Student {
+            return Err(ApiError::forbidden(
+                "Only students can initiate M-PESA payments",
+            ));
+        }
+        Ok(Self(me))
     }
 }
 
-/// Finance data is read by administrators and office staff (the finance office).
-fn require_reader(me: &user::Model) -> ApiResult<()> {
-    if me.role == Role::Student {
-        Err(ApiError::no_permission())
-    } else {
-        Ok(())
+/// Whose finance records and payments `me` may read, as a condition on a
+/// `student_id` column: administrators and the finance office's staff every
+/// student's, a student their own, anyone else none (lists come back empty,
+/// details 404). Every finance query goes through it.
+pub(crate) fn readable(me: &user::Model, student_id: impl ColumnTrait) -> Condition {
+    match (me.role, me.department_id) {
+        (Role::Admin, _) => Condition::all(),
+        (Role::DepartmentStaff, Some(office)) => Condition::all().add(Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(department::Entity)
+                .and_where(department::Column::Id.eq(office))
+                .and_where(department::Column::DepartmentType.eq(FINANCE_OFFICE))
+                .to_owned(),
+        )),
+        (Role::DepartmentStaff, None) => Condition::all().add(Expr::cust("1 = 0")),
+        (Role::Student, _) => Condition::all().add(
+            student_id.in_subquery(
+                Query::select()
+                    .column(student::Column::Id)
+                    .from(student::Entity)
+                    .and_where(student::Column::UserId.eq(me.id))
+                    .to_owned(),
+            ),
+        ),
     }
 }
+
+/// The office type whose staff keep the books.
+const FINANCE_OFFICE: &str = "finance";
 
 async fn student_names<C: ConnectionTrait>(
     db: &C,
@@ -177,19 +212,20 @@ fn record_not_found() -> ApiError {
     ApiError::not_found_msg("No FinanceRecord matches the given query.")
 }
 
-/// List finance records (administrators and office staff). Filters:
-/// `graduation_fee_status`, `student`; search: student name, email, registration number.
+/// List finance records (administrators and the finance office's staff;
+/// students: their own). Filters: `graduation_fee_status`, `student`; search:
+/// student name, email, registration number.
 #[utoipa::path(get, path = "/api/finance/records/", tag = "finance", security(("jwt" = [])),
     params(("graduation_fee_status" = Option<String>, Query), ("student" = Option<Uuid>, Query), ("search" = Option<String>, Query),
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
-    responses((status = 200, body = Page<FinanceRecordOut>), (status = 401), (status = 403)))]
+    responses((status = 200, body = Page<FinanceRecordOut>), (status = 401)))]
 pub async fn list_records(
     State(state): State<AppState>,
     kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<FinanceRecordOut>>> {
-    require_reader(&me)?;
-    let mut query = finance_record::Entity::find();
+    let mut query =
+        finance_record::Entity::find().filter(readable(&me, finance_record::Column::StudentId));
     query = list.filter(
         query,
         "graduation_fee_status",
@@ -259,11 +295,10 @@ pub struct FinanceRecordIn {
     responses((status = 201, body = FinanceRecordOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_record(
     State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Json(input): Json<FinanceRecordIn>,
 ) -> ApiResult<(StatusCode, Json<FinanceRecordOut>)> {
-    require_admin(&me)?;
     let mut c = Checker::new();
     let student_id = c.value("student", input.student);
     let tuition = c
@@ -305,7 +340,7 @@ pub async fn create_record(
         }
     }
     c.finish()?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     let txn = kernel::db::begin_write(&state.db).await?;
     let created = finance_record::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -381,16 +416,16 @@ async fn own_student(state: &AppState, me: &user::Model) -> ApiResult<student::M
         .ok_or_else(|| ApiError::not_found_msg("Student record not found"))
 }
 
-/// One finance record (administrators and office staff).
+/// One finance record (administrators and the finance office's staff; students: their own).
 #[utoipa::path(get, path = "/api/finance/records/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = FinanceRecordOut), (status = 401), (status = 403), (status = 404)))]
+    responses((status = 200, body = FinanceRecordOut), (status = 401), (status = 404)))]
 pub async fn retrieve_record(
     State(state): State<AppState>,
     kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<FinanceRecordOut>> {
-    require_reader(&me)?;
     let row = finance_record::Entity::find_by_id(id)
+        .filter(readable(&me, finance_record::Column::StudentId))
         .one(&state.db)
         .await?
         .ok_or_else(record_not_found)?;
@@ -402,10 +437,17 @@ async fn write_record(
     me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
-    input: FinanceRecordIn,
+    body: Result<Json<FinanceRecordIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<FinanceRecordOut>> {
-    require_admin(&me)?;
+    let txn = kernel::db::begin_write(&state.db).await?;
+    // DRF's order: the object (404), then the body (400).
+    let existing = finance_record::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or_else(record_not_found)?;
+    let Json(input) = body?;
     let mut c = Checker::partial(partial);
     let tuition = c.value("tuition_balance", input.tuition_balance);
     let fee = c.value("graduation_fee", input.graduation_fee);
@@ -428,12 +470,6 @@ async fn write_record(
         );
     }
     c.finish()?;
-    let txn = kernel::db::begin_write(&state.db).await?;
-    let existing = finance_record::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(&txn)
-        .await?
-        .ok_or_else(record_not_found)?;
     let mut model: finance_record::ActiveModel = existing.clone().into();
     if let Some(v) = tuition {
         model.tuition_balance = Set(v.cents());
@@ -444,14 +480,14 @@ async fn write_record(
     if let Some(v) = &status {
         model.graduation_fee_status = Set(v.clone());
         if v == "verified" && existing.graduation_fee_status != "verified" {
-            model.last_verified_date = Set(Some(Utc::now()));
+            model.last_verified_date = Set(Some(kernel::time::now()));
             model.verified_by = Set(Some(me.full_name.clone()));
         }
     }
     if let Some(v) = notes {
         model.notes = Set(v);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(&txn).await?;
     let action =
         if status.as_deref() == Some("verified") && existing.graduation_fee_status != "verified" {
@@ -479,12 +515,12 @@ async fn write_record(
     responses((status = 200, body = FinanceRecordOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_record(
     State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<FinanceRecordIn>,
+    body: Result<Json<FinanceRecordIn>, ApiError>,
 ) -> ApiResult<Json<FinanceRecordOut>> {
-    write_record(&state, me, ip, id, input, false).await
+    write_record(&state, me, ip, id, body, false).await
 }
 
 /// Change some of a finance record's fields (admin).
@@ -492,12 +528,12 @@ pub async fn update_record(
     responses((status = 200, body = FinanceRecordOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_record(
     State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<FinanceRecordIn>,
+    body: Result<Json<FinanceRecordIn>, ApiError>,
 ) -> ApiResult<Json<FinanceRecordOut>> {
-    write_record(&state, me, ip, id, input, true).await
+    write_record(&state, me, ip, id, body, true).await
 }
 
 /// Delete a finance record (admin).
@@ -505,11 +541,10 @@ pub async fn partial_update_record(
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_record(
     State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    require_admin(&me)?;
     let txn = kernel::db::begin_write(&state.db).await?;
     let existing = finance_record::Entity::find_by_id(id)
         .one(&txn)
@@ -669,20 +704,23 @@ fn filtered_payments(
     ))
 }
 
-/// List payments (administrators and office staff). Filters: `payment_method`,
-/// `status`, `is_verified`, `student`; search: student name, email, registration number.
+/// List payments (administrators and the finance office's staff; students:
+/// their own). Filters: `payment_method`, `status`, `is_verified`, `student`;
+/// search: student name, email, registration number.
 #[utoipa::path(get, path = "/api/finance/payments/", tag = "finance", security(("jwt" = [])),
     params(("payment_method" = Option<String>, Query), ("status" = Option<String>, Query), ("is_verified" = Option<bool>, Query),
            ("student" = Option<Uuid>, Query), ("search" = Option<String>, Query), ("ordering" = Option<String>, Query),
            ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
-    responses((status = 200, body = Page<PaymentOut>), (status = 401), (status = 403)))]
+    responses((status = 200, body = Page<PaymentOut>), (status = 401)))]
 pub async fn list_payments(
     State(state): State<AppState>,
     kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<PaymentOut>>> {
-    require_reader(&me)?;
-    let query = filtered_payments(&list, payment::Entity::find())?;
+    let query = filtered_payments(
+        &list,
+        payment::Entity::find().filter(readable(&me, payment::Column::StudentId)),
+    )?;
     let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
     let results = payments_out(&state.db, page.results).await?;
     Ok(Json(Page {
@@ -755,11 +793,10 @@ fn payment_conflict(e: sea_orm::DbErr) -> ApiError {
     responses((status = 201, body = PaymentOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_payment(
     State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Json(input): Json<PaymentIn>,
 ) -> ApiResult<(StatusCode, Json<PaymentOut>)> {
-    require_admin(&me)?;
     let mut c = Checker::new();
     let student_field = if input.student.is_absent() {
         input.student_id
@@ -778,12 +815,16 @@ pub async fn create_payment(
     let phone = c
         .optional_text("phone_number", input.phone_number, 20)
         .flatten();
-    let paid_at = c.nullable(input.payment_date).flatten();
+    // Microseconds at most, as Django stores them.
+    let paid_at = c
+        .nullable(input.payment_date)
+        .flatten()
+        .map(|at| chrono::SubsecRound::trunc_subsecs(at, 6));
     let notes = c.blank_text("notes", input.notes, 10_000);
     if amount.is_some_and(|a| a.cents() <= 0) {
         c.error("amount", "Ensure this value is greater than 0.");
     }
-    if paid_at.is_some_and(|at| at > Utc::now() + chrono::Duration::minutes(5)) {
+    if paid_at.is_some_and(|at| at > kernel::time::now() + chrono::Duration::minutes(5)) {
         c.error("payment_date", "Payment date cannot be in the future.");
     }
     let phone = match phone {
@@ -836,7 +877,7 @@ pub async fn create_payment(
     }
     c.finish()?;
     let student_id = student_id.unwrap_or_default();
-    let now = Utc::now();
+    let now = kernel::time::now();
     let txn = kernel::db::begin_write(&state.db).await?;
     let created = payment::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -919,7 +960,7 @@ async fn mark_fee_paid<C: ConnectionTrait>(
             model.mpesa_code = Set(Some(code.to_owned()));
         }
         model.mpesa_payment_date = Set(when);
-        model.updated_at = Set(Utc::now());
+        model.updated_at = Set(kernel::time::now());
         model.update(db).await?;
     }
     Ok(())
@@ -936,9 +977,8 @@ pub struct PaymentListOut {
     responses((status = 200, body = PaymentListOut), (status = 401), (status = 403)))]
 pub async fn unverified_payments(
     State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
+    _admin: Admin,
 ) -> ApiResult<Json<PaymentListOut>> {
-    require_admin(&me)?;
     let rows = payment::Entity::find()
         .filter(payment::Column::IsVerified.eq(false))
         .filter(payment::Column::Status.eq("paid"))
@@ -973,9 +1013,8 @@ pub struct PaymentStatistics {
     responses((status = 200, body = PaymentStatistics), (status = 401), (status = 403)))]
 pub async fn payment_statistics(
     State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
+    _admin: Admin,
 ) -> ApiResult<Json<PaymentStatistics>> {
-    require_admin(&me)?;
     let backend = state.db.get_database_backend();
     let totals: Option<(i64, i64, i64, i64, i64, i64)> = payment::Entity::find()
         .select_only()
@@ -1057,16 +1096,16 @@ pub async fn my_payment(
     Ok(Json(payment_out(&state.db, row).await?))
 }
 
-/// One payment (administrators and office staff).
+/// One payment (administrators and the finance office's staff; students: their own).
 #[utoipa::path(get, path = "/api/finance/payments/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)),
-    responses((status = 200, body = PaymentOut), (status = 401), (status = 403), (status = 404)))]
+    responses((status = 200, body = PaymentOut), (status = 401), (status = 404)))]
 pub async fn retrieve_payment(
     State(state): State<AppState>,
     kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<PaymentOut>> {
-    require_reader(&me)?;
     let row = payment::Entity::find_by_id(id)
+        .filter(readable(&me, payment::Column::StudentId))
         .one(&state.db)
         .await?
         .ok_or_else(payment_not_found)?;
@@ -1078,10 +1117,17 @@ async fn write_payment(
     me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
-    input: PaymentIn,
+    body: Result<Json<PaymentIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<PaymentOut>> {
-    require_admin(&me)?;
+    let txn = kernel::db::begin_write(&state.db).await?;
+    // DRF's order: the object (404), then the body (400).
+    let existing = payment::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or_else(payment_not_found)?;
+    let Json(input) = body?;
     let mut c = Checker::partial(partial);
     let amount = c.value("amount", input.amount);
     let method = c.choice("payment_method", input.payment_method, payment::METHODS);
@@ -1108,17 +1154,11 @@ async fn write_payment(
         c.error("student", "A payment cannot be moved to another student.");
     }
     if let Some(Some(code)) = &transaction
-        && transaction_taken(&state.db, code, Some(id)).await?
+        && transaction_taken(&txn, code, Some(id)).await?
     {
         c.error("transaction_id", TRANSACTION_TAKEN);
     }
     c.finish()?;
-    let txn = kernel::db::begin_write(&state.db).await?;
-    let existing = payment::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(&txn)
-        .await?
-        .ok_or_else(payment_not_found)?;
     if existing.is_verified {
         return Err(ApiError::bad_request(
             "A verified payment cannot be changed.",
@@ -1140,7 +1180,7 @@ async fn write_payment(
     if let Some(v) = notes {
         model.notes = Set(v);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(&txn).await.map_err(payment_conflict)?;
     audit::record(
         &txn,
@@ -1162,12 +1202,12 @@ async fn write_payment(
     responses((status = 200, body = PaymentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_payment(
     State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<PaymentIn>,
+    body: Result<Json<PaymentIn>, ApiError>,
 ) -> ApiResult<Json<PaymentOut>> {
-    write_payment(&state, me, ip, id, input, false).await
+    write_payment(&state, me, ip, id, body, false).await
 }
 
 /// Correct some fields of a payment that is not verified yet (admin).
@@ -1175,12 +1215,12 @@ pub async fn update_payment(
     responses((status = 200, body = PaymentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_payment(
     State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<PaymentIn>,
+    body: Result<Json<PaymentIn>, ApiError>,
 ) -> ApiResult<Json<PaymentOut>> {
-    write_payment(&state, me, ip, id, input, true).await
+    write_payment(&state, me, ip, id, body, true).await
 }
 
 /// Delete a payment (admin).
@@ -1188,11 +1228,10 @@ pub async fn partial_update_payment(
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_payment(
     State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    require_admin(&me)?;
     let txn = kernel::db::begin_write(&state.db).await?;
     let existing = payment::Entity::find_by_id(id)
         .one(&txn)
@@ -1231,21 +1270,22 @@ pub struct VerifiedOut {
     responses((status = 200, body = VerifiedOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn verify_payment(
     State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<VerifyIn>,
+    body: Result<Json<VerifyIn>, ApiError>,
 ) -> ApiResult<Json<VerifiedOut>> {
-    require_admin(&me)?;
-    if input.verify == Some(false) {
-        return Err(ApiError::bad_request("Verification cancelled"));
-    }
     let txn = kernel::db::begin_write(&state.db).await?;
+    // DRF's order: the object (404), then the body (400).
     let existing = payment::Entity::find_by_id(id)
         .lock_exclusive()
         .one(&txn)
         .await?
         .ok_or_else(payment_not_found)?;
+    let Json(input) = body?;
+    if input.verify == Some(false) {
+        return Err(ApiError::bad_request("Verification cancelled"));
+    }
     if existing.is_verified {
         return Err(ApiError::non_field("Payment is already verified"));
     }
@@ -1254,7 +1294,7 @@ pub async fn verify_payment(
             "Only a received payment can be verified.",
         ));
     }
-    let now = Utc::now();
+    let now = kernel::time::now();
     let note = input
         .notes
         .map(|n| n.trim().to_owned())
@@ -1349,16 +1389,13 @@ pub struct StkPushOut {
     responses((status = 200, body = StkPushOut), (status = 400), (status = 401), (status = 403), (status = 502), (status = 503)))]
 pub async fn stk_push(
     State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
+    Payer(me): Payer,
     ClientIp(ip): ClientIp,
-    Json(input): Json<StkPushIn>,
+    body: Result<Json<StkPushIn>, ApiError>,
 ) -> ApiResult<Json<StkPushOut>> {
-    if me.role != Role::Student {
-        return Err(ApiError::forbidden(
-            "Only students can initiate M-PESA payments",
-        ));
-    }
+    // The payer's record (404) before the body (400).
     let record = own_student(&state, &me).await?;
+    let Json(input) = body?;
     let mut c = Checker::new();
     let phone = c.text("phone_number", input.phone_number, 20);
     let amount = c.nullable(input.amount).flatten();
@@ -1423,7 +1460,7 @@ pub async fn stk_push(
                 ApiError::BadGateway(format!("M-PESA refused the payment request: {reason}").into())
             }
         })?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     let txn = kernel::db::begin_write(&state.db).await?;
     let before = existing.as_ref().map(payment_snapshot);
     let saved = match existing {
@@ -1573,7 +1610,7 @@ async fn apply_callback(
     if existing.status != "pending" {
         return Ok(()); // already applied: a replay changes nothing
     }
-    let now = Utc::now();
+    let now = kernel::time::now();
     let mut model: payment::ActiveModel = existing.clone().into();
     model.updated_at = Set(now);
     let mut effects = Effects::new();

@@ -162,7 +162,7 @@ async fn student_names<C: ConnectionTrait>(
 /// Renders gowns with one extra query per 500 students, whatever their count.
 async fn render<C: ConnectionTrait>(db: &C, rows: Vec<gown::Model>) -> ApiResult<Vec<GownOut>> {
     let names = student_names(db, rows.iter().map(|g| g.student_id).collect()).await?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     Ok(rows
         .into_iter()
         .map(|g| {
@@ -333,8 +333,11 @@ fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
                 .and_then(|d| d.and_hms_opt(23, 59, 59))
                 .map(|n| n.and_utc())
         })?;
-    // Every backend stores four-digit years (MySQL's DATETIME ends in 9999).
-    (1..=9999).contains(&parsed.year()).then_some(parsed)
+    // Every backend stores four-digit years (MySQL's DATETIME ends in 9999),
+    // and microseconds at most (as Django does).
+    (1..=9999)
+        .contains(&parsed.year())
+        .then(|| chrono::SubsecRound::trunc_subsecs(parsed, 6))
 }
 
 /// What an issue or an edit sets; `None` leaves a field as it is.
@@ -529,7 +532,7 @@ pub async fn issue_gown(
     ClientIp(ip): ClientIp,
     Json(mut input): Json<GownIn>,
 ) -> ApiResult<(StatusCode, Json<GownOut>)> {
-    let now = Utc::now();
+    let now = kernel::time::now();
     let mut c = Checker::new();
     let student_field = match std::mem::take(&mut input.student) {
         Field::Absent => std::mem::take(&mut input.student_id),
@@ -664,11 +667,13 @@ async fn write(
     me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
-    mut input: GownIn,
+    body: Result<Json<GownIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<GownOut>> {
     let txn = kernel::db::begin_write(&state.db).await?;
+    // DRF's order: the object (404), then the body (400).
     let existing = locked(&txn, id).await?;
+    let Json(mut input) = body?;
     let mut c = Checker::partial(partial);
     let changes = check_changes(&mut c, &mut input, existing.issue_date, Some(&existing));
     c.finish()?;
@@ -692,7 +697,7 @@ async fn write(
     if let Some(notes) = changes.notes {
         model.notes = Set(notes);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(&txn).await?;
     audit::record(
         &txn,
@@ -722,9 +727,9 @@ pub async fn update_gown(
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<GownIn>,
+    body: Result<Json<GownIn>, ApiError>,
 ) -> ApiResult<Json<GownOut>> {
-    write(&state, me, ip, id, input, false).await
+    write(&state, me, ip, id, body, false).await
 }
 
 /// Partially edit a gown issuance (admin).
@@ -735,9 +740,9 @@ pub async fn partial_update_gown(
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<GownIn>,
+    body: Result<Json<GownIn>, ApiError>,
 ) -> ApiResult<Json<GownOut>> {
-    write(&state, me, ip, id, input, true).await
+    write(&state, me, ip, id, body, true).await
 }
 
 /// Delete a gown issuance (admin).
@@ -785,14 +790,16 @@ pub async fn mark_returned(
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<ReturnIn>,
+    body: Result<Json<ReturnIn>, ApiError>,
 ) -> ApiResult<Json<GownOut>> {
+    let txn = kernel::db::begin_write(&state.db).await?;
+    // DRF's order: the object (404), then the body (400).
+    let existing = locked(&txn, id).await?;
+    let Json(input) = body?;
     let remark = input
         .notes
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty());
-    let txn = kernel::db::begin_write(&state.db).await?;
-    let existing = locked(&txn, id).await?;
     if existing.is_returned {
         return Err(ApiError::bad_request("Gown already marked as returned."));
     }
@@ -807,7 +814,7 @@ pub async fn mark_returned(
             format!("Ensure this field has no more than {NOTES_MAX} characters."),
         ));
     }
-    let now = Utc::now();
+    let now = kernel::time::now();
     let mut model: gown::ActiveModel = existing.clone().into();
     model.is_returned = Set(true);
     model.returned_date = Set(Some(now));
@@ -862,7 +869,7 @@ pub async fn refund_deposit(
             "No deposit was paid for this gown, so there is nothing to refund.",
         ));
     }
-    let now = Utc::now();
+    let now = kernel::time::now();
     let mut model: gown::ActiveModel = existing.clone().into();
     model.deposit_status = Set("refunded".into());
     model.deposit_refund_date = Set(Some(now));
@@ -915,7 +922,7 @@ pub async fn overdue_gowns(
     State(state): State<AppState>,
     Admin(_me): Admin,
 ) -> ApiResult<Json<Vec<GownOut>>> {
-    let rows = overdue_at(gown::Entity::find(), Utc::now())
+    let rows = overdue_at(gown::Entity::find(), kernel::time::now())
         .order_by(gown::Column::ReturnDate, Order::Asc)
         .order_by(gown::Column::Id, Order::Asc)
         .all(&state.db)
@@ -960,7 +967,7 @@ pub async fn gown_statistics(
     Admin(_me): Admin,
 ) -> ApiResult<Json<GownStatistics>> {
     let backend = state.db.get_database_backend();
-    let now = Utc::now();
+    let now = kernel::time::now();
     let row: Option<(i64, i64, i64, i64, i64, i64)> = gown::Entity::find()
         .select_only()
         .column_as(Expr::cust("COUNT(*)"), "total")
@@ -1008,7 +1015,7 @@ pub async fn gown_statistics(
 /// gown is claimed by a conditional update before its reminder is written.
 pub async fn notify_overdue(state: &AppState) -> ApiResult<usize> {
     const BATCH: u64 = 500;
-    let now = Utc::now();
+    let now = kernel::time::now();
     let mut sent = 0;
     let mut after: Option<Uuid> = None;
     loop {

@@ -25,7 +25,6 @@ mod workflow;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use kernel::config::{Rate, SettingError, Settings, SystemDefaults};
 use kernel::lockout::LockoutSettings;
 use kernel::password::Algorithm;
@@ -257,7 +256,7 @@ pub async fn create_superuser(
         .make(password)
         .await
         .map_err(|e| e.to_string())?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     user::ActiveModel {
         id: Set(Uuid::new_v4()),
         email: Set(email),

@@ -188,7 +188,7 @@ impl Daraja {
         };
         let token = self.access_token().await?;
         // Daraja wants Nairobi local time (UTC+3, no daylight saving).
-        let timestamp = (chrono::Utc::now() + chrono::Duration::hours(3))
+        let timestamp = (kernel::time::now() + chrono::Duration::hours(3))
             .format("%Y%m%d%H%M%S")
             .to_string();
         let shortcode = &self.settings.shortcode;

@@ -28,9 +28,9 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::entities::notification;
-use crate::entities::user::{self, Role};
+use crate::entities::user;
 use crate::notify::{Effects, Note};
-use crate::principal::{ADMIN_ONLY, CurrentUser};
+use crate::principal::{Admin, CurrentUser};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -194,12 +194,9 @@ pub struct NotificationIn {
     responses((status = 201, body = NotificationOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_notification(
     State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
+    _admin: Admin,
     Json(input): Json<NotificationIn>,
 ) -> ApiResult<(StatusCode, Json<NotificationOut>)> {
-    if me.role != Role::Admin {
-        return Err(ApiError::forbidden(ADMIN_ONLY));
-    }
     let mut c = Checker::new();
     let recipient = c.value(
         "user",
@@ -303,7 +300,7 @@ async fn set_read(
     }
     let mut model: notification::ActiveModel = row.into();
     model.is_read = Set(read);
-    model.read_at = Set(read.then(Utc::now));
+    model.read_at = Set(read.then(kernel::time::now));
     Ok(model.update(&state.db).await?.into())
 }
 
@@ -357,7 +354,10 @@ pub async fn mark_all_read(
 ) -> ApiResult<Json<MessageOut>> {
     let result = notification::Entity::update_many()
         .col_expr(notification::Column::IsRead, Expr::value(true))
-        .col_expr(notification::Column::ReadAt, Expr::value(Utc::now()))
+        .col_expr(
+            notification::Column::ReadAt,
+            Expr::value(kernel::time::now()),
+        )
         .filter(notification::Column::UserId.eq(me.id))
         .filter(notification::Column::IsRead.eq(false))
         .exec(&state.db)
@@ -483,7 +483,7 @@ pub async fn notification_stream(
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let wake = state.hub.subscribe();
     let start = Cursor {
-        since: Utc::now() - chrono::Duration::milliseconds(1),
+        since: kernel::time::now() - chrono::Duration::milliseconds(1),
         seen: HashSet::new(),
     };
     let stream = futures_util::stream::unfold(

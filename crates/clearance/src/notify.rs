@@ -2,7 +2,6 @@
 //! them, queueing their email in the same transaction, and waking live streams
 //! once the transaction has committed.
 
-use chrono::Utc;
 use kernel::ApiResult;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
@@ -56,7 +55,7 @@ impl Effects {
             related_object_id: Set(note.related.map(|(_, id)| id)),
             is_read: Set(false),
             read_at: Set(None),
-            created_at: Set(Utc::now()),
+            created_at: Set(kernel::time::now()),
         }
         .insert(db)
         .await?;

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use crate::audit::{self, Actor};
 use crate::entities::user::{self, Role};
 use crate::entities::{academic_department, course, finance_record, school, student};
-use crate::principal::{ADMIN_ONLY, CurrentUser};
+use crate::principal::{Admin, CurrentUser};
 use crate::state::AppState;
 use crate::users::{
     ADMISSION_TAKEN, EMAIL_TAKEN, UserOut, admission_taken, email_taken, user_conflict,
@@ -397,14 +397,11 @@ fn record_conflict(error: sea_orm::DbErr) -> ApiError {
     responses((status = 201, body = StudentOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_student(
     State(state): State<AppState>,
-    me: CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Json(mut input): Json<StudentIn>,
 ) -> ApiResult<(StatusCode, Json<StudentOut>)> {
-    if !me.is_admin() {
-        return Err(ApiError::forbidden(ADMIN_ONLY));
-    }
-    let actor = Actor::user(me.0.id, ip);
+    let actor = Actor::user(me.id, ip);
     let fee = state.graduation_fee;
     let mut c = Checker::new();
     let email = c.email("email", std::mem::take(&mut input.email));
@@ -440,7 +437,7 @@ pub async fn create_student(
     c.finish()?;
 
     let hash = state.hasher.make(&password.unwrap_or_default()).await?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     let new_user = user::ActiveModel {
         id: Set(Uuid::new_v4()),
         email: Set(email.unwrap_or_default()),
@@ -570,16 +567,15 @@ pub async fn retrieve_student(
 
 async fn write(
     state: &AppState,
-    me: CurrentUser,
+    me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
-    mut input: StudentIn,
+    body: Result<Json<StudentIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<StudentOut>> {
-    let (existing, account) = find_visible(state, &me, id).await?;
-    if !me.is_admin() {
-        return Err(ApiError::forbidden(ADMIN_ONLY));
-    }
+    // DRF's order: the object (404), then the body (400).
+    let (existing, account) = find_visible(state, &kernel::Current(me.clone()), id).await?;
+    let Json(mut input) = body?;
     let mut c = Checker::partial(partial);
     let v = validate_record(&state.db, &mut c, &mut input, partial, Some(&existing)).await?;
     c.finish()?;
@@ -618,11 +614,11 @@ async fn write(
     if let Some(x) = v.eligibility_status {
         model.eligibility_status = Set(x);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(&txn).await.map_err(record_conflict)?;
     audit::record(
         &txn,
-        Actor::user(me.0.id, ip),
+        Actor::user(me.id, ip),
         "update",
         "Student",
         updated.id,
@@ -639,12 +635,12 @@ async fn write(
     responses((status = 200, body = StudentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_student(
     State(state): State<AppState>,
-    me: CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<StudentIn>,
+    body: Result<Json<StudentIn>, ApiError>,
 ) -> ApiResult<Json<StudentOut>> {
-    write(&state, me, ip, id, input, false).await
+    write(&state, me, ip, id, body, false).await
 }
 
 /// Change some of a student record's academic fields (admin).
@@ -652,12 +648,12 @@ pub async fn update_student(
     responses((status = 200, body = StudentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_student(
     State(state): State<AppState>,
-    me: CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<StudentIn>,
+    body: Result<Json<StudentIn>, ApiError>,
 ) -> ApiResult<Json<StudentOut>> {
-    write(&state, me, ip, id, input, true).await
+    write(&state, me, ip, id, body, true).await
 }
 
 /// Delete a student record (admin). The account stays, under `/api/users/`.
@@ -665,18 +661,15 @@ pub async fn partial_update_student(
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_student(
     State(state): State<AppState>,
-    me: CurrentUser,
+    Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    let (existing, account) = find_visible(&state, &me, id).await?;
-    if !me.is_admin() {
-        return Err(ApiError::forbidden(ADMIN_ONLY));
-    }
+    let (existing, account) = find_visible(&state, &kernel::Current(me.clone()), id).await?;
     let txn = kernel::db::begin_write(&state.db).await?;
     audit::record(
         &txn,
-        Actor::user(me.0.id, ip),
+        Actor::user(me.id, ip),
         "delete",
         "Student",
         existing.id,
@@ -769,7 +762,7 @@ pub async fn student_clearance_status(
             message: Some("No clearance request submitted yet".into()),
         }));
     };
-    let detail = crate::clearances::detail(&state.db, latest).await?;
+    let detail = crate::clearances::detail(&state.db, &me.0, latest).await?;
     Ok(Json(ClearanceStatusOut {
         student: record.id,
         clearance_id: Some(detail.id),

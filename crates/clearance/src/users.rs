@@ -10,7 +10,7 @@ use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, Pa
 use sea_orm::sea_query::IntoCondition;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr,
-    Order, QueryFilter, QuerySelect,
+    Order, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -87,6 +87,10 @@ pub struct UserIn {
     #[schema(value_type = String, write_only)]
     #[serde(default)]
     pub password: Field<String>,
+    /// Also accepted: the original's office roles (`library_staff`,
+    /// `finance_staff`, `hostel_staff`, `academic_staff`, `gown_issuance_staff`,
+    /// `clearance_officer`), which make a `department_staff` account of an
+    /// office of the matching type.
     #[schema(value_type = Role)]
     #[serde(default)]
     pub role: Field<String>,
@@ -214,6 +218,91 @@ pub async fn list_users(
     Ok(Json(page.map(|(u, d)| UserOut::new(&u, d.as_ref()))))
 }
 
+/// The original's office roles and the office type each stands for. Its
+/// Angular frontend offers them; an account made with one is a
+/// `department_staff` member of an office of that type.
+///
+/// `academic_staff` belongs to the academic office (type `faculty`, the
+/// original's "Academic Affairs"). So does `clearance_officer`: the original
+/// gives that role no office of its own, and a clearance officer works for the
+/// registry, which sits in Academic Affairs. `gown_issuance_staff` belongs to
+/// the office of type `other` (the original's "Student Services", which issues
+/// gowns), as there is no gown office type.
+pub const STAFF_ROLE_ALIASES: &[(&str, &str)] = &[
+    ("library_staff", "library"),
+    ("finance_staff", "finance"),
+    ("hostel_staff", "hostel"),
+    ("academic_staff", "faculty"),
+    ("gown_issuance_staff", "other"),
+    ("clearance_officer", "faculty"),
+];
+
+/// Reads `role`: one of the spec's roles, or an office role of the original
+/// (see [`STAFF_ROLE_ALIASES`]) as `department_staff` with the alias and the
+/// office type it requires.
+fn read_role(
+    c: &mut Checker,
+    role: Field<String>,
+) -> (Option<Role>, Option<(&'static str, &'static str)>) {
+    if let Field::Value(name) = &role
+        && let Some(alias) = STAFF_ROLE_ALIASES.iter().find(|(a, _)| a == name)
+    {
+        return (Some(Role::DepartmentStaff), Some(*alias));
+    }
+    let role = c
+        .choice("role", role, Role::CHOICES)
+        .and_then(|r| Role::parse(&r));
+    (role, None)
+}
+
+/// The office an account made with an office role joins: the one named, which
+/// must be of the role's type; else the current one if it is of that type;
+/// else the first active office of that type in approval order.
+async fn office_for_alias<C: ConnectionTrait>(
+    db: &C,
+    c: &mut Checker,
+    (alias, kind): (&str, &str),
+    named: Option<Option<Uuid>>,
+    current: Option<Uuid>,
+) -> ApiResult<Option<Uuid>> {
+    if let Some(Some(id)) = named {
+        if let Some(office) = department::Entity::find_by_id(id).one(db).await?
+            && office.department_type != kind
+        {
+            c.error(
+                "department",
+                format!("A {alias} account belongs to an office of type \"{kind}\"."),
+            );
+        }
+        return Ok(Some(id));
+    }
+    let of_kind = department::Entity::find().filter(department::Column::DepartmentType.eq(kind));
+    if named.is_none()
+        && let Some(id) = current
+        && of_kind
+            .clone()
+            .filter(department::Column::Id.eq(id))
+            .one(db)
+            .await?
+            .is_some()
+    {
+        return Ok(Some(id));
+    }
+    let first = of_kind
+        .filter(department::Column::IsActive.eq(true))
+        .order_by(department::Column::ApprovalOrder, Order::Asc)
+        .order_by(department::Column::Name, Order::Asc)
+        .one(db)
+        .await?;
+    if first.is_none() {
+        c.error(
+            "department",
+            format!("There is no active office of type \"{kind}\" for a {alias} account."),
+        );
+    }
+    Ok(first.map(|d| d.id))
+}
+
 async fn check_department<C: ConnectionTrait>(
     db: &C,
     c: &mut Checker,
@@ -246,12 +335,13 @@ pub async fn create_user(
         .optional_text("admission_number", input.admission_number, 50)
         .flatten();
     let password = c.value("password", input.password);
-    let role = c
-        .choice("role", input.role, Role::CHOICES)
-        .and_then(|r| Role::parse(&r));
-    let department = c.nullable(input.department);
+    let (role, alias) = read_role(&mut c, input.role);
+    let mut department = c.nullable(input.department);
     let is_active = c.boolean("is_active", input.is_active, true);
     check_department(&state.db, &mut c, department).await?;
+    if let Some(alias) = alias {
+        department = Some(office_for_alias(&state.db, &mut c, alias, department, None).await?);
+    }
     if let Some(email) = &email
         && email_taken(&state.db, email, None).await?
     {
@@ -274,7 +364,7 @@ pub async fn create_user(
     c.finish()?;
 
     let hash = state.hasher.make(&password.unwrap_or_default()).await?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     let txn = kernel::db::begin_write(&state.db).await?;
     let created = user::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -332,18 +422,18 @@ async fn write_user(
     admin: &user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
-    input: UserIn,
+    body: Result<Json<UserIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<UserOut>> {
+    // DRF's order: the object (404), then the body (400).
     let existing = find_user(&state.db, id).await?;
+    let Json(input) = body?;
     let mut c = Checker::partial(partial);
     let email = c.email("email", input.email);
     let full_name = c.text("full_name", input.full_name, 255);
     let admission_number = c.optional_text("admission_number", input.admission_number, 50);
-    let role = c
-        .choice("role", input.role, Role::CHOICES)
-        .and_then(|r| Role::parse(&r));
-    let department = c.nullable(input.department);
+    let (role, alias) = read_role(&mut c, input.role);
+    let mut department = c.nullable(input.department);
     let is_active = match input.is_active {
         Field::Absent => None,
         other => c.value("is_active", other),
@@ -353,6 +443,11 @@ async fn write_user(
         other => c.value("password", other),
     };
     check_department(&state.db, &mut c, department).await?;
+    if let Some(alias) = alias {
+        department = Some(
+            office_for_alias(&state.db, &mut c, alias, department, existing.department_id).await?,
+        );
+    }
     if let Some(email) = &email
         && email_taken(&state.db, email, Some(id)).await?
     {
@@ -426,7 +521,7 @@ async fn write_user(
         // A deactivated account or a reset password ends every session.
         model.token_epoch = Set(current.token_epoch + 1);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(&txn).await.map_err(user_conflict)?;
     audit::record(
         &txn,
@@ -451,9 +546,9 @@ pub async fn update_user(
     Admin(admin): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<UserIn>,
+    body: Result<Json<UserIn>, ApiError>,
 ) -> ApiResult<Json<UserOut>> {
-    write_user(&state, &admin, ip, id, input, false).await
+    write_user(&state, &admin, ip, id, body, false).await
 }
 
 /// Change some of an account's fields (admin).
@@ -464,9 +559,9 @@ pub async fn partial_update_user(
     Admin(admin): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<UserIn>,
+    body: Result<Json<UserIn>, ApiError>,
 ) -> ApiResult<Json<UserOut>> {
-    write_user(&state, &admin, ip, id, input, true).await
+    write_user(&state, &admin, ip, id, body, true).await
 }
 
 /// Delete an account (admin). An administrator cannot delete their own account.

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use chrono::Utc;
 use kernel::{ApiError, ApiResult, FieldErrors, Money};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -210,7 +209,7 @@ pub async fn decide<C: ConnectionTrait>(
         finance_gate(txn, request.student_id).await?;
     }
 
-    let now = Utc::now();
+    let now = kernel::time::now();
     let before = json!({"status": target.status, "notes": target.notes, "rejection_reason": target.rejection_reason});
     let mut model: approval::ActiveModel = target.clone().into();
     model.approved_by_id = Set(Some(me.id));
@@ -343,7 +342,7 @@ async fn apply_status<C: ConnectionTrait>(
     status: &str,
     approvals: &[(approval::Model, Option<department::Model>)],
 ) -> ApiResult<clearance::Model> {
-    let now = Utc::now();
+    let now = kernel::time::now();
     let student = student::Entity::find_by_id(request.student_id)
         .one(txn)
         .await?;

@@ -10,7 +10,6 @@
 
 use std::net::IpAddr;
 
-use chrono::Utc;
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr};
 use sea_orm_migration::prelude::{ColumnDef, Index, SchemaManager, Table};
@@ -77,7 +76,7 @@ pub async fn record<C: ConnectionTrait>(db: &C, event: Event<'_>) -> Result<(), 
         object_id: Set(event.object_id.chars().take(64).collect()),
         changes: Set(event.changes),
         ip_address: Set(event.ip.map(|ip| ip.to_string())),
-        created_at: Set(Utc::now()),
+        created_at: Set(crate::time::now()),
     }
     .insert(db)
     .await?;

@@ -25,6 +25,7 @@ pub mod password;
 pub mod serve;
 pub mod system;
 pub mod throttle;
+pub mod time;
 pub mod upload;
 
 #[cfg(feature = "testing")]

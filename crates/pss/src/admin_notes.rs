@@ -312,7 +312,7 @@ pub async fn create_admin_note(
     Json(input): Json<AdminNoteIn>,
 ) -> ApiResult<(StatusCode, Json<AdminNoteOut>)> {
     let changes = check(&state, input, false).await?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     let txn = kernel::db::begin_write(&state.db).await?;
     let created = admin_note::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
@@ -369,10 +369,12 @@ async fn write_note(
     me: &CurrentUser,
     ip: Option<std::net::IpAddr>,
     id: i64,
-    input: AdminNoteIn,
+    body: Result<Json<AdminNoteIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<AdminNoteOut>> {
+    // DRF's order: the object (404), then the body (400).
     find_note(&state.db, id).await?;
+    let Json(input) = body?;
     let changes = check(state, input, partial).await?;
     let txn = kernel::db::begin_write(&state.db).await?;
     let current = admin_note::Entity::find_by_id(id)
@@ -399,7 +401,7 @@ async fn write_note(
     if let Some(v) = changes.is_important {
         model.is_important = Set(v);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(&txn).await?;
     audit::record(
         &txn,
@@ -426,9 +428,9 @@ pub async fn update_admin_note(
     Staff(me): Staff,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
-    Json(input): Json<AdminNoteIn>,
+    body: Result<Json<AdminNoteIn>, ApiError>,
 ) -> ApiResult<Json<AdminNoteOut>> {
-    write_note(&state, &me, ip, id, input, false).await
+    write_note(&state, &me, ip, id, body, false).await
 }
 
 /// Change some of a note's fields.
@@ -439,9 +441,9 @@ pub async fn partial_update_admin_note(
     Staff(me): Staff,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
-    Json(input): Json<AdminNoteIn>,
+    body: Result<Json<AdminNoteIn>, ApiError>,
 ) -> ApiResult<Json<AdminNoteOut>> {
-    write_note(&state, &me, ip, id, input, true).await
+    write_note(&state, &me, ip, id, body, true).await
 }
 
 /// Delete a note.

@@ -4,7 +4,6 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use kernel::extract::ClientIp;
 use kernel::identity::RefreshIn;
 use kernel::jwt::TokenPair;
@@ -206,7 +205,7 @@ pub async fn login(
     if verdict.needs_rehash {
         model.password = Set(state.hasher.make(&password).await?);
     }
-    model.last_login = Set(Some(Utc::now()));
+    model.last_login = Set(Some(kernel::time::now()));
     let user = model.update(&state.db).await?;
     Ok(Json(signed_in(&state, &user, ip, &headers).await?).into_response())
 }

@@ -3,7 +3,7 @@
 //! queries.
 
 use axum::extract::State;
-use chrono::{Days, Duration, NaiveDate, Utc};
+use chrono::{Days, Duration, NaiveDate};
 use kernel::{ApiResult, Json};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -80,7 +80,7 @@ pub async fn admin_stats(
     _staff: Staff,
 ) -> ApiResult<Json<AdminStatsOut>> {
     let db = &state.db;
-    let now = Utc::now();
+    let now = kernel::time::now();
     let week_ago = now - Duration::days(7);
     let candidates = user::Entity::find().filter(user::Column::Role.eq(Role::Candidate));
     let total_candidates = candidates.clone().count(db).await?;
@@ -135,7 +135,7 @@ pub async fn candidate_stats(
     Candidate(me): Candidate,
 ) -> ApiResult<Json<CandidateStatsOut>> {
     let db = &state.db;
-    let since = Utc::now().date_naive() - Days::new(30);
+    let since = kernel::time::now().date_naive() - Days::new(30);
     let own = journal_entry::Entity::find().filter(journal_entry::Column::UserId.eq(me.id()));
     let (total_entries, last_entry_date, recent_barriers, avg_energy_level, mood_distribution) =
         aggregate(db, own, since).await?;

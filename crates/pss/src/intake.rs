@@ -144,7 +144,7 @@ async fn submit(
         user_id: Set(me.id()),
         responses: Set(None),
         status: Set("submitted".to_owned()),
-        submitted_at: Set(Utc::now()),
+        submitted_at: Set(kernel::time::now()),
     }
     .insert(&txn)
     .await?;

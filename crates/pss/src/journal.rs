@@ -369,7 +369,7 @@ fn check(input: JournalEntryIn, partial: bool) -> ApiResult<Changes> {
                 "date",
                 "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.",
             ),
-            Some(date) if date > Utc::now().date_naive() => {
+            Some(date) if date > kernel::time::now().date_naive() => {
                 c.error("date", "Date cannot be in the future.");
             }
             Some(date) if date < NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(date) => {
@@ -392,7 +392,7 @@ pub async fn create_journal_entry(
     Json(input): Json<JournalEntryIn>,
 ) -> ApiResult<(StatusCode, Json<JournalEntryOut>)> {
     let changes = check(input, false)?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     let txn = kernel::db::begin_write(&state.db).await?;
     let created = journal_entry::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
@@ -468,10 +468,12 @@ async fn write_entry(
     me: &CurrentUser,
     ip: Option<std::net::IpAddr>,
     id: i64,
-    input: JournalEntryIn,
+    body: Result<Json<JournalEntryIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<JournalEntryOut>> {
+    // DRF's order: the object (404), then the body (400).
     find_visible(&state.db, me, id).await?;
+    let Json(input) = body?;
     let changes = check(input, partial)?;
     let txn = kernel::db::begin_write(&state.db).await?;
     let current = visible(me)
@@ -501,7 +503,7 @@ async fn write_entry(
     if let Some(v) = changes.date {
         model.date = Set(v);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(&txn).await?;
     audit::record(
         &txn,
@@ -528,9 +530,9 @@ pub async fn update_journal_entry(
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
-    Json(input): Json<JournalEntryIn>,
+    body: Result<Json<JournalEntryIn>, ApiError>,
 ) -> ApiResult<Json<JournalEntryOut>> {
-    write_entry(&state, &me, ip, id, input, false).await
+    write_entry(&state, &me, ip, id, body, false).await
 }
 
 /// Change some of a journal entry's fields.
@@ -541,9 +543,9 @@ pub async fn partial_update_journal_entry(
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
-    Json(input): Json<JournalEntryIn>,
+    body: Result<Json<JournalEntryIn>, ApiError>,
 ) -> ApiResult<Json<JournalEntryOut>> {
-    write_entry(&state, &me, ip, id, input, true).await
+    write_entry(&state, &me, ip, id, body, true).await
 }
 
 /// Delete a journal entry (the author; administrators: candidates').
@@ -667,7 +669,7 @@ pub async fn journal_stats(
     State(state): State<AppState>,
     me: CurrentUser,
 ) -> ApiResult<Json<JournalStatsOut>> {
-    let since = Utc::now().date_naive() - Days::new(7);
+    let since = kernel::time::now().date_naive() - Days::new(7);
     let (total_entries, last_entry_date, recent_barriers, avg_energy_level, mood_distribution) =
         aggregate(&state.db, visible(&me), since).await?;
     Ok(Json(JournalStatsOut {

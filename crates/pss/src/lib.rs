@@ -328,7 +328,7 @@ fn spawn_workers(state: &AppState) {
                 tracing::warn!(%error, "could not purge stale rows");
             }
             if let Some(after) = state.retention {
-                match retention::enforce(&state, after, chrono::Utc::now()).await {
+                match retention::enforce(&state, after, kernel::time::now()).await {
                     Ok(report) if report != retention::RetentionReport::default() => {
                         tracing::info!(?report, "retention policy applied");
                     }
@@ -344,7 +344,7 @@ fn spawn_workers(state: &AppState) {
 /// sessions ended or expired 90 days ago, reset tokens a day past expiry, and
 /// anything that reached an erased account after its erasure.
 pub async fn purge_stale(db: &DatabaseConnection) -> Result<(), kernel::ApiError> {
-    let now = chrono::Utc::now();
+    let now = kernel::time::now();
     kernel::jwt::purge_expired(db).await?;
     sessions::purge_ended(db, now).await?;
     entities::password_reset_token::Entity::delete_many()

@@ -7,7 +7,6 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use base64::Engine;
-use chrono::Utc;
 use kernel::extract::ClientIp;
 use kernel::lockout::{LockoutSettings, LoginGuard};
 use kernel::{ApiError, ApiResult, Checker, Field, Json};
@@ -151,7 +150,7 @@ pub async fn request_reset(
             .filter(|c| !c.is_control())
             .take(255)
             .collect();
-        let created = Utc::now();
+        let created = kernel::time::now();
         let txn = kernel::db::begin_write(&state.db).await?;
         let row = token::ActiveModel {
             user_id: Set(found.id),
@@ -209,7 +208,7 @@ async fn usable(state: &AppState, secret: &str) -> ApiResult<Option<(token::Mode
     let found = token::Entity::find()
         .filter(token::Column::TokenHash.eq(digest(secret)))
         .filter(token::Column::UsedAt.is_null())
-        .filter(token::Column::ExpiresAt.gt(Utc::now()))
+        .filter(token::Column::ExpiresAt.gt(kernel::time::now()))
         .find_also_related(user::Entity)
         .one(&state.db)
         .await?;
@@ -303,7 +302,7 @@ pub async fn confirm_reset(
     let hash = state.hasher.make(&new).await?;
 
     let txn = kernel::db::begin_write(&state.db).await?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     // Single use even under concurrent confirmations: only one update wins.
     let taken = token::Entity::update_many()
         .col_expr(token::Column::UsedAt, Expr::value(Some(now)))

@@ -64,7 +64,7 @@ pub async fn set<C: ConnectionTrait>(
     user: &user::Model,
     hash: String,
 ) -> ApiResult<user::Model> {
-    let now = Utc::now();
+    let now = kernel::time::now();
     let has_history = history::Entity::find()
         .filter(history::Column::UserId.eq(user.id))
         .one(db)
@@ -129,7 +129,7 @@ pub fn confirmation(user: &user::Model, how: &str) -> (String, String) {
              Every device signed in to the account has been signed out.\n\n\
              If you did not do this, reset your password at once and contact an administrator.\n\n\
              -- PSS Backend",
-            Utc::now().format("%Y-%m-%d %H:%M")
+            kernel::time::now().format("%Y-%m-%d %H:%M")
         ),
     )
 }

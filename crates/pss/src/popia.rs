@@ -12,7 +12,8 @@
 
 use std::collections::hash_map::Entry;
 
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Days, NaiveDate, Utc};
@@ -195,7 +196,7 @@ pub async fn create_privacy_policy(
     let title = c.text("title", input.title, 200);
     let content = c.text("content", input.content, 100_000);
     let effective_date = match input.effective_date {
-        Field::Absent | Field::Null => Some(Utc::now().date_naive()),
+        Field::Absent | Field::Null => Some(kernel::time::now().date_naive()),
         Field::Value(raw) => {
             // Years every database stores.
             let parsed = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
@@ -238,7 +239,7 @@ pub async fn create_privacy_policy(
         effective_date: Set(effective_date),
         is_active: Set(false),
         created_by: Set(Some(me.id())),
-        created_at: Set(Utc::now()),
+        created_at: Set(kernel::time::now()),
     }
     .insert(&txn)
     .await
@@ -433,7 +434,7 @@ pub async fn grant_consent(
         return Err(invalid());
     }
     let user_agent = crate::sessions::user_agent(&headers);
-    let now = Utc::now();
+    let now = kernel::time::now();
     let txn = kernel::db::begin_write(&state.db).await?;
     // The account row serialises grants of one person.
     user::Entity::find_by_id(me.id())
@@ -518,7 +519,7 @@ pub async fn withdraw_consent(
             json!({}),
         ));
     }
-    let now = Utc::now();
+    let now = kernel::time::now();
     let mut model: consent::ActiveModel = row.into();
     model.granted = Set(false);
     model.withdrawn_at = Set(Some(now));
@@ -680,7 +681,7 @@ async fn everything_about(state: &AppState, person: &user::Model) -> ApiResult<V
             .collect();
     Ok(json!({
         "export_metadata": {
-            "exported_at": Utc::now(),
+            "exported_at": kernel::time::now(),
             "user_id": person.id,
             "format": "JSON",
             "popia_compliance": true,
@@ -726,7 +727,7 @@ pub async fn data_export(
     ClientIp(ip): ClientIp,
 ) -> ApiResult<Response> {
     let mut data = everything_about(&state, &me.0).await?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     let txn = kernel::db::begin_write(&state.db).await?;
     let logged = export_request::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
@@ -918,7 +919,7 @@ pub async fn create_deletion_request(
         user_id: Set(me.id()),
         status: Set(PENDING.to_owned()),
         reason: Set(reason.flatten().unwrap_or_default()),
-        requested_at: Set(Utc::now()),
+        requested_at: Set(kernel::time::now()),
         reviewed_by: Set(None),
         reviewed_at: Set(None),
         admin_notes: Set(String::new()),
@@ -982,16 +983,26 @@ async fn reviewable<C: ConnectionTrait>(
     Ok((request, owner))
 }
 
-/// Administrators and superusers; others get the original's 403.
-fn reviewer(me: CurrentUser) -> ApiResult<CurrentUser> {
-    if me.is_staff() {
-        Ok(me)
-    } else {
-        Err(refuse(
-            StatusCode::FORBIDDEN,
-            "Only admins can review deletion requests",
-            json!({}),
-        ))
+/// Who reviews and executes deletion requests: administrators and
+/// superusers; others get the original's 403.
+pub struct Reviewer(CurrentUser);
+
+impl FromRequestParts<AppState> for Reviewer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let me = CurrentUser::from_request_parts(parts, state).await?;
+        if !me.is_staff() {
+            return Err(refuse(
+                StatusCode::FORBIDDEN,
+                "Only admins can review deletion requests",
+                json!({}),
+            ));
+        }
+        Ok(Self(me))
     }
 }
 
@@ -1014,12 +1025,15 @@ pub struct ReviewIn {
     responses((status = 200, body = DeletionRequestOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn review_deletion_request(
     State(state): State<AppState>,
-    me: CurrentUser,
+    Reviewer(me): Reviewer,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
-    Json(input): Json<ReviewIn>,
+    body: Result<Json<ReviewIn>, ApiError>,
 ) -> ApiResult<Json<DeletionRequestOut>> {
-    let me = reviewer(me)?;
+    let txn = kernel::db::begin_write(&state.db).await?;
+    // DRF's order: the object (404, or 403 on one's own), then the body (400).
+    let (request, owner) = reviewable(&txn, &me, id).await?;
+    let Json(input) = body?;
     let mut c = Checker::new();
     let action = c.choice("action", input.action, &["approve", "reject"]);
     let notes = c.optional_text("notes", input.notes, 2000).flatten();
@@ -1034,15 +1048,13 @@ pub async fn review_deletion_request(
         Some("approve") => APPROVED,
         _ => deletion::REJECTED,
     };
-    let txn = kernel::db::begin_write(&state.db).await?;
-    let (request, owner) = reviewable(&txn, &me, id).await?;
     if request.status != PENDING {
         return Err(already(&request.status));
     }
     let mut model: deletion::ActiveModel = request.into();
     model.status = Set(status.to_owned());
     model.reviewed_by = Set(Some(me.id()));
-    model.reviewed_at = Set(Some(Utc::now()));
+    model.reviewed_at = Set(Some(kernel::time::now()));
     model.admin_notes = Set(notes.unwrap_or_default());
     let saved = model.update(&txn).await?;
     audit::record(
@@ -1149,7 +1161,7 @@ async fn erase<C: ConnectionTrait>(txn: &C, owner: &user::Model) -> ApiResult<Er
     account.password = Set(format!("!{}", crate::totp::random_token()));
     account.token_epoch = Set(owner.token_epoch + 1);
     account.last_login = Set(None);
-    account.updated_at = Set(Utc::now());
+    account.updated_at = Set(kernel::time::now());
     account.update(txn).await?;
     Ok(erased)
 }
@@ -1218,7 +1230,7 @@ async fn empty_profile<C: ConnectionTrait>(db: &C, user_id: i64) -> ApiResult<u6
     use std::str::FromStr;
     let mut update = profile::Entity::update_many()
         .col_expr(profile::Column::HasCompletedIntake, Expr::value(false))
-        .col_expr(profile::Column::UpdatedAt, Expr::value(Utc::now()));
+        .col_expr(profile::Column::UpdatedAt, Expr::value(kernel::time::now()));
     for name in crate::seal::PROFILE_SEALED {
         let column = profile::Column::from_str(name).map_err(ApiError::internal)?;
         update = update.col_expr(column, Expr::value(Option::<String>::None));
@@ -1256,7 +1268,7 @@ pub(crate) async fn complete_erasure<C: ConnectionTrait>(
     )
     .await?;
     let erased = erase(txn, owner).await?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     let proof = json!({
         "user_id": owner.id,
         "email": anonymised_email(owner.id),
@@ -1345,11 +1357,10 @@ pub async fn sweep_erased(db: &sea_orm::DatabaseConnection) -> ApiResult<u64> {
     responses((status = 200, body = ErasedOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn execute_deletion_request(
     State(state): State<AppState>,
-    me: CurrentUser,
+    Reviewer(me): Reviewer,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
 ) -> ApiResult<Json<ErasedOut>> {
-    let me = reviewer(me)?;
     let txn = kernel::db::begin_write(&state.db).await?;
     let (request, owner) = reviewable(&txn, &me, id).await?;
     if request.status != APPROVED {

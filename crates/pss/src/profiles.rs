@@ -348,7 +348,7 @@ pub(crate) fn check_fields(
                     );
                     None
                 }
-                Ok(date) if date > Utc::now().date_naive() => {
+                Ok(date) if date > kernel::time::now().date_naive() => {
                     c.error(&name, "Date of birth cannot be in the future.");
                     None
                 }
@@ -399,7 +399,7 @@ pub(crate) async fn create_empty<C: ConnectionTrait>(
     db: &C,
     user_id: i64,
 ) -> ApiResult<profile::Model> {
-    let now = Utc::now();
+    let now = kernel::time::now();
     let mut model = profile::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
         user_id: Set(user_id),
@@ -450,9 +450,11 @@ async fn write_profile(
     me: &CurrentUser,
     ip: Option<std::net::IpAddr>,
     id: i64,
-    input: ProfileIn,
+    body: Result<Json<ProfileIn>, ApiError>,
 ) -> ApiResult<Json<ProfileOut>> {
+    // DRF's order: the object (404), then the body (400).
     let user = reachable_user(&state.db, me, id).await?;
+    let Json(input) = body?;
     let mut c = Checker::partial(true);
     let values = check_fields(&mut c, input.into_fields(), "");
     c.finish()?;
@@ -498,7 +500,7 @@ pub(crate) async fn update_profile_row<C: ConnectionTrait>(
         before_snapshot["has_completed_intake"] = Value::Bool(current.has_completed_intake);
         after_snapshot["has_completed_intake"] = Value::Bool(done);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(db).await?;
     audit::record(
         db,
@@ -521,9 +523,9 @@ pub async fn update_profile(
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
-    Json(input): Json<ProfileIn>,
+    body: Result<Json<ProfileIn>, ApiError>,
 ) -> ApiResult<Json<ProfileOut>> {
-    write_profile(&state, &me, ip, id, input).await
+    write_profile(&state, &me, ip, id, body).await
 }
 
 /// Change some profile fields (administrators: candidates'; anyone: their own).
@@ -534,9 +536,9 @@ pub async fn partial_update_profile(
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
-    Json(input): Json<ProfileIn>,
+    body: Result<Json<ProfileIn>, ApiError>,
 ) -> ApiResult<Json<ProfileOut>> {
-    write_profile(&state, &me, ip, id, input).await
+    write_profile(&state, &me, ip, id, body).await
 }
 
 #[cfg(test)]

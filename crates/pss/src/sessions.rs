@@ -148,7 +148,7 @@ pub async fn start<C: ConnectionTrait>(
                     && s.browser == device.browser
                     && s.os == device.os)
         });
-    let now = Utc::now();
+    let now = kernel::time::now();
     let lifetime = TimeDelta::from_std(state.jwt.refresh_lifetime).unwrap_or(TimeDelta::days(1));
     let row = session::ActiveModel {
         user_id: Set(user_id),
@@ -188,7 +188,7 @@ pub async fn live<C: ConnectionTrait>(
         .await?
         .filter(|s| s.user_id == user_id && s.terminated_at.is_none());
     if let Some(s) = &found {
-        let now = Utc::now();
+        let now = kernel::time::now();
         if now - s.last_activity > ACTIVITY_GRANULARITY {
             session::Entity::update_many()
                 .col_expr(session::Column::LastActivity, Expr::value(now))
@@ -236,7 +236,10 @@ pub async fn end_all<C: ConnectionTrait>(
     let ended = query.all(db).await?;
     if !ended.is_empty() {
         session::Entity::update_many()
-            .col_expr(session::Column::TerminatedAt, Expr::value(Utc::now()))
+            .col_expr(
+                session::Column::TerminatedAt,
+                Expr::value(kernel::time::now()),
+            )
             .filter(session::Column::Id.is_in(ended.iter().map(|s| s.id)))
             .exec(db)
             .await?;
@@ -245,7 +248,7 @@ pub async fn end_all<C: ConnectionTrait>(
 }
 
 fn time_since(then: DateTime<Utc>) -> String {
-    let secs = Ord::max((Utc::now() - then).num_seconds(), 0);
+    let secs = Ord::max((kernel::time::now() - then).num_seconds(), 0);
     match secs {
         0..60 => "Just now".into(),
         60..3600 => format!("{} minutes ago", secs / 60),
@@ -281,7 +284,7 @@ pub struct UserSessionOut {
 
 impl UserSessionOut {
     fn new(s: session::Model, current: Option<i64>) -> Self {
-        let is_expired = s.expires_at <= Utc::now();
+        let is_expired = s.expires_at <= kernel::time::now();
         Self {
             id: s.id,
             is_current: current == Some(s.id),
@@ -313,7 +316,7 @@ fn live_query(user_id: i64) -> sea_orm::Select<session::Entity> {
     session::Entity::find()
         .filter(session::Column::UserId.eq(user_id))
         .filter(session::Column::TerminatedAt.is_null())
-        .filter(session::Column::ExpiresAt.gt(Utc::now()))
+        .filter(session::Column::ExpiresAt.gt(kernel::time::now()))
 }
 
 /// The caller's live sessions, most recently active first; `is_current`
@@ -392,7 +395,10 @@ pub async fn end_session(
         .await?
         .ok_or_else(not_found)?;
     session::Entity::update_many()
-        .col_expr(session::Column::TerminatedAt, Expr::value(Utc::now()))
+        .col_expr(
+            session::Column::TerminatedAt,
+            Expr::value(kernel::time::now()),
+        )
         .filter(session::Column::Id.eq(found.id))
         .exec(&txn)
         .await?;
@@ -547,7 +553,7 @@ pub async fn admin_sessions(
     if active_only {
         query = query
             .filter(session::Column::TerminatedAt.is_null())
-            .filter(session::Column::ExpiresAt.gt(Utc::now()));
+            .filter(session::Column::ExpiresAt.gt(kernel::time::now()));
     }
     if suspicious_only {
         query = query.filter(session::Column::IsSuspicious.eq(true));

@@ -58,7 +58,7 @@ async fn row_for<C: ConnectionTrait>(db: &C, user_id: i64) -> ApiResult<two_fact
     if let Some(found) = find(db, user_id).await? {
         return Ok(found);
     }
-    let now = Utc::now();
+    let now = kernel::time::now();
     let inserted = two_factor::ActiveModel {
         user_id: Set(user_id),
         enabled: Set(false),
@@ -110,7 +110,7 @@ pub async fn start_login(state: &AppState, user: &user::Model) -> ApiResult<Resp
         )
         .col_expr(
             two_factor::Column::LoginUntil,
-            Expr::value(Utc::now() + LOGIN_WINDOW),
+            Expr::value(kernel::time::now() + LOGIN_WINDOW),
         )
         .filter(two_factor::Column::UserId.eq(user.id))
         .exec(&state.db)
@@ -132,8 +132,8 @@ pub async fn require_setup(state: &AppState, user: &user::Model) -> ApiResult<Re
     let row = row_for(&txn, user.id).await?;
     let mut model: two_factor::ActiveModel = row.into();
     model.setup_token = Set(Some(totp::sha256_hex(&token)));
-    model.setup_until = Set(Some(Utc::now() + SETUP_TOKEN_WINDOW));
-    model.updated_at = Set(Utc::now());
+    model.setup_until = Set(Some(kernel::time::now() + SETUP_TOKEN_WINDOW));
+    model.updated_at = Set(kernel::time::now());
     model.update(&txn).await?;
     txn.commit().await?;
     Ok((
@@ -174,7 +174,9 @@ impl FromRequestParts<AppState> for SetupCaller {
             .ok_or_else(refused)?;
         let row = find(&state.db, user_id).await?.ok_or_else(refused)?;
         if !same_hash(row.setup_token.as_deref(), full)
-            || row.setup_until.is_none_or(|until| until <= Utc::now())
+            || row
+                .setup_until
+                .is_none_or(|until| until <= kernel::time::now())
         {
             return Err(refused());
         }
@@ -222,8 +224,8 @@ pub async fn setup(
         Row::new(&state.keys, two_factor::TABLE, row.id).seal("pending_secret", Some(&secret));
     let mut model: two_factor::ActiveModel = row.into();
     model.pending_secret = Set(sealed);
-    model.pending_at = Set(Some(Utc::now()));
-    model.updated_at = Set(Utc::now());
+    model.pending_at = Set(Some(kernel::time::now()));
+    model.updated_at = Set(kernel::time::now());
     model.update(&txn).await?;
     txn.commit().await?;
     Ok(Json(SetupOut {
@@ -261,7 +263,7 @@ async fn new_backup_codes<C: ConnectionTrait>(db: &C, user_id: i64) -> ApiResult
         .exec(db)
         .await?;
     let codes = totp::backup_codes();
-    let now = Utc::now();
+    let now = kernel::time::now();
     backup_code::Entity::insert_many(codes.iter().map(|code| backup_code::ActiveModel {
         user_id: Set(user_id),
         code_hash: Set(totp::sha256_hex(code)),
@@ -300,7 +302,7 @@ pub async fn verify_setup(
     let expired = || ApiError::bad_request("Setup session expired. Please restart 2FA setup.");
     if row
         .pending_at
-        .is_none_or(|at| Utc::now() - at > SETUP_WINDOW)
+        .is_none_or(|at| kernel::time::now() - at > SETUP_WINDOW)
     {
         return Err(expired());
     }
@@ -308,9 +310,9 @@ pub async fn verify_setup(
     let secret = cell
         .open("pending_secret", row.pending_secret.as_deref())?
         .ok_or_else(expired)?;
-    let step = totp::matching_step(&secret, &code, Utc::now().timestamp(), None)
+    let step = totp::matching_step(&secret, &code, kernel::time::now().timestamp(), None)
         .ok_or_else(|| ApiError::bad_request("Invalid TOTP code. Please try again."))?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     let sealed = cell.seal("secret", Some(&secret));
     let mut model: two_factor::ActiveModel = row.into();
     model.secret = Set(sealed);
@@ -392,7 +394,7 @@ pub async fn verify_code(
         .await?
         .filter(|u| u.is_active)
         .ok_or_else(expired)?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     let row = find(&state.db, user.id)
         .await?
         .filter(|r| r.enabled && r.login_until.is_some_and(|until| until > now))
@@ -535,22 +537,38 @@ pub struct MessageOut {
     pub message: String,
 }
 
+/// Whoever may turn their 2FA off: anyone, except administrators and
+/// superusers while 2FA is mandatory for them (403).
+pub struct MayDisable2fa(CurrentUser);
+
+impl FromRequestParts<AppState> for MayDisable2fa {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let me = CurrentUser::from_request_parts(parts, state).await?;
+        if state.require_admin_2fa && me.is_staff() {
+            return Err(ApiError::forbidden(
+                "2FA is mandatory for admin and superuser accounts and cannot be disabled",
+            ));
+        }
+        Ok(Self(me))
+    }
+}
+
 /// Turn 2FA off (the password confirms). Refused for administrators and
 /// superusers when 2FA is mandatory.
 #[utoipa::path(post, path = "/api/auth/2fa/disable/", tag = "2fa", security(("jwt" = [])), request_body = PasswordIn,
     responses((status = 200, body = MessageOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn disable(
     State(state): State<AppState>,
-    me: CurrentUser,
+    MayDisable2fa(me): MayDisable2fa,
     ClientIp(ip): ClientIp,
     Json(input): Json<PasswordIn>,
 ) -> ApiResult<Json<MessageOut>> {
     check_password(&state, &me.0, input.password).await?;
-    if state.require_admin_2fa && me.is_staff() {
-        return Err(ApiError::forbidden(
-            "2FA is mandatory for admin and superuser accounts and cannot be disabled",
-        ));
-    }
     let txn = kernel::db::begin_write(&state.db).await?;
     let row = find(&txn, me.id())
         .await?
@@ -565,7 +583,7 @@ pub async fn disable(
     model.pending_at = Set(None);
     model.login_challenge = Set(None);
     model.login_until = Set(None);
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     model.update(&txn).await?;
     backup_code::Entity::delete_many()
         .filter(backup_code::Column::UserId.eq(me.id()))

@@ -210,7 +210,7 @@ pub(crate) async fn create_account(
     c.finish()?;
 
     let hash = state.hasher.make(&password.unwrap_or_default()).await?;
-    let now = Utc::now();
+    let now = kernel::time::now();
     let txn = kernel::db::begin_write(&state.db).await?;
     let created = user::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
@@ -435,10 +435,12 @@ async fn write_user(
     me: &CurrentUser,
     ip: Option<std::net::IpAddr>,
     id: i64,
-    input: UserIn,
+    body: Result<Json<UserIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<UserDetailOut>> {
+    // DRF's order: the object (404), then the body (400).
     let existing = reachable_user(&state.db, me, id).await?;
+    let Json(input) = body?;
     let mut c = Checker::partial(partial);
     let email = match input.email {
         Field::Absent if partial => None,
@@ -503,7 +505,7 @@ async fn write_user(
     if let Some(v) = is_active {
         model.is_active = Set(v);
     }
-    model.updated_at = Set(Utc::now());
+    model.updated_at = Set(kernel::time::now());
     let updated = model.update(&txn).await.map_err(user_conflict)?;
     audit::record(
         &txn,
@@ -531,9 +533,9 @@ pub async fn update_user(
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
-    Json(input): Json<UserIn>,
+    body: Result<Json<UserIn>, ApiError>,
 ) -> ApiResult<Json<UserDetailOut>> {
-    write_user(&state, &me, ip, id, input, false).await
+    write_user(&state, &me, ip, id, body, false).await
 }
 
 /// Change some of an account's fields (administrators: candidates; anyone: self).
@@ -544,7 +546,7 @@ pub async fn partial_update_user(
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
-    Json(input): Json<UserIn>,
+    body: Result<Json<UserIn>, ApiError>,
 ) -> ApiResult<Json<UserDetailOut>> {
-    write_user(&state, &me, ip, id, input, true).await
+    write_user(&state, &me, ip, id, body, true).await
 }

@@ -706,3 +706,96 @@ async fn repeated_failed_sign_ins_lock_the_account_from_that_address() {
         .assert_status(201);
     app.sign_in("free@mksu.ac.ke", PASSWORD).await;
 }
+
+db_test!(self_service_writes_are_audited, |app| {
+    let r = app
+        .post("/api/auth/register/")
+        .json(&register_body("audited@mksu.ac.ke"))
+        .send()
+        .await;
+    r.assert_status(201);
+    let id = r.json["user"]["id"].as_str().unwrap().to_owned();
+    let me = Uuid::parse_str(&id).unwrap();
+    let access = r.json["access"].as_str().unwrap().to_owned();
+    let created = app.audit_rows("create", &id).await;
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].content_type, "User");
+    assert_eq!(
+        created[0].user_id,
+        Some(me),
+        "the new account is its own actor"
+    );
+    let changes = created[0].changes.clone().unwrap();
+    assert_eq!(
+        changes["email"],
+        json!([null, "audited@mksu.ac.ke"]),
+        "{changes}"
+    );
+    assert_eq!(changes["role"], json!([null, "student"]));
+
+    // A refused registration writes nothing.
+    app.post("/api/auth/register/")
+        .json(&register_body("audited@mksu.ac.ke"))
+        .send()
+        .await
+        .assert_status(400);
+    assert_eq!(app.audit_rows("create", &id).await.len(), 1);
+
+    app.put("/api/auth/profile/")
+        .bearer(&access)
+        .json(&json!({"full_name": "Grace Wanjiru", "admission_number": "ADM-001"}))
+        .send()
+        .await
+        .assert_status(200);
+    app.patch("/api/users/profile/")
+        .bearer(&access)
+        .json(&json!({"admission_number": "ADM-777"}))
+        .send()
+        .await
+        .assert_status(200);
+    let updates = app.audit_rows("update", &id).await;
+    let mut seen: Vec<Value> = updates.iter().map(|u| u.changes.clone().unwrap()).collect();
+    seen.sort_by_key(|c| c.to_string());
+    assert_eq!(
+        seen,
+        vec![
+            json!({"admission_number": ["ADM-001", "ADM-777"]}),
+            json!({"full_name": ["Grace Njeri", "Grace Wanjiru"]}),
+        ]
+    );
+    assert!(updates.iter().all(|u| u.user_id == Some(me)));
+
+    let r = app
+        .put("/api/auth/change-password/")
+        .bearer(&access)
+        .json(&json!({"old_password": PASSWORD, "new_password": "An0ther-Secret!"}))
+        .send()
+        .await;
+    r.assert_status(200);
+    let access = r.json["tokens"]["access"].as_str().unwrap().to_owned();
+    app.post("/api/auth/change-password/")
+        .bearer(&access)
+        .json(&json!({"old_password": "An0ther-Secret!", "new_password": "Yet-An0ther-One!"}))
+        .send()
+        .await
+        .assert_status(200);
+    let updates = app.audit_rows("update", &id).await;
+    assert_eq!(updates.len(), 4);
+    let passwords: Vec<Value> = updates
+        .iter()
+        .map(|u| u.changes.clone().unwrap())
+        .filter(|c| c.get("password").is_some())
+        .collect();
+    assert_eq!(
+        passwords,
+        vec![
+            json!({"password": "changed"}),
+            json!({"password": "changed"})
+        ]
+    );
+    // Stored hashes look like "pbkdf2_sha256$...": none reaches the audit log.
+    for row in &updates {
+        let text = row.changes.as_ref().unwrap().to_string();
+        assert!(!text.contains('$') && !text.contains("An0ther"), "{text}");
+    }
+});

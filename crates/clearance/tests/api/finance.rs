@@ -742,23 +742,25 @@ db_test!(admins_record_and_verify_offline_payments, |app| {
         .await;
     assert_eq!(r.json["count"], 0);
 
-    // Who sees what.
+    // Who sees what: staff outside the finance office nothing, the student
+    // their own.
     let r = app
         .get("/api/finance/payments/")
         .bearer(&staff.access)
         .send()
         .await;
-    assert_eq!(r.json["count"], 1);
-    app.get("/api/finance/payments/")
+    assert_eq!(r.json["count"], 0);
+    let r = app
+        .get("/api/finance/payments/")
         .bearer(&student.access)
         .send()
-        .await
-        .assert_status(403);
+        .await;
+    assert_eq!(r.json["count"], 1);
     app.get(&format!("/api/finance/payments/{payment}/"))
         .bearer(&student.access)
         .send()
         .await
-        .assert_status(403);
+        .assert_status(200);
     app.post("/api/finance/payments/")
         .bearer(&staff.access)
         .json(&json!({}))
@@ -858,11 +860,13 @@ db_test!(finance_records_and_the_tuition_rule, |app| {
         .await;
     r.assert_status(200);
     assert_eq!(r.json["id"], id.as_str());
-    app.get("/api/finance/records/")
+    let r = app
+        .get("/api/finance/records/")
         .bearer(&student.access)
         .send()
-        .await
-        .assert_status(403);
+        .await;
+    assert_eq!(r.json["count"], 1);
+    assert_eq!(r.json["results"][0]["id"], id.as_str());
     app.patch(&format!("/api/finance/records/{id}/"))
         .bearer(&staff.access)
         .json(&json!({"tuition_balance": 0}))
@@ -902,3 +906,102 @@ db_test!(finance_records_and_the_tuition_rule, |app| {
     assert_eq!(r.json["graduation_fee"], "5500.00");
     assert_eq!(r.json["total_outstanding"], "5600.00");
 });
+
+db_test!(
+    only_admins_the_finance_office_and_the_owner_read_finances,
+    |app| {
+        let admin = app.admin().await;
+        let fin = app.office(&admin, "FIN", 0, "finance").await;
+        let lib = app.office(&admin, "LIB", 0, "library").await;
+        let bursar = app.user(&admin, "department_staff", Some(&fin)).await;
+        let librarian = app.user(&admin, "department_staff", Some(&lib)).await;
+        let officeless = app.user(&admin, "department_staff", None).await;
+        let (student, student_id) = app.student(&admin, "SCE/CS/0001/2022").await;
+        let (other, _) = app.student(&admin, "SCE/CS/0002/2022").await;
+        let record = finance_record_of(&app, &admin, &student_id).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let r = app
+        .post("/api/finance/payments/")
+        .bearer(&admin.access)
+        .json(&json!({"student": student_id, "amount": "5500", "payment_method": "mpesa", "phone_number": "0712345678", "transaction_id": "QK12AB34CD"}))
+        .send()
+        .await;
+        r.assert_status(201);
+        let payment = r.json["id"].as_str().unwrap().to_owned();
+
+        for (actor, records, payments) in [
+            (&admin, 2, 1),
+            (&bursar, 2, 1),
+            (&librarian, 0, 0),
+            (&officeless, 0, 0),
+            (&student, 1, 1),
+            (&other, 1, 0),
+        ] {
+            for (path, expected) in [
+                ("/api/finance/records/", records),
+                ("/api/finance/payments/", payments),
+            ] {
+                let r = app.get(path).bearer(&actor.access).send().await;
+                r.assert_status(200);
+                assert_eq!(r.json["count"], expected, "{path} as {}", actor.email);
+            }
+        }
+        // A filter cannot widen the scope.
+        let r = app
+            .get(&format!("/api/finance/payments/?student={student_id}"))
+            .bearer(&librarian.access)
+            .send()
+            .await;
+        assert_eq!(r.json["count"], 0);
+
+        for (actor, status) in [
+            (&bursar, 200),
+            (&student, 200),
+            (&librarian, 404),
+            (&officeless, 404),
+            (&other, 404),
+        ] {
+            let r = app
+                .get(&format!("/api/finance/payments/{payment}/"))
+                .bearer(&actor.access)
+                .send()
+                .await;
+            r.assert_status(status);
+            if status == 200 {
+                assert_eq!(r.json["phone_number"], "254712345678");
+            } else {
+                assert!(r.json.get("transaction_id").is_none());
+            }
+            app.get(&format!("/api/finance/records/{record}/"))
+                .bearer(&actor.access)
+                .send()
+                .await
+                .assert_status(status);
+        }
+
+        // A clearance request shows the payment only to those who may read it.
+        let clearance = app.submit(&student).await;
+        for (actor, shown) in [
+            (&admin, true),
+            (&bursar, true),
+            (&student, true),
+            (&librarian, false),
+        ] {
+            let r = app
+                .get(&format!("/api/clearances/{clearance}/"))
+                .bearer(&actor.access)
+                .send()
+                .await;
+            r.assert_status(200);
+            assert_eq!(
+                r.json["payment_info"]["transaction_id"] == "QK12AB34CD",
+                shown,
+                "{}: {}",
+                actor.email,
+                r.json["payment_info"]
+            );
+        }
+    }
+);

@@ -313,3 +313,56 @@ async fn email_survives_an_smtp_outage() {
     assert!(jobs[0].attempts >= 1);
     assert!(jobs[0].last_error.is_some());
 }
+
+/// The fractional digits of an RFC 3339 UTC timestamp.
+fn fraction(timestamp: &str) -> &str {
+    let time = timestamp.strip_suffix('Z').unwrap_or(timestamp);
+    time.split_once('.').map_or("", |(_, digits)| digits)
+}
+
+db_test!(timestamps_are_rendered_to_the_microsecond, |app| {
+    let admin = app.admin().await;
+    let (student, _) = app.student(&admin, "SCE/CS/0001/2022").await;
+    let response = app
+        .get("/api/notifications/stream/")
+        .bearer(&student.access)
+        .stream()
+        .await;
+    let mut body = response.into_body();
+    read_until(&mut body, "event: ready", Duration::from_secs(5)).await;
+
+    let r = app
+        .post("/api/notifications/")
+        .bearer(&admin.access)
+        .json(&json!({"user": student.id, "title": "Timed", "message": "When?"}))
+        .send()
+        .await;
+    r.assert_status(201);
+    let created = r.json["created_at"].as_str().unwrap().to_owned();
+    // DRF renders six digits; chrono writes ".123" for ".123000" (and none
+    // for a whole second), never more than six.
+    let digits = fraction(&created);
+    assert!(
+        digits.len() <= 6 && digits.bytes().all(|b| b.is_ascii_digit()),
+        "{created}"
+    );
+
+    // The value written is the value stored: every database keeps microseconds.
+    let id = r.json["id"].as_str().unwrap();
+    let r = app
+        .get(&format!("/api/notifications/{id}/"))
+        .bearer(&student.access)
+        .send()
+        .await;
+    assert_eq!(r.json["created_at"], created.as_str());
+
+    // The live stream serialises the row itself.
+    let seen = read_until(&mut body, "Timed", Duration::from_secs(5)).await;
+    let data = seen
+        .lines()
+        .filter(|line| line.contains("Timed"))
+        .find_map(|line| line.strip_prefix("data:"))
+        .map(|d| serde_json::from_str::<Value>(d.trim()).unwrap())
+        .unwrap();
+    assert_eq!(data["created_at"], created.as_str(), "{seen}");
+});

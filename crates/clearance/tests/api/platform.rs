@@ -146,3 +146,177 @@ db_test!(bad_requests_are_drf_shaped_and_never_500, |app| {
         .await;
     assert_eq!(r.json["count"], 0, "no bad request wrote anything");
 });
+
+/// Bodies that fail to parse or to type-check, for endpoints that must refuse
+/// the caller before reading them.
+fn bad_bodies() -> Vec<(&'static str, String)> {
+    vec![
+        ("malformed", r#"{"bogus": ["#.to_owned()),
+        ("not an object", "[1, 2]".to_owned()),
+        (
+            "wrong types",
+            json!({
+                "email": 5, "full_name": [], "role": {}, "department": 7, "name": 1,
+                "code": [], "student": "not-a-uuid", "student_id": 3, "amount": [],
+                "notes": 9, "title": [], "message": {}, "user": "x", "gown_size": 3,
+                "tuition_balance": "lots", "approval_ids": "all", "action": 1,
+                "registration_number": 5, "is_active": "maybe", "verify": "yes",
+            })
+            .to_string(),
+        ),
+    ]
+}
+
+async fn audit_count(app: &TestApp) -> u64 {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    clearance::entities::audit_log::Entity::find()
+        .count(&app.state.db)
+        .await
+        .unwrap()
+}
+
+db_test!(permission_is_checked_before_the_body, |app| {
+    let admin = app.admin().await;
+    let office = app.department(&admin, "LIB", 0).await;
+    let staff = app.user(&admin, "department_staff", Some(&office)).await;
+    let (student, student_id) = app.student(&admin, "SCE/CS/0001/2022").await;
+    let clearance = app.submit(&student).await;
+    let approval = app.approval_of(&admin, &clearance, &office).await;
+    let r = app
+        .get(&format!("/api/finance/records/?student={student_id}"))
+        .bearer(&admin.access)
+        .send()
+        .await;
+    let record = r.json["results"][0]["id"].as_str().unwrap().to_owned();
+    let r = app
+        .post("/api/finance/payments/")
+        .bearer(&admin.access)
+        .json(&json!({"student": student_id, "amount": "5500", "payment_method": "cash"}))
+        .send()
+        .await;
+    r.assert_status(201);
+    let payment = r.json["id"].as_str().unwrap().to_owned();
+    let r = app
+        .post("/api/gown-issuances/")
+        .bearer(&admin.access)
+        .json(&json!({"student": student_id, "gown_size": "M"}))
+        .send()
+        .await;
+    r.assert_status(201);
+    let gown = r.json["id"].as_str().unwrap().to_owned();
+
+    use axum::http::Method;
+    let (post, put, patch) = (Method::POST, Method::PUT, Method::PATCH);
+    let user = staff.id.to_string();
+    let admin_only = [
+        (&post, "/api/users/".to_owned()),
+        (&put, format!("/api/users/{user}/")),
+        (&patch, format!("/api/users/{user}/")),
+        (&post, "/api/students/".to_owned()),
+        (&put, format!("/api/students/{student_id}/")),
+        (&patch, format!("/api/students/{student_id}/")),
+        (&post, "/api/departments/".to_owned()),
+        (&put, format!("/api/departments/{office}/")),
+        (&patch, format!("/api/departments/{office}/")),
+        (&post, "/api/academics/schools/".to_owned()),
+        (&post, "/api/academics/departments/".to_owned()),
+        (&post, "/api/academics/courses/".to_owned()),
+        (&put, format!("/api/clearances/{clearance}/")),
+        (&patch, format!("/api/clearances/{clearance}/")),
+        (&post, "/api/finance/records/".to_owned()),
+        (&put, format!("/api/finance/records/{record}/")),
+        (&patch, format!("/api/finance/records/{record}/")),
+        (&post, "/api/finance/payments/".to_owned()),
+        (&put, format!("/api/finance/payments/{payment}/")),
+        (&patch, format!("/api/finance/payments/{payment}/")),
+        (&post, format!("/api/finance/payments/{payment}/verify/")),
+        (&post, "/api/notifications/".to_owned()),
+        (&post, "/api/gown-issuances/".to_owned()),
+        (&put, format!("/api/gown-issuances/{gown}/")),
+        (&patch, format!("/api/gown-issuances/{gown}/")),
+        (&post, format!("/api/gown-issuances/{gown}/mark-returned/")),
+        (&post, format!("/api/gown-issuances/{gown}/mark_returned/")),
+    ];
+    // Offices' staff and administrators decide; students never.
+    let deciders_only = [
+        (&post, format!("/api/approvals/{approval}/approve/")),
+        (&post, format!("/api/approvals/{approval}/reject/")),
+        (&post, format!("/api/approvals/{approval}/approve_reject/")),
+        (&post, "/api/approvals/bulk_approve/".to_owned()),
+        (&put, format!("/api/approvals/{approval}/")),
+        (&patch, format!("/api/approvals/{approval}/")),
+    ];
+    let before = audit_count(&app).await;
+    for (callers, routes) in [
+        (vec![&student, &staff], &admin_only[..]),
+        (vec![&student], &deciders_only[..]),
+    ] {
+        for (method, path) in routes {
+            for (kind, body) in bad_bodies() {
+                for caller in &callers {
+                    let r = app
+                        .request((*method).clone(), path)
+                        .bearer(&caller.access)
+                        .raw("application/json", body.clone())
+                        .send()
+                        .await;
+                    assert_eq!(
+                        r.status, 403,
+                        "{method} {path} with a {kind} body as {}: {}",
+                        caller.email, r.json
+                    );
+                }
+                let r = app
+                    .request((*method).clone(), path)
+                    .raw("application/json", body.clone())
+                    .send()
+                    .await;
+                assert_eq!(r.status, 401, "{method} {path} anonymous: {}", r.json);
+            }
+        }
+    }
+    assert_eq!(audit_count(&app).await, before, "nothing was written");
+
+    // The object comes before the body too: a missing one is 404 for an
+    // administrator, however bad the body.
+    let missing = Uuid::new_v4();
+    for path in [
+        format!("/api/users/{missing}/"),
+        format!("/api/students/{missing}/"),
+        format!("/api/departments/{missing}/"),
+        format!("/api/clearances/{missing}/"),
+        format!("/api/finance/records/{missing}/"),
+        format!("/api/finance/payments/{missing}/"),
+        format!("/api/gown-issuances/{missing}/"),
+        format!("/api/approvals/{missing}/"),
+    ] {
+        let r = app
+            .patch(&path)
+            .bearer(&admin.access)
+            .raw("application/json", r#"{"bogus": ["#)
+            .send()
+            .await;
+        assert_eq!(r.status, 404, "PATCH {path}: {}", r.json);
+    }
+    let r = app
+        .post(&format!("/api/approvals/{missing}/reject/"))
+        .bearer(&staff.access)
+        .json(&json!({}))
+        .send()
+        .await;
+    assert_eq!(r.status, 404, "{}", r.json);
+    // And an administrator's malformed body is still a DRF parse error.
+    let r = app
+        .patch(&format!("/api/departments/{office}/"))
+        .bearer(&admin.access)
+        .raw("application/json", r#"{"bogus": ["#)
+        .send()
+        .await;
+    r.assert_status(400);
+    assert!(
+        r.json["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("JSON parse error")
+    );
+});

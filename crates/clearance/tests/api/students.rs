@@ -144,17 +144,18 @@ db_test!(students_see_only_themselves, |app| {
         .send()
         .await;
     r.assert_status(404);
+    // Writes are administrators' (403 before any record is looked up).
     app.patch(&format!("/api/students/{bob_id}/"))
         .bearer(&alice.access)
         .json(&json!({"faculty": "Hacked"}))
         .send()
         .await
-        .assert_status(404);
+        .assert_status(403);
     app.delete(&format!("/api/students/{bob_id}/"))
         .bearer(&alice.access)
         .send()
         .await
-        .assert_status(404);
+        .assert_status(403);
     // Not even their own record is theirs to edit.
     let r = app
         .patch(&format!("/api/students/{alice_id}/"))

@@ -245,3 +245,96 @@ db_test!(original_frontend_auth_aliases_under_users, |app| {
         .await
         .assert_status(200);
 });
+
+db_test!(the_original_office_roles_make_office_staff, |app| {
+    let admin = app.admin().await;
+    let _first_fin = app.office(&admin, "FIN2", 2, "finance").await;
+    let fin = app.office(&admin, "FIN", 1, "finance").await;
+    let lib = app.office(&admin, "LIB", 2, "library").await;
+    let hostel = app.office(&admin, "HOS", 3, "hostel").await;
+    let academic = app.office(&admin, "ACAD", 4, "faculty").await;
+    let services = app.office(&admin, "SS", 5, "other").await;
+    let create = |role: &str, department: Option<&str>| {
+        let mut body = json!({
+            "email": format!("{role}-{}@mksu.ac.ke", &Uuid::new_v4().simple().to_string()[..6]),
+            "full_name": "Office Person", "password": PASSWORD, "role": role,
+        });
+        if let Some(d) = department {
+            body["department"] = json!(d);
+        }
+        app.post("/api/users/")
+            .bearer(&admin.access)
+            .json(&body)
+            .send()
+    };
+    for (role, office) in [
+        ("library_staff", &lib),
+        ("finance_staff", &fin),
+        ("hostel_staff", &hostel),
+        ("academic_staff", &academic),
+        ("gown_issuance_staff", &services),
+        ("clearance_officer", &academic),
+    ] {
+        let r = create(role, None).await;
+        r.assert_status(201);
+        assert_eq!(r.json["role"], "department_staff", "{role}");
+        assert_eq!(r.json["department"], office.as_str(), "{role}");
+        // The office named must be of the role's type.
+        let r = create(role, Some(office)).await;
+        r.assert_status(201);
+        assert_eq!(r.json["department"], office.as_str(), "{role}");
+        let r = create(role, Some(&lib)).await;
+        if role == "library_staff" {
+            r.assert_status(201);
+        } else {
+            r.assert_status(400);
+            assert!(r.json["department"][0].is_string(), "{role}: {}", r.json);
+        }
+    }
+    // The office the account joins decides approvals as any staff member's does.
+    let r = create("finance_staff", None).await;
+    let email = r.json["email"].as_str().unwrap().to_owned();
+    let bursar = app.sign_in(&email, PASSWORD).await;
+    let r = app
+        .get("/api/approvals/statistics/")
+        .bearer(&bursar.access)
+        .send()
+        .await;
+    assert_eq!(r.json["department"], "FIN Office");
+
+    // No office of the type: refused, nothing created.
+    let before = app
+        .get("/api/users/")
+        .bearer(&admin.access)
+        .send()
+        .await
+        .json["count"]
+        .clone();
+    app.patch(&format!("/api/departments/{services}/"))
+        .bearer(&admin.access)
+        .json(&json!({"is_active": false}))
+        .send()
+        .await
+        .assert_status(200);
+    let r = create("gown_issuance_staff", None).await;
+    r.assert_status(400);
+    assert!(r.json["department"][0].is_string(), "{}", r.json);
+    let after = app.get("/api/users/").bearer(&admin.access).send().await;
+    assert_eq!(after.json["count"], before);
+    let r = create("janitor", None).await;
+    r.assert_status(400);
+    assert!(r.json["role"][0].is_string());
+
+    // PATCH accepts them too, keeping a fitting office.
+    let r = create("department_staff", Some(&hostel)).await;
+    let id = r.json["id"].as_str().unwrap().to_owned();
+    let r = app
+        .patch(&format!("/api/users/{id}/"))
+        .bearer(&admin.access)
+        .json(&json!({"role": "library_staff"}))
+        .send()
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.json["role"], "department_staff");
+    assert_eq!(r.json["department"], lib.as_str());
+});

@@ -894,3 +894,120 @@ db_test!(admins_annotate_and_delete_requests, |app| {
         .await
         .assert_status(204);
 });
+
+db_test!(the_original_frontend_lists_by_account_id, |app| {
+    let admin = app.admin().await;
+    let lib = app.department(&admin, "LIB", 1).await;
+    let staff = app.user(&admin, "department_staff", Some(&lib)).await;
+    let (student, student_id) = app.student(&admin, "SCE/CS/0001/2022").await;
+    let (other, _) = app.student(&admin, "SCE/CS/0002/2022").await;
+    let mine = app.submit(&student).await;
+    let theirs = app.submit(&other).await;
+
+    for key in [student.id.to_string(), student_id.clone()] {
+        let r = app
+            .get(&format!("/api/clearances/?student={key}"))
+            .bearer(&staff.access)
+            .send()
+            .await;
+        r.assert_status(200);
+        assert_eq!(r.json["count"], 1, "{key}");
+        assert_eq!(r.json["results"][0]["id"], mine.as_str());
+    }
+    // A student's own list is never emptied by the filter.
+    for key in [
+        student.id.to_string(),
+        student_id.clone(),
+        other.id.to_string(),
+        "1".to_owned(),
+    ] {
+        let r = app
+            .get(&format!("/api/clearances/?student={key}"))
+            .bearer(&student.access)
+            .send()
+            .await;
+        r.assert_status(200);
+        assert_eq!(r.json["count"], 1, "{key}");
+        assert_eq!(r.json["results"][0]["id"], mine.as_str());
+    }
+    let r = app
+        .get(&format!("/api/clearances/?student={}", other.id))
+        .bearer(&admin.access)
+        .send()
+        .await;
+    assert_eq!(r.json["results"][0]["id"], theirs.as_str());
+    let r = app
+        .get("/api/clearances/?student=nope")
+        .bearer(&admin.access)
+        .send()
+        .await;
+    r.assert_status(400);
+    assert_eq!(r.json, json!({"student": ["Enter a valid UUID."]}));
+});
+
+db_test!(the_original_pending_approvals_route_is_served, |app| {
+    let admin = app.admin().await;
+    let lib = app.department(&admin, "LIB", 1).await;
+    let sports = app.department(&admin, "SPORTS", 2).await;
+    let librarian = app.user(&admin, "department_staff", Some(&lib)).await;
+    let coach = app.user(&admin, "department_staff", Some(&sports)).await;
+    let officeless = app.user(&admin, "department_staff", None).await;
+    let (student, _) = app.student(&admin, "SCE/CS/0001/2022").await;
+    let clearance = app.submit(&student).await;
+
+    // A fresh request shows at once (the original waited for a status it never set).
+    let r = app
+        .get("/api/clearances/pending_approvals/")
+        .bearer(&librarian.access)
+        .send()
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.json["department"], "LIB Office");
+    assert_eq!(r.json["pending_count"], 1);
+    assert_eq!(r.json["clearances"][0]["id"], clearance.as_str());
+    // A later office waits for the earlier ones, as /api/approvals/pending/ does.
+    let r = app
+        .get("/api/clearances/pending_approvals/")
+        .bearer(&coach.access)
+        .send()
+        .await;
+    assert_eq!(r.json["pending_count"], 0);
+    let approval = app.approval_of(&admin, &clearance, &lib).await;
+    app.post(&format!("/api/approvals/{approval}/approve/"))
+        .bearer(&librarian.access)
+        .json(&json!({}))
+        .send()
+        .await
+        .assert_status(200);
+    let r = app
+        .get("/api/clearances/pending_approvals/")
+        .bearer(&coach.access)
+        .send()
+        .await;
+    assert_eq!(r.json["pending_count"], 1);
+    let r = app
+        .get("/api/clearances/pending_approvals/")
+        .bearer(&librarian.access)
+        .send()
+        .await;
+    assert_eq!(r.json["pending_count"], 0);
+    let r = app
+        .get("/api/clearances/pending_approvals/")
+        .bearer(&admin.access)
+        .send()
+        .await;
+    assert_eq!(r.json["department"], "All Departments");
+    assert_eq!(r.json["pending_count"], 1);
+
+    let r = app
+        .get("/api/clearances/pending_approvals/")
+        .bearer(&officeless.access)
+        .send()
+        .await;
+    r.assert_status(400);
+    app.get("/api/clearances/pending_approvals/")
+        .bearer(&student.access)
+        .send()
+        .await
+        .assert_status(403);
+});

@@ -391,3 +391,32 @@ db_test!(statistics_add_up, |app| {
         .await
         .assert_status(401);
 });
+
+db_test!(timestamps_are_rendered_to_the_microsecond, |app| {
+    let candidate = app.candidate().await;
+    let r = app
+        .post("/api/journal/")
+        .bearer(&candidate.access)
+        .json(&entry("Timed", "good", 5))
+        .send()
+        .await;
+    r.assert_status(201);
+    let created = r.json["created_at"].as_str().unwrap().to_owned();
+    // DRF renders six digits; chrono writes ".123" for ".123000" (and none
+    // for a whole second), never more than six.
+    let time = created.strip_suffix('Z').unwrap_or(&created);
+    let digits = time.split_once('.').map_or("", |(_, d)| d);
+    assert!(
+        digits.len() <= 6 && digits.bytes().all(|b| b.is_ascii_digit()),
+        "{created}"
+    );
+    // The value written is the value stored: every database keeps microseconds.
+    let id = r.json["id"].as_i64().unwrap();
+    let r = app
+        .get(&format!("/api/journal/{id}/"))
+        .bearer(&candidate.access)
+        .send()
+        .await;
+    assert_eq!(r.json["created_at"], created.as_str());
+    assert_eq!(r.json["updated_at"], created.as_str());
+});

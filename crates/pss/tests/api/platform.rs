@@ -191,3 +191,116 @@ db_test!(far_dates_in_filters_are_refused_not_a_server_error, |app| {
         .await;
     r.assert_status(200);
 });
+
+db_test!(permission_is_checked_before_the_body, |app| {
+    let superuser = app.superuser().await;
+    let admin = app.admin(&superuser).await;
+    let candidate = app.candidate().await;
+    let note = app.note(&admin, candidate.id, "Settling in").await;
+    let r = app
+        .post("/api/popia/privacy-policies/")
+        .bearer(&admin.access)
+        .json(&json!({"version": "1.0", "title": "Privacy", "content": "We hold your data to support you."}))
+        .send()
+        .await;
+    r.assert_status(201);
+    let policy = r.json["id"].as_i64().unwrap();
+    let r = app
+        .post("/api/popia/deletion-requests/create/")
+        .bearer(&candidate.access)
+        .json(&json!({"reason": "Leaving"}))
+        .send()
+        .await;
+    r.assert_status(201);
+    let request = r.json["id"].as_i64().unwrap();
+
+    use axum::http::Method;
+    let (post, put, patch) = (Method::POST, Method::PUT, Method::PATCH);
+    let staff_only = [
+        (&post, "/api/admin-notes/".to_owned()),
+        (&put, format!("/api/admin-notes/{note}/")),
+        (&patch, format!("/api/admin-notes/{note}/")),
+        (&post, "/api/popia/privacy-policies/".to_owned()),
+        (
+            &post,
+            format!("/api/popia/privacy-policies/{policy}/activate/"),
+        ),
+        (
+            &post,
+            format!("/api/popia/deletion-requests/{request}/review/"),
+        ),
+        (
+            &post,
+            format!("/api/popia/deletion-requests/{request}/execute/"),
+        ),
+        (&post, "/api/auth/admin/force-logout/".to_owned()),
+    ];
+    let bodies = [
+        ("malformed", r#"{"bogus": ["#.to_owned()),
+        ("not an object", "[1, 2]".to_owned()),
+        (
+            "wrong types",
+            json!({
+                "candidate": "someone", "title": [], "note_text": {}, "category": 4,
+                "is_important": "very", "version": [], "content": 5, "is_active": "yes",
+                "action": 1, "notes": [], "user_id": "x", "reason": {},
+            })
+            .to_string(),
+        ),
+    ];
+    let before = app.audit_count().await;
+    for (method, path) in &staff_only {
+        for (kind, body) in &bodies {
+            let r = app
+                .request((*method).clone(), path)
+                .bearer(&candidate.access)
+                .raw("application/json", body.clone())
+                .send()
+                .await;
+            assert_eq!(
+                r.status, 403,
+                "{method} {path} with a {kind} body: {}",
+                r.json
+            );
+            let r = app
+                .request((*method).clone(), path)
+                .raw("application/json", body.clone())
+                .send()
+                .await;
+            assert_eq!(r.status, 401, "{method} {path} anonymous: {}", r.json);
+        }
+    }
+    assert_eq!(app.audit_count().await, before, "nothing was written");
+
+    // The object comes before the body: a missing one is 404 for an
+    // administrator, however bad the body.
+    for path in [
+        "/api/admin-notes/999999/".to_owned(),
+        "/api/journal/999999/".to_owned(),
+        "/api/users/999999/".to_owned(),
+        "/api/users/999999/profile/".to_owned(),
+    ] {
+        let r = app
+            .patch(&path)
+            .bearer(&admin.access)
+            .raw("application/json", r#"{"bogus": ["#)
+            .send()
+            .await;
+        assert_eq!(r.status, 404, "PATCH {path}: {}", r.json);
+    }
+    let r = app
+        .post("/api/popia/deletion-requests/999999/review/")
+        .bearer(&admin.access)
+        .raw("application/json", r#"{"bogus": ["#)
+        .send()
+        .await;
+    assert_eq!(r.status, 404, "{}", r.json);
+    // A candidate reaches only their own account: another's is 404 first.
+    let r = app
+        .patch(&format!("/api/users/{}/", admin.id))
+        .bearer(&candidate.access)
+        .raw("application/json", r#"{"bogus": ["#)
+        .send()
+        .await;
+    assert_eq!(r.status, 404, "{}", r.json);
+});

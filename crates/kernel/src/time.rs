@@ -1,0 +1,33 @@
+//! The clock every system reads.
+
+use chrono::{DateTime, SubsecRound, Utc};
+
+/// The current time, truncated to microseconds.
+///
+/// Django stores and renders microseconds; PostgreSQL and MySQL's
+/// `DATETIME(6)` keep no more. Reading the clock here, rather than
+/// `Utc::now()`, keeps a timestamp the same whether it is rendered from the
+/// value just written or from the row read back, and keeps responses at DRF's
+/// six fractional digits instead of chrono's nine.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Timelike;
+
+    #[test]
+    fn now_has_no_sub_microsecond_part() {
+        let at = super::now();
+        assert_eq!(at.nanosecond() % 1_000, 0);
+        let text = serde_json::to_string(&at).unwrap_or_default();
+        let fraction = text
+            .trim_matches('"')
+            .trim_end_matches('Z')
+            .split('.')
+            .nth(1)
+            .unwrap_or("");
+        assert!(fraction.len() <= 6, "{text}");
+    }
+}
