@@ -2,9 +2,8 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{FromRequestParts, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use kernel::extract::ClientIp;
@@ -202,21 +201,10 @@ fn not_found() -> ApiError {
     ApiError::not_found_msg("No ClearanceApproval matches the given query.")
 }
 
-/// Someone who decides approvals: an administrator or office staff (who act
-/// on their own office's only); students get 403.
-pub struct Approver(user::Model);
-
-impl FromRequestParts<AppState> for Approver {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let kernel::Current(me) = CurrentUser::from_request_parts(parts, state).await?;
-        approvals_scope(&me)?;
-        Ok(Self(me))
-    }
+kernel::gate! {
+    /// Someone who decides approvals: an administrator or office staff (who
+    /// act on their own office's only); students get 403.
+    pub Approver(user::Model) for AppState = |me| approvals_scope(me).map(drop)
 }
 
 /// The approval `id` if the caller's office may act on it, else 404.

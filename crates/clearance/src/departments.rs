@@ -1,8 +1,7 @@
 //! `/api/departments/`: the clearance offices and their approval order (spec §3.5).
 
-use axum::extract::{FromRequestParts, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use chrono::Utc;
 use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
@@ -25,21 +24,14 @@ use crate::state::AppState;
 
 const ADMIN_ONLY: &str = "Only administrators can modify this resource.";
 
-/// An administrator; anyone else gets the original's 403 for offices.
-pub struct OfficeAdmin(user::Model);
-
-impl FromRequestParts<AppState> for OfficeAdmin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let kernel::Current(me) = CurrentUser::from_request_parts(parts, state).await?;
-        if me.role != Role::Admin {
-            return Err(ApiError::forbidden(ADMIN_ONLY));
+kernel::gate! {
+    /// An administrator; anyone else gets the original's 403 for offices.
+    pub OfficeAdmin(user::Model) for AppState = |me| {
+        if me.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(ADMIN_ONLY))
         }
-        Ok(Self(me))
     }
 }
 const CODE_TAKEN: &str = "Department with this code already exists.";

@@ -1,9 +1,8 @@
 //! `/api/finance/…`: finance records, payments and their verification, and
 //! M-PESA (STK push and Daraja's callback) (spec §2.6, §2.7, §3.6).
 
-use axum::extract::{FromRequestParts, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use kernel::extract::ClientIp;
@@ -68,23 +67,14 @@ pub fn aliases() -> axum::Router<AppState> {
         .route("/api/finance/mpesa_stk_push/", post(stk_push))
 }
 
-/// A student paying their own fee; anyone else gets 403.
-pub struct Payer(user::Model);
-
-impl FromRequestParts<AppState> for Payer {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let kernel::Current(me) = CurrentUser::from_request_parts(parts, state).await?;
-        if me.role != Role::Student {
-            return Err(ApiError::forbidden(
-                "Only students can initiate M-PESA payments",
-            ));
+kernel::gate! {
+    /// A student paying their own fee; anyone else gets 403.
+    pub Payer(user::Model) for AppState = |me| {
+        if me.role == Role::Student {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("Only students can initiate M-PESA payments"))
         }
-        Ok(Self(me))
     }
 }
 

@@ -267,3 +267,48 @@ pub async fn bump_epoch<A: Account>(db: &impl ConnectionTrait, id: A::Id) -> Api
         .await?;
     Ok(())
 }
+
+/// Declares a role gate: an extractor that yields the current account (or
+/// the [`Current`] around it) when `check` passes and answers `check`'s
+/// error (a 403) otherwise. Gates run before the body is read, so a caller
+/// without the role is refused before any validation, as DRF does.
+///
+/// ```ignore
+/// kernel::gate! {
+///     /// An administrator; anyone else authenticated gets 403.
+///     pub Admin(user::Model) for AppState = |me| {
+///         if me.is_admin() { Ok(()) } else { Err(ApiError::forbidden(ADMIN_ONLY)) }
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! gate {
+    ($(#[$meta:meta])* $vis:vis $name:ident(Current<$account:ty>) for $state:ty = |$me:ident| $check:expr) => {
+        $crate::gate!(@impl $(#[$meta])* $vis $name, $crate::Current<$account>, $account, $state, |$me| $check, |current| current);
+    };
+    ($(#[$meta:meta])* $vis:vis $name:ident($account:ty) for $state:ty = |$me:ident| $check:expr) => {
+        $crate::gate!(@impl $(#[$meta])* $vis $name, $account, $account, $state, |$me| $check, |current| current.0);
+    };
+    (@impl $(#[$meta:meta])* $vis:vis $name:ident, $held:ty, $account:ty, $state:ty, |$me:ident| $check:expr, |$current:ident| $keep:expr) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone)]
+        $vis struct $name(pub $held);
+
+        impl $crate::__axum::extract::FromRequestParts<$state> for $name {
+            type Rejection = $crate::ApiError;
+
+            async fn from_request_parts(
+                parts: &mut $crate::__axum::http::request::Parts,
+                state: &$state,
+            ) -> Result<Self, Self::Rejection> {
+                let $current = <$crate::Current<$account> as $crate::__axum::extract::FromRequestParts<$state>>::from_request_parts(parts, state).await?;
+                {
+                    let $me: &$account = &$current.0;
+                    let verdict: Result<(), $crate::ApiError> = $check;
+                    verdict?;
+                }
+                Ok(Self($keep))
+            }
+        }
+    };
+}

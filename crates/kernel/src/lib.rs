@@ -31,6 +31,8 @@ pub mod upload;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+#[doc(hidden)]
+pub use axum as __axum;
 pub use error::{ApiError, ApiResult, FieldErrors, MessageOut};
 pub use extract::{Id, IntId, Json, Query};
 pub use form::{Checker, Field};

@@ -218,7 +218,6 @@ pub async fn refresh_token(
     State(state): State<AppState>,
     Json(input): Json<RefreshIn>,
 ) -> ApiResult<Json<TokenPair>> {
-
     // The session carries over to the new pair; an ended session's refresh
     // token is dead (see `AppState::check_token`).
     let (claims, user) = kernel::identity::rotate(&state, &input.token()?).await?;

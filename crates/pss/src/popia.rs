@@ -12,8 +12,7 @@
 
 use std::collections::hash_map::Entry;
 
-use axum::extract::{FromRequestParts, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Days, NaiveDate, Utc};
@@ -983,26 +982,19 @@ async fn reviewable<C: ConnectionTrait>(
     Ok((request, owner))
 }
 
-/// Who reviews and executes deletion requests: administrators and
-/// superusers; others get the original's 403.
-pub struct Reviewer(CurrentUser);
-
-impl FromRequestParts<AppState> for Reviewer {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let me = CurrentUser::from_request_parts(parts, state).await?;
-        if !me.is_staff() {
-            return Err(refuse(
+kernel::gate! {
+    /// Who reviews and executes deletion requests: administrators and
+    /// superusers; others get the original's 403.
+    pub Reviewer(Current<user::Model>) for AppState = |me| {
+        if me.is_staff() {
+            Ok(())
+        } else {
+            Err(refuse(
                 StatusCode::FORBIDDEN,
                 "Only admins can review deletion requests",
                 json!({}),
-            ));
+            ))
         }
-        Ok(Self(me))
     }
 }
 
