@@ -176,7 +176,9 @@ pub async fn login(
         "{email}|{}",
         ip.map_or_else(String::new, |ip| ip.to_string())
     );
-    state.lockout.check(&key).await?;
+    // Reserved before the password is verified: parallel guesses cannot
+    // outrun the count.
+    let attempt = state.lockout.reserve(&key).await?;
     let invalid = || ApiError::auth_failed(INVALID_CREDENTIALS, "authentication_failed");
     let Some(found) = user::Entity::find()
         .filter(user::Column::Email.eq(&email))
@@ -184,23 +186,26 @@ pub async fn login(
         .await?
     else {
         state.hasher.verify_nothing(&password).await?;
-        state.lockout.fail(&key).await?;
+        attempt.fail().await?;
         return Err(invalid());
     };
     let verdict = state.hasher.verify(&password, &found.password).await?;
     if !verdict.matches || !found.is_active {
-        state.lockout.fail(&key).await?;
+        attempt.fail().await?;
         return Err(invalid());
     }
-    // With 2FA the failures are forgotten only once the code is right too.
+    // With 2FA the failures are forgotten only once the code is right too;
+    // the right password itself is not counted.
     let second_factor = crate::two_factor::find(&state.db, found.id).await?;
     if second_factor.as_ref().is_some_and(|r| r.enabled) {
+        attempt.release().await?;
         return crate::two_factor::start_login(&state, &found).await;
     }
     if state.require_admin_2fa && found.role.is_staff() {
+        attempt.release().await?;
         return crate::two_factor::require_setup(&state, &found).await;
     }
-    state.lockout.succeed(&key).await?;
+    attempt.succeed().await?;
     let mut model: user::ActiveModel = found.into();
     if verdict.needs_rehash {
         model.password = Set(state.hasher.make(&password).await?);
