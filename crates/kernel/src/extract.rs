@@ -70,10 +70,13 @@ fn media_type(content_type: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// Maps a body-reading failure: over the limit is 413, anything else 400.
+/// Maps a body-reading failure: over the limit is 413, a body that did not
+/// arrive in time 408, anything else 400.
 pub fn body_rejection(rejection: BytesRejection) -> ApiError {
     if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge
+    } else if crate::serve::is_body_timeout(&rejection) {
+        crate::serve::timed_out()
     } else {
         ApiError::bad_request("The request body could not be read.")
     }
