@@ -8,7 +8,9 @@ use chrono::Utc;
 use kernel::extract::ClientIp;
 use kernel::jwt::{TokenPair, TokenType};
 use kernel::{ApiError, ApiResult, Checker, Field, Json};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -322,6 +324,8 @@ pub struct PasswordChangeIn {
     pub new_password: Field<String>,
 }
 
+const OLD_PASSWORD_WRONG: &str = "Old password is incorrect";
+
 /// A new token pair: changing the password ends every earlier token.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PasswordChangedOut {
@@ -351,7 +355,7 @@ pub async fn change_password(
     let user = &me.0;
     let mut c = Checker::new();
     if !state.hasher.verify(&old, &user.password).await?.matches {
-        c.error("old_password", "Old password is incorrect");
+        c.error("old_password", OLD_PASSWORD_WRONG);
         if new.is_empty() {
             c.error("new_password", kernel::form::NOT_BLANK);
         } else {
@@ -370,10 +374,19 @@ pub async fn change_password(
     c.finish()?;
     let hash = state.hasher.make(&new).await?;
     let txn = kernel::db::begin_write(&state.db).await?;
+    // The row stays locked until the change commits: of parallel changes
+    // made with one old password, the first wins and the others find the
+    // stored hash changed under them, their old password no longer right.
     let current = user::Entity::find_by_id(user.id)
+        .lock_exclusive()
         .one(&txn)
         .await?
         .ok_or_else(ApiError::not_found)?;
+    if current.password != user.password
+        && !state.hasher.verify(&old, &current.password).await?.matches
+    {
+        return Err(ApiError::field("old_password", OLD_PASSWORD_WRONG));
+    }
     let updated = crate::passwords::set(&txn, &current, hash).await?;
     crate::sessions::end_all(&txn, updated.id, None).await?;
     let (subject, body) = crate::passwords::confirmation(&updated, "changed");
