@@ -290,8 +290,8 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
 }
 
 /// The whole HTTP application: API, docs, throttling and the standard
-/// middleware. Every API response carries `Cache-Control: no-store`: nearly
-/// all of them hold personal data.
+/// middleware. Every response carries `Cache-Control: no-store`: nearly all
+/// of them hold personal data.
 pub fn app(state: AppState) -> Router {
     let (api, openapi) = api();
     let throttle = kernel::throttle::ThrottleLayerState {
@@ -315,6 +315,10 @@ pub fn app(state: AppState) -> Router {
             throttle,
             kernel::throttle::middleware,
         ))
+        .merge(kernel::docs::router(openapi, TITLE));
+    // Outside the standard stack, so that its own answers (unmatched routes,
+    // 405s, CORS preflights, oversized bodies, panics) are covered too.
+    kernel::http::wrap(router, &settings)
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
@@ -323,8 +327,6 @@ pub fn app(state: AppState) -> Router {
             HeaderName::from_static("pragma"),
             HeaderValue::from_static("no-cache"),
         ))
-        .merge(kernel::docs::router(openapi, TITLE));
-    kernel::http::wrap(router, &settings)
 }
 
 /// What runs the PSS jobs (the email queue).
