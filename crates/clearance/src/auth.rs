@@ -240,22 +240,24 @@ async fn authenticate(
         "{email}|{}",
         ip.0.map_or_else(String::new, |ip| ip.to_string())
     );
-    state.lockout.check(&key).await?;
+    // Reserved before the password is verified: parallel guesses cannot
+    // outrun the count.
+    let attempt = state.lockout.reserve(&key).await?;
     let Some(found) = user::Entity::find()
         .filter(user::Column::Email.eq(&email))
         .one(&state.db)
         .await?
     else {
         state.hasher.verify_nothing(&password).await?;
-        state.lockout.fail(&key).await?;
+        attempt.fail().await?;
         return Ok(None);
     };
     let verdict = state.hasher.verify(&password, &found.password).await?;
     if !verdict.matches || !found.is_active {
-        state.lockout.fail(&key).await?;
+        attempt.fail().await?;
         return Ok(None);
     }
-    state.lockout.succeed(&key).await?;
+    attempt.succeed().await?;
     let mut model: user::ActiveModel = found.clone().into();
     if verdict.needs_rehash {
         model.password = Set(state.hasher.make(&password).await?);

@@ -70,10 +70,13 @@ fn media_type(content_type: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// Maps a body-reading failure: over the limit is 413, anything else 400.
+/// Maps a body-reading failure: over the limit is 413, a body that did not
+/// arrive in time 408, anything else 400.
 pub fn body_rejection(rejection: BytesRejection) -> ApiError {
     if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge
+    } else if crate::serve::is_body_timeout(&rejection) {
+        crate::serve::timed_out()
     } else {
         ApiError::bad_request("The request body could not be read.")
     }
@@ -226,6 +229,8 @@ pub fn parse_int_id(raw: &str) -> Option<i64> {
 }
 
 /// Query parameters; a value of the wrong type is a 400 naming the parameter.
+/// A parameter given more than once takes its last value, as Django's
+/// `QueryDict` does.
 #[derive(Debug, Clone, Default)]
 pub struct Query<T>(pub T);
 
@@ -233,7 +238,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().unwrap_or("");
+        let query = last_values(parts.uri.query().unwrap_or(""));
         let deserializer =
             serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
         serde_path_to_error::deserialize(deserializer)
@@ -245,6 +250,26 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
                 )
             })
     }
+}
+
+/// `query` with each parameter once, at its last value (in the order of
+/// first appearance).
+fn last_values(query: &str) -> String {
+    let mut seen: std::collections::HashMap<std::borrow::Cow<'_, str>, usize> =
+        std::collections::HashMap::new();
+    let mut pairs: Vec<(std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)> = Vec::new();
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        match seen.get(&name) {
+            Some(&index) => pairs[index].1 = value,
+            None => {
+                seen.insert(name.clone(), pairs.len());
+                pairs.push((name, value));
+            }
+        }
+    }
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
 }
 
 /// The client's address as [`client_ip`] finds it, honouring the configured
@@ -322,6 +347,35 @@ mod tests {
             field_error(b"[1,2]"),
             serde_json::json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})
         );
+    }
+
+    #[tokio::test]
+    async fn a_repeated_query_parameter_takes_its_last_value() {
+        #[derive(Debug, Deserialize)]
+        struct Params {
+            page: Option<u32>,
+            q: Option<String>,
+        }
+        let query = |uri: &str| {
+            let (mut parts, ()) = axum::http::Request::builder()
+                .uri(uri)
+                .body(())
+                .unwrap()
+                .into_parts();
+            async move { Query::<Params>::from_request_parts(&mut parts, &()).await }
+        };
+        let Query(p) = query("/x/?page=1&q=a%20b&page=2").await.unwrap();
+        assert_eq!((p.page, p.q.as_deref()), (Some(2), Some("a b")));
+        let Query(p) = query("/x/?page=x&page=3").await.unwrap();
+        assert_eq!(p.page, Some(3));
+        // The last value is the one checked, under the parameter's own name.
+        match query("/x/?page=3&page=x").await {
+            Err(ApiError::Validation(errors)) => assert_eq!(
+                errors.to_json(),
+                serde_json::json!({"page": ["Invalid value."]})
+            ),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
     }
 
     #[test]

@@ -23,25 +23,24 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Wraps a system's routes in the standard stack. Error bodies are DRF's
 /// unless the system renders its own `envelope`; `layers` are the system's
-/// own, around every response including unmatched routes.
+/// own, outermost, so they reach every response (unmatched routes, 405s,
+/// CORS preflights, oversized bodies and panics included).
 pub fn wrap(
     router: Router,
     settings: &Settings,
     envelope: Option<Envelope>,
     layers: fn(Router) -> Router,
 ) -> Router {
-    let router = layers(
-        router
-            .fallback(|| async { ApiError::not_found() })
-            .layer(axum::middleware::from_fn(drf_status_bodies)),
-    );
+    let router = router
+        .fallback(|| async { ApiError::not_found() })
+        .layer(axum::middleware::from_fn(drf_status_bodies));
     let router = match envelope {
         Some(render) => router.layer(axum::middleware::map_response(
             move |response: Response| async move { rerender(response, render) },
         )),
         None => router,
     };
-    router
+    let router = router
         .layer(DefaultBodyLimit::max(settings.max_body_bytes))
         .layer(cors(&settings.cors_allowed_origins, settings.cors))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -66,7 +65,8 @@ pub fn wrap(
         }))
         .layer(axum::middleware::from_fn(access_log))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
-        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid));
+    layers(router)
 }
 
 /// Gives an error response the body of the system's envelope.

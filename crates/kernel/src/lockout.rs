@@ -2,6 +2,14 @@
 //! address, further attempts are refused for a while, whatever the password.
 //! Keyed by account and IP, so an attacker cannot lock a user out everywhere.
 //!
+//! An attempt is *reserved* before its password is verified, atomically with
+//! the check of the lock, and counts as a failure from that moment: however
+//! many attempts for one key arrive at once, at most `max_failures` of them
+//! are ever evaluated in a window, and the rest are refused. An attempt that
+//! turns out right forgets the failures that were already settled (not those
+//! of attempts still being evaluated); one that must not count (a right
+//! password awaiting its second factor) hands its reservation back.
+//!
 //! [`Lockout`] keeps its counts in this process. [`LoginGuard`] is the same
 //! rule behind an async interface whose counts live either in this process or,
 //! when `CAMPUS_REDIS_URL` is set, in Redis, so that every node of a
@@ -25,9 +33,23 @@ pub struct Lockout {
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
-    failures: u32,
+    /// Failures in the window, counting the attempts still in flight.
+    attempts: u32,
+    /// Attempts reserved and not yet settled.
+    pending: u32,
     first: Instant,
     locked_until: Option<Instant>,
+}
+
+/// How a reserved attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Wrong: the reservation stays as the counted failure.
+    Failed,
+    /// Right: the settled failures are forgotten and any lock lifted.
+    Succeeded,
+    /// Not to be counted either way: the reservation is handed back.
+    Released,
 }
 
 impl Lockout {
@@ -47,60 +69,85 @@ impl Lockout {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Refuses with 429 while `key` is locked.
-    pub fn check(&self, key: &str, now: Instant) -> Result<(), ApiError> {
+    /// `Some(wait)` while `key` is locked.
+    pub fn locked_for(&self, key: &str, now: Instant) -> Option<Duration> {
         if self.max_failures == 0 {
-            return Ok(());
+            return None;
         }
-        let entries = self.entries();
-        match entries.get(key).and_then(|e| e.locked_until) {
-            Some(until) if until > now => {
-                let wait = until.duration_since(now);
-                let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
-                Err(ApiError::Throttled {
-                    wait_seconds: seconds,
-                })
-            }
-            _ => Ok(()),
-        }
+        self.entries()
+            .get(key)
+            .and_then(|e| e.locked_until)
+            .filter(|until| *until > now)
+            .map(|until| until.duration_since(now))
     }
 
-    /// Records a failed attempt.
-    pub fn fail(&self, key: &str, now: Instant) {
+    /// Admits one attempt for `key` and counts it as a failure until it is
+    /// settled, or refuses it with the time left on the lock. The attempt
+    /// that uses up the last failure locks the key for those after it.
+    pub fn reserve(&self, key: &str, now: Instant) -> Result<(), Duration> {
         if self.max_failures == 0 {
-            return;
+            return Ok(());
         }
         let mut entries = self.entries();
         if entries.len() > 100_000 {
             let window = self.window;
             entries.retain(|_, e| {
-                now.duration_since(e.first) < window || e.locked_until.is_some_and(|u| u > now)
+                e.pending > 0
+                    || now.duration_since(e.first) < window
+                    || e.locked_until.is_some_and(|u| u > now)
             });
         }
         let entry = entries.entry(key.to_owned()).or_insert(Entry {
-            failures: 0,
+            attempts: 0,
+            pending: 0,
             first: now,
             locked_until: None,
         });
-        if now.duration_since(entry.first) >= self.window
-            || entry.locked_until.is_some_and(|u| u <= now)
-        {
+        if let Some(until) = entry.locked_until.filter(|until| *until > now) {
+            return Err(until.duration_since(now));
+        }
+        if entry.locked_until.is_some() || now.duration_since(entry.first) >= self.window {
+            // The lock or the window is over: only attempts in flight still count.
             *entry = Entry {
-                failures: 0,
+                attempts: entry.pending,
+                pending: entry.pending,
                 first: now,
                 locked_until: None,
             };
         }
-        entry.failures += 1;
-        if entry.failures >= self.max_failures {
+        if entry.attempts >= self.max_failures {
+            entry.locked_until = Some(now + self.window);
+            return Err(self.window);
+        }
+        entry.attempts += 1;
+        entry.pending += 1;
+        if entry.attempts >= self.max_failures {
             entry.locked_until = Some(now + self.window);
         }
+        Ok(())
     }
 
-    /// Forgets the failures of `key` after a successful sign-in.
-    pub fn succeed(&self, key: &str) {
-        if self.max_failures > 0 {
-            self.entries().remove(key);
+    /// Settles an attempt [`reserve`](Self::reserve) admitted.
+    pub fn settle(&self, key: &str, outcome: Outcome) {
+        if self.max_failures == 0 {
+            return;
+        }
+        let mut entries = self.entries();
+        let Some(entry) = entries.get_mut(key) else {
+            return;
+        };
+        entry.pending = entry.pending.saturating_sub(1);
+        match outcome {
+            Outcome::Failed => return,
+            // Attempts still in flight keep their reservations.
+            Outcome::Succeeded => entry.attempts = entry.pending.min(self.max_failures - 1),
+            Outcome::Released => entry.attempts = entry.attempts.saturating_sub(1),
+        }
+        if entry.attempts < self.max_failures {
+            entry.locked_until = None;
+        }
+        if entry.attempts == 0 && entry.pending == 0 {
+            entries.remove(key);
         }
     }
 }
@@ -188,15 +235,50 @@ impl std::fmt::Debug for LoginGuard {
 /// django-axes' lockout message.
 pub const LOCKED_MESSAGE: &str = "Account locked: too many login attempts. Please try again later.";
 
-/// Counts a failure and, at the limit, swaps the count for a lock, atomically.
-const FAIL_SCRIPT: &str = r"
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-if n >= tonumber(ARGV[2]) then
-  redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
-  redis.call('DEL', KEYS[1])
+/// [`Lockout::reserve`] in Redis, atomically: 0 when admitted, else the
+/// milliseconds left on the lock. KEYS: attempts, pending, locked; ARGV:
+/// window (ms), max failures.
+const RESERVE_SCRIPT: &str = r"
+local wait = redis.call('PTTL', KEYS[3])
+if wait > 0 then return wait end
+local n
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  n = redis.call('INCR', KEYS[1])
+else
+  n = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
+  redis.call('SET', KEYS[1], n, 'PX', ARGV[1])
 end
-return n
+redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+if n >= tonumber(ARGV[2]) then
+  redis.call('SET', KEYS[3], '1', 'PX', ARGV[1])
+end
+return 0
+";
+
+/// [`Lockout::settle`] in Redis, atomically. KEYS as [`RESERVE_SCRIPT`];
+/// ARGV: window (ms), max failures, `failed` | `succeeded` | `released`.
+const SETTLE_SCRIPT: &str = r"
+local pending = tonumber(redis.call('GET', KEYS[2]) or '0')
+if pending > 0 then pending = redis.call('DECR', KEYS[2]) end
+if pending <= 0 then redis.call('DEL', KEYS[2]) end
+if ARGV[3] == 'failed' then return 0 end
+local max = tonumber(ARGV[2])
+local n
+if ARGV[3] == 'succeeded' then
+  n = math.min(pending, max - 1)
+else
+  n = tonumber(redis.call('GET', KEYS[1]) or '0') - 1
+end
+if n <= 0 then
+  redis.call('DEL', KEYS[1])
+elseif redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('SET', KEYS[1], n, 'KEEPTTL')
+else
+  redis.call('SET', KEYS[1], n, 'PX', ARGV[1])
+end
+if n < max then redis.call('DEL', KEYS[3]) end
+return 0
 ";
 
 impl LoginGuard {
@@ -241,14 +323,16 @@ impl LoginGuard {
         self.settings.max_failures == 0
     }
 
-    /// Redis keys name a digest of the key, never the account itself.
-    fn redis_keys(namespace: &str, key: &str) -> (String, String) {
+    /// Redis keys name a digest of the key, never the account itself:
+    /// attempts, pending, locked.
+    fn redis_keys(namespace: &str, key: &str) -> [String; 3] {
         let digest = sha2::Sha256::digest(key.as_bytes());
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        (
+        [
             format!("{namespace}:failures:{hex}"),
+            format!("{namespace}:pending:{hex}"),
             format!("{namespace}:locked:{hex}"),
-        )
+        ]
     }
 
     async fn connection(
@@ -265,16 +349,64 @@ impl LoginGuard {
             .map_err(unavailable)
     }
 
-    /// Refuses with 429 and django-axes' message while `key` is locked.
-    pub async fn check(&self, key: &str) -> Result<(), ApiError> {
-        match self.locked_for(key).await? {
-            Some(wait) => Err(ApiError::TooManyRequests {
+    fn window_ms(&self) -> u64 {
+        u64::try_from(self.settings.window.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
+
+    /// Reserves one sign-in attempt for `key` before its credentials are
+    /// checked; while `key` is locked, 429 with django-axes' message and
+    /// `Retry-After`. Settle the attempt with [`Attempt::fail`],
+    /// [`Attempt::succeed`] or [`Attempt::release`]; one dropped unsettled
+    /// (an error, a cancelled request) stays counted as a failure.
+    pub async fn reserve(&self, key: &str) -> Result<Attempt<'_>, ApiError> {
+        self.try_reserve(key)
+            .await?
+            .map_err(|wait| ApiError::TooManyRequests {
                 detail: LOCKED_MESSAGE.into(),
                 code: "account_locked",
-                wait_seconds: (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1),
-            }),
-            None => Ok(()),
+                wait_seconds: whole_seconds(wait),
+            })
+    }
+
+    /// As [`reserve`](Self::reserve), answering the time left on the lock
+    /// instead of an error, for callers with a refusal of their own.
+    pub async fn try_reserve(&self, key: &str) -> Result<Result<Attempt<'_>, Duration>, ApiError> {
+        if self.disabled() {
+            return Ok(Ok(Attempt {
+                guard: self,
+                key: None,
+            }));
         }
+        let admitted = match &self.store {
+            Store::Memory(lockout) => lockout.reserve(key, Instant::now()),
+            Store::Redis {
+                client,
+                namespace,
+                connection,
+            } => {
+                let mut conn = Self::connection(client, connection).await?;
+                let [attempts, pending, locked] = Self::redis_keys(namespace, key);
+                let wait_ms: i64 = redis::Script::new(RESERVE_SCRIPT)
+                    .key(attempts)
+                    .key(pending)
+                    .key(locked)
+                    .arg(self.window_ms())
+                    .arg(self.settings.max_failures)
+                    .invoke_async(&mut conn)
+                    .await
+                    .map_err(unavailable)?;
+                match u64::try_from(wait_ms) {
+                    Ok(0) | Err(_) => Ok(()),
+                    Ok(ms) => Err(Duration::from_millis(ms)),
+                }
+            }
+        };
+        Ok(admitted.map(|()| Attempt {
+            guard: self,
+            key: Some(key.to_owned()),
+        }))
     }
 
     /// `Some(wait)` while `key` is locked.
@@ -283,19 +415,14 @@ impl LoginGuard {
             return Ok(None);
         }
         match &self.store {
-            Store::Memory(lockout) => Ok(match lockout.check(key, Instant::now()) {
-                Err(ApiError::Throttled { wait_seconds }) => {
-                    Some(Duration::from_secs(wait_seconds))
-                }
-                _ => None,
-            }),
+            Store::Memory(lockout) => Ok(lockout.locked_for(key, Instant::now())),
             Store::Redis {
                 client,
                 namespace,
                 connection,
             } => {
                 let mut conn = Self::connection(client, connection).await?;
-                let (_, locked) = Self::redis_keys(namespace, key);
+                let [_, _, locked] = Self::redis_keys(namespace, key);
                 let ttl_ms: i64 = redis::cmd("PTTL")
                     .arg(&locked)
                     .query_async(&mut conn)
@@ -306,14 +433,10 @@ impl LoginGuard {
         }
     }
 
-    /// Records a failed attempt for `key`.
-    pub async fn fail(&self, key: &str) -> Result<(), ApiError> {
-        if self.disabled() {
-            return Ok(());
-        }
+    async fn settle(&self, key: &str, outcome: Outcome) -> Result<(), ApiError> {
         match &self.store {
             Store::Memory(lockout) => {
-                lockout.fail(key, Instant::now());
+                lockout.settle(key, outcome);
                 Ok(())
             }
             Store::Redis {
@@ -321,49 +444,113 @@ impl LoginGuard {
                 namespace,
                 connection,
             } => {
-                let mut conn = Self::connection(client, connection).await?;
-                let (failures, locked) = Self::redis_keys(namespace, key);
-                let window_ms = u64::try_from(self.settings.window.as_millis()).unwrap_or(u64::MAX);
-                let _: i64 = redis::Script::new(FAIL_SCRIPT)
-                    .key(failures)
-                    .key(locked)
-                    .arg(window_ms.max(1))
-                    .arg(self.settings.max_failures)
-                    .invoke_async(&mut conn)
-                    .await
-                    .map_err(unavailable)?;
-                Ok(())
+                let conn = Self::connection(client, connection).await?;
+                self.settle_in_redis(conn, namespace, key, outcome).await
             }
         }
     }
 
-    /// Forgets the failures (and any lock) of `key` after a successful sign-in.
-    pub async fn succeed(&self, key: &str) -> Result<(), ApiError> {
-        if self.disabled() {
-            return Ok(());
-        }
+    async fn settle_in_redis(
+        &self,
+        mut conn: redis::aio::ConnectionManager,
+        namespace: &str,
+        key: &str,
+        outcome: Outcome,
+    ) -> Result<(), ApiError> {
+        let [attempts, pending, locked] = Self::redis_keys(namespace, key);
+        let _: i64 = redis::Script::new(SETTLE_SCRIPT)
+            .key(attempts)
+            .key(pending)
+            .key(locked)
+            .arg(self.window_ms())
+            .arg(self.settings.max_failures)
+            .arg(match outcome {
+                Outcome::Failed => "failed",
+                Outcome::Succeeded => "succeeded",
+                Outcome::Released => "released",
+            })
+            .invoke_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Settles an attempt dropped unsettled as a failure, without waiting.
+    fn settle_dropped(&self, key: String) {
         match &self.store {
-            Store::Memory(lockout) => {
-                lockout.succeed(key);
-                Ok(())
-            }
+            Store::Memory(lockout) => lockout.settle(&key, Outcome::Failed),
             Store::Redis {
-                client,
                 namespace,
                 connection,
+                ..
             } => {
-                let mut conn = Self::connection(client, connection).await?;
-                let (failures, locked) = Self::redis_keys(namespace, key);
-                let _: i64 = redis::cmd("DEL")
-                    .arg(failures)
-                    .arg(locked)
-                    .query_async(&mut conn)
-                    .await
-                    .map_err(unavailable)?;
-                Ok(())
+                // Only its in-flight mark is left to clear (it expires with
+                // the window otherwise); the failure itself is counted.
+                let (Some(conn), Ok(runtime)) = (
+                    connection.get().cloned(),
+                    tokio::runtime::Handle::try_current(),
+                ) else {
+                    return;
+                };
+                let [_, pending, _] = Self::redis_keys(namespace, &key);
+                runtime.spawn(async move {
+                    let mut conn = conn;
+                    let script = redis::Script::new(
+                        "if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end return 0",
+                    );
+                    let _: Result<i64, _> = script.key(pending).invoke_async(&mut conn).await;
+                });
             }
         }
     }
+}
+
+/// One sign-in attempt admitted by [`LoginGuard::reserve`], counted as a
+/// failure until it is settled otherwise.
+#[must_use = "an attempt is settled with fail(), succeed() or release()"]
+#[derive(Debug)]
+pub struct Attempt<'a> {
+    guard: &'a LoginGuard,
+    /// `None` once settled, or when the lockout is off.
+    key: Option<String>,
+}
+
+impl Attempt<'_> {
+    /// Wrong credentials: the reservation stays as the counted failure.
+    pub async fn fail(mut self) -> Result<(), ApiError> {
+        self.settle(Outcome::Failed).await
+    }
+
+    /// Right credentials: forgets the failures of the key (and any lock);
+    /// attempts still being evaluated keep theirs.
+    pub async fn succeed(mut self) -> Result<(), ApiError> {
+        self.settle(Outcome::Succeeded).await
+    }
+
+    /// Neither: hands the reservation back (a right password whose second
+    /// factor is still to come, a request that never reached the check).
+    pub async fn release(mut self) -> Result<(), ApiError> {
+        self.settle(Outcome::Released).await
+    }
+
+    async fn settle(&mut self, outcome: Outcome) -> Result<(), ApiError> {
+        match self.key.take() {
+            Some(key) => self.guard.settle(&key, outcome).await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.guard.settle_dropped(key);
+        }
+    }
+}
+
+fn whole_seconds(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 /// Sign-in refuses to run without its brute-force protection: a Redis outage
@@ -382,37 +569,81 @@ mod tests {
         let lockout = Lockout::new(3, Duration::from_secs(900));
         let t0 = Instant::now();
         for i in 0..3 {
-            assert!(lockout.check("a|1.2.3.4", t0).is_ok(), "attempt {i}");
-            lockout.fail("a|1.2.3.4", t0);
+            assert_eq!(lockout.reserve("a|1.2.3.4", t0), Ok(()), "attempt {i}");
+            lockout.settle("a|1.2.3.4", Outcome::Failed);
         }
-        assert!(matches!(
-            lockout.check("a|1.2.3.4", t0),
-            Err(ApiError::Throttled { wait_seconds: 900 })
-        ));
-        assert!(
-            lockout.check("a|5.6.7.8", t0).is_ok(),
+        assert_eq!(
+            lockout.reserve("a|1.2.3.4", t0),
+            Err(Duration::from_secs(900))
+        );
+        assert_eq!(
+            lockout.locked_for("a|1.2.3.4", t0),
+            Some(Duration::from_secs(900))
+        );
+        assert_eq!(
+            lockout.reserve("a|5.6.7.8", t0),
+            Ok(()),
             "another address is not locked"
         );
-        assert!(
-            lockout
-                .check("a|1.2.3.4", t0 + Duration::from_secs(901))
-                .is_ok()
+        assert_eq!(
+            lockout.reserve("a|1.2.3.4", t0 + Duration::from_secs(901)),
+            Ok(())
         );
+    }
+
+    #[test]
+    fn attempts_in_flight_are_bounded_by_the_limit() {
+        let lockout = Lockout::new(3, Duration::from_secs(60));
+        let t0 = Instant::now();
+        // Three attempts are admitted before any is settled; the fourth is not.
+        for _ in 0..3 {
+            assert_eq!(lockout.reserve("k", t0), Ok(()));
+        }
+        assert!(lockout.reserve("k", t0).is_err());
+        // One turns out right: settled failures are forgotten, but the two
+        // still in flight keep their places, so only one more is admitted.
+        lockout.settle("k", Outcome::Succeeded);
+        assert_eq!(lockout.reserve("k", t0), Ok(()));
+        assert!(lockout.reserve("k", t0).is_err());
+        for _ in 0..3 {
+            lockout.settle("k", Outcome::Failed);
+        }
+        assert!(lockout.reserve("k", t0).is_err(), "three failures lock");
+    }
+
+    #[test]
+    fn a_released_attempt_is_not_counted() {
+        let lockout = Lockout::new(2, Duration::from_secs(60));
+        let t0 = Instant::now();
+        assert_eq!(lockout.reserve("k", t0), Ok(()));
+        lockout.settle("k", Outcome::Failed);
+        // The last admitted attempt locks the key while it is evaluated...
+        assert_eq!(lockout.reserve("k", t0), Ok(()));
+        assert!(lockout.locked_for("k", t0).is_some());
+        // ...and handing it back lifts the lock again.
+        lockout.settle("k", Outcome::Released);
+        assert_eq!(lockout.locked_for("k", t0), None);
+        assert_eq!(lockout.reserve("k", t0), Ok(()));
+        lockout.settle("k", Outcome::Failed);
+        assert!(lockout.reserve("k", t0).is_err());
     }
 
     #[test]
     fn success_forgets_failures_and_zero_disables() {
         let lockout = Lockout::new(2, Duration::from_secs(60));
         let t0 = Instant::now();
-        lockout.fail("k", t0);
-        lockout.succeed("k");
-        lockout.fail("k", t0);
-        assert!(lockout.check("k", t0).is_ok());
+        assert_eq!(lockout.reserve("k", t0), Ok(()));
+        lockout.settle("k", Outcome::Failed);
+        assert_eq!(lockout.reserve("k", t0), Ok(()));
+        lockout.settle("k", Outcome::Succeeded);
+        assert_eq!(lockout.reserve("k", t0), Ok(()));
+        lockout.settle("k", Outcome::Failed);
+        assert_eq!(lockout.locked_for("k", t0), None);
         let off = Lockout::new(0, Duration::from_secs(60));
         for _ in 0..10 {
-            off.fail("k", t0);
+            assert_eq!(off.reserve("k", t0), Ok(()));
         }
-        assert!(off.check("k", t0).is_ok());
+        assert_eq!(off.locked_for("k", t0), None);
     }
 
     #[test]
@@ -455,15 +686,24 @@ mod tests {
             max_failures: 2,
             window: Duration::from_millis(300),
         });
-        guard.fail("k").await.unwrap();
+        guard.reserve("k").await.unwrap().fail().await.unwrap();
         assert_eq!(guard.locked_for("k").await.unwrap(), None);
-        guard.fail("k").await.unwrap();
+        // An attempt dropped unsettled (a cancelled request) counts as a failure.
+        drop(guard.reserve("k").await.unwrap());
         assert!(guard.locked_for("k").await.unwrap().is_some());
+        let refused = guard.reserve("k").await.unwrap_err();
+        assert!(matches!(
+            refused,
+            ApiError::TooManyRequests {
+                code: "account_locked",
+                ..
+            }
+        ));
         tokio::time::sleep(Duration::from_millis(350)).await;
         assert_eq!(guard.locked_for("k").await.unwrap(), None);
-        guard.fail("k").await.unwrap();
-        guard.succeed("k").await.unwrap();
-        guard.fail("k").await.unwrap();
+        guard.reserve("k").await.unwrap().fail().await.unwrap();
+        guard.reserve("k").await.unwrap().succeed().await.unwrap();
+        guard.reserve("k").await.unwrap().fail().await.unwrap();
         assert_eq!(guard.locked_for("k").await.unwrap(), None);
     }
 
@@ -481,6 +721,10 @@ mod tests {
         .unwrap();
         assert!(matches!(
             guard.locked_for("k").await,
+            Err(ApiError::Unavailable(_))
+        ));
+        assert!(matches!(
+            guard.reserve("k").await,
             Err(ApiError::Unavailable(_))
         ));
     }

@@ -136,8 +136,8 @@ pub trait System: Send + Sync + 'static {
         None
     }
 
-    /// Layers the system puts around every response, unmatched routes
-    /// included (after the kernel's stack, before CORS and logging).
+    /// Layers the system puts around every response, outside the kernel's
+    /// stack (so unmatched routes, 405s, CORS preflights and panics too).
     fn layers(router: Router) -> Router {
         router
     }

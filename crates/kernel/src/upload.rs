@@ -120,20 +120,11 @@ impl<S: Send + Sync> FromRequest<S> for FormBody {
             let field = match multipart.next_field().await {
                 Ok(Some(field)) => field,
                 Ok(None) => break,
-                Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                    return Err(ApiError::PayloadTooLarge);
-                }
-                Err(_) => return Err(ApiError::bad_request("Multipart form parse error.")),
+                Err(e) => return Err(multipart_error(&e)),
             };
             let name = field.name().unwrap_or("").to_owned();
             let filename = field.file_name().map(str::to_owned);
-            let bytes = field.bytes().await.map_err(|e| {
-                if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge
-                } else {
-                    ApiError::bad_request("Multipart form parse error.")
-                }
-            })?;
+            let bytes = field.bytes().await.map_err(|e| multipart_error(&e))?;
             match filename {
                 Some(filename) => {
                     body.files.insert(name, UploadedFile { filename, bytes });
@@ -150,6 +141,17 @@ impl<S: Send + Sync> FromRequest<S> for FormBody {
             }
         }
         Ok(body)
+    }
+}
+
+/// Maps a failure reading a multipart body as [`crate::extract::body_rejection`] does.
+fn multipart_error(error: &axum::extract::multipart::MultipartError) -> ApiError {
+    if error.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::PayloadTooLarge
+    } else if crate::serve::is_body_timeout(error) {
+        crate::serve::timed_out()
+    } else {
+        ApiError::bad_request("Multipart form parse error.")
     }
 }
 

@@ -8,7 +8,9 @@ use kernel::extract::ClientIp;
 use kernel::identity::RefreshIn;
 use kernel::jwt::TokenPair;
 use kernel::{ApiError, ApiResult, Checker, Field, Json};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -176,7 +178,9 @@ pub async fn login(
         "{email}|{}",
         ip.map_or_else(String::new, |ip| ip.to_string())
     );
-    state.lockout.check(&key).await?;
+    // Reserved before the password is verified: parallel guesses cannot
+    // outrun the count.
+    let attempt = state.lockout.reserve(&key).await?;
     let invalid = || ApiError::auth_failed(INVALID_CREDENTIALS, "authentication_failed");
     let Some(found) = user::Entity::find()
         .filter(user::Column::Email.eq(&email))
@@ -184,23 +188,26 @@ pub async fn login(
         .await?
     else {
         state.hasher.verify_nothing(&password).await?;
-        state.lockout.fail(&key).await?;
+        attempt.fail().await?;
         return Err(invalid());
     };
     let verdict = state.hasher.verify(&password, &found.password).await?;
     if !verdict.matches || !found.is_active {
-        state.lockout.fail(&key).await?;
+        attempt.fail().await?;
         return Err(invalid());
     }
-    // With 2FA the failures are forgotten only once the code is right too.
+    // With 2FA the failures are forgotten only once the code is right too;
+    // the right password itself is not counted.
     let second_factor = crate::two_factor::find(&state.db, found.id).await?;
     if second_factor.as_ref().is_some_and(|r| r.enabled) {
+        attempt.release().await?;
         return crate::two_factor::start_login(&state, &found).await;
     }
     if state.require_admin_2fa && found.role.is_staff() {
+        attempt.release().await?;
         return crate::two_factor::require_setup(&state, &found).await;
     }
-    state.lockout.succeed(&key).await?;
+    attempt.succeed().await?;
     let mut model: user::ActiveModel = found.into();
     if verdict.needs_rehash {
         model.password = Set(state.hasher.make(&password).await?);
@@ -279,6 +286,8 @@ pub struct PasswordChangeIn {
     pub new_password: Field<String>,
 }
 
+const OLD_PASSWORD_WRONG: &str = "Old password is incorrect";
+
 /// A new token pair: changing the password ends every earlier token.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PasswordChangedOut {
@@ -308,7 +317,7 @@ pub async fn change_password(
     let user = &me.0;
     let mut c = Checker::new();
     if !state.hasher.verify(&old, &user.password).await?.matches {
-        c.error("old_password", "Old password is incorrect");
+        c.error("old_password", OLD_PASSWORD_WRONG);
         if new.is_empty() {
             c.error("new_password", kernel::form::NOT_BLANK);
         } else {
@@ -327,10 +336,19 @@ pub async fn change_password(
     c.finish()?;
     let hash = state.hasher.make(&new).await?;
     let txn = kernel::db::begin_write(&state.db).await?;
+    // The row stays locked until the change commits: of parallel changes
+    // made with one old password, the first wins and the others find the
+    // stored hash changed under them, their old password no longer right.
     let current = user::Entity::find_by_id(user.id)
+        .lock_exclusive()
         .one(&txn)
         .await?
         .ok_or_else(ApiError::not_found)?;
+    if current.password != user.password
+        && !state.hasher.verify(&old, &current.password).await?.matches
+    {
+        return Err(ApiError::field("old_password", OLD_PASSWORD_WRONG));
+    }
     let updated = crate::passwords::set(&txn, &current, hash).await?;
     crate::sessions::end_all(&txn, updated.id, None).await?;
     let (subject, body) = crate::passwords::confirmation(&updated, "changed");

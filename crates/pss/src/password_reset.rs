@@ -69,10 +69,12 @@ impl ResetLimits {
             other => other,
         };
         for (guard, key) in [(&self.per_address, address), (&self.per_account, email)] {
-            if let Some(wait) = guard.locked_for(key).await.map_err(unavailable)? {
-                return Err(throttled(wait));
+            // Counted as it is admitted, atomically: parallel requests cannot
+            // all slip under the limit.
+            match guard.try_reserve(key).await.map_err(unavailable)? {
+                Ok(request) => request.fail().await.map_err(unavailable)?,
+                Err(wait) => return Err(throttled(wait)),
             }
-            guard.fail(key).await.map_err(unavailable)?;
         }
         Ok(())
     }

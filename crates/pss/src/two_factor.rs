@@ -386,25 +386,19 @@ pub async fn verify_code(
         "{email}|{}",
         ip.map_or_else(String::new, |ip| ip.to_string())
     );
-    state.lockout.check(&key).await?;
-    let expired = || ApiError::auth_failed(EXPIRED, "authentication_failed");
-    let user = user::Entity::find()
-        .filter(user::Column::Email.eq(&email))
-        .one(&state.db)
-        .await?
-        .filter(|u| u.is_active)
-        .ok_or_else(expired)?;
+    // Reserved before the code is checked: parallel guesses cannot outrun
+    // the count. Without a sign-in waiting for its code there is nothing to
+    // guess, and the reservation is handed back.
+    let attempt = state.lockout.reserve(&key).await?;
     let now = kernel::time::now();
-    let row = find(&state.db, user.id)
-        .await?
-        .filter(|r| r.enabled && r.login_until.is_some_and(|until| until > now))
-        .ok_or_else(expired)?;
-    if let Some(Some(challenge)) = &challenge
-        && !challenge.is_empty()
-        && !same_hash(row.login_challenge.as_deref(), challenge)
+    let (user, row) = match awaiting_code(&state, &email, challenge.flatten().as_deref(), now).await
     {
-        return Err(expired());
-    }
+        Ok(found) => found,
+        Err(error) => {
+            attempt.release().await?;
+            return Err(error);
+        }
+    };
     let txn = kernel::db::begin_write(&state.db).await?;
     let by_totp = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
     let accepted = if by_totp {
@@ -443,7 +437,7 @@ pub async fn verify_code(
     };
     if !accepted {
         drop(txn);
-        state.lockout.fail(&key).await?;
+        attempt.fail().await?;
         return Err(ApiError::auth_failed(INVALID_CODE, "authentication_failed"));
     }
     two_factor::Entity::update_many()
@@ -497,10 +491,39 @@ pub async fn verify_code(
     .await?;
     txn.commit().await?;
     crate::email::wake(&state, queued);
-    state.lockout.succeed(&key).await?;
+    attempt.succeed().await?;
     Ok(Json(
         crate::auth::signed_in(&state, &user, ip, &headers).await?,
     ))
+}
+
+/// The active account `email` and its 2FA row, while a sign-in with the
+/// right password waits for its code (and `challenge`, when given, is the
+/// one that sign-in answered); 401 `EXPIRED` otherwise.
+async fn awaiting_code(
+    state: &AppState,
+    email: &str,
+    challenge: Option<&str>,
+    now: chrono::DateTime<Utc>,
+) -> ApiResult<(user::Model, two_factor::Model)> {
+    let expired = || ApiError::auth_failed(EXPIRED, "authentication_failed");
+    let user = user::Entity::find()
+        .filter(user::Column::Email.eq(email))
+        .one(&state.db)
+        .await?
+        .filter(|u| u.is_active)
+        .ok_or_else(expired)?;
+    let row = find(&state.db, user.id)
+        .await?
+        .filter(|r| r.enabled && r.login_until.is_some_and(|until| until > now))
+        .ok_or_else(expired)?;
+    if let Some(challenge) = challenge
+        && !challenge.is_empty()
+        && !same_hash(row.login_challenge.as_deref(), challenge)
+    {
+        return Err(expired());
+    }
+    Ok((user, row))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

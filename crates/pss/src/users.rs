@@ -1,8 +1,10 @@
-//! `/api/users/`: accounts. Administrators list and manage candidates; every
-//! user reads and edits their own account; only administrators change `role`
-//! or `is_active`, and only superusers grant the superuser role.
+//! `/api/users/`: accounts. Administrators list, create and manage
+//! candidates; every user reads and edits their own account; only
+//! administrators change `role` or `is_active`, and only superusers create
+//! administrators or grant the superuser role.
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use chrono::Utc;
 use kernel::extract::{ClientIp, IntId};
 use kernel::listing::ListQuery;
@@ -89,7 +91,9 @@ impl UserDetailOut {
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_users))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(create_admin))
+        .routes(routes!(create_candidate))
         .routes(routes!(list_candidates))
         .routes(routes!(me))
         .routes(routes!(retrieve_user, update_user, partial_update_user))
@@ -180,9 +184,21 @@ pub(crate) struct NewAccount {
 /// own doing.
 pub(crate) async fn create_account(
     state: &AppState,
+    c: Checker,
+    input: NewAccount,
+    ip: Option<std::net::IpAddr>,
+) -> ApiResult<user::Model> {
+    insert_account(state, c, input, ip, None).await
+}
+
+/// As [`create_account`], audited as the doing of `by` when given (an
+/// administrator creating someone else's account).
+async fn insert_account(
+    state: &AppState,
     mut c: Checker,
     input: NewAccount,
     ip: Option<std::net::IpAddr>,
+    by: Option<i64>,
 ) -> ApiResult<user::Model> {
     let email = check_email(&mut c, state, input.email);
     let password = c.value("password", input.password);
@@ -229,7 +245,7 @@ pub(crate) async fn create_account(
     .await
     .map_err(user_conflict)?;
     let profile = crate::profiles::create_empty(&txn, created.id).await?;
-    let actor = Actor::new(created.id, ip);
+    let actor = Actor::new(by.unwrap_or(created.id), ip);
     audit::record(
         &txn,
         actor,
@@ -323,6 +339,192 @@ pub async fn list_users(
 ) -> ApiResult<Json<Page<UserOut>>> {
     let query = visible(&me).find_also_related(profile::Entity);
     Ok(Json(self::list(&state, query, &list, true).await?))
+}
+
+/// A new account, as an administrator gives it.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct AccountIn {
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub email: Field<String>,
+    /// At least 12 characters with upper and lower case, a digit and a
+    /// symbol, not containing the email's name or the user's names.
+    #[schema(value_type = String, write_only)]
+    #[serde(default)]
+    pub password: Field<String>,
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub first_name: Field<String>,
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub last_name: Field<String>,
+}
+
+/// A new account of any role.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UserCreateIn {
+    #[schema(value_type = String)]
+    #[serde(default)]
+    pub email: Field<String>,
+    /// As at registration.
+    #[schema(value_type = String, write_only)]
+    #[serde(default)]
+    pub password: Field<String>,
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub first_name: Field<String>,
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub last_name: Field<String>,
+    /// `candidate` (the default); `admin` and `superuser` take a superuser.
+    #[schema(value_type = Option<Role>)]
+    #[serde(default)]
+    pub role: Field<String>,
+}
+
+/// An account just created: as `GET /api/users/{id}/` shows it, with the
+/// original's `message` and its `user` summary beside it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountCreatedOut {
+    pub message: String,
+    #[serde(flatten)]
+    pub detail: UserDetailOut,
+    pub user: AccountSummaryOut,
+}
+
+/// The original's summary of a created account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountSummaryOut {
+    pub id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub role: Role,
+}
+
+const ADMINS_BY_SUPERUSERS: &str = "Only superusers can create admin accounts";
+const CANDIDATES_BY_ADMINS: &str = "Only admins can create candidate accounts";
+
+/// 403 in DRF's shape, with the original's `error` member beside it.
+fn refused(message: &'static str) -> ApiError {
+    ApiError::detailed(
+        axum::http::StatusCode::FORBIDDEN,
+        message,
+        "permission_denied",
+        json!({ "error": message }),
+    )
+}
+
+/// Creates an account of `role` for `me`, audited as `me`'s doing, and
+/// renders it as `GET /api/users/{id}/` does.
+async fn create_for(
+    state: &AppState,
+    me: &CurrentUser,
+    ip: Option<std::net::IpAddr>,
+    c: Checker,
+    input: AccountIn,
+    role: Role,
+) -> ApiResult<UserDetailOut> {
+    let created = insert_account(
+        state,
+        c,
+        NewAccount {
+            email: input.email,
+            password: input.password,
+            first_name: input.first_name,
+            last_name: input.last_name,
+            role,
+        },
+        ip,
+        Some(me.id()),
+    )
+    .await?;
+    let (out, _) = UserDetailOut::load(state, &state.db, &created).await?;
+    Ok(out)
+}
+
+fn created(message: &str, detail: UserDetailOut) -> (StatusCode, Json<AccountCreatedOut>) {
+    let user = AccountSummaryOut {
+        id: detail.user.id,
+        email: detail.user.email.clone(),
+        first_name: detail.user.first_name.clone(),
+        last_name: detail.user.last_name.clone(),
+        role: detail.user.role,
+    };
+    (
+        StatusCode::CREATED,
+        Json(AccountCreatedOut {
+            message: message.to_owned(),
+            detail,
+            user,
+        }),
+    )
+}
+
+/// Create an account (administrators: candidates; superusers: any role),
+/// with its empty profile. The password policy is registration's.
+#[utoipa::path(post, path = "/api/users/", tag = "users", security(("jwt" = [])), request_body = UserCreateIn,
+    responses((status = 201, body = UserDetailOut), (status = 400), (status = 401), (status = 403)))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    Staff(me): Staff,
+    ClientIp(ip): ClientIp,
+    Json(input): Json<UserCreateIn>,
+) -> ApiResult<(StatusCode, Json<UserDetailOut>)> {
+    let mut c = Checker::new();
+    let role = match input.role {
+        Field::Absent => Some(Role::Candidate),
+        other => c
+            .choice("role", other, Role::CHOICES)
+            .and_then(|r| Role::parse(&r)),
+    };
+    match role {
+        Some(Role::Superuser) if !me.is_superuser() => {
+            return Err(refused("Only superusers can grant the superuser role."));
+        }
+        Some(Role::Admin) if !me.is_superuser() => return Err(refused(ADMINS_BY_SUPERUSERS)),
+        _ => {}
+    }
+    let account = AccountIn {
+        email: input.email,
+        password: input.password,
+        first_name: input.first_name,
+        last_name: input.last_name,
+    };
+    let out = create_for(&state, &me, ip, c, account, role.unwrap_or(Role::Candidate)).await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+/// Create an administrator account (superusers).
+#[utoipa::path(post, path = "/api/users/create-admin/", tag = "users", security(("jwt" = [])), request_body = AccountIn,
+    responses((status = 201, body = AccountCreatedOut), (status = 400), (status = 401), (status = 403)))]
+pub async fn create_admin(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ClientIp(ip): ClientIp,
+    Json(input): Json<AccountIn>,
+) -> ApiResult<(StatusCode, Json<AccountCreatedOut>)> {
+    if !me.is_superuser() {
+        return Err(refused(ADMINS_BY_SUPERUSERS));
+    }
+    let out = create_for(&state, &me, ip, Checker::new(), input, Role::Admin).await?;
+    Ok(created("Admin user created successfully", out))
+}
+
+/// Create a candidate account (administrators and superusers).
+#[utoipa::path(post, path = "/api/users/create-candidate/", tag = "users", security(("jwt" = [])), request_body = AccountIn,
+    responses((status = 201, body = AccountCreatedOut), (status = 400), (status = 401), (status = 403)))]
+pub async fn create_candidate(
+    State(state): State<AppState>,
+    me: CurrentUser,
+    ClientIp(ip): ClientIp,
+    Json(input): Json<AccountIn>,
+) -> ApiResult<(StatusCode, Json<AccountCreatedOut>)> {
+    if !me.is_staff() {
+        return Err(refused(CANDIDATES_BY_ADMINS));
+    }
+    let out = create_for(&state, &me, ip, Checker::new(), input, Role::Candidate).await?;
+    Ok(created("Candidate user created successfully", out))
 }
 
 /// List candidate accounts (administrators). Same filters, search and

@@ -1,5 +1,7 @@
 //! `/api/auth/…` and `/api/health/`.
 
+use kernel::testing::TestResponse;
+
 use crate::common::*;
 
 fn register_body(email: &str) -> Value {
@@ -665,6 +667,102 @@ async fn authenticated_requests_use_the_user_rate() {
         .send()
         .await
         .assert_status(200);
+}
+
+/// Sends one `POST /api/auth/token/` per password for `email`, all at once.
+async fn at_once(app: &TestApp, email: &str, passwords: &[&str]) -> Vec<TestResponse> {
+    let sent: Vec<_> = passwords
+        .iter()
+        .map(|password| {
+            let client = app.client.clone();
+            let body = json!({"email": email, "password": password});
+            tokio::spawn(async move { client.post("/api/auth/token/").json(&body).send().await })
+        })
+        .collect();
+    let mut responses = Vec::new();
+    for response in sent {
+        responses.push(response.await.unwrap());
+    }
+    responses
+}
+
+fn count(responses: &[TestResponse], status: u16) -> usize {
+    responses
+        .iter()
+        .filter(|r| r.status.as_u16() == status)
+        .count()
+}
+
+fn assert_locked_out(responses: &[TestResponse]) {
+    for r in responses.iter().filter(|r| r.status.as_u16() == 429) {
+        assert_eq!(
+            r.json["detail"],
+            "Account locked: too many login attempts. Please try again later."
+        );
+        assert!(r.header("retry-after").is_some());
+    }
+}
+
+db_test!(
+    parallel_wrong_passwords_are_evaluated_at_most_ten_times,
+    |app| {
+        app.post("/api/auth/register/")
+            .json(&register_body("storm@mksu.ac.ke"))
+            .send()
+            .await
+            .assert_status(201);
+        let responses = at_once(&app, "storm@mksu.ac.ke", &["guess-guess-guess"; 100]).await;
+        assert_eq!(count(&responses, 401), 10);
+        assert_eq!(count(&responses, 429), 90);
+        assert_locked_out(&responses);
+        app.post("/api/auth/token/")
+            .json(&json!({"email": "storm@mksu.ac.ke", "password": PASSWORD}))
+            .send()
+            .await
+            .assert_status(429);
+    }
+);
+
+db_test!(
+    a_right_password_among_parallel_guesses_gets_no_extra_tries,
+    |app| {
+        app.post("/api/auth/register/")
+            .json(&register_body("mixed@mksu.ac.ke"))
+            .send()
+            .await
+            .assert_status(201);
+        let mut passwords = vec!["guess-guess-guess"; 29];
+        passwords.insert(17, PASSWORD);
+        let responses = at_once(&app, "mixed@mksu.ac.ke", &passwords).await;
+        assert_eq!(count(&responses, 401) + count(&responses, 200), 10);
+        assert!(count(&responses, 200) <= 1);
+        assert_eq!(count(&responses, 429), 20);
+        assert_locked_out(&responses);
+    }
+);
+
+/// The same bound with the counts in Redis.
+#[cfg(campus_redis)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_bounds_parallel_guesses() {
+    let redis = std::env::var("CAMPUS_TEST_REDIS_URL").unwrap();
+    let app = TestApp::with_settings(TestBackend::Sqlite, &[("CAMPUS_REDIS_URL", &redis)]).await;
+    // Redis outlives the test database: an address of its own keeps runs apart.
+    let email = format!(
+        "redis-{}@mksu.ac.ke",
+        &Uuid::new_v4().simple().to_string()[..8]
+    );
+    app.post("/api/auth/register/")
+        .json(&register_body(&email))
+        .send()
+        .await
+        .assert_status(201);
+    let mut passwords = vec!["guess-guess-guess"; 29];
+    passwords.insert(3, PASSWORD);
+    let responses = at_once(&app, &email, &passwords).await;
+    assert_eq!(count(&responses, 401) + count(&responses, 200), 10);
+    assert_eq!(count(&responses, 429), 20);
+    assert_locked_out(&responses);
 }
 
 #[tokio::test]

@@ -188,6 +188,26 @@ db_test!(only_admins_send_and_input_is_checked, |app| {
     r.assert_status(400);
 });
 
+db_test!(a_repeated_query_parameter_takes_its_last_value, |app| {
+    let admin = app.admin().await;
+    let (student, _) = app.student(&admin, "SCE/CS/0001/2022").await;
+    let response = app
+        .get(&format!(
+            "/api/notifications/stream/?token=forged&token={}",
+            student.access
+        ))
+        .stream()
+        .await;
+    assert_eq!(response.status(), 200);
+    app.get(&format!(
+        "/api/notifications/stream/?token={}&token=forged",
+        student.access
+    ))
+    .send()
+    .await
+    .assert_status(401);
+});
+
 db_test!(new_notifications_arrive_on_the_live_stream, |app| {
     let admin = app.admin().await;
     let (student, _) = app.student(&admin, "SCE/CS/0001/2022").await;

@@ -400,6 +400,63 @@ db_test!(bad_access_tokens_are_401, |app| {
         .assert_status(401);
 });
 
+db_test!(parallel_changes_with_one_old_password_succeed_once, |app| {
+    use pss::entities::password_history as history;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+    let candidate = app.candidate().await;
+    let news: Vec<String> = (0..10)
+        .map(|i| format!("Parallel-Secret-{i:02}!"))
+        .collect();
+    let sent: Vec<_> = news
+        .iter()
+        .map(|new| {
+            let client = app.client.clone();
+            let access = candidate.access.clone();
+            let body = json!({"old_password": PASSWORD, "new_password": new});
+            tokio::spawn(async move {
+                client
+                    .post("/api/auth/password-change/")
+                    .bearer(&access)
+                    .json(&body)
+                    .send()
+                    .await
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for (new, response) in news.iter().zip(sent) {
+        let r = response.await.unwrap();
+        match r.status.as_u16() {
+            200 => winners.push(new.clone()),
+            400 => assert_eq!(
+                r.json,
+                json!({"old_password": ["Old password is incorrect"]})
+            ),
+            // Arrived after the winner had ended every earlier token.
+            401 => {}
+            other => panic!("unexpected {other}: {}", r.json),
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    app.sign_in(&candidate.email, &winners[0]).await;
+    // (Four of the others: a fifth failure would lock the address out.)
+    for new in news.iter().filter(|n| **n != winners[0]).take(4) {
+        app.post("/api/auth/login/")
+            .json(&json!({"email": candidate.email, "password": new}))
+            .send()
+            .await
+            .assert_status(401);
+    }
+    // The original password and the one new one, nothing else.
+    let kept = history::Entity::find()
+        .filter(history::Column::UserId.eq(candidate.id))
+        .count(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(kept, 2);
+});
+
 db_test!(changing_the_password_ends_earlier_tokens, |app| {
     let candidate = app.candidate().await;
     let other_device = app.sign_in(&candidate.email, PASSWORD).await;

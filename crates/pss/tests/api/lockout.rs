@@ -51,6 +51,71 @@ db_test!(
     }
 );
 
+/// Sends one sign-in per password for `email`, all at once.
+async fn at_once(
+    app: &TestApp,
+    email: &str,
+    passwords: &[&str],
+) -> Vec<kernel::testing::TestResponse> {
+    let sent: Vec<_> = passwords
+        .iter()
+        .map(|password| {
+            let client = app.client.clone();
+            let body = json!({"email": email, "password": password});
+            tokio::spawn(async move { client.post("/api/auth/login/").json(&body).send().await })
+        })
+        .collect();
+    let mut responses = Vec::new();
+    for response in sent {
+        responses.push(response.await.unwrap());
+    }
+    responses
+}
+
+fn count(responses: &[kernel::testing::TestResponse], status: u16) -> usize {
+    responses
+        .iter()
+        .filter(|r| r.status.as_u16() == status)
+        .count()
+}
+
+/// Refusals beyond the limit are the lockout's own 429.
+fn assert_locked_out(responses: &[kernel::testing::TestResponse]) {
+    for r in responses.iter().filter(|r| r.status.as_u16() == 429) {
+        assert_eq!(r.json["detail"], LOCKED);
+        assert!(r.header("retry-after").is_some());
+    }
+}
+
+db_test!(
+    parallel_wrong_passwords_are_evaluated_at_most_five_times,
+    |app| {
+        let candidate = app.candidate().await;
+        let responses = at_once(&app, &candidate.email, &["Wrong-Password-99"; 100]).await;
+        assert_eq!(count(&responses, 401), 5);
+        assert_eq!(count(&responses, 429), 95);
+        assert_locked_out(&responses);
+        attempt(&app, &candidate.email, PASSWORD, "")
+            .await
+            .assert_status(429);
+    }
+);
+
+db_test!(
+    a_right_password_among_parallel_guesses_gets_no_extra_tries,
+    |app| {
+        let candidate = app.candidate().await;
+        let mut passwords = vec!["Wrong-Password-99"; 29];
+        passwords.insert(13, PASSWORD);
+        let responses = at_once(&app, &candidate.email, &passwords).await;
+        // Whether or not the right one was among them, five were evaluated.
+        assert_eq!(count(&responses, 401) + count(&responses, 200), 5);
+        assert!(count(&responses, 200) <= 1);
+        assert_eq!(count(&responses, 429), 25);
+        assert_locked_out(&responses);
+    }
+);
+
 db_test!(
     success_forgets_earlier_failures,
     settings = &[("CAMPUS_TRUSTED_PROXIES", "1")],
@@ -163,6 +228,40 @@ async fn redis_shares_the_lockout_across_nodes() {
     attempt(&first, &candidate.email, PASSWORD, "")
         .await
         .assert_status(200);
+}
+
+/// Parallel guesses spread over two nodes sharing Redis are evaluated at
+/// most five times between them.
+#[cfg(campus_redis)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_bounds_parallel_guesses_across_nodes() {
+    let redis = std::env::var("CAMPUS_TEST_REDIS_URL").unwrap();
+    let settings = [("CAMPUS_REDIS_URL", redis.as_str())];
+    let first = TestApp::with_settings(TestBackend::Sqlite, &settings).await;
+    let second = TestApp::on(&first.url, &settings).await;
+    let candidate = first.candidate().await;
+    let mut passwords = vec!["Wrong-Password-99"; 29];
+    passwords.insert(7, PASSWORD);
+    let (a, b) = tokio::join!(
+        at_once(&first, &candidate.email, &passwords[..15]),
+        at_once(&second, &candidate.email, &passwords[15..]),
+    );
+    let responses: Vec<_> = a.into_iter().chain(b).collect();
+    assert_eq!(count(&responses, 401) + count(&responses, 200), 5);
+    assert_eq!(count(&responses, 429), 25);
+    assert_locked_out(&responses);
+
+    let other = first.candidate().await;
+    let (a, b) = tokio::join!(
+        at_once(&first, &other.email, &["Wrong-Password-99"; 50]),
+        at_once(&second, &other.email, &["Wrong-Password-99"; 50]),
+    );
+    let responses: Vec<_> = a.into_iter().chain(b).collect();
+    assert_eq!(count(&responses, 401), 5);
+    assert_eq!(count(&responses, 429), 95);
+    attempt(&second, &other.email, PASSWORD, "")
+        .await
+        .assert_status(429);
 }
 
 #[tokio::test]

@@ -56,6 +56,38 @@ db_test!(personal_data_is_never_cached, |app| {
     assert_eq!(r.header("cache-control"), Some("no-store"));
 });
 
+db_test!(every_response_is_never_cached, |app| {
+    let candidate = app.candidate().await;
+    let mut answers = vec![
+        (404, app.get("/api/no/such/thing/").send().await),
+        (
+            404,
+            app.get("/nothing-here")
+                .bearer(&candidate.access)
+                .send()
+                .await,
+        ),
+        (405, app.delete("/api/health/").send().await),
+        (405, app.post("/api/schema/").send().await),
+        (401, app.get("/api/users/me/").send().await),
+        (200, app.get("/api/schema/").send().await),
+        (200, app.get("/api/redoc/redoc.standalone.js").send().await),
+    ];
+    let preflight = app
+        .request(axum::http::Method::OPTIONS, "/api/users/")
+        .header("origin", "https://elsewhere.example")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await;
+    let status = preflight.status.as_u16();
+    answers.push((status, preflight));
+    for (status, r) in answers {
+        r.assert_status(status);
+        assert_eq!(r.header("cache-control"), Some("no-store"), "{status}");
+        assert_eq!(r.header("pragma"), Some("no-cache"), "{status}");
+    }
+});
+
 db_test!(bad_requests_are_drf_shaped_and_change_nothing, |app| {
     let candidate = app.candidate().await;
     let before = app.audit_count().await;

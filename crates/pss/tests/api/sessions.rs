@@ -286,6 +286,32 @@ db_test!(logout_ends_the_sessions, |app| {
     assert_eq!(list["count"], 1, "{list}");
 });
 
+db_test!(a_repeated_query_parameter_takes_its_last_value, |app| {
+    let root = app.superuser().await;
+    let user = app.candidate().await;
+    let r = app
+        .get(&format!(
+            "/api/auth/admin/sessions/?user_email=nobody%40example.org&active_only=false&user_email={}&active_only=true&page=1&page=2",
+            user.email
+        ))
+        .bearer(&root.access)
+        .send()
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.json["count"], 1, "{}", r.json);
+    assert_eq!(r.json["filters"]["user_email"], user.email.as_str());
+    assert_eq!(r.json["filters"]["active_only"], true);
+    // Lists too: the last page asked for is the one served.
+    let r = app
+        .get("/api/users/?page=2&page=1&page_size=1&page_size=2")
+        .bearer(&root.access)
+        .send()
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.json["count"], 2, "{}", r.json);
+    assert_eq!(r.json["results"].as_array().unwrap().len(), 2);
+});
+
 db_test!(admins_list_sessions_and_force_logout, |app| {
     let root = app.superuser().await;
     let admin = app.admin(&root).await;

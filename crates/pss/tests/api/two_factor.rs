@@ -283,6 +283,57 @@ db_test!(a_code_alone_signs_no_one_in, |app| {
         .assert_status(429);
 });
 
+db_test!(
+    parallel_wrong_codes_are_evaluated_at_most_five_times,
+    |app| {
+        let now = steady_now().await;
+        let user = app.candidate().await;
+        let (secret, _) = enable(&app, &user.access, now).await;
+        password_login(&app, &user.email).await;
+        let sent: Vec<_> = (0..30)
+            .map(|i| {
+                let client = app.client.clone();
+                let body = json!({"email": user.email, "code": format!("WRONG-{i:03}")});
+                tokio::spawn(async move {
+                    client
+                        .post("/api/auth/2fa/verify-code/")
+                        .json(&body)
+                        .send()
+                        .await
+                })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for response in sent {
+            let r = response.await.unwrap();
+            if r.status == 429 {
+                assert_eq!(
+                    r.json["detail"],
+                    "Account locked: too many login attempts. Please try again later."
+                );
+            }
+            statuses.push(r.status.as_u16());
+        }
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 401).count(),
+            5,
+            "{statuses:?}"
+        );
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 429).count(),
+            25,
+            "{statuses:?}"
+        );
+        // The right code is refused as well now.
+        let (status, _) = verify(
+            &app,
+            json!({"email": user.email, "code": code(&secret, now, 0)}),
+        )
+        .await;
+        assert_eq!(status, 429);
+    }
+);
+
 db_test!(disable_and_regenerate_need_the_password, |app| {
     let now = steady_now().await;
     let user = app.candidate().await;

@@ -298,3 +298,274 @@ db_test!(malformed_and_unknown_ids_are_404, |app| {
         r.assert_status(404);
     }
 });
+
+const ADMINS_BY_SUPERUSERS: &str = "Only superusers can create admin accounts";
+const CANDIDATES_BY_ADMINS: &str = "Only admins can create candidate accounts";
+
+fn new_account(email: &str) -> Value {
+    json!({"email": email, "password": PASSWORD, "first_name": "Lindiwe", "last_name": "Dube"})
+}
+
+/// The one audit row of the account's creation was written by `by`.
+async fn assert_created_by(app: &TestApp, id: i64, by: i64) {
+    let rows = app.audit_rows("User", id).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].action, "create");
+    assert_eq!(rows[0].actor_id.as_deref(), Some(by.to_string().as_str()));
+    let changes = rows[0].changes.as_ref().unwrap().to_string();
+    assert!(!changes.contains("Quiet-Harbour"), "{changes}");
+    assert!(!changes.contains("pbkdf2"), "{changes}");
+}
+
+db_test!(
+    staff_create_candidates_and_superusers_create_admins,
+    |app| {
+        let root = app.superuser().await;
+        let admin = app.admin(&root).await;
+        let candidate = app.candidate().await;
+
+        // create-candidate: administrators and superusers.
+        let path = "/api/users/create-candidate/";
+        let email = format!("made-{}@example.org", tag());
+        app.post(path)
+            .json(&new_account(&email))
+            .send()
+            .await
+            .assert_status(401);
+        let r = app
+            .post(path)
+            .bearer(&candidate.access)
+            .json(&new_account(&email))
+            .send()
+            .await;
+        r.assert_status(403);
+        assert_eq!(
+            r.json,
+            json!({"detail": CANDIDATES_BY_ADMINS, "code": "permission_denied", "error": CANDIDATES_BY_ADMINS})
+        );
+        let r = app
+            .post(path)
+            .bearer(&admin.access)
+            .json(&new_account(&email.to_uppercase()))
+            .send()
+            .await;
+        r.assert_status(201);
+        assert_eq!(r.json["message"], "Candidate user created successfully");
+        let id = r.json["id"].as_i64().unwrap();
+        assert_eq!(
+            r.json["user"],
+            json!({"id": id, "email": email, "first_name": "Lindiwe", "last_name": "Dube", "role": "candidate"})
+        );
+        // The body is the account as GET /api/users/{id}/ shows it.
+        let detail = app
+            .get(&format!("/api/users/{id}/"))
+            .bearer(&admin.access)
+            .send()
+            .await;
+        detail.assert_status(200);
+        for (key, value) in detail.json.as_object().unwrap() {
+            if key != "updated_at" {
+                assert_eq!(&r.json[key], value, "{key}");
+            }
+        }
+        assert_created_by(&app, id, admin.id).await;
+        app.sign_in(&email, PASSWORD).await;
+        let r = app
+            .post(path)
+            .bearer(&root.access)
+            .json(&new_account(&format!("root-made-{}@example.org", tag())))
+            .send()
+            .await;
+        r.assert_status(201);
+        assert_eq!(r.json["role"], "candidate");
+
+        // create-admin: superusers only.
+        let path = "/api/users/create-admin/";
+        let email = format!("new-admin-{}@example.org", tag());
+        for actor in [&candidate, &admin] {
+            let r = app
+                .post(path)
+                .bearer(&actor.access)
+                .json(&new_account(&email))
+                .send()
+                .await;
+            r.assert_status(403);
+            assert_eq!(
+                r.json,
+                json!({"detail": ADMINS_BY_SUPERUSERS, "code": "permission_denied", "error": ADMINS_BY_SUPERUSERS})
+            );
+        }
+        let r = app
+            .post(path)
+            .bearer(&root.access)
+            .json(&new_account(&email))
+            .send()
+            .await;
+        r.assert_status(201);
+        assert_eq!(r.json["message"], "Admin user created successfully");
+        assert_eq!(r.json["role"], "admin");
+        assert_eq!(r.json["is_staff"], true);
+        assert_eq!(r.json["is_superuser"], false);
+        assert_eq!(r.json["user"]["role"], "admin");
+        let new_admin_id = r.json["id"].as_i64().unwrap();
+        assert_created_by(&app, new_admin_id, root.id).await;
+        let new_admin = app.sign_in(&email, PASSWORD).await;
+        app.get("/api/users/candidates/")
+            .bearer(&new_admin.access)
+            .send()
+            .await
+            .assert_status(200);
+
+        // POST /api/users/: administrators create candidates, superusers any role.
+        let path = "/api/users/";
+        app.post(path)
+            .bearer(&candidate.access)
+            .json(&new_account(&format!("x-{}@example.org", tag())))
+            .send()
+            .await
+            .assert_status(403);
+        let email = format!("listed-{}@example.org", tag());
+        let r = app
+            .post(path)
+            .bearer(&admin.access)
+            .json(&new_account(&email))
+            .send()
+            .await;
+        r.assert_status(201);
+        assert_eq!(r.json["role"], "candidate");
+        assert_eq!(r.json["email"], email.as_str());
+        assert!(r.json["profile"].is_object(), "{}", r.json);
+        assert_created_by(&app, r.json["id"].as_i64().unwrap(), admin.id).await;
+        app.sign_in(&email, PASSWORD).await;
+        for role in ["admin", "superuser"] {
+            let mut body = new_account(&format!("{role}-{}@example.org", tag()));
+            body["role"] = json!(role);
+            app.post(path)
+                .bearer(&admin.access)
+                .json(&body)
+                .send()
+                .await
+                .assert_status(403);
+            let r = app.post(path).bearer(&root.access).json(&body).send().await;
+            r.assert_status(201);
+            assert_eq!(r.json["role"], role);
+            app.sign_in(body["email"].as_str().unwrap(), PASSWORD).await;
+        }
+    }
+);
+
+db_test!(
+    account_creation_refuses_bad_input_and_writes_nothing,
+    |app| {
+        let root = app.superuser().await;
+        let admin = app.admin(&root).await;
+        let taken = app.candidate().await;
+        let users_before = app
+            .get("/api/users/")
+            .bearer(&root.access)
+            .send()
+            .await
+            .json["count"]
+            .clone();
+        let audit_before = app.audit_count().await;
+        for path in [
+            "/api/users/",
+            "/api/users/create-candidate/",
+            "/api/users/create-admin/",
+        ] {
+            let send = |body: Value| app.post(path).bearer(&root.access).json(&body).send();
+            let r = send(json!({})).await;
+            r.assert_status(400);
+            assert_eq!(
+                r.json,
+                json!({"email": ["This field is required."], "password": ["This field is required."]}),
+                "{path}"
+            );
+            let r = send(new_account(&taken.email.to_uppercase())).await;
+            r.assert_status(400);
+            assert_eq!(
+                r.json,
+                json!({"email": ["User with this email already exists."]}),
+                "{path}"
+            );
+            let r = send(json!({"email": "not-an-email", "password": "short"})).await;
+            r.assert_status(400);
+            assert_eq!(
+                r.json["email"],
+                json!(["Enter a valid email address."]),
+                "{path}"
+            );
+            assert!(
+                r.json["password"].as_array().unwrap().len() >= 2,
+                "{}",
+                r.json
+            );
+            // The registration policy: the names may not be in the password.
+            let r = send(json!({"email": format!("p-{}@example.org", tag()), "password": "Lindiwe-Dube-2024!", "first_name": "Lindiwe"})).await;
+            r.assert_status(400);
+            assert!(r.json["password"].is_array(), "{}", r.json);
+            let r = send(json!({"email": 7, "password": PASSWORD})).await;
+            r.assert_status(400);
+            let r = app
+                .post(path)
+                .bearer(&root.access)
+                .raw("text/plain", "email=x")
+                .send()
+                .await;
+            r.assert_status(415);
+        }
+        let mut body = new_account(&format!("r-{}@example.org", tag()));
+        body["role"] = json!("boss");
+        let r = app
+            .post("/api/users/")
+            .bearer(&admin.access)
+            .json(&body)
+            .send()
+            .await;
+        r.assert_status(400);
+        assert_eq!(r.json, json!({"role": ["\"boss\" is not a valid choice."]}));
+
+        let users_after = app
+            .get("/api/users/")
+            .bearer(&root.access)
+            .send()
+            .await
+            .json["count"]
+            .clone();
+        assert_eq!(users_after, users_before);
+        assert_eq!(app.audit_count().await, audit_before);
+    }
+);
+
+db_test!(parallel_creations_of_one_email_make_one_account, |app| {
+    let root = app.superuser().await;
+    let email = format!("twice-{}@example.org", tag());
+    let sent: Vec<_> = (0..6)
+        .map(|_| {
+            let client = app.client.clone();
+            let access = root.access.clone();
+            let body = new_account(&email);
+            tokio::spawn(async move {
+                client
+                    .post("/api/users/create-candidate/")
+                    .bearer(&access)
+                    .json(&body)
+                    .send()
+                    .await
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for response in sent {
+        let r = response.await.unwrap();
+        match r.status.as_u16() {
+            201 => created += 1,
+            400 => assert_eq!(
+                r.json,
+                json!({"email": ["User with this email already exists."]})
+            ),
+            other => panic!("unexpected {other}: {}", r.json),
+        }
+    }
+    assert_eq!(created, 1);
+});
