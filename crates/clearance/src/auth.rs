@@ -7,6 +7,7 @@ use kernel::extract::ClientIp;
 use kernel::identity::RefreshIn;
 use kernel::jwt::TokenPair;
 use kernel::{ApiError, ApiResult, Checker, Field, FieldErrors, Json, MessageOut};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect,
 };
@@ -236,34 +237,10 @@ async fn authenticate(
     c.finish()?;
     let (email, password) = (email.unwrap_or_default(), password.unwrap_or_default());
     let email = kernel::form::normalize_email(&email).unwrap_or(email);
-    let key = format!(
-        "{email}|{}",
-        ip.0.map_or_else(String::new, |ip| ip.to_string())
-    );
-    // Reserved before the password is verified: parallel guesses cannot
-    // outrun the count.
-    let attempt = state.lockout.reserve(&key).await?;
-    let Some(found) = user::Entity::find()
-        .filter(user::Column::Email.eq(&email))
-        .one(&state.db)
-        .await?
-    else {
-        state.hasher.verify_nothing(&password).await?;
-        attempt.fail().await?;
-        return Ok(None);
-    };
-    let verdict = state.hasher.verify(&password, &found.password).await?;
-    if !verdict.matches || !found.is_active {
-        attempt.fail().await?;
-        return Ok(None);
+    match kernel::identity::check_password(state, &email, &password, ip.0).await? {
+        Some(matched) => Ok(Some(matched.sign_in(&state.db).await?)),
+        None => Ok(None),
     }
-    attempt.succeed().await?;
-    let mut model: user::ActiveModel = found.clone().into();
-    if verdict.needs_rehash {
-        model.password = Set(state.hasher.make(&password).await?);
-    }
-    model.last_login = Set(Some(kernel::time::now()));
-    Ok(Some(model.update(&state.db).await?))
 }
 
 /// Tokens and the signed-in user (spec §4.2).
@@ -506,11 +483,26 @@ pub async fn change_password(
     errors.into_result()?;
     let hash = state.hasher.make(&new).await?;
     let txn = kernel::db::begin_write(&state.db).await?;
-    let mut model: user::ActiveModel = me.clone().into();
-    model.password = Set(hash);
-    model.token_epoch = Set(me.token_epoch + 1);
-    model.updated_at = Set(kernel::time::now());
-    let updated = model.update(&txn).await?;
+    // Compare-and-swap on the hash the old password was checked against: of
+    // parallel changes made with the same old password exactly one wins.
+    let swapped = user::Entity::update_many()
+        .col_expr(user::Column::Password, Expr::value(hash))
+        .col_expr(user::Column::TokenEpoch, Expr::value(me.token_epoch + 1))
+        .col_expr(user::Column::UpdatedAt, Expr::value(kernel::time::now()))
+        .filter(user::Column::Id.eq(me.id))
+        .filter(user::Column::Password.eq(&me.password))
+        .exec(&txn)
+        .await?;
+    if swapped.rows_affected == 0 {
+        return Err(ApiError::field(
+            "old_password",
+            "Old password is not correct.",
+        ));
+    }
+    let updated = user::Entity::find_by_id(me.id)
+        .one(&txn)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     // That it changed, never what to.
     audit::record(
         &txn,

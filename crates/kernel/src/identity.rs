@@ -70,7 +70,16 @@ pub trait Account:
     /// The integer column counting the account's token generations.
     const TOKEN_EPOCH: <Self::Entity as EntityTrait>::Column;
 
+    /// The (lower-case) email column accounts sign in with.
+    const EMAIL: <Self::Entity as EntityTrait>::Column;
+    /// The column holding the password hash (Django's format).
+    const PASSWORD: <Self::Entity as EntityTrait>::Column;
+    /// The column recording the last sign-in.
+    const LAST_LOGIN: <Self::Entity as EntityTrait>::Column;
+
     fn account_id(&self) -> Self::Id;
+    /// The stored password hash.
+    fn password_hash(&self) -> &str;
     /// Inactive accounts cannot sign in, and their tokens stop working.
     fn is_active(&self) -> bool;
     /// Tokens carry the epoch they were issued in; a later epoch ends them.
@@ -176,6 +185,88 @@ pub fn issue<S: Identity>(
         account.token_epoch(),
         &claims,
     )
+}
+
+/// A password that matched an active account; the lockout attempt it was
+/// checked under is still open. Settle it with [`PasswordMatched::sign_in`]
+/// (the failures are forgotten, the sign-in recorded) or, when a second
+/// factor must follow, [`PasswordMatched::release`].
+pub struct PasswordMatched<'a, A> {
+    pub account: A,
+    attempt: crate::lockout::Attempt<'a>,
+    rehash: Option<String>,
+}
+
+/// Checks `password` for the account with `email` (already normalised),
+/// under the kernel's lockout for `email` from `ip`: the attempt is reserved
+/// before anything is verified, so parallel guesses cannot outrun the count
+/// (429 once it is reached). An unknown email, a wrong password and an
+/// inactive account all answer `None`, in the same time, and count as one
+/// failure.
+pub async fn check_password<'a, S: Identity>(
+    state: &'a S,
+    email: &str,
+    password: &str,
+    ip: Option<std::net::IpAddr>,
+) -> ApiResult<Option<PasswordMatched<'a, S::Account>>> {
+    let kernel = state.kernel();
+    let key = format!(
+        "{email}|{}",
+        ip.map_or_else(String::new, |ip| ip.to_string())
+    );
+    let attempt = kernel.lockout.reserve(&key).await?;
+    let found = <S::Account as ModelTrait>::Entity::find()
+        .filter(<S::Account as Account>::EMAIL.eq(email))
+        .one(&kernel.db)
+        .await?;
+    let Some(account) = found else {
+        kernel.hasher.verify_nothing(password).await?;
+        attempt.fail().await?;
+        return Ok(None);
+    };
+    let verdict = kernel
+        .hasher
+        .verify(password, account.password_hash())
+        .await?;
+    if !verdict.matches || !account.is_active() {
+        attempt.fail().await?;
+        return Ok(None);
+    }
+    let rehash = match verdict.needs_rehash {
+        true => Some(kernel.hasher.make(password).await?),
+        false => None,
+    };
+    Ok(Some(PasswordMatched {
+        account,
+        attempt,
+        rehash,
+    }))
+}
+
+impl<A: Account> PasswordMatched<'_, A> {
+    /// Completes the sign-in: forgets the failures, records the time (and a
+    /// hash made with other parameters is upgraded); answers the account as
+    /// stored now.
+    pub async fn sign_in(self, db: &impl ConnectionTrait) -> ApiResult<A> {
+        self.attempt.succeed().await?;
+        let mut update = A::Entity::update_many()
+            .col_expr(A::LAST_LOGIN, Expr::value(crate::time::now()))
+            .filter(A::ID.eq(self.account.account_id()));
+        if let Some(hash) = self.rehash {
+            update = update.col_expr(A::PASSWORD, Expr::value(hash));
+        }
+        update.exec(db).await?;
+        find::<A>(db, self.account.account_id())
+            .await?
+            .ok_or_else(|| ApiError::auth_failed("User not found", "user_not_found"))
+    }
+
+    /// A second factor must follow: the right password is not counted, and
+    /// the failures are forgotten only once the second factor is right too.
+    pub async fn release(self) -> ApiResult<A> {
+        self.attempt.release().await?;
+        Ok(self.account)
+    }
 }
 
 /// SimpleJWT's refresh body, `{"refresh": "<token>"}`.

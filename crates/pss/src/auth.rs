@@ -8,9 +8,7 @@ use kernel::extract::ClientIp;
 use kernel::identity::RefreshIn;
 use kernel::jwt::TokenPair;
 use kernel::{ApiError, ApiResult, Checker, Field, Json};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect,
-};
+use sea_orm::{EntityTrait, QuerySelect};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -174,46 +172,22 @@ pub async fn login(
     c.finish()?;
     let (email, password) = (email.unwrap_or_default(), password.unwrap_or_default());
     let email = kernel::form::normalize_email(&email).unwrap_or_else(|| email.to_lowercase());
-    let key = format!(
-        "{email}|{}",
-        ip.map_or_else(String::new, |ip| ip.to_string())
-    );
-    // Reserved before the password is verified: parallel guesses cannot
-    // outrun the count.
-    let attempt = state.lockout.reserve(&key).await?;
     let invalid = || ApiError::auth_failed(INVALID_CREDENTIALS, "authentication_failed");
-    let Some(found) = user::Entity::find()
-        .filter(user::Column::Email.eq(&email))
-        .one(&state.db)
+    let matched = kernel::identity::check_password(&state, &email, &password, ip)
         .await?
-    else {
-        state.hasher.verify_nothing(&password).await?;
-        attempt.fail().await?;
-        return Err(invalid());
-    };
-    let verdict = state.hasher.verify(&password, &found.password).await?;
-    if !verdict.matches || !found.is_active {
-        attempt.fail().await?;
-        return Err(invalid());
-    }
+        .ok_or_else(invalid)?;
     // With 2FA the failures are forgotten only once the code is right too;
     // the right password itself is not counted.
-    let second_factor = crate::two_factor::find(&state.db, found.id).await?;
+    let second_factor = crate::two_factor::find(&state.db, matched.account.id).await?;
     if second_factor.as_ref().is_some_and(|r| r.enabled) {
-        attempt.release().await?;
+        let found = matched.release().await?;
         return crate::two_factor::start_login(&state, &found).await;
     }
-    if state.require_admin_2fa && found.role.is_staff() {
-        attempt.release().await?;
+    if state.require_admin_2fa && matched.account.role.is_staff() {
+        let found = matched.release().await?;
         return crate::two_factor::require_setup(&state, &found).await;
     }
-    attempt.succeed().await?;
-    let mut model: user::ActiveModel = found.into();
-    if verdict.needs_rehash {
-        model.password = Set(state.hasher.make(&password).await?);
-    }
-    model.last_login = Set(Some(kernel::time::now()));
-    let user = model.update(&state.db).await?;
+    let user = matched.sign_in(&state.db).await?;
     Ok(Json(signed_in(&state, &user, ip, &headers).await?).into_response())
 }
 

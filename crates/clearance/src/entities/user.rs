@@ -108,9 +108,16 @@ impl kernel::identity::Account for Model {
     type Id = Uuid;
     const ID: Column = Column::Id;
     const TOKEN_EPOCH: Column = Column::TokenEpoch;
+    const EMAIL: Column = Column::Email;
+    const PASSWORD: Column = Column::Password;
+    const LAST_LOGIN: Column = Column::LastLogin;
 
     fn account_id(&self) -> Uuid {
         self.id
+    }
+
+    fn password_hash(&self) -> &str {
+        &self.password
     }
 
     fn is_active(&self) -> bool {

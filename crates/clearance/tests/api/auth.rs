@@ -339,6 +339,52 @@ db_test!(concurrent_refreshes_of_one_token_succeed_once, |app| {
     );
 });
 
+db_test!(concurrent_password_changes_succeed_once, |app| {
+    let r = app
+        .post("/api/auth/register/")
+        .json(&register_body("swap@mksu.ac.ke"))
+        .send()
+        .await;
+    let access = r.json["access"].as_str().unwrap().to_owned();
+    let attempts = (0..10).map(|i| {
+        let client = app.client.clone();
+        let access = access.clone();
+        tokio::spawn(async move {
+            client
+                .put("/api/auth/change-password/")
+                .bearer(&access)
+                .json(&json!({"old_password": PASSWORD, "new_password": format!("Parallel-Secret-{i}!")}))
+                .send()
+                .await
+        })
+    });
+    let mut won = Vec::new();
+    let mut statuses = Vec::new();
+    for (i, attempt) in attempts.enumerate() {
+        let r = attempt.await.unwrap();
+        statuses.push(r.status.as_u16());
+        if r.status == 200 {
+            won.push(i);
+        }
+    }
+    assert_eq!(won.len(), 1, "{statuses:?}");
+    // The losers were refused as a wrong old password, or (arriving after
+    // the winner committed) with a token the change had already ended.
+    assert!(
+        statuses.iter().all(|s| [200, 400, 401].contains(s)),
+        "{statuses:?}"
+    );
+    // Only the winner's password signs in now.
+    app.sign_in("swap@mksu.ac.ke", &format!("Parallel-Secret-{}!", won[0]))
+        .await;
+    let other = (won[0] + 1) % 10;
+    app.post("/api/auth/token/")
+        .json(&json!({"email": "swap@mksu.ac.ke", "password": format!("Parallel-Secret-{other}!")}))
+        .send()
+        .await
+        .assert_status(401);
+});
+
 db_test!(logout_blacklists_and_ends_every_token, |app| {
     app.post("/api/auth/register/")
         .json(&register_body("out@mksu.ac.ke"))

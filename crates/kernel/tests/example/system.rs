@@ -31,6 +31,7 @@ pub mod account {
         pub password: String,
         pub is_active: bool,
         pub token_epoch: i64,
+        pub last_login: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -64,8 +65,14 @@ impl Account for account::Model {
     type Id = i64;
     const ID: account::Column = account::Column::Id;
     const TOKEN_EPOCH: account::Column = account::Column::TokenEpoch;
+    const EMAIL: account::Column = account::Column::Email;
+    const PASSWORD: account::Column = account::Column::Password;
+    const LAST_LOGIN: account::Column = account::Column::LastLogin;
     fn account_id(&self) -> i64 {
         self.id
+    }
+    fn password_hash(&self) -> &str {
+        &self.password
     }
     fn is_active(&self) -> bool {
         self.is_active
@@ -106,6 +113,11 @@ impl MigrationTrait for CreateTables {
             .col(string_len("password", 255))
             .col(boolean("is_active"))
             .col(big_integer("token_epoch"))
+            .col(kernel::migration::cols::ts(
+                manager.get_database_backend(),
+                "last_login",
+                true,
+            ))
             .to_owned();
         let projects = Table::create()
             .table("example_projects")
@@ -150,25 +162,16 @@ pub struct SignIn {
 #[utoipa::path(post, path = "/api/token/", request_body = SignIn, responses((status = 200)))]
 async fn sign_in(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Json(input): Json<SignIn>,
 ) -> ApiResult<Json<Value>> {
-    let found = account::Entity::find()
-        .filter(account::Column::Email.eq(&input.email))
-        .one(&state.kernel().db)
-        .await?;
-    let hash = found.as_ref().map_or("", |a| a.password.as_str());
-    let matches = state
-        .kernel()
-        .hasher
-        .verify(&input.password, hash)
+    let checked = kernel::identity::check_password(&state, &input.email, &input.password, ip);
+    let refused = || ApiError::auth_failed("No active account found", "no_active_account");
+    let account = checked
         .await?
-        .matches;
-    let account = found.filter(|a| matches && a.is_active).ok_or_else(|| {
-        ApiError::auth_failed(
-            "No active account found with the given credentials",
-            "no_active_account",
-        )
-    })?;
+        .ok_or_else(refused)?
+        .sign_in(&state.kernel().db)
+        .await?;
     let pair = kernel::identity::issue(&state, &account, serde_json::Map::new())?;
     Ok(Json(
         json!({"access": pair.access, "refresh": pair.refresh}),
