@@ -9,23 +9,19 @@ pub mod seal;
 mod admin_notes;
 mod audit;
 mod audit_logs;
-mod auth;
 mod dashboard;
 mod email;
 mod health;
 mod intake;
 mod journal;
-mod password_reset;
-mod passwords;
 mod popia;
 mod principal;
 mod profiles;
 pub mod retention;
 mod rotate;
-mod sessions;
+mod signin;
 mod state;
 pub mod totp;
-mod two_factor;
 mod users;
 
 use std::sync::Arc;
@@ -46,6 +42,8 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 pub use rotate::{RotationReport, rotate_keys};
+// The sign-in modules live under `signin/` but keep their crate-root paths.
+use signin::{auth, password_reset, passwords, sessions, two_factor};
 pub use state::AppState;
 
 use crate::entities::user::{self, Role};
