@@ -29,6 +29,8 @@ pub mod time;
 pub mod upload;
 
 #[cfg(feature = "testing")]
+pub mod conformance;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 #[doc(hidden)]

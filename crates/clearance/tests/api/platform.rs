@@ -320,3 +320,8 @@ db_test!(permission_is_checked_before_the_body, |app| {
             .starts_with("JSON parse error")
     );
 });
+
+db_test!(every_documented_endpoint_conforms, |app| {
+    let admin = app.admin().await;
+    kernel::conformance::check::<clearance::Clearance>(&app, &admin.access).await;
+});

@@ -336,3 +336,8 @@ db_test!(permission_is_checked_before_the_body, |app| {
         .await;
     assert_eq!(r.status, 404, "{}", r.json);
 });
+
+db_test!(every_documented_endpoint_conforms, |app| {
+    let root = app.superuser().await;
+    kernel::conformance::check::<pss::Pss>(&app, &root.access).await;
+});
