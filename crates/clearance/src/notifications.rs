@@ -503,7 +503,7 @@ pub async fn notification_stream(
                 loop {
                     tokio::select! {
                         received = wake.recv() => match received {
-                            Ok(id) if id == user => break,
+                            Ok(id) if *id == *user.to_string() => break,
                             Ok(_) => continue,
                             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
                             Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,

@@ -3,12 +3,15 @@
 //! timer, which covers changes made by other nodes), so a missed wake-up
 //! delays an event but never loses it.
 
-use tokio::sync::broadcast;
-use uuid::Uuid;
+use std::sync::Arc;
 
+use tokio::sync::broadcast;
+
+/// Wake-ups name the account by its id as text, so every id type fits
+/// (UUID, integer, CUID).
 #[derive(Debug, Clone)]
 pub struct Hub {
-    sender: broadcast::Sender<Uuid>,
+    sender: broadcast::Sender<Arc<str>>,
 }
 
 impl Default for Hub {
@@ -25,11 +28,12 @@ impl Hub {
     }
 
     /// Wakes the streams of `user` (call after the change committed).
-    pub fn notify(&self, user: Uuid) {
-        let _ = self.sender.send(user);
+    pub fn notify(&self, user: impl std::fmt::Display) {
+        let _ = self.sender.send(user.to_string().into());
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Uuid> {
+    /// Wake-ups for every account; a stream keeps those naming its own.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
         self.sender.subscribe()
     }
 }
