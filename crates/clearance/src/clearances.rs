@@ -350,7 +350,7 @@ fn filtered(
 /// List clearance requests (students: their own). Filters: `status`,
 /// `student`; search: student name, email, registration number.
 #[utoipa::path(get, path = "/api/clearances/", tag = "clearances", security(("jwt" = [])),
-    params(("status" = Option<String>, Query), ("student" = Option<Uuid>, Query), ("search" = Option<String>, Query),
+    params(("status" = inline(Option<ClearanceStatus>), Query), ("student" = Option<Uuid>, Query), ("search" = Option<String>, Query),
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<ClearanceListOut>), (status = 401)))]
 pub async fn list_clearances(
@@ -549,11 +549,16 @@ pub async fn retrieve_clearance(
     Ok(Json(detail(&state.db, request).await?))
 }
 
+kernel::choices!(
+    /// Where a clearance request stands.
+    pub ClearanceStatus = clearance::STATUSES
+);
+
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ClearanceIn {
     /// An administrator's note on the request (its status follows the approvals).
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<10000>)]
     pub rejection_reason: Field<String>,
 }
 

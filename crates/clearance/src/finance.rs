@@ -180,7 +180,7 @@ fn record_not_found() -> ApiError {
 /// List finance records (administrators and office staff). Filters:
 /// `graduation_fee_status`, `student`; search: student name, email, registration number.
 #[utoipa::path(get, path = "/api/finance/records/", tag = "finance", security(("jwt" = [])),
-    params(("graduation_fee_status" = Option<String>, Query), ("student" = Option<Uuid>, Query), ("search" = Option<String>, Query),
+    params(("graduation_fee_status" = inline(Option<FeeStatus>), Query), ("student" = Option<Uuid>, Query), ("search" = Option<String>, Query),
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<FinanceRecordOut>), (status = 401), (status = 403)))]
 pub async fn list_records(
@@ -234,23 +234,104 @@ pub async fn list_records(
     }))
 }
 
+kernel::choices!(
+    /// Where a student's graduation fee stands.
+    pub FeeStatus = FEE_STATUSES
+);
+
+kernel::choices!(
+    /// How a payment was made.
+    pub PaymentMethod = payment::METHODS
+);
+
+const PAYMENT_STATUSES: &[&str] = &["pending", "paid", "failed"];
+
+kernel::choices!(
+    /// Whether a payment was received.
+    pub PaymentStatus = PAYMENT_STATUSES
+);
+
+fn money_or_null() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::or_null(<Money as utoipa::PartialSchema>::schema())
+}
+
+fn fee() -> utoipa::openapi::schema::Schema {
+    Money::non_negative_schema()
+}
+
+fn fee_or_null() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::or_null(Money::non_negative_schema())
+}
+
+fn amount() -> utoipa::openapi::schema::Schema {
+    Money::positive_schema()
+}
+
+/// A Safaricom number as [`normalize_phone`] reads it: `07XXXXXXXX`,
+/// `01XXXXXXXX`, `7XXXXXXXX` or `2547XXXXXXXX`, spaces, dashes, brackets and
+/// `+` anywhere.
+pub(crate) fn phone() -> utoipa::openapi::schema::Schema {
+    const SEPARATORS: &str = "[ ()+-]*";
+    let eight_digits = format!("({SEPARATORS}[0-9]){{8}}");
+    let pattern = format!(
+        "^{s}(0{s}[17]{d}|[17]{d}|2{s}5{s}4{s}[17]{d}){s}$",
+        s = SEPARATORS,
+        d = eight_digits
+    );
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .max_length(Some(20))
+        .pattern(Some(pattern))
+        .into()
+}
+
+fn phone_or_null() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::or_null(phone())
+}
+
+/// A new student's finance record.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct FinanceRecordIn {
-    /// The student record (create only).
+    /// The student record.
     #[serde(default)]
-    #[schema(value_type = Uuid)]
+    #[schema(value_type = Uuid, required = true)]
     pub student: Field<Uuid>,
+    /// Defaults to 0.
     #[serde(default)]
-    #[schema(value_type = Option<Money>)]
+    #[schema(schema_with = money_or_null)]
     pub tuition_balance: Field<Money>,
+    /// Defaults to the configured graduation fee.
     #[serde(default)]
-    #[schema(value_type = Option<Money>)]
+    #[schema(schema_with = fee_or_null)]
     pub graduation_fee: Field<Money>,
+    /// Defaults to `pending`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = FeeStatus, required = false)]
     pub graduation_fee_status: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<10000>)]
+    pub notes: Field<String>,
+}
+
+/// A finance record's fields on PUT (and, none required, on PATCH); its
+/// student cannot change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct FinanceRecordUpdateIn {
+    /// Not writable: any value is refused.
+    #[serde(default)]
+    #[schema(ignore)]
+    pub student: Field<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Money, required = true)]
+    pub tuition_balance: Field<Money>,
+    #[serde(default)]
+    #[schema(schema_with = fee, required = true)]
+    pub graduation_fee: Field<Money>,
+    #[serde(default)]
+    #[schema(value_type = FeeStatus, required = true)]
+    pub graduation_fee_status: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<10000>)]
     pub notes: Field<String>,
 }
 
@@ -402,7 +483,7 @@ async fn write_record(
     me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
-    input: FinanceRecordIn,
+    input: FinanceRecordUpdateIn,
     partial: bool,
 ) -> ApiResult<Json<FinanceRecordOut>> {
     require_admin(&me)?;
@@ -475,27 +556,27 @@ async fn write_record(
 }
 
 /// Replace a finance record's amounts, status and notes (admin).
-#[utoipa::path(put, path = "/api/finance/records/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = FinanceRecordIn,
+#[utoipa::path(put, path = "/api/finance/records/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = FinanceRecordUpdateIn,
     responses((status = 200, body = FinanceRecordOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_record(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<FinanceRecordIn>,
+    Json(input): Json<FinanceRecordUpdateIn>,
 ) -> ApiResult<Json<FinanceRecordOut>> {
     write_record(&state, me, ip, id, input, false).await
 }
 
 /// Change some of a finance record's fields (admin).
-#[utoipa::path(patch, path = "/api/finance/records/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = FinanceRecordIn,
+#[utoipa::path(patch, path = "/api/finance/records/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = FinanceRecordUpdateIn,
     responses((status = 200, body = FinanceRecordOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_record(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<FinanceRecordIn>,
+    Json(input): Json<FinanceRecordUpdateIn>,
 ) -> ApiResult<Json<FinanceRecordOut>> {
     write_record(&state, me, ip, id, input, true).await
 }
@@ -637,7 +718,7 @@ fn filtered_payments(
         query,
         "status",
         payment::Column::Status,
-        FilterKind::Choice(&["pending", "paid", "failed"]),
+        FilterKind::Choice(PAYMENT_STATUSES),
     )?;
     query = list.filter(
         query,
@@ -672,7 +753,7 @@ fn filtered_payments(
 /// List payments (administrators and office staff). Filters: `payment_method`,
 /// `status`, `is_verified`, `student`; search: student name, email, registration number.
 #[utoipa::path(get, path = "/api/finance/payments/", tag = "finance", security(("jwt" = [])),
-    params(("payment_method" = Option<String>, Query), ("status" = Option<String>, Query), ("is_verified" = Option<bool>, Query),
+    params(("payment_method" = inline(Option<PaymentMethod>), Query), ("status" = inline(Option<PaymentStatus>), Query), ("is_verified" = Option<bool>, Query),
            ("student" = Option<Uuid>, Query), ("search" = Option<String>, Query), ("ordering" = Option<String>, Query),
            ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<PaymentOut>), (status = 401), (status = 403)))]
@@ -693,32 +774,68 @@ pub async fn list_payments(
     }))
 }
 
+/// A payment received for a student.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct PaymentIn {
-    /// The student record (create only; `student_id` is accepted too).
+    /// The student record.
     #[serde(default)]
-    #[schema(value_type = Uuid)]
+    #[schema(value_type = Uuid, required = true)]
     pub student: Field<Uuid>,
+    /// The original frontend's name for `student`.
     #[serde(default)]
-    #[schema(value_type = Option<Uuid>)]
+    #[schema(ignore)]
     pub student_id: Field<Uuid>,
     #[serde(default)]
-    #[schema(value_type = Money)]
+    #[schema(schema_with = amount, required = true)]
     pub amount: Field<Money>,
+    /// Defaults to `mpesa`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = PaymentMethod, required = false)]
     pub payment_method: Field<String>,
+    /// Unique among payments.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<100>)]
     pub transaction_id: Field<String>,
+    /// Required for an M-PESA payment.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = phone_or_null)]
     pub phone_number: Field<String>,
+    /// Not in the future; defaults to now.
     #[serde(default)]
     #[schema(value_type = Option<chrono::DateTime<Utc>>)]
     pub payment_date: Field<chrono::DateTime<Utc>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<10000>)]
+    pub notes: Field<String>,
+}
+
+/// A payment's fields on PUT (and, none required, on PATCH); its student
+/// cannot change, nor can a verified payment.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct PaymentUpdateIn {
+    /// Not writable: any value is refused.
+    #[serde(default)]
+    #[schema(ignore)]
+    pub student: Field<Uuid>,
+    /// Not writable: any value is refused.
+    #[serde(default)]
+    #[schema(ignore)]
+    pub student_id: Field<Uuid>,
+    #[serde(default)]
+    #[schema(schema_with = amount, required = true)]
+    pub amount: Field<Money>,
+    #[serde(default)]
+    #[schema(value_type = PaymentMethod, required = true)]
+    pub payment_method: Field<String>,
+    /// Unique among payments.
+    #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<100>)]
+    pub transaction_id: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = phone_or_null)]
+    pub phone_number: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<10000>)]
     pub notes: Field<String>,
 }
 
@@ -1078,7 +1195,7 @@ async fn write_payment(
     me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
-    input: PaymentIn,
+    input: PaymentUpdateIn,
     partial: bool,
 ) -> ApiResult<Json<PaymentOut>> {
     require_admin(&me)?;
@@ -1158,27 +1275,27 @@ async fn write_payment(
 }
 
 /// Correct a payment that is not verified yet (admin).
-#[utoipa::path(put, path = "/api/finance/payments/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = PaymentIn,
+#[utoipa::path(put, path = "/api/finance/payments/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = PaymentUpdateIn,
     responses((status = 200, body = PaymentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_payment(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<PaymentIn>,
+    Json(input): Json<PaymentUpdateIn>,
 ) -> ApiResult<Json<PaymentOut>> {
     write_payment(&state, me, ip, id, input, false).await
 }
 
 /// Correct some fields of a payment that is not verified yet (admin).
-#[utoipa::path(patch, path = "/api/finance/payments/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = PaymentIn,
+#[utoipa::path(patch, path = "/api/finance/payments/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = PaymentUpdateIn,
     responses((status = 200, body = PaymentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_payment(
     State(state): State<AppState>,
     CurrentUser(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    Json(input): Json<PaymentIn>,
+    Json(input): Json<PaymentUpdateIn>,
 ) -> ApiResult<Json<PaymentOut>> {
     write_payment(&state, me, ip, id, input, true).await
 }
@@ -1215,9 +1332,21 @@ pub async fn destroy_payment(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct VerifyIn {
-    /// Defaults to true; false cancels.
+    /// Defaults to true; `false` cancels (400 `Verification cancelled`).
+    #[schema(schema_with = verify_flag)]
     pub verify: Option<bool>,
     pub notes: Option<String>,
+}
+
+fn verify_flag() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Boolean, Type::Null]))
+        .enum_values(Some([
+            serde_json::Value::Bool(true),
+            serde_json::Value::Null,
+        ]))
+        .into()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -1327,12 +1456,26 @@ pub async fn verify_payment(
 pub struct StkPushIn {
     /// The Safaricom number to prompt, e.g. 0712345678.
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(schema_with = phone, required = true)]
     pub phone_number: Field<String>,
-    /// Defaults to the outstanding graduation fee.
+    /// Whole shillings, 1 to 150 000; defaults to the outstanding graduation fee.
     #[serde(default)]
-    #[schema(value_type = Option<Money>)]
+    #[schema(schema_with = mpesa_amount)]
     pub amount: Field<Money>,
+}
+
+fn mpesa_amount() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, SchemaType, Type};
+    kernel::form::schema::or_null(
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Integer]))
+            .format(Some(SchemaFormat::Custom("decimal".into())))
+            .pattern(Some(
+                r"^\+?0*([1-9][0-9]{0,4}|1[0-4][0-9]{4}|150000)(\.0{0,2})?$",
+            ))
+            .minimum(Some(1))
+            .maximum(Some(MPESA_MAX)),
+    )
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -1492,6 +1635,60 @@ pub struct CallbackQuery {
     pub token: Option<String>,
 }
 
+/// Daraja's STK push result, as far as it is read: a callback without a
+/// `CheckoutRequestID` or an integer `ResultCode` is malformed (400).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code, non_snake_case)]
+pub struct DarajaCallback {
+    Body: DarajaCallbackBody,
+}
+
+#[derive(Debug, ToSchema)]
+#[allow(dead_code, non_snake_case)]
+pub struct DarajaCallbackBody {
+    stkCallback: StkCallback,
+}
+
+#[derive(Debug, ToSchema)]
+#[allow(dead_code, non_snake_case)]
+pub struct StkCallback {
+    /// Not read.
+    MerchantRequestID: Option<serde_json::Value>,
+    /// The checkout to settle; an unknown one is acknowledged and ignored.
+    CheckoutRequestID: String,
+    /// 0 when paid; a number or a string of digits.
+    #[schema(schema_with = result_code)]
+    ResultCode: i64,
+    /// Why a payment failed; text is kept in the payment's notes.
+    ResultDesc: Option<serde_json::Value>,
+    /// `{"Item": [{"Name": "MpesaReceiptNumber", "Value": ...}, ...]}` when paid.
+    CallbackMetadata: Option<serde_json::Value>,
+}
+
+/// What Daraja is answered: `ResultCode` 0 once the callback is accepted.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code, non_snake_case)]
+pub struct DarajaAnswer {
+    ResultCode: i32,
+    ResultDesc: String,
+}
+
+fn result_code() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64))),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[+-]?[0-9]{1,18}$")),
+        )
+        .into()
+}
+
 fn daraja_answer(status: StatusCode, code: i32, description: &str) -> Response {
     (
         status,
@@ -1503,8 +1700,10 @@ fn daraja_answer(status: StatusCode, code: i32, description: &str) -> Response {
 /// Daraja's STK push result (public). Matched on the stored
 /// `CheckoutRequestID` only; idempotent; always acknowledged once accepted.
 #[utoipa::path(post, path = "/api/finance/mpesa_callback/", tag = "finance", params(("token" = Option<String>, Query)),
-    request_body(content = serde_json::Value, description = "Daraja's `{Body: {stkCallback: {...}}}`"),
-    responses((status = 200, description = "`{\"ResultCode\":0,\"ResultDesc\":\"Accepted\"}`"), (status = 400), (status = 403)))]
+    request_body(content = DarajaCallback, description = "Daraja's `{Body: {stkCallback: {...}}}`"),
+    responses((status = 200, body = DarajaAnswer, description = "Accepted (also for a checkout that is unknown or already settled)."),
+        (status = 400, body = DarajaAnswer, description = "Malformed callback."),
+        (status = 403, body = DarajaAnswer, description = "A wrong `token`, or an address not allowed.")))]
 pub async fn mpesa_callback(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -1524,9 +1723,10 @@ pub async fn mpesa_callback(
         tracing::warn!(client_ip = ?ip, "M-PESA callback from an address not allowed");
         return daraja_answer(StatusCode::FORBIDDEN, 1, "Rejected");
     }
-    let Ok(value) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(mut value) = serde_json::from_slice::<Value>(&body) else {
         return daraja_answer(StatusCode::BAD_REQUEST, 1, "Malformed callback");
     };
+    kernel::extract::integral_floats_as_integers(&mut value);
     let callback = &value["Body"]["stkCallback"];
     let (Some(checkout), Some(result_code)) = (
         callback["CheckoutRequestID"].as_str(),
