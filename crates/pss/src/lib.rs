@@ -102,7 +102,7 @@ fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(popia::router())
         .merge(health::router())
         .split_for_parts();
-    (router, kernel::docs::with_bearer_auth(openapi))
+    (router, kernel::docs::finish(openapi))
 }
 
 /// The OpenAPI 3.1 document of this system.

@@ -142,25 +142,30 @@ pub async fn list_privacy_policies(
 }
 
 /// A new version of the privacy policy.
+/// `YYYY-MM-DD`; today when left out or null.
+fn effective_date() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::or_null(kernel::form::schema::date_from_1900())
+}
+
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct PrivacyPolicyIn {
     /// Unique, such as `2.0`.
-    #[schema(value_type = String, max_length = 20)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<20>, required = true)]
     pub version: Field<String>,
-    #[schema(value_type = String, max_length = 200)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<200>, required = true)]
     pub title: Field<String>,
-    #[schema(value_type = String, max_length = 100000)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<100000>, required = true)]
     pub content: Field<String>,
     /// `YYYY-MM-DD`; today when left out.
-    #[schema(value_type = Option<NaiveDate>)]
     #[serde(default)]
+    #[schema(schema_with = effective_date)]
     pub effective_date: Field<String>,
     /// Publish it now, replacing the active version (default false).
-    #[schema(value_type = Option<bool>)]
     #[serde(default)]
+    #[schema(value_type = bool, required = false)]
     pub is_active: Field<bool>,
 }
 
@@ -351,7 +356,7 @@ async fn version_of<C: ConnectionTrait>(db: &C, policy_id: i64) -> ApiResult<Str
 
 /// The caller's consents. Filters: `consent_type`, `granted`.
 #[utoipa::path(get, path = "/api/popia/consents/", tag = "popia", security(("jwt" = [])),
-    params(("consent_type" = Option<String>, Query), ("granted" = Option<bool>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
+    params(("consent_type" = inline(Option<ConsentType>), Query), ("granted" = Option<bool>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<ConsentOut>), (status = 400), (status = 401)))]
 pub async fn list_consents(
     State(state): State<AppState>,
@@ -376,21 +381,26 @@ pub async fn list_consents(
     })))
 }
 
+kernel::choices!(
+    /// What a consent covers.
+    pub ConsentType = consent::TYPES
+);
+
 /// A consent to grant.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct GrantIn {
     /// data_processing, medical_data, communications or data_sharing.
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(value_type = ConsentType, required = true)]
     pub consent_type: Field<String>,
     /// The id of the policy version consented to; the active version when
     /// left out (as is `version`).
-    #[schema(value_type = Option<i64>)]
     #[serde(default)]
+    #[schema(value_type = Option<i64>)]
     pub privacy_policy_version_id: Field<i64>,
     /// The policy version's number instead of its id.
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub version: Field<String>,
 }
 
@@ -822,7 +832,7 @@ impl DeletionRequestOut {
 /// Deletion requests, newest first: administrators see those of everyone
 /// they reach, others their own. Filter: `status`.
 #[utoipa::path(get, path = "/api/popia/deletion-requests/", tag = "popia", security(("jwt" = [])),
-    params(("status" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
+    params(("status" = inline(Option<DeletionStatus>), Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<DeletionRequestOut>), (status = 400), (status = 401)))]
 pub async fn list_deletion_requests(
     State(state): State<AppState>,
@@ -869,11 +879,16 @@ pub async fn list_deletion_requests(
     })))
 }
 
+kernel::choices!(
+    /// Where a deletion request stands.
+    pub DeletionStatus = deletion::STATUSES
+);
+
 /// Why the caller wants their data erased.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct DeletionRequestIn {
-    #[schema(value_type = Option<String>, max_length = 2000)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<2000>)]
     pub reason: Field<String>,
 }
 
@@ -996,15 +1011,22 @@ fn reviewer(me: CurrentUser) -> ApiResult<CurrentUser> {
 }
 
 /// A decision on a deletion request.
+const REVIEW_ACTIONS: &[&str] = &["approve", "reject"];
+
+kernel::choices!(
+    /// A reviewer's decision.
+    pub ReviewAction = REVIEW_ACTIONS
+);
+
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ReviewIn {
     /// approve or reject.
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(value_type = ReviewAction, required = true)]
     pub action: Field<String>,
     /// Required when rejecting: the reason given to the person.
-    #[schema(value_type = Option<String>, max_length = 2000)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<2000>)]
     pub notes: Field<String>,
 }
 
@@ -1021,7 +1043,7 @@ pub async fn review_deletion_request(
 ) -> ApiResult<Json<DeletionRequestOut>> {
     let me = reviewer(me)?;
     let mut c = Checker::new();
-    let action = c.choice("action", input.action, &["approve", "reject"]);
+    let action = c.choice("action", input.action, REVIEW_ACTIONS);
     let notes = c.optional_text("notes", input.notes, 2000).flatten();
     if action.as_deref() == Some("reject") && notes.is_none() {
         c.error(
