@@ -344,41 +344,41 @@ pub async fn list_users(
 /// A new account, as an administrator gives it.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct AccountIn {
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::email, required = true)]
     pub email: Field<String>,
     /// At least 12 characters with upper and lower case, a digit and a
     /// symbol, not containing the email's name or the user's names.
-    #[schema(value_type = String, write_only)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::password::<12>, required = true)]
     pub password: Field<String>,
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<150>)]
     pub first_name: Field<String>,
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<150>)]
     pub last_name: Field<String>,
 }
 
 /// A new account of any role.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct UserCreateIn {
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::email, required = true)]
     pub email: Field<String>,
     /// As at registration.
-    #[schema(value_type = String, write_only)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::password::<12>, required = true)]
     pub password: Field<String>,
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<150>)]
     pub first_name: Field<String>,
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<150>)]
     pub last_name: Field<String>,
     /// `candidate` (the default); `admin` and `superuser` take a superuser.
-    #[schema(value_type = Option<Role>)]
     #[serde(default)]
+    #[schema(value_type = Role, required = false)]
     pub role: Field<String>,
 }
 
