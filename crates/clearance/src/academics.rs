@@ -110,35 +110,83 @@ impl From<course::Model> for CourseOut {
     }
 }
 
-/// Fields shared by the three kinds; `parent` is the school of a department
-/// or the department of a course.
+/// A school or faculty to add.
 #[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct AcademicIn {
+pub struct SchoolIn {
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(schema_with = kernel::form::schema::text::<255>, required = true)]
     pub name: Field<String>,
+    /// Stored upper-case; unique among schools.
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(schema_with = kernel::form::schema::text::<20>, required = true)]
     pub code: Field<String>,
-    /// Dean's (school) or head's (department) address.
+    /// The dean's address.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_email)]
     pub email: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<Uuid>)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<10000>)]
+    pub description: Field<String>,
+    /// Defaults to true.
+    #[serde(default)]
+    #[schema(value_type = bool, required = false)]
+    pub is_active: Field<bool>,
+}
+
+/// An academic department to add to a school.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct AcademicDepartmentIn {
+    #[serde(default)]
+    #[schema(value_type = Uuid, required = true)]
     pub school: Field<Uuid>,
     #[serde(default)]
-    #[schema(value_type = Option<Uuid>)]
+    #[schema(schema_with = kernel::form::schema::text::<255>, required = true)]
+    pub name: Field<String>,
+    /// Stored upper-case; unique among departments.
+    #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<20>, required = true)]
+    pub code: Field<String>,
+    /// The head's address.
+    #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_email)]
+    pub email: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<10000>)]
+    pub description: Field<String>,
+    /// Defaults to true.
+    #[serde(default)]
+    #[schema(value_type = bool, required = false)]
+    pub is_active: Field<bool>,
+}
+
+/// A course to add to an academic department.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct CourseIn {
+    #[serde(default)]
+    #[schema(value_type = Uuid, required = true)]
     pub department: Field<Uuid>,
     #[serde(default)]
-    #[schema(value_type = Option<i32>)]
+    #[schema(schema_with = kernel::form::schema::text::<255>, required = true)]
+    pub name: Field<String>,
+    /// Stored upper-case; unique among courses.
+    #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<20>, required = true)]
+    pub code: Field<String>,
+    /// 1 to 10; defaults to 4.
+    #[serde(default)]
+    #[schema(schema_with = duration_years)]
     pub duration_years: Field<i64>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<10000>)]
     pub description: Field<String>,
+    /// Defaults to true.
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool, required = false)]
     pub is_active: Field<bool>,
+}
+
+fn duration_years() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::int(1, 10)
 }
 
 struct Common {
@@ -149,29 +197,29 @@ struct Common {
     is_active: bool,
 }
 
-fn common(c: &mut Checker, input: &mut AcademicIn) -> Common {
+/// Reads the fields every kind shares; `email` is `Field::Absent` for a course.
+fn common(
+    c: &mut Checker,
+    name: Field<String>,
+    code: Field<String>,
+    email: Field<String>,
+    description: Field<String>,
+    is_active: Field<bool>,
+) -> Common {
     Common {
-        name: c
-            .text("name", std::mem::take(&mut input.name), 255)
-            .unwrap_or_default(),
+        name: c.text("name", name, 255).unwrap_or_default(),
         code: c
-            .text("code", std::mem::take(&mut input.code), 20)
+            .text("code", code, 20)
             .map(|s| s.to_uppercase())
             .unwrap_or_default(),
-        email: match std::mem::take(&mut input.email) {
+        email: match email {
             Field::Absent | Field::Null => String::new(),
             other => c.email("email", other).unwrap_or_default(),
         },
         description: c
-            .blank_text(
-                "description",
-                std::mem::take(&mut input.description),
-                10_000,
-            )
+            .blank_text("description", description, 10_000)
             .unwrap_or_default(),
-        is_active: c
-            .boolean("is_active", std::mem::take(&mut input.is_active), true)
-            .unwrap_or(true),
+        is_active: c.boolean("is_active", is_active, true).unwrap_or(true),
     }
 }
 
@@ -341,16 +389,23 @@ pub async fn list_schools(
 }
 
 /// Add a school (admin).
-#[utoipa::path(post, path = "/api/academics/schools/", tag = "academics", security(("jwt" = [])), request_body = AcademicIn,
+#[utoipa::path(post, path = "/api/academics/schools/", tag = "academics", security(("jwt" = [])), request_body = SchoolIn,
     responses((status = 201, body = SchoolOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_school(
     State(state): State<AppState>,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
-    Json(mut input): Json<AcademicIn>,
+    Json(input): Json<SchoolIn>,
 ) -> ApiResult<(StatusCode, Json<SchoolOut>)> {
     let mut c = Checker::new();
-    let f = common(&mut c, &mut input);
+    let f = common(
+        &mut c,
+        input.name,
+        input.code,
+        input.email,
+        input.description,
+        input.is_active,
+    );
     c.finish()?;
     let txn = kernel::db::begin_write(&state.db).await?;
     let created = school::ActiveModel {
@@ -429,16 +484,23 @@ pub async fn list_academic_departments(
 }
 
 /// Add an academic department to a school (admin).
-#[utoipa::path(post, path = "/api/academics/departments/", tag = "academics", security(("jwt" = [])), request_body = AcademicIn,
+#[utoipa::path(post, path = "/api/academics/departments/", tag = "academics", security(("jwt" = [])), request_body = AcademicDepartmentIn,
     responses((status = 201, body = AcademicDepartmentOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_academic_department(
     State(state): State<AppState>,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
-    Json(mut input): Json<AcademicIn>,
+    Json(input): Json<AcademicDepartmentIn>,
 ) -> ApiResult<(StatusCode, Json<AcademicDepartmentOut>)> {
     let mut c = Checker::new();
-    let f = common(&mut c, &mut input);
+    let f = common(
+        &mut c,
+        input.name,
+        input.code,
+        input.email,
+        input.description,
+        input.is_active,
+    );
     let parent = c.value("school", input.school);
     if let Some(id) = parent
         && school::Entity::find_by_id(id)
@@ -522,16 +584,23 @@ pub async fn list_courses(
 }
 
 /// Add a course to an academic department (admin).
-#[utoipa::path(post, path = "/api/academics/courses/", tag = "academics", security(("jwt" = [])), request_body = AcademicIn,
+#[utoipa::path(post, path = "/api/academics/courses/", tag = "academics", security(("jwt" = [])), request_body = CourseIn,
     responses((status = 201, body = CourseOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_course(
     State(state): State<AppState>,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
-    Json(mut input): Json<AcademicIn>,
+    Json(input): Json<CourseIn>,
 ) -> ApiResult<(StatusCode, Json<CourseOut>)> {
     let mut c = Checker::new();
-    let f = common(&mut c, &mut input);
+    let f = common(
+        &mut c,
+        input.name,
+        input.code,
+        Field::Absent,
+        input.description,
+        input.is_active,
+    );
     let parent = c.value("department", input.department);
     let years = match input.duration_years {
         Field::Absent => Some(4),

@@ -380,7 +380,7 @@ fn status_counts(query: Select<clearance::Entity>) -> Select<clearance::Entity> 
 /// Clearance completion overall and per graduation year (admin). Filters:
 /// `graduation_year`, `admission_year`. Also served as `clearance-completion/`.
 #[utoipa::path(get, path = "/api/analytics/completion-rate/", tag = "analytics", security(("jwt" = [])),
-    params(("graduation_year" = Option<i32>, Query), ("admission_year" = Option<i32>, Query)),
+    params(("graduation_year" = Option<i64>, Query), ("admission_year" = Option<i64>, Query)),
     responses((status = 200, body = CompletionReport), (status = 400), (status = 401), (status = 403)))]
 pub async fn completion_rate(
     State(state): State<AppState>,

@@ -23,6 +23,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::audit::{self, Actor};
+use crate::clearances::ClearanceStatus;
 use crate::entities::user::{self, Role};
 use crate::entities::{approval, clearance, department, student};
 use crate::notify::Effects;
@@ -259,6 +260,13 @@ pub(crate) fn decidable_now(query: Select<approval::Entity>) -> Select<approval:
         .filter(Expr::exists(blocking).not())
 }
 
+const STATUSES: &[&str] = &["pending", "approved", "rejected"];
+
+kernel::choices!(
+    /// An office's decision on a clearance request.
+    pub ApprovalStatus = STATUSES
+);
+
 fn filtered(
     list: &ListQuery,
     mut query: Select<approval::Entity>,
@@ -267,7 +275,7 @@ fn filtered(
         query,
         "status",
         approval::Column::Status,
-        FilterKind::Choice(&["pending", "approved", "rejected"]),
+        FilterKind::Choice(STATUSES),
     )?;
     query = list.filter(
         query,
@@ -339,8 +347,8 @@ async fn page_out(
 /// List approvals: an office's staff see their office's, administrators all.
 /// Filters: `status`, `department`, `clearance_request`, `clearance_status`.
 #[utoipa::path(get, path = "/api/approvals/", tag = "approvals", security(("jwt" = [])),
-    params(("status" = Option<String>, Query), ("department" = Option<Uuid>, Query), ("clearance_request" = Option<Uuid>, Query),
-           ("clearance_status" = Option<String>, Query), ("search" = Option<String>, Query), ("ordering" = Option<String>, Query),
+    params(("status" = inline(Option<ApprovalStatus>), Query), ("department" = Option<Uuid>, Query), ("clearance_request" = Option<Uuid>, Query),
+           ("clearance_status" = inline(Option<ClearanceStatus>), Query), ("search" = Option<String>, Query), ("ordering" = Option<String>, Query),
            ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<ApprovalOut>), (status = 401), (status = 403)))]
 pub async fn list_approvals(
@@ -382,7 +390,10 @@ pub async fn pending_approvals(
 
 /// Approvals of one office (`?department=<id>`); staff only for their own office.
 #[utoipa::path(get, path = "/api/approvals/by-department/", tag = "approvals", security(("jwt" = [])),
-    params(("department" = Uuid, Query), ("status" = Option<String>, Query), ("page" = Option<u64>, Query)),
+    params(("department" = Option<Uuid>, Query, description = "The office; defaults to the caller's own, so administrators must give it."),
+           ("status" = inline(Option<ApprovalStatus>), Query), ("clearance_request" = Option<Uuid>, Query),
+           ("clearance_status" = inline(Option<ClearanceStatus>), Query), ("search" = Option<String>, Query), ("ordering" = Option<String>, Query),
+           ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<ApprovalOut>), (status = 400), (status = 401), (status = 403)))]
 pub async fn approvals_by_department(
     State(state): State<AppState>,
@@ -409,7 +420,10 @@ pub async fn approvals_by_department(
 }
 
 /// Approvals of one office (`/api/departments/{id}/approvals/`).
-#[utoipa::path(get, path = "/api/departments/{id}/approvals/", tag = "departments", security(("jwt" = [])), params(("id" = Uuid, Path)),
+#[utoipa::path(get, path = "/api/departments/{id}/approvals/", tag = "departments", security(("jwt" = [])),
+    params(("id" = Uuid, Path), ("status" = inline(Option<ApprovalStatus>), Query), ("clearance_request" = Option<Uuid>, Query),
+           ("clearance_status" = inline(Option<ClearanceStatus>), Query), ("search" = Option<String>, Query), ("ordering" = Option<String>, Query),
+           ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<ApprovalOut>), (status = 401), (status = 403), (status = 404)))]
 pub async fn department_approvals(
     State(state): State<AppState>,
@@ -435,6 +449,9 @@ pub async fn department_approvals(
 
 /// Approvals the caller decided.
 #[utoipa::path(get, path = "/api/approvals/my_approvals/", tag = "approvals", security(("jwt" = [])),
+    params(("status" = inline(Option<ApprovalStatus>), Query), ("department" = Option<Uuid>, Query), ("clearance_request" = Option<Uuid>, Query),
+           ("clearance_status" = inline(Option<ClearanceStatus>), Query), ("search" = Option<String>, Query), ("ordering" = Option<String>, Query),
+           ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<ApprovalOut>), (status = 401), (status = 403)))]
 pub async fn my_approvals(
     State(state): State<AppState>,
@@ -705,15 +722,47 @@ pub async fn destroy_approval(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// An approval, with an optional note.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ApproveIn {
+    pub notes: Option<String>,
+}
+
+/// A rejection and why.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct RejectIn {
+    #[schema(schema_with = reason, required = true)]
+    pub rejection_reason: Option<String>,
+    /// The original frontend's name for `rejection_reason`.
+    #[schema(ignore)]
+    pub reason: Option<String>,
+    pub notes: Option<String>,
+}
+
+const ACTIONS: &[&str] = &["approve", "reject"];
+
+kernel::choices!(
+    /// What to do with an approval.
+    pub DecisionAction = ACTIONS
+);
+
+/// `approve`, or `reject` with a `rejection_reason`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct DecisionIn {
-    /// `approve` or `reject` (only for `approve_reject/` and `bulk_approve/`).
+    #[schema(value_type = DecisionAction, required = true)]
     pub action: Option<String>,
     pub notes: Option<String>,
     /// Required to reject.
+    #[schema(value_type = Option<String>)]
     pub rejection_reason: Option<String>,
     /// The original frontend's name for `rejection_reason`.
+    #[schema(ignore)]
     pub reason: Option<String>,
+}
+
+/// Not blank.
+fn reason() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::non_blank()
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -771,32 +820,42 @@ async fn decide_one(
 
 /// Approve (the office's staff or an administrator). Lower-order offices must
 /// have approved; finance offices also need a clear balance and a verified fee.
-#[utoipa::path(post, path = "/api/approvals/{id}/approve/", tag = "approvals", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = DecisionIn,
+#[utoipa::path(post, path = "/api/approvals/{id}/approve/", tag = "approvals", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = ApproveIn,
     responses((status = 200, body = DecisionOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn approve_approval(
     State(state): State<AppState>,
     Approver(me): Approver,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    body: Result<Json<DecisionIn>, ApiError>,
+    body: Result<Json<ApproveIn>, ApiError>,
 ) -> ApiResult<Json<DecisionOut>> {
     visible(&state.db, &me, id).await?;
     let Json(input) = body?;
+    let input = DecisionIn {
+        notes: input.notes,
+        ..DecisionIn::default()
+    };
     decide_one(&state, &me, ip, id, decision_from("approve", input)?).await
 }
 
 /// Reject with a `rejection_reason` (the office's staff or an administrator).
-#[utoipa::path(post, path = "/api/approvals/{id}/reject/", tag = "approvals", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = DecisionIn,
+#[utoipa::path(post, path = "/api/approvals/{id}/reject/", tag = "approvals", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = RejectIn,
     responses((status = 200, body = DecisionOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn reject_approval(
     State(state): State<AppState>,
     Approver(me): Approver,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    body: Result<Json<DecisionIn>, ApiError>,
+    body: Result<Json<RejectIn>, ApiError>,
 ) -> ApiResult<Json<DecisionOut>> {
     visible(&state.db, &me, id).await?;
     let Json(input) = body?;
+    let input = DecisionIn {
+        action: None,
+        notes: input.notes,
+        rejection_reason: input.rejection_reason,
+        reason: input.reason,
+    };
     decide_one(&state, &me, ip, id, decision_from("reject", input)?).await
 }
 
@@ -821,11 +880,17 @@ pub async fn approve_reject(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct BulkIn {
+    /// 1 to 500 approvals the caller may decide.
+    #[schema(min_items = 1, max_items = 500)]
     pub approval_ids: Vec<Uuid>,
     /// `approve` (default) or `reject`.
+    #[schema(value_type = Option<DecisionAction>)]
     pub action: Option<String>,
     pub notes: Option<String>,
+    /// Required to reject.
     pub rejection_reason: Option<String>,
+    /// The original frontend's name for `rejection_reason`.
+    #[schema(ignore)]
     pub reason: Option<String>,
 }
 

@@ -104,6 +104,11 @@ fn parse_date(raw: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d").ok()
 }
 
+kernel::choices!(
+    /// What an audited change did.
+    pub AuditAction = audit_log::ACTIONS
+);
+
 const INVALID_DATETIME: &str = "Enter a valid date/time.";
 const INVALID_DATE: &str = "Enter a valid date.";
 
@@ -266,7 +271,7 @@ async fn newest(state: &AppState, limit: u64) -> ApiResult<Vec<AuditLogOut>> {
 /// `content_type`, `object_id`, `start`/`end` (date-times),
 /// `date_start`/`date_end` (dates, inclusive); search: object, content type.
 #[utoipa::path(get, path = "/api/audit-logs/", tag = "audit", security(("jwt" = [])),
-    params(("action" = Option<String>, Query), ("user" = Option<Uuid>, Query), ("content_type" = Option<String>, Query),
+    params(("action" = inline(Option<AuditAction>), Query), ("user" = Option<Uuid>, Query), ("content_type" = Option<String>, Query),
            ("object_id" = Option<Uuid>, Query), ("start" = Option<DateTime<Utc>>, Query), ("end" = Option<DateTime<Utc>>, Query),
            ("date_start" = Option<NaiveDate>, Query), ("date_end" = Option<NaiveDate>, Query), ("search" = Option<String>, Query),
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
@@ -306,11 +311,13 @@ pub async fn recent_audit_logs(
     Ok(Json(newest(&state, 20).await?))
 }
 
-/// Audit rows of one actor, `?user_id=<uuid>` (or `?user=`), newest first
-/// (admin). The list's other filters apply too.
+/// Audit rows of one actor, `?user_id=<uuid>` (the original's `?user=` is
+/// accepted too), newest first (admin). The list's other filters apply too.
 #[utoipa::path(get, path = "/api/audit-logs/by_user/", tag = "audit", security(("jwt" = [])),
-    params(("user_id" = Uuid, Query), ("user" = Option<Uuid>, Query, description = "Same as `user_id`."),
-           ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
+    params(("user_id" = Uuid, Query), ("action" = inline(Option<AuditAction>), Query), ("content_type" = Option<String>, Query),
+           ("object_id" = Option<Uuid>, Query), ("start" = Option<DateTime<Utc>>, Query), ("end" = Option<DateTime<Utc>>, Query),
+           ("date_start" = Option<NaiveDate>, Query), ("date_end" = Option<NaiveDate>, Query), ("search" = Option<String>, Query),
+           ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<AuditLogOut>), (status = 400), (status = 401), (status = 403)))]
 pub async fn audit_logs_by_user(
     State(state): State<AppState>,

@@ -74,26 +74,30 @@ fn issue(state: &AppState, user: &user::Model) -> ApiResult<TokenPair> {
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct RegisterIn {
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::email, required = true)]
     pub email: Field<String>,
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<255>, required = true)]
     pub full_name: Field<String>,
-    #[schema(value_type = String, write_only)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::password::<8>, required = true)]
     pub password: Field<String>,
     /// Optional; when given it must equal `password`.
+    #[serde(default)]
     #[schema(value_type = Option<String>, write_only)]
-    #[serde(default)]
     pub password_confirm: Field<String>,
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<50>)]
     pub admission_number: Field<String>,
     /// Only `student` may be self-registered.
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
+    #[schema(schema_with = self_registered_role)]
     pub role: Field<String>,
+}
+
+fn self_registered_role() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::optional_choice(&[Role::Student.as_str()])
 }
 
 /// Tokens with the signed-in user, in both the spec's and the original's shapes.
@@ -211,11 +215,11 @@ pub async fn register(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CredentialsIn {
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<254>, required = true)]
     pub email: Field<String>,
-    #[schema(value_type = String, write_only)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::secret, required = true)]
     pub password: Field<String>,
 }
 
@@ -253,7 +257,8 @@ pub struct TokenOut {
 
 /// Obtain a JWT pair (SimpleJWT's `TokenObtainPairView`).
 #[utoipa::path(post, path = "/api/auth/token/", tag = "auth", request_body = CredentialsIn,
-    responses((status = 200, body = TokenOut), (status = 400), (status = 401)))]
+    responses((status = 200, body = TokenOut), (status = 400), (status = 401),
+        (status = 429, description = "Too many failed sign-ins for this account from this address.")))]
 pub async fn obtain_token(
     State(state): State<AppState>,
     ip: ClientIp,
@@ -276,7 +281,8 @@ pub async fn obtain_token(
 
 /// Sign in: the token pair plus the original frontend's `tokens` and `message`.
 #[utoipa::path(post, path = "/api/auth/login/", tag = "auth", request_body = CredentialsIn,
-    responses((status = 200, body = SessionOut), (status = 400)))]
+    responses((status = 200, body = SessionOut), (status = 400),
+        (status = 429, description = "Too many failed sign-ins for this account from this address.")))]
 pub async fn login(
     State(state): State<AppState>,
     ip: ClientIp,
@@ -349,11 +355,11 @@ pub async fn get_profile(
 /// What a user may change about themselves: name and admission number only.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ProfileIn {
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<255>, required = true)]
     pub full_name: Field<String>,
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<50>)]
     pub admission_number: Field<String>,
 }
 
@@ -430,15 +436,15 @@ pub async fn partial_update_profile(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ChangePasswordIn {
-    #[schema(value_type = String, write_only)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::secret, required = true)]
     pub old_password: Field<String>,
-    #[schema(value_type = String, write_only)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::password::<8>, required = true)]
     pub new_password: Field<String>,
     /// Optional; when given it must equal `new_password`.
-    #[schema(value_type = Option<String>, write_only)]
     #[serde(default)]
+    #[schema(value_type = Option<String>, write_only)]
     pub new_password_confirm: Field<String>,
 }
 

@@ -374,7 +374,7 @@ fn filtered(
 /// `student` (a student record's id or its account's id); search: student
 /// name, email, registration number.
 #[utoipa::path(get, path = "/api/clearances/", tag = "clearances", security(("jwt" = [])),
-    params(("status" = Option<String>, Query), ("student" = Option<Uuid>, Query), ("search" = Option<String>, Query),
+    params(("status" = inline(Option<ClearanceStatus>), Query), ("student" = Option<Uuid>, Query), ("search" = Option<String>, Query),
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<ClearanceListOut>), (status = 401)))]
 pub async fn list_clearances(
@@ -622,11 +622,16 @@ pub async fn retrieve_clearance(
     Ok(Json(detail(&state.db, &me, request).await?))
 }
 
+kernel::choices!(
+    /// Where a clearance request stands.
+    pub ClearanceStatus = clearance::STATUSES
+);
+
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ClearanceIn {
     /// An administrator's note on the request (its status follows the approvals).
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<10000>)]
     pub rejection_reason: Field<String>,
 }
 

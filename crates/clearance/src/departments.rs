@@ -71,29 +71,38 @@ impl From<department::Model> for DepartmentOut {
     }
 }
 
+kernel::choices!(
+    /// The kind of office.
+    pub DepartmentType = department::TYPES
+);
+
+fn approval_order() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::int(0, 1000)
+}
+
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct DepartmentIn {
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<255>, required = true)]
     pub name: Field<String>,
     /// Stored upper-cased; unique.
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<20>, required = true)]
     pub code: Field<String>,
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(value_type = DepartmentType, required = true)]
     pub department_type: Field<String>,
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::email, required = true)]
     pub head_email: Field<String>,
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<10000>)]
     pub description: Field<String>,
-    #[schema(value_type = Option<bool>)]
     #[serde(default)]
+    #[schema(value_type = bool, required = false)]
     pub is_active: Field<bool>,
-    #[schema(value_type = Option<i32>)]
     #[serde(default)]
+    #[schema(schema_with = approval_order, required = false)]
     pub approval_order: Field<i64>,
 }
 
@@ -138,7 +147,7 @@ fn actor(me: &user::Model, ip: Option<std::net::IpAddr>) -> Actor {
 /// List offices (any signed-in user). Filters: `department_type`, `is_active`;
 /// search: name, code. Default order: approval order, then name.
 #[utoipa::path(get, path = "/api/departments/", tag = "departments", security(("jwt" = [])),
-    params(("department_type" = Option<String>, Query), ("is_active" = Option<bool>, Query), ("search" = Option<String>, Query),
+    params(("department_type" = inline(Option<DepartmentType>), Query), ("is_active" = Option<bool>, Query), ("search" = Option<String>, Query),
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<DepartmentOut>), (status = 401)))]
 pub async fn list_departments(

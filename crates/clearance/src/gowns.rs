@@ -255,8 +255,8 @@ fn filtered(list: &ListQuery, query: Select<gown::Entity>) -> ApiResult<Select<g
 /// student name, registration number, gown code; ordering: `issue_date`,
 /// `return_date`, `gown_code` (default `-issue_date`).
 #[utoipa::path(get, path = "/api/gown-issuances/", tag = "gowns", security(("jwt" = [])),
-    params(("student" = Option<Uuid>, Query), ("gown_size" = Option<String>, Query), ("is_returned" = Option<bool>, Query),
-           ("deposit_status" = Option<String>, Query), ("deposit_paid" = Option<bool>, Query), ("search" = Option<String>, Query),
+    params(("student" = Option<Uuid>, Query), ("gown_size" = inline(Option<GownSize>), Query), ("is_returned" = Option<bool>, Query),
+           ("deposit_status" = inline(Option<DepositStatus>), Query), ("deposit_paid" = Option<bool>, Query), ("search" = Option<String>, Query),
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<GownOut>), (status = 400), (status = 401)))]
 pub async fn list_gowns(
@@ -275,37 +275,87 @@ pub async fn list_gowns(
     }))
 }
 
-/// A gown issuance to create or edit.
+kernel::choices!(
+    /// A gown's size.
+    pub GownSize = SIZES
+);
+
+kernel::choices!(
+    /// What became of a gown's deposit.
+    pub DepositStatus = DEPOSIT_STATUSES
+);
+
+fn deposit() -> utoipa::openapi::schema::Schema {
+    Money::non_negative_schema()
+}
+
+/// A gown to issue to a student.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct GownIn {
-    /// The student record's id (create only; ignored on update).
+    /// The student record.
     #[serde(default)]
-    #[schema(value_type = Option<Uuid>)]
+    #[schema(value_type = Uuid, required = true)]
     pub student: Field<Uuid>,
     /// The original's name for `student`.
     #[serde(default)]
-    #[schema(value_type = Option<Uuid>)]
+    #[schema(ignore)]
     pub student_id: Field<Uuid>,
-    /// S, M, L, XL or XXL.
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(value_type = GownSize, required = true)]
     pub gown_size: Field<String>,
     /// When the gown is due back (ISO 8601; a bare date means the end of that
     /// day, UTC), from the issue date to 365 days after it.
-    /// `expected_return_date` is accepted too.
     #[serde(default, alias = "expected_return_date")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<chrono::DateTime<Utc>>)]
     pub return_date: Field<String>,
-    /// KES, at least 0 (default 1000.00).
+    /// KES (default 1000.00).
     #[serde(default)]
-    #[schema(value_type = Option<Money>)]
+    #[schema(schema_with = deposit, required = false)]
     pub deposit_amount: Field<Money>,
     /// Default false.
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool, required = false)]
     pub deposit_paid: Field<bool>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<NOTES_MAX>)]
+    pub notes: Field<String>,
+}
+
+impl GownIn {
+    /// The fields an edit may change too.
+    fn changes(&mut self) -> GownUpdateIn {
+        GownUpdateIn {
+            gown_size: std::mem::take(&mut self.gown_size),
+            return_date: std::mem::take(&mut self.return_date),
+            deposit_amount: std::mem::take(&mut self.deposit_amount),
+            deposit_paid: std::mem::take(&mut self.deposit_paid),
+            notes: std::mem::take(&mut self.notes),
+        }
+    }
+}
+
+/// A gown issuance's fields on PUT (and, none required, on PATCH); any
+/// other field left out keeps its value. The student cannot change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct GownUpdateIn {
+    #[serde(default)]
+    #[schema(value_type = GownSize, required = true)]
+    pub gown_size: Field<String>,
+    /// When the gown is due back (ISO 8601; a bare date means the end of that
+    /// day, UTC), from the issue date to 365 days after it; null clears it.
+    #[serde(default, alias = "expected_return_date")]
+    #[schema(value_type = Option<chrono::DateTime<Utc>>)]
+    pub return_date: Field<String>,
+    /// KES; fixed once the deposit is refunded.
+    #[serde(default)]
+    #[schema(schema_with = deposit, required = false)]
+    pub deposit_amount: Field<Money>,
+    /// Fixed once the deposit is refunded.
+    #[serde(default)]
+    #[schema(value_type = bool, required = false)]
+    pub deposit_paid: Field<bool>,
+    #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<NOTES_MAX>)]
     pub notes: Field<String>,
 }
 
@@ -355,7 +405,7 @@ struct Changes {
 /// `issued` is the issue date the due date may not precede.
 fn check_changes(
     c: &mut Checker,
-    input: &mut GownIn,
+    input: &mut GownUpdateIn,
     issued: DateTime<Utc>,
     existing: Option<&gown::Model>,
 ) -> Changes {
@@ -539,7 +589,7 @@ pub async fn issue_gown(
         given => given,
     };
     let student_id = c.value("student", student_field);
-    let changes = check_changes(&mut c, &mut input, now, None);
+    let changes = check_changes(&mut c, &mut input.changes(), now, None);
     let does_not_exist = |id: Uuid| format!("Invalid pk \"{id}\" - object does not exist.");
     if let Some(id) = student_id
         && student::Entity::find_by_id(id)
@@ -667,7 +717,7 @@ async fn write(
     me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
-    body: Result<Json<GownIn>, ApiError>,
+    body: Result<Json<GownUpdateIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<GownOut>> {
     let txn = kernel::db::begin_write(&state.db).await?;
@@ -720,27 +770,27 @@ async fn write(
 /// Edit a gown issuance (admin): `gown_size` (required), `return_date`,
 /// `deposit_amount`, `deposit_paid`, `notes`; fields left out keep their
 /// value. The code, return and refund state change only through their actions.
-#[utoipa::path(put, path = "/api/gown-issuances/{id}/", tag = "gowns", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = GownIn,
+#[utoipa::path(put, path = "/api/gown-issuances/{id}/", tag = "gowns", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = GownUpdateIn,
     responses((status = 200, body = GownOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_gown(
     State(state): State<AppState>,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    body: Result<Json<GownIn>, ApiError>,
+    body: Result<Json<GownUpdateIn>, ApiError>,
 ) -> ApiResult<Json<GownOut>> {
     write(&state, me, ip, id, body, false).await
 }
 
 /// Partially edit a gown issuance (admin).
-#[utoipa::path(patch, path = "/api/gown-issuances/{id}/", tag = "gowns", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = GownIn,
+#[utoipa::path(patch, path = "/api/gown-issuances/{id}/", tag = "gowns", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = GownUpdateIn,
     responses((status = 200, body = GownOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_gown(
     State(state): State<AppState>,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    body: Result<Json<GownIn>, ApiError>,
+    body: Result<Json<GownUpdateIn>, ApiError>,
 ) -> ApiResult<Json<GownOut>> {
     write(&state, me, ip, id, body, true).await
 }

@@ -116,7 +116,7 @@ fn not_found() -> ApiError {
 
 /// The caller's notifications, newest first. Filters: `is_read`, `notification_type`.
 #[utoipa::path(get, path = "/api/notifications/", tag = "notifications", security(("jwt" = [])),
-    params(("is_read" = Option<bool>, Query), ("notification_type" = Option<String>, Query), ("search" = Option<String>, Query),
+    params(("is_read" = Option<bool>, Query), ("notification_type" = inline(Option<NotificationType>), Query), ("search" = Option<String>, Query),
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<NotificationOut>), (status = 401)))]
 pub async fn list_notifications(
@@ -163,26 +163,33 @@ pub async fn list_notifications(
     ))
 }
 
+kernel::choices!(
+    /// What a notification is about.
+    pub NotificationType = notification::TYPES
+);
+
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct NotificationIn {
-    /// The recipient (`recipient_id` is accepted too).
+    /// The recipient.
     #[serde(default)]
-    #[schema(value_type = Uuid)]
+    #[schema(value_type = Uuid, required = true)]
     pub user: Field<Uuid>,
+    /// The original's name for `user`.
     #[serde(default)]
-    #[schema(value_type = Option<Uuid>)]
+    #[schema(ignore)]
     pub recipient_id: Field<Uuid>,
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(schema_with = kernel::form::schema::text::<255>, required = true)]
     pub title: Field<String>,
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(schema_with = kernel::form::schema::text::<10000>, required = true)]
     pub message: Field<String>,
+    /// Defaults to `status_update`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = NotificationType, required = false)]
     pub notification_type: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<50>)]
     pub related_object_type: Field<String>,
     #[serde(default)]
     #[schema(value_type = Option<Uuid>)]

@@ -29,9 +29,10 @@ use crate::users::{
     ADMISSION_TAKEN, EMAIL_TAKEN, UserOut, admission_taken, email_taken, user_conflict,
 };
 
-static REGISTRATION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[A-Z]{2,10}/[A-Z]{2,10}/\d{4}/\d{4}$").expect("a valid pattern")
-});
+/// ASCII digits only: the admission year is read from the last four.
+const REGISTRATION_PATTERN: &str = "^[A-Z]{2,10}/[A-Z]{2,10}/[0-9]{4}/[0-9]{4}$";
+static REGISTRATION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(REGISTRATION_PATTERN).expect("a valid pattern"));
 const REGISTRATION_FORMAT: &str =
     "Registration number must follow format SCHOOL/DEPT/NNNN/YYYY (e.g., SCE/CS/0001/2024)";
 const REGISTRATION_TAKEN: &str = "Student with this registration number already exists.";
@@ -128,46 +129,112 @@ pub fn visible_to(me: &CurrentUser) -> Select<student::Entity> {
     }
 }
 
+/// A new student: the account and its student record, created together.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct StudentIn {
-    /// Account fields (create only).
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::email, required = true)]
     pub email: Field<String>,
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<255>, required = true)]
     pub full_name: Field<String>,
-    #[schema(value_type = String, write_only)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::password::<8>, required = true)]
     pub password: Field<String>,
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<50>)]
     pub admission_number: Field<String>,
-    /// `SCHOOL/DEPT/NNNN/YYYY`, e.g. `SCE/CS/0001/2024`.
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = registration_number, required = true)]
     pub registration_number: Field<String>,
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<255>, required = true)]
     pub faculty: Field<String>,
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<255>, required = true)]
     pub program: Field<String>,
-    #[schema(value_type = i32)]
     #[serde(default)]
+    #[schema(schema_with = graduation_year, required = true)]
     pub graduation_year: Field<i64>,
-    #[schema(value_type = Option<Uuid>)]
     #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
     pub school: Field<Uuid>,
-    #[schema(value_type = Option<Uuid>)]
     #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
     pub department: Field<Uuid>,
+    #[serde(default)]
     #[schema(value_type = Option<Uuid>)]
-    #[serde(default)]
     pub course: Field<Uuid>,
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
+    #[schema(value_type = Eligibility, required = false)]
     pub eligibility_status: Field<String>,
+}
+
+impl StudentIn {
+    /// The student record's fields.
+    fn record(&mut self) -> StudentRecordIn {
+        StudentRecordIn {
+            registration_number: std::mem::take(&mut self.registration_number),
+            faculty: std::mem::take(&mut self.faculty),
+            program: std::mem::take(&mut self.program),
+            graduation_year: std::mem::take(&mut self.graduation_year),
+            school: std::mem::take(&mut self.school),
+            department: std::mem::take(&mut self.department),
+            course: std::mem::take(&mut self.course),
+            eligibility_status: std::mem::take(&mut self.eligibility_status),
+        }
+    }
+}
+
+/// A student record's academic fields (PUT; PATCH takes any of them). The
+/// account is changed under `/api/users/`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct StudentRecordIn {
+    #[serde(default)]
+    #[schema(schema_with = registration_number, required = true)]
+    pub registration_number: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<255>, required = true)]
+    pub faculty: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<255>, required = true)]
+    pub program: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = graduation_year, required = true)]
+    pub graduation_year: Field<i64>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub school: Field<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub department: Field<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub course: Field<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Eligibility, required = false)]
+    pub eligibility_status: Field<String>,
+}
+
+kernel::choices!(
+    /// Whether a student may graduate; `pending` until decided.
+    pub Eligibility = student::ELIGIBILITY
+);
+
+/// `SCHOOL/DEPT/NNNN/YYYY`, e.g. `SCE/CS/0001/2024`; `YYYY` is the admission year.
+fn registration_number() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some(REGISTRATION_PATTERN))
+        .description(Some(
+            "`SCHOOL/DEPT/NNNN/YYYY`, e.g. `SCE/CS/0001/2024`; `YYYY` is the admission year.",
+        ))
+        .into()
+}
+
+/// 1900 to 2200, and not before the admission year.
+fn graduation_year() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::int(1900, 2200)
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -187,7 +254,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// List student records: everyone for administrators and office staff, only
 /// their own for a student.
 #[utoipa::path(get, path = "/api/students/", tag = "students", security(("jwt" = [])),
-    params(("eligibility_status" = Option<String>, Query), ("graduation_year" = Option<i32>, Query), ("admission_year" = Option<i32>, Query),
+    params(("eligibility_status" = inline(Option<Eligibility>), Query), ("graduation_year" = Option<i64>, Query), ("admission_year" = Option<i64>, Query),
            ("faculty" = Option<String>, Query), ("program" = Option<String>, Query), ("school" = Option<Uuid>, Query),
            ("department" = Option<Uuid>, Query), ("course" = Option<Uuid>, Query), ("search" = Option<String>, Query),
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
@@ -285,7 +352,7 @@ struct Valid {
 async fn validate_record<C: ConnectionTrait>(
     db: &C,
     c: &mut Checker,
-    input: &mut StudentIn,
+    input: &mut StudentRecordIn,
     partial: bool,
     existing: Option<&student::Model>,
 ) -> ApiResult<Valid> {
@@ -414,7 +481,7 @@ pub async fn create_student(
             50,
         )
         .flatten();
-    let v = validate_record(&state.db, &mut c, &mut input, false, None).await?;
+    let v = validate_record(&state.db, &mut c, &mut input.record(), false, None).await?;
     if let Some(email) = &email
         && email_taken(&state.db, email, None).await?
     {
@@ -570,7 +637,7 @@ async fn write(
     me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
-    body: Result<Json<StudentIn>, ApiError>,
+    body: Result<Json<StudentRecordIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<StudentOut>> {
     // DRF's order: the object (404), then the body (400).
@@ -631,27 +698,27 @@ async fn write(
 }
 
 /// Replace a student record's academic fields (admin).
-#[utoipa::path(put, path = "/api/students/{id}/", tag = "students", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = StudentIn,
+#[utoipa::path(put, path = "/api/students/{id}/", tag = "students", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = StudentRecordIn,
     responses((status = 200, body = StudentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_student(
     State(state): State<AppState>,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    body: Result<Json<StudentIn>, ApiError>,
+    body: Result<Json<StudentRecordIn>, ApiError>,
 ) -> ApiResult<Json<StudentOut>> {
     write(&state, me, ip, id, body, false).await
 }
 
 /// Change some of a student record's academic fields (admin).
-#[utoipa::path(patch, path = "/api/students/{id}/", tag = "students", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = StudentIn,
+#[utoipa::path(patch, path = "/api/students/{id}/", tag = "students", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = StudentRecordIn,
     responses((status = 200, body = StudentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_student(
     State(state): State<AppState>,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    body: Result<Json<StudentIn>, ApiError>,
+    body: Result<Json<StudentRecordIn>, ApiError>,
 ) -> ApiResult<Json<StudentOut>> {
     write(&state, me, ip, id, body, true).await
 }

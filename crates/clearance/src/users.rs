@@ -71,34 +71,64 @@ impl UserOut {
     }
 }
 
-/// The writable fields of an account (create, PUT, PATCH).
+/// A new account's fields.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct UserIn {
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::email, required = true)]
     pub email: Field<String>,
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<255>, required = true)]
     pub full_name: Field<String>,
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<50>)]
     pub admission_number: Field<String>,
     /// Write-only; hashed before it is stored.
-    #[schema(value_type = String, write_only)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::password::<8>, required = true)]
     pub password: Field<String>,
     /// Also accepted: the original's office roles (`library_staff`,
     /// `finance_staff`, `hostel_staff`, `academic_staff`, `gown_issuance_staff`,
     /// `clearance_officer`), which make a `department_staff` account of an
     /// office of the matching type.
-    #[schema(value_type = Role)]
     #[serde(default)]
+    #[schema(value_type = Role, required = true)]
     pub role: Field<String>,
+    #[serde(default)]
     #[schema(value_type = Option<Uuid>)]
-    #[serde(default)]
     pub department: Field<Uuid>,
-    #[schema(value_type = bool)]
+    /// Defaults to true.
     #[serde(default)]
+    #[schema(value_type = bool, required = false)]
+    pub is_active: Field<bool>,
+}
+
+/// An account's writable fields on PUT (and, none required, on PATCH): the
+/// password is set only when given.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UserUpdateIn {
+    #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::email, required = true)]
+    pub email: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<255>, required = true)]
+    pub full_name: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<50>)]
+    pub admission_number: Field<String>,
+    /// Write-only; a new password ends the account's sessions.
+    #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::password::<8>, required = false)]
+    pub password: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Role, required = true)]
+    pub role: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub department: Field<Uuid>,
+    /// Deactivating an account ends its sessions.
+    #[serde(default)]
+    #[schema(value_type = bool, required = false)]
     pub is_active: Field<bool>,
 }
 
@@ -173,7 +203,7 @@ pub(crate) fn user_conflict(error: sea_orm::DbErr) -> ApiError {
 /// List accounts (admin). Filters: `role`, `is_active`, `department`;
 /// search: email, full name, admission number.
 #[utoipa::path(get, path = "/api/users/", tag = "users", security(("jwt" = [])),
-    params(("role" = Option<String>, Query), ("is_active" = Option<bool>, Query), ("department" = Option<Uuid>, Query),
+    params(("role" = inline(Option<Role>), Query), ("is_active" = Option<bool>, Query), ("department" = Option<Uuid>, Query),
            ("search" = Option<String>, Query), ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<UserOut>), (status = 401), (status = 403)))]
 pub async fn list_users(
@@ -422,7 +452,7 @@ async fn write_user(
     admin: &user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
-    body: Result<Json<UserIn>, ApiError>,
+    body: Result<Json<UserUpdateIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<UserOut>> {
     // DRF's order: the object (404), then the body (400).
@@ -539,27 +569,27 @@ async fn write_user(
 }
 
 /// Replace an account's writable fields (admin).
-#[utoipa::path(put, path = "/api/users/{id}/", tag = "users", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = UserIn,
+#[utoipa::path(put, path = "/api/users/{id}/", tag = "users", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = UserUpdateIn,
     responses((status = 200, body = UserOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_user(
     State(state): State<AppState>,
     Admin(admin): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    body: Result<Json<UserIn>, ApiError>,
+    body: Result<Json<UserUpdateIn>, ApiError>,
 ) -> ApiResult<Json<UserOut>> {
     write_user(&state, &admin, ip, id, body, false).await
 }
 
 /// Change some of an account's fields (admin).
-#[utoipa::path(patch, path = "/api/users/{id}/", tag = "users", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = UserIn,
+#[utoipa::path(patch, path = "/api/users/{id}/", tag = "users", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = UserUpdateIn,
     responses((status = 200, body = UserOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_user(
     State(state): State<AppState>,
     Admin(admin): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    body: Result<Json<UserIn>, ApiError>,
+    body: Result<Json<UserUpdateIn>, ApiError>,
 ) -> ApiResult<Json<UserOut>> {
     write_user(&state, &admin, ip, id, body, true).await
 }

@@ -375,6 +375,25 @@ pub struct ErrorBody {
     pub code: String,
 }
 
+/// The schema of a 400: `{"detail", "code"}` for a request that cannot be
+/// read, or messages per field (object-level ones under `non_field_errors`).
+pub fn validation_error_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder, ObjectBuilder, Type};
+    AnyOfBuilder::new()
+        .item(utoipa::openapi::Ref::from_schema_name("ErrorBody"))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .additional_properties(Some(
+                    ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)),
+                )),
+        )
+        .description(Some(
+            "`{\"detail\", \"code\"}`, or messages per field (`{\"field\": [\"message\"]}`, object-level ones under `non_field_errors`).",
+        ))
+        .into()
+}
+
 /// A `{"message": ...}` body, used by action endpoints.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MessageOut {

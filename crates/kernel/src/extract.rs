@@ -96,6 +96,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             json_kind(&value)
         )));
     }
+    let mut value = value;
+    integral_floats_as_integers(&mut value);
     serde_path_to_error::deserialize(value).map_err(|error| {
         let field = error.path().to_string();
         let field = if field == "." || field.is_empty() {
@@ -108,6 +110,30 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             type_message(&error.inner().to_string()),
         ))
     })
+}
+
+/// `2.0` is an integer to JSON Schema and to DRF's `IntegerField`; serde
+/// would refuse it for an integer field, so whole floats become integers
+/// before the value is read. Only up to 2^53, where every whole float is
+/// exact: a larger one may be an out-of-range integer rounded.
+pub fn integral_floats_as_integers(value: &mut serde_json::Value) {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    match value {
+        serde_json::Value::Number(number) => {
+            if let Some(float) = number.as_f64().filter(|_| number.is_f64())
+                && float.fract() == 0.0
+                && float.abs() <= EXACT
+            {
+                // In range and whole, so the cast is exact.
+                #[allow(clippy::cast_possible_truncation)]
+                let whole = float as i64;
+                *number = whole.into();
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(integral_floats_as_integers),
+        serde_json::Value::Null | serde_json::Value::Bool(_) | serde_json::Value::String(_) => {}
+    }
 }
 
 fn json_kind(value: &serde_json::Value) -> &'static str {
@@ -229,8 +255,8 @@ pub fn parse_int_id(raw: &str) -> Option<i64> {
 }
 
 /// Query parameters; a value of the wrong type is a 400 naming the parameter.
-/// A parameter given more than once takes its last value, as Django's
-/// `QueryDict` does.
+/// As with [`crate::ListQuery`], a blank value reads as absent and the last
+/// of a repeated parameter wins (Django's `QueryDict.get`).
 #[derive(Debug, Clone, Default)]
 pub struct Query<T>(pub T);
 
@@ -253,7 +279,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 }
 
 /// `query` with each parameter once, at its last value (in the order of
-/// first appearance).
+/// first appearance), and without those whose last value is blank.
 fn last_values(query: &str) -> String {
     let mut seen: std::collections::HashMap<std::borrow::Cow<'_, str>, usize> =
         std::collections::HashMap::new();
@@ -268,7 +294,11 @@ fn last_values(query: &str) -> String {
         }
     }
     form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(pairs)
+        .extend_pairs(
+            pairs
+                .into_iter()
+                .filter(|(_, value)| !value.trim().is_empty()),
+        )
         .finish()
 }
 
@@ -320,7 +350,6 @@ mod tests {
 
     #[derive(Debug, Deserialize)]
     struct Body {
-        #[allow(dead_code)]
         year: Option<i32>,
         #[allow(dead_code)]
         id: Option<Uuid>,
@@ -376,6 +405,31 @@ mod tests {
             ),
             other => panic!("expected a validation error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn whole_floats_are_integers() {
+        let body: Body = parse_json(br#"{"year": 2024.0}"#).unwrap();
+        assert_eq!(body.year, Some(2024));
+        assert_eq!(
+            field_error(br#"{"year": 2024.5}"#),
+            serde_json::json!({"year": ["A valid integer is required."]})
+        );
+        for too_big in [
+            &b"{\"year\": 1e300}"[..],
+            b"{\"year\": -9223372036854775809}",
+        ] {
+            assert_eq!(
+                field_error(too_big),
+                serde_json::json!({"year": ["A valid integer is required."]})
+            );
+        }
+    }
+
+    #[test]
+    fn query_values_read_as_drf_reads_them() {
+        assert_eq!(last_values("a=1&b=&a=2&c=%20&d=x"), "a=2&d=x");
+        assert_eq!(last_values(""), "");
     }
 
     #[test]

@@ -227,6 +227,183 @@ impl Checker {
     }
 }
 
+/// What each [`Checker`] method accepts, as OpenAPI schemas for input DTO
+/// fields: `#[schema(schema_with = kernel::form::schema::text::<255>)]`.
+/// Whether a field is required is said on the field (`required = true`).
+pub mod schema {
+    use utoipa::openapi::schema::{
+        AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, SchemaType, Type,
+    };
+    use utoipa::openapi::{RefOr, Schema};
+
+    /// "Has a character that is not whitespace", whitespace as Rust's
+    /// `str::trim` sees it (written out, as ECMA and Python regexes differ).
+    pub const NOT_BLANK_PATTERN: &str = "[^\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+
+    /// "Nothing but whitespace" (or nothing), whitespace as for
+    /// [`NOT_BLANK_PATTERN`].
+    pub const BLANK_PATTERN: &str = "^[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$";
+
+    /// A `YYYY-MM-DD` date from 1900-01-01 to 9999-12-31, the dates every
+    /// database stores.
+    pub fn date_from_1900() -> Schema {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+            .pattern(Some("^(19[0-9]{2}|[2-9][0-9]{3})-[0-9]{2}-[0-9]{2}$"))
+            .into()
+    }
+
+    /// [`date_from_1900`] as a type, for query parameters:
+    /// `("date" = inline(Option<Date1900>), Query)`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Date1900;
+
+    impl utoipa::PartialSchema for Date1900 {
+        fn schema() -> RefOr<Schema> {
+            date_from_1900().into()
+        }
+    }
+
+    impl utoipa::ToSchema for Date1900 {}
+
+    /// `schema`, or a blank string, or null: an optional value that blank
+    /// and null both clear.
+    pub fn blank_or_null(schema: impl Into<RefOr<Schema>>) -> Schema {
+        AnyOfBuilder::new()
+            .item(schema)
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(BLANK_PATTERN)),
+            )
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .into()
+    }
+
+    fn string(max: usize) -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(max))
+    }
+
+    /// [`Checker::text`](super::Checker::text): not null, not blank.
+    pub fn text<const MAX: usize>() -> Schema {
+        string(MAX).pattern(Some(NOT_BLANK_PATTERN)).into()
+    }
+
+    /// Text that is not blank, of any length.
+    pub fn non_blank() -> Schema {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(NOT_BLANK_PATTERN))
+            .into()
+    }
+
+    /// [`Checker::optional_text`](super::Checker::optional_text): null or
+    /// blank clears it.
+    pub fn optional_text<const MAX: usize>() -> Schema {
+        string(MAX)
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .into()
+    }
+
+    /// [`Checker::blank_text`](super::Checker::blank_text): may be blank,
+    /// never null.
+    pub fn blank_text<const MAX: usize>() -> Schema {
+        string(MAX).into()
+    }
+
+    /// [`Checker::email`](super::Checker::email).
+    pub fn email() -> Schema {
+        string(254)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+            .into()
+    }
+
+    /// An address that may be null (and is then left empty).
+    pub fn optional_email() -> Schema {
+        string(254)
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+            .into()
+    }
+
+    /// A new password: at least `MIN` characters; the other rules (not too
+    /// like the user's details, not a common password, not all digits) are
+    /// beyond a schema.
+    pub fn password<const MIN: usize>() -> Schema {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(MIN))
+            .write_only(true)
+            .into()
+    }
+
+    /// A password being checked against the stored one: any non-empty text.
+    pub fn secret() -> Schema {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .write_only(true)
+            .into()
+    }
+
+    /// [`Checker::choice`](super::Checker::choice) among `allowed`.
+    pub fn choice(allowed: &[&str]) -> Schema {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(allowed.iter().copied()))
+            .into()
+    }
+
+    /// A choice that may be null.
+    pub fn optional_choice(allowed: &[&str]) -> Schema {
+        AnyOfBuilder::new()
+            .item(choice(allowed))
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .into()
+    }
+
+    /// [`Checker::int`](super::Checker::int) within `min..=max`.
+    pub fn int(min: i64, max: i64) -> Schema {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(min))
+            .maximum(Some(max))
+            .into()
+    }
+
+    /// Wraps `schema` so that null is also accepted.
+    pub fn or_null(schema: impl Into<RefOr<Schema>>) -> Schema {
+        AnyOfBuilder::new()
+            .item(schema)
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .into()
+    }
+}
+
+/// Names a list of choices for OpenAPI documents: `choices!(pub
+/// DepartmentType = department::TYPES)` declares a type whose schema is a
+/// string enum of the list, to use as `value_type` of a body field or as the
+/// type of a query parameter, so the document lists what the server accepts.
+#[macro_export]
+macro_rules! choices {
+    ($(#[$meta:meta])* $vis:vis $name:ident = $list:expr) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy)]
+        $vis struct $name;
+
+        impl ::utoipa::PartialSchema for $name {
+            fn schema() -> ::utoipa::openapi::RefOr<::utoipa::openapi::schema::Schema> {
+                $crate::form::schema::choice($list).into()
+            }
+        }
+
+        impl ::utoipa::ToSchema for $name {}
+    };
+}
+
 /// Validates an address the way Django's `EmailValidator` broadly does and
 /// lower-cases it whole, so sign-in and uniqueness ignore case on every
 /// database alike; `None` when it is not an address.
@@ -330,6 +507,33 @@ mod tests {
         let mut full = Checker::new();
         assert_eq!(full.optional_text("b", Field::Absent, 10), Some(None));
         assert_eq!(full.boolean("c", Field::Absent, true), Some(true));
+    }
+
+    #[test]
+    fn the_not_blank_pattern_is_what_trim_keeps() {
+        let pattern = regex::Regex::new(schema::NOT_BLANK_PATTERN).unwrap();
+        for c in (0..=0x10_FFFF).filter_map(char::from_u32) {
+            assert_eq!(
+                pattern.is_match(c.encode_utf8(&mut [0; 4])),
+                !c.is_whitespace(),
+                "U+{:04X}",
+                c as u32
+            );
+        }
+    }
+
+    #[test]
+    fn the_blank_pattern_is_what_trim_empties() {
+        let pattern = regex::Regex::new(schema::BLANK_PATTERN).unwrap();
+        for c in (0..=0x10_FFFF).filter_map(char::from_u32) {
+            let text = format!(" {c} ");
+            assert_eq!(
+                pattern.is_match(&text),
+                text.trim().is_empty(),
+                "U+{:04X}",
+                c as u32
+            );
+        }
     }
 
     #[test]

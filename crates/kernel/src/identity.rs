@@ -272,8 +272,8 @@ impl<A: Account> PasswordMatched<'_, A> {
 /// SimpleJWT's refresh body, `{"refresh": "<token>"}`.
 #[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 pub struct RefreshIn {
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = crate::form::schema::text::<4096>, required = true)]
     pub refresh: crate::Field<String>,
 }
 

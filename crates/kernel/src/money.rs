@@ -93,15 +93,49 @@ impl<'de> Deserialize<'de> for Money {
     }
 }
 
+/// An amount as [`Money::parse`] reads it: up to 8 digits before the point
+/// and 2 after, an optional sign.
+const PATTERN: &str = r"^[+-]?(0*[0-9]{1,8}(\.[0-9]{0,2})?|\.[0-9]{1,2})$";
+/// The same, zero or more.
+const PATTERN_NON_NEGATIVE: &str = r"^\+?(0*[0-9]{1,8}(\.[0-9]{0,2})?|\.[0-9]{1,2})$";
+/// The same, more than zero.
+const PATTERN_POSITIVE: &str = r"^\+?(0*[1-9][0-9]{0,7}(\.[0-9]{0,2})?|0*\.(0[1-9]|[1-9][0-9]?))$";
+const MAX: f64 = 99_999_999.99;
+
+/// A string such as `"5500.00"` or a number with at most two decimals.
+fn schema(
+    pattern: &str,
+    minimum: Option<f64>,
+    exclusive_minimum: Option<f64>,
+) -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Number]))
+        .format(Some(SchemaFormat::Custom("decimal".into())))
+        .pattern(Some(pattern))
+        .minimum(minimum)
+        .exclusive_minimum(exclusive_minimum)
+        .maximum(Some(MAX))
+        .multiple_of(Some(0.01))
+        .examples(["5500.00"])
+        .into()
+}
+
+impl Money {
+    /// The schema of an amount that may not be negative.
+    pub fn non_negative_schema() -> utoipa::openapi::schema::Schema {
+        schema(PATTERN_NON_NEGATIVE, Some(0.0), None)
+    }
+
+    /// The schema of an amount greater than zero.
+    pub fn positive_schema() -> utoipa::openapi::schema::Schema {
+        schema(PATTERN_POSITIVE, None, Some(0.0))
+    }
+}
+
 impl utoipa::PartialSchema for Money {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .format(Some(utoipa::openapi::SchemaFormat::Custom(
-                "decimal".into(),
-            )))
-            .examples(["5500.00"])
-            .into()
+        schema(PATTERN, Some(-MAX), None).into()
     }
 }
 
@@ -132,5 +166,45 @@ mod tests {
         assert_eq!(m, Money(1250));
         assert!(serde_json::from_str::<Money>("12.345").is_err());
         assert_eq!(Money(550_099).whole_units(), 5500);
+    }
+
+    #[test]
+    fn the_documented_patterns_are_what_parse_accepts() {
+        let pattern = |p: &str| regex::Regex::new(p).unwrap();
+        let (any, non_negative, positive) = (
+            pattern(PATTERN),
+            pattern(PATTERN_NON_NEGATIVE),
+            pattern(PATTERN_POSITIVE),
+        );
+        let alphabet: Vec<char> = "0159.+-".chars().collect();
+        let mut texts = vec![String::new()];
+        for _ in 0..6 {
+            let longer: Vec<String> = texts
+                .iter()
+                .flat_map(|t| alphabet.iter().map(move |c| format!("{t}{c}")))
+                .collect();
+            texts.extend(longer);
+            texts.dedup();
+        }
+        texts.extend(
+            ["12345678.99", "123456789", "000000000123.4", "99999999.99"].map(String::from),
+        );
+        for text in &texts {
+            let parsed = Money::parse(text);
+            assert_eq!(any.is_match(text), parsed.is_some(), "{text:?}");
+            // "-0" is zero, yet documented as negative: a stricter schema.
+            if !text.starts_with('-') {
+                assert_eq!(
+                    non_negative.is_match(text),
+                    parsed.is_some_and(|m| m.cents() >= 0),
+                    "{text:?}"
+                );
+            }
+            assert_eq!(
+                positive.is_match(text),
+                parsed.is_some_and(|m| m.cents() > 0),
+                "{text:?}"
+            );
+        }
     }
 }

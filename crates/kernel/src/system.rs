@@ -197,7 +197,7 @@ pub async fn migrate<S: System>(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 /// The system's OpenAPI 3.1 document.
 pub fn openapi<S: System>() -> OpenApi {
-    crate::docs::with_bearer_auth(S::api().1)
+    crate::docs::finish(S::api().1)
 }
 
 /// The whole HTTP application: documented routes and aliases, throttling,
@@ -223,10 +223,7 @@ pub fn app<S: System>(state: S::State) -> Router {
             throttle,
             crate::throttle::middleware,
         ))
-        .merge(crate::docs::router(
-            crate::docs::with_bearer_auth(openapi),
-            S::TITLE,
-        ));
+        .merge(crate::docs::router(crate::docs::finish(openapi), S::TITLE));
     crate::http::wrap(router, &settings, S::envelope(), S::layers)
 }
 

@@ -169,7 +169,7 @@ async fn page(
 /// `is_important`; `?search=` over tags; ordering: `created_at`,
 /// `updated_at`, `category`, `is_important`.
 #[utoipa::path(get, path = "/api/admin-notes/", tag = "admin-notes", security(("jwt" = [])),
-    params(("candidate" = Option<i64>, Query), ("admin" = Option<i64>, Query), ("category" = Option<String>, Query),
+    params(("candidate" = Option<i64>, Query), ("admin" = Option<i64>, Query), ("category" = inline(Option<NoteCategory>), Query),
            ("is_important" = Option<bool>, Query), ("search" = Option<String>, Query), ("ordering" = Option<String>, Query),
            ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<AdminNoteOut>), (status = 400), (status = 401), (status = 403)))]
@@ -182,7 +182,10 @@ pub async fn list_admin_notes(
 }
 
 /// Notes about one candidate, newest first (same filters as the list).
-#[utoipa::path(get, path = "/api/admin-notes/candidate/{id}/", tag = "admin-notes", security(("jwt" = [])), params(("id" = i64, Path, description = "The candidate's user id")),
+#[utoipa::path(get, path = "/api/admin-notes/candidate/{id}/", tag = "admin-notes", security(("jwt" = [])),
+    params(("id" = i64, Path, description = "The candidate's user id"), ("candidate" = Option<i64>, Query), ("admin" = Option<i64>, Query),
+           ("category" = inline(Option<NoteCategory>), Query), ("is_important" = Option<bool>, Query), ("search" = Option<String>, Query),
+           ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<AdminNoteOut>), (status = 401), (status = 403), (status = 404)))]
 pub async fn candidate_admin_notes(
     State(state): State<AppState>,
@@ -199,33 +202,39 @@ pub async fn candidate_admin_notes(
     Ok(Json(page(&state, &list, query).await?))
 }
 
-/// The writable fields of a note.
+kernel::choices!(
+    /// What a note is about.
+    pub NoteCategory = CATEGORIES
+);
+
+/// The writable fields of a note. On PUT, optional fields left out keep
+/// their values.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct AdminNoteIn {
     /// The candidate's user id.
-    #[schema(value_type = i64)]
     #[serde(default)]
+    #[schema(value_type = i64, required = true)]
     pub candidate: Field<i64>,
-    #[schema(value_type = String, max_length = 10000)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<10000>, required = true)]
     pub note_text: Field<String>,
     /// The original's name for `note_text`.
-    #[schema(value_type = Option<String>, max_length = 10000)]
     #[serde(default)]
+    #[schema(ignore)]
     pub content: Field<String>,
-    /// progress, concern, achievement, medical, accommodation or general (default).
-    #[schema(value_type = Option<String>)]
+    /// Defaults to `general`.
     #[serde(default)]
+    #[schema(value_type = NoteCategory, required = false)]
     pub category: Field<String>,
-    #[schema(value_type = Option<String>, max_length = 200)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<200>)]
     pub title: Field<String>,
     /// Comma-separated; blanks and spaces around tags are dropped.
-    #[schema(value_type = Option<String>, max_length = 255)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<255>)]
     pub tags: Field<String>,
-    #[schema(value_type = Option<bool>)]
     #[serde(default)]
+    #[schema(value_type = bool, required = false)]
     pub is_important: Field<bool>,
 }
 

@@ -103,12 +103,55 @@ fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
     (1900..=9999).contains(&time.year()).then_some(time)
 }
 
+kernel::choices!(
+    /// What an audited change did.
+    pub AuditAction = ACTIONS
+);
+
+/// A user id: a positive whole number.
+pub struct ActorId;
+
+impl utoipa::PartialSchema for ActorId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Integer)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Int64,
+            )))
+            .minimum(Some(1))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ActorId {}
+
+/// What [`parse_time`] reads.
+pub struct TimeFrom1900;
+
+impl utoipa::PartialSchema for TimeFrom1900 {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::{KnownFormat, ObjectBuilder, SchemaFormat, schema::Type};
+        utoipa::openapi::schema::AnyOfBuilder::new()
+            .item(kernel::form::schema::date_from_1900())
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+                    .pattern(Some("^(19[0-9]{2}|[2-9][0-9]{3})-")),
+            )
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TimeFrom1900 {}
+
 /// List audit rows, newest first. Filters: `action`, `object_type`,
 /// `object_id`, `actor`, `created_after`, `created_before`; ordering:
 /// `created_at`, `action`, `object_type`.
 #[utoipa::path(get, path = "/api/audit-logs/", tag = "audit", security(("jwt" = [])),
-    params(("action" = Option<String>, Query), ("object_type" = Option<String>, Query), ("object_id" = Option<String>, Query),
-           ("actor" = Option<i64>, Query), ("created_after" = Option<String>, Query), ("created_before" = Option<String>, Query),
+    params(("action" = inline(Option<AuditAction>), Query), ("object_type" = Option<String>, Query), ("object_id" = Option<String>, Query),
+           ("actor" = inline(Option<ActorId>), Query), ("created_after" = inline(Option<TimeFrom1900>), Query),
+           ("created_before" = inline(Option<TimeFrom1900>), Query),
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<AuditLogOut>), (status = 400), (status = 401), (status = 403)))]
 pub async fn list_audit_logs(

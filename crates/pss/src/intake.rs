@@ -45,13 +45,26 @@ pub struct IntakeIn {
     /// The answers, as a JSON object. Answers named like profile fields
     /// (`diagnosis`, `phone_number`, ...) are validated and copied onto the
     /// profile; the whole form is kept.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = responses, required = true)]
     #[serde(default)]
     pub responses: Field<Value>,
     /// The original's name for `responses`.
-    #[schema(value_type = Option<Object>)]
+    #[schema(ignore)]
     #[serde(default)]
     pub intake_data: Field<Value>,
+}
+
+/// A non-empty object; answers named like profile fields must be valid
+/// profile values.
+fn responses() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::schema::AllOfBuilder::new()
+        .item(utoipa::openapi::Ref::from_schema_name("ProfileIn"))
+        .item(
+            utoipa::openapi::ObjectBuilder::new()
+                .schema_type(utoipa::openapi::schema::Type::Object)
+                .min_properties(Some(1)),
+        )
+        .into()
 }
 
 /// One submitted intake form, decrypted.

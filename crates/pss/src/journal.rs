@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{Days, NaiveDate, Utc};
 use kernel::extract::{ClientIp, IntId};
+use kernel::form::schema::Date1900;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FieldErrors, FilterKind, Json, Page, PageSize};
 use sea_orm::sea_query::Expr;
@@ -213,8 +214,8 @@ fn date_filters(
 /// `mood`, `user`, `date`, `date_after`/`start_date`, `date_before`/`end_date`;
 /// ordering: `date`, `created_at`, `energy_level`, `mood`, `barrier_count`.
 #[utoipa::path(get, path = "/api/journal/", tag = "journal", security(("jwt" = [])),
-    params(("mood" = Option<String>, Query), ("user" = Option<i64>, Query), ("date" = Option<NaiveDate>, Query),
-           ("date_after" = Option<NaiveDate>, Query), ("date_before" = Option<NaiveDate>, Query),
+    params(("mood" = inline(Option<Mood>), Query), ("user" = Option<i64>, Query), ("date" = inline(Option<Date1900>), Query),
+           ("date_after" = inline(Option<Date1900>), Query), ("date_before" = inline(Option<Date1900>), Query),
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<JournalEntryOut>), (status = 400), (status = 401)))]
 pub async fn list_journal_entries(
@@ -270,45 +271,58 @@ pub async fn list_journal_entries(
     }))
 }
 
+kernel::choices!(
+    /// How the day felt.
+    pub Mood = MOODS
+);
+
+fn energy_level() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::int(1, 10)
+}
+
+fn barrier_count() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::int(0, 100)
+}
+
 /// The writable fields of an entry.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct JournalEntryIn {
-    #[schema(value_type = String, max_length = 255)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<255>, required = true)]
     pub title: Field<String>,
-    #[schema(value_type = String, max_length = 10000)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<10000>, required = true)]
     pub content: Field<String>,
     /// excellent, good, okay, difficult or very_difficult.
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(value_type = Mood, required = true)]
     pub mood: Field<String>,
     /// 1–10.
-    #[schema(value_type = i32, minimum = 1, maximum = 10)]
     #[serde(default)]
+    #[schema(schema_with = energy_level, required = true)]
     pub energy_level: Field<i64>,
     /// `YYYY-MM-DD`, not in the future; today when left out.
-    #[schema(value_type = Option<NaiveDate>)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::date_from_1900, required = false)]
     pub date: Field<String>,
-    #[schema(value_type = Option<String>, max_length = 5000)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<5000>)]
     pub activities: Field<String>,
-    #[schema(value_type = Option<String>, max_length = 5000)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<5000>)]
     pub challenges: Field<String>,
-    #[schema(value_type = Option<String>, max_length = 5000)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<5000>)]
     pub achievements: Field<String>,
-    #[schema(value_type = Option<String>, max_length = 5000)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<5000>)]
     pub barriers_faced: Field<String>,
     /// 0–100 (default 0).
-    #[schema(value_type = Option<i32>, minimum = 0, maximum = 100)]
     #[serde(default)]
+    #[schema(schema_with = barrier_count, required = false)]
     pub barrier_count: Field<i64>,
-    #[schema(value_type = Option<String>, max_length = 10000)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<10000>)]
     pub notes: Field<String>,
 }
 

@@ -130,62 +130,97 @@ impl ProfileOut {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ProfileIn {
     /// `YYYY-MM-DD`, not in the future.
-    #[schema(value_type = Option<NaiveDate>)]
     #[serde(default)]
+    #[schema(schema_with = date_of_birth)]
     pub date_of_birth: Field<String>,
     /// `+27XXXXXXXXX` or `0XXXXXXXXX` (spaces and dashes are ignored).
-    #[schema(value_type = Option<String>)]
     #[serde(default, alias = "contact_number")]
+    #[schema(schema_with = phone)]
     pub phone_number: Field<String>,
-    #[schema(value_type = Option<String>, max_length = 500)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<500>)]
     pub address: Field<String>,
     /// 13 digits, `YYMMDD…`.
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
+    #[schema(schema_with = id_number)]
     pub id_number: Field<String>,
-    #[schema(value_type = Option<String>, max_length = 5000)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<5000>)]
     pub diagnosis: Field<String>,
-    #[schema(value_type = Option<String>, max_length = 5000)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<5000>)]
     pub medications: Field<String>,
-    #[schema(value_type = Option<String>, max_length = 5000)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<5000>)]
     pub allergies: Field<String>,
-    #[schema(value_type = Option<String>, max_length = 255)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<255>)]
     pub doctor_name: Field<String>,
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
+    #[schema(schema_with = phone)]
     pub doctor_phone: Field<String>,
-    #[schema(value_type = Option<String>, max_length = 10000)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<10000>)]
     pub medical_notes: Field<String>,
-    #[schema(value_type = Option<String>, max_length = 255)]
     #[serde(default, alias = "emergency_contact")]
+    #[schema(schema_with = kernel::form::schema::optional_text::<255>)]
     pub emergency_contact_name: Field<String>,
-    #[schema(value_type = Option<String>)]
     #[serde(default, alias = "emergency_phone")]
+    #[schema(schema_with = phone)]
     pub emergency_contact_phone: Field<String>,
-    #[schema(value_type = Option<String>, max_length = 100)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<100>)]
     pub emergency_contact_relationship: Field<String>,
-    #[schema(value_type = Option<String>, max_length = 2000)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<2000>)]
     pub accommodations: Field<String>,
-    #[schema(value_type = Option<String>, max_length = 2000)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<2000>)]
     pub assistive_technology: Field<String>,
-    #[schema(value_type = Option<String>, max_length = 100)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<100>)]
     pub learning_style: Field<String>,
-    #[schema(value_type = Option<String>, max_length = 2000)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<2000>)]
     pub support_needs: Field<String>,
-    #[schema(value_type = Option<String>, max_length = 2000)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<2000>)]
     pub communication_preferences: Field<String>,
+}
+
+/// `YYYY-MM-DD` from 1900-01-01, not in the future; blank or null clears it.
+fn date_of_birth() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::blank_or_null(kernel::form::schema::date_from_1900())
+}
+
+/// `+27XXXXXXXXX` or `0XXXXXXXXX` (9 or 10 digits after the prefix, which
+/// may be left out); spaces and dashes are ignored, blank or null clears it.
+fn phone() -> utoipa::openapi::schema::Schema {
+    const SEPARATORS: &str = "[ -]*";
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            utoipa::openapi::schema::Type::String,
+            utoipa::openapi::schema::Type::Null,
+        ]))
+        .pattern(Some(format!(
+            "^( *|{s}(\\+{s}2{s}7{s}|0{s})?([0-9]{s}){{9,10}})$",
+            s = SEPARATORS
+        )))
+        .into()
+}
+
+/// 13 digits starting `YYMMDD` with a real month and day; blank or null
+/// clears it.
+fn id_number() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+            utoipa::openapi::schema::Type::String,
+            utoipa::openapi::schema::Type::Null,
+        ]))
+        .pattern(Some(
+            "^ *([0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{7})? *$",
+        ))
+        .into()
 }
 
 impl ProfileIn {

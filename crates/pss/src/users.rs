@@ -329,7 +329,7 @@ async fn list(
 /// email and names; ordering: `email`, `first_name`, `last_name`, `role`,
 /// `date_joined`.
 #[utoipa::path(get, path = "/api/users/", tag = "users", security(("jwt" = [])),
-    params(("role" = Option<String>, Query), ("is_active" = Option<bool>, Query), ("has_completed_intake" = Option<bool>, Query),
+    params(("role" = inline(Option<Role>), Query), ("is_active" = Option<bool>, Query), ("has_completed_intake" = Option<bool>, Query),
            ("search" = Option<String>, Query), ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<UserOut>), (status = 401), (status = 403)))]
 pub async fn list_users(
@@ -344,41 +344,41 @@ pub async fn list_users(
 /// A new account, as an administrator gives it.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct AccountIn {
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::email, required = true)]
     pub email: Field<String>,
     /// At least 12 characters with upper and lower case, a digit and a
     /// symbol, not containing the email's name or the user's names.
-    #[schema(value_type = String, write_only)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::password::<12>, required = true)]
     pub password: Field<String>,
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<150>)]
     pub first_name: Field<String>,
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<150>)]
     pub last_name: Field<String>,
 }
 
 /// A new account of any role.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct UserCreateIn {
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::email, required = true)]
     pub email: Field<String>,
     /// As at registration.
-    #[schema(value_type = String, write_only)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::password::<12>, required = true)]
     pub password: Field<String>,
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<150>)]
     pub first_name: Field<String>,
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<150>)]
     pub last_name: Field<String>,
     /// `candidate` (the default); `admin` and `superuser` take a superuser.
-    #[schema(value_type = Option<Role>)]
     #[serde(default)]
+    #[schema(value_type = Role, required = false)]
     pub role: Field<String>,
 }
 
@@ -611,22 +611,22 @@ pub async fn retrieve_user(
 /// administrators (and never one's own); anything else is ignored.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct UserIn {
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::email, required = true)]
     pub email: Field<String>,
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<150>)]
     pub first_name: Field<String>,
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<150>)]
     pub last_name: Field<String>,
     /// Administrators only; granting `superuser` takes a superuser.
-    #[schema(value_type = Option<Role>)]
     #[serde(default)]
+    #[schema(value_type = Role, required = false)]
     pub role: Field<String>,
     /// Administrators only.
-    #[schema(value_type = Option<bool>)]
     #[serde(default)]
+    #[schema(value_type = bool, required = false)]
     pub is_active: Field<bool>,
 }
 

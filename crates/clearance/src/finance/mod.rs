@@ -90,6 +90,24 @@ pub(crate) fn readable(me: &user::Model, student_id: impl ColumnTrait) -> Condit
     }
 }
 
+/// A Safaricom number as [`normalize_phone`](crate::mpesa::normalize_phone)
+/// reads it: `07XXXXXXXX`, `01XXXXXXXX`, `7XXXXXXXX` or `2547XXXXXXXX`,
+/// spaces, dashes, brackets and `+` anywhere.
+pub(crate) fn phone() -> utoipa::openapi::schema::Schema {
+    const SEPARATORS: &str = "[ ()+-]*";
+    let eight_digits = format!("({SEPARATORS}[0-9]){{8}}");
+    let pattern = format!(
+        "^{s}(0{s}[17]{d}|[17]{d}|2{s}5{s}4{s}[17]{d}){s}$",
+        s = SEPARATORS,
+        d = eight_digits
+    );
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .max_length(Some(20))
+        .pattern(Some(pattern))
+        .into()
+}
+
 /// The office type whose staff keep the books.
 const FINANCE_OFFICE: &str = "finance";
 

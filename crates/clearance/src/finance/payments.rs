@@ -119,6 +119,26 @@ pub(super) fn payment_snapshot(p: &payment::Model) -> Value {
     })
 }
 
+kernel::choices!(
+    /// How a payment was made.
+    pub PaymentMethod = payment::METHODS
+);
+
+const PAYMENT_STATUSES: &[&str] = &["pending", "paid", "failed"];
+
+kernel::choices!(
+    /// Whether a payment was received.
+    pub PaymentStatus = PAYMENT_STATUSES
+);
+
+fn amount() -> utoipa::openapi::schema::Schema {
+    Money::positive_schema()
+}
+
+fn phone_or_null() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::or_null(super::phone())
+}
+
 pub(super) fn filtered_payments(
     list: &ListQuery,
     mut query: Select<payment::Entity>,
@@ -133,7 +153,7 @@ pub(super) fn filtered_payments(
         query,
         "status",
         payment::Column::Status,
-        FilterKind::Choice(&["pending", "paid", "failed"]),
+        FilterKind::Choice(PAYMENT_STATUSES),
     )?;
     query = list.filter(
         query,
@@ -169,7 +189,7 @@ pub(super) fn filtered_payments(
 /// their own). Filters: `payment_method`, `status`, `is_verified`, `student`;
 /// search: student name, email, registration number.
 #[utoipa::path(get, path = "/api/finance/payments/", tag = "finance", security(("jwt" = [])),
-    params(("payment_method" = Option<String>, Query), ("status" = Option<String>, Query), ("is_verified" = Option<bool>, Query),
+    params(("payment_method" = inline(Option<PaymentMethod>), Query), ("status" = inline(Option<PaymentStatus>), Query), ("is_verified" = Option<bool>, Query),
            ("student" = Option<Uuid>, Query), ("search" = Option<String>, Query), ("ordering" = Option<String>, Query),
            ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<PaymentOut>), (status = 401)))]
@@ -192,32 +212,68 @@ pub async fn list_payments(
     }))
 }
 
+/// A payment received for a student.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct PaymentIn {
-    /// The student record (create only; `student_id` is accepted too).
+    /// The student record.
     #[serde(default)]
-    #[schema(value_type = Uuid)]
+    #[schema(value_type = Uuid, required = true)]
     pub student: Field<Uuid>,
+    /// The original frontend's name for `student`.
     #[serde(default)]
-    #[schema(value_type = Option<Uuid>)]
+    #[schema(ignore)]
     pub student_id: Field<Uuid>,
     #[serde(default)]
-    #[schema(value_type = Money)]
+    #[schema(schema_with = amount, required = true)]
     pub amount: Field<Money>,
+    /// Defaults to `mpesa`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = PaymentMethod, required = false)]
     pub payment_method: Field<String>,
+    /// Unique among payments.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<100>)]
     pub transaction_id: Field<String>,
+    /// Required for an M-PESA payment.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = phone_or_null)]
     pub phone_number: Field<String>,
+    /// Not in the future; defaults to now.
     #[serde(default)]
     #[schema(value_type = Option<chrono::DateTime<Utc>>)]
     pub payment_date: Field<chrono::DateTime<Utc>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<10000>)]
+    pub notes: Field<String>,
+}
+
+/// A payment's fields on PUT (and, none required, on PATCH); its student
+/// cannot change, nor can a verified payment.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct PaymentUpdateIn {
+    /// Not writable: any value is refused.
+    #[serde(default)]
+    #[schema(ignore)]
+    pub student: Field<Uuid>,
+    /// Not writable: any value is refused.
+    #[serde(default)]
+    #[schema(ignore)]
+    pub student_id: Field<Uuid>,
+    #[serde(default)]
+    #[schema(schema_with = amount, required = true)]
+    pub amount: Field<Money>,
+    #[serde(default)]
+    #[schema(value_type = PaymentMethod, required = true)]
+    pub payment_method: Field<String>,
+    /// Unique among payments.
+    #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<100>)]
+    pub transaction_id: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = phone_or_null)]
+    pub phone_number: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<10000>)]
     pub notes: Field<String>,
 }
 
@@ -464,7 +520,7 @@ async fn write_payment(
     me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
-    body: Result<Json<PaymentIn>, ApiError>,
+    body: Result<Json<PaymentUpdateIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<PaymentOut>> {
     let txn = kernel::db::begin_write(&state.db).await?;
@@ -545,27 +601,27 @@ async fn write_payment(
 }
 
 /// Correct a payment that is not verified yet (admin).
-#[utoipa::path(put, path = "/api/finance/payments/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = PaymentIn,
+#[utoipa::path(put, path = "/api/finance/payments/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = PaymentUpdateIn,
     responses((status = 200, body = PaymentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_payment(
     State(state): State<AppState>,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    body: Result<Json<PaymentIn>, ApiError>,
+    body: Result<Json<PaymentUpdateIn>, ApiError>,
 ) -> ApiResult<Json<PaymentOut>> {
     write_payment(&state, me, ip, id, body, false).await
 }
 
 /// Correct some fields of a payment that is not verified yet (admin).
-#[utoipa::path(patch, path = "/api/finance/payments/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = PaymentIn,
+#[utoipa::path(patch, path = "/api/finance/payments/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = PaymentUpdateIn,
     responses((status = 200, body = PaymentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_payment(
     State(state): State<AppState>,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    body: Result<Json<PaymentIn>, ApiError>,
+    body: Result<Json<PaymentUpdateIn>, ApiError>,
 ) -> ApiResult<Json<PaymentOut>> {
     write_payment(&state, me, ip, id, body, true).await
 }

@@ -105,7 +105,7 @@ fn record_not_found() -> ApiError {
 /// students: their own). Filters: `graduation_fee_status`, `student`; search:
 /// student name, email, registration number.
 #[utoipa::path(get, path = "/api/finance/records/", tag = "finance", security(("jwt" = [])),
-    params(("graduation_fee_status" = Option<String>, Query), ("student" = Option<Uuid>, Query), ("search" = Option<String>, Query),
+    params(("graduation_fee_status" = inline(Option<FeeStatus>), Query), ("student" = Option<Uuid>, Query), ("search" = Option<String>, Query),
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<FinanceRecordOut>), (status = 401)))]
 pub async fn list_records(
@@ -159,23 +159,66 @@ pub async fn list_records(
     }))
 }
 
+kernel::choices!(
+    /// Where a student's graduation fee stands.
+    pub FeeStatus = FEE_STATUSES
+);
+
+fn money_or_null() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::or_null(<Money as utoipa::PartialSchema>::schema())
+}
+
+fn fee() -> utoipa::openapi::schema::Schema {
+    Money::non_negative_schema()
+}
+
+fn fee_or_null() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::or_null(Money::non_negative_schema())
+}
+
+/// A new student's finance record.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct FinanceRecordIn {
-    /// The student record (create only).
+    /// The student record.
     #[serde(default)]
-    #[schema(value_type = Uuid)]
+    #[schema(value_type = Uuid, required = true)]
     pub student: Field<Uuid>,
+    /// Defaults to 0.
     #[serde(default)]
-    #[schema(value_type = Option<Money>)]
+    #[schema(schema_with = money_or_null)]
     pub tuition_balance: Field<Money>,
+    /// Defaults to the configured graduation fee.
     #[serde(default)]
-    #[schema(value_type = Option<Money>)]
+    #[schema(schema_with = fee_or_null)]
     pub graduation_fee: Field<Money>,
+    /// Defaults to `pending`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = FeeStatus, required = false)]
     pub graduation_fee_status: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<10000>)]
+    pub notes: Field<String>,
+}
+
+/// A finance record's fields on PUT (and, none required, on PATCH); its
+/// student cannot change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct FinanceRecordUpdateIn {
+    /// Not writable: any value is refused.
+    #[serde(default)]
+    #[schema(ignore)]
+    pub student: Field<Uuid>,
+    #[serde(default)]
+    #[schema(value_type = Money, required = true)]
+    pub tuition_balance: Field<Money>,
+    #[serde(default)]
+    #[schema(schema_with = fee, required = true)]
+    pub graduation_fee: Field<Money>,
+    #[serde(default)]
+    #[schema(value_type = FeeStatus, required = true)]
+    pub graduation_fee_status: Field<String>,
+    #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<10000>)]
     pub notes: Field<String>,
 }
 
@@ -313,7 +356,7 @@ async fn write_record(
     me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
-    body: Result<Json<FinanceRecordIn>, ApiError>,
+    body: Result<Json<FinanceRecordUpdateIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<FinanceRecordOut>> {
     let txn = kernel::db::begin_write(&state.db).await?;
@@ -387,27 +430,27 @@ async fn write_record(
 }
 
 /// Replace a finance record's amounts, status and notes (admin).
-#[utoipa::path(put, path = "/api/finance/records/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = FinanceRecordIn,
+#[utoipa::path(put, path = "/api/finance/records/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = FinanceRecordUpdateIn,
     responses((status = 200, body = FinanceRecordOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_record(
     State(state): State<AppState>,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    body: Result<Json<FinanceRecordIn>, ApiError>,
+    body: Result<Json<FinanceRecordUpdateIn>, ApiError>,
 ) -> ApiResult<Json<FinanceRecordOut>> {
     write_record(&state, me, ip, id, body, false).await
 }
 
 /// Change some of a finance record's fields (admin).
-#[utoipa::path(patch, path = "/api/finance/records/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = FinanceRecordIn,
+#[utoipa::path(patch, path = "/api/finance/records/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = FinanceRecordUpdateIn,
     responses((status = 200, body = FinanceRecordOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_record(
     State(state): State<AppState>,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
-    body: Result<Json<FinanceRecordIn>, ApiError>,
+    body: Result<Json<FinanceRecordUpdateIn>, ApiError>,
 ) -> ApiResult<Json<FinanceRecordOut>> {
     write_record(&state, me, ip, id, body, true).await
 }

@@ -135,9 +135,21 @@ pub async fn payment_statistics(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct VerifyIn {
-    /// Defaults to true; false cancels.
+    /// Defaults to true; `false` cancels (400 `Verification cancelled`).
+    #[schema(schema_with = verify_flag)]
     pub verify: Option<bool>,
     pub notes: Option<String>,
+}
+
+fn verify_flag() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Boolean, Type::Null]))
+        .enum_values(Some([
+            serde_json::Value::Bool(true),
+            serde_json::Value::Null,
+        ]))
+        .into()
 }
 
 #[derive(Debug, Serialize, ToSchema)]

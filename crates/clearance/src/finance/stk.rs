@@ -31,12 +31,26 @@ const MPESA_MAX: i64 = 150_000;
 pub struct StkPushIn {
     /// The Safaricom number to prompt, e.g. 0712345678.
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(schema_with = super::phone, required = true)]
     pub phone_number: Field<String>,
-    /// Defaults to the outstanding graduation fee.
+    /// Whole shillings, 1 to 150 000; defaults to the outstanding graduation fee.
     #[serde(default)]
-    #[schema(value_type = Option<Money>)]
+    #[schema(schema_with = mpesa_amount)]
     pub amount: Field<Money>,
+}
+
+fn mpesa_amount() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, SchemaType, Type};
+    kernel::form::schema::or_null(
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Integer]))
+            .format(Some(SchemaFormat::Custom("decimal".into())))
+            .pattern(Some(
+                r"^\+?0*([1-9][0-9]{0,4}|1[0-4][0-9]{4}|150000)(\.0{0,2})?$",
+            ))
+            .minimum(Some(1))
+            .maximum(Some(MPESA_MAX)),
+    )
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -193,6 +207,60 @@ pub struct CallbackQuery {
     pub token: Option<String>,
 }
 
+/// Daraja's STK push result, as far as it is read: a callback without a
+/// `CheckoutRequestID` or an integer `ResultCode` is malformed (400).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code, non_snake_case)]
+pub struct DarajaCallback {
+    Body: DarajaCallbackBody,
+}
+
+#[derive(Debug, ToSchema)]
+#[allow(dead_code, non_snake_case)]
+pub struct DarajaCallbackBody {
+    stkCallback: StkCallback,
+}
+
+#[derive(Debug, ToSchema)]
+#[allow(dead_code, non_snake_case)]
+pub struct StkCallback {
+    /// Not read.
+    MerchantRequestID: Option<serde_json::Value>,
+    /// The checkout to settle; an unknown one is acknowledged and ignored.
+    CheckoutRequestID: String,
+    /// 0 when paid; a number or a string of digits.
+    #[schema(schema_with = result_code)]
+    ResultCode: i64,
+    /// Why a payment failed; text is kept in the payment's notes.
+    ResultDesc: Option<serde_json::Value>,
+    /// `{"Item": [{"Name": "MpesaReceiptNumber", "Value": ...}, ...]}` when paid.
+    CallbackMetadata: Option<serde_json::Value>,
+}
+
+/// What Daraja is answered: `ResultCode` 0 once the callback is accepted.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code, non_snake_case)]
+pub struct DarajaAnswer {
+    ResultCode: i32,
+    ResultDesc: String,
+}
+
+fn result_code() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64))),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[+-]?[0-9]{1,18}$")),
+        )
+        .into()
+}
+
 fn daraja_answer(status: StatusCode, code: i32, description: &str) -> Response {
     (
         status,
@@ -204,8 +272,10 @@ fn daraja_answer(status: StatusCode, code: i32, description: &str) -> Response {
 /// Daraja's STK push result (public). Matched on the stored
 /// `CheckoutRequestID` only; idempotent; always acknowledged once accepted.
 #[utoipa::path(post, path = "/api/finance/mpesa_callback/", tag = "finance", params(("token" = Option<String>, Query)),
-    request_body(content = serde_json::Value, description = "Daraja's `{Body: {stkCallback: {...}}}`"),
-    responses((status = 200, description = "`{\"ResultCode\":0,\"ResultDesc\":\"Accepted\"}`"), (status = 400), (status = 403)))]
+    request_body(content = DarajaCallback, description = "Daraja's `{Body: {stkCallback: {...}}}`"),
+    responses((status = 200, body = DarajaAnswer, description = "Accepted (also for a checkout that is unknown or already settled)."),
+        (status = 400, body = DarajaAnswer, description = "Malformed callback."),
+        (status = 403, body = DarajaAnswer, description = "A wrong `token`, or an address not allowed.")))]
 pub async fn mpesa_callback(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -225,9 +295,10 @@ pub async fn mpesa_callback(
         tracing::warn!(client_ip = ?ip, "M-PESA callback from an address not allowed");
         return daraja_answer(StatusCode::FORBIDDEN, 1, "Rejected");
     }
-    let Ok(value) = serde_json::from_slice::<Value>(&body) else {
+    let Ok(mut value) = serde_json::from_slice::<Value>(&body) else {
         return daraja_answer(StatusCode::BAD_REQUEST, 1, "Malformed callback");
     };
+    kernel::extract::integral_floats_as_integers(&mut value);
     let callback = &value["Body"]["stkCallback"];
     let (Some(checkout), Some(result_code)) = (
         callback["CheckoutRequestID"].as_str(),

@@ -14,6 +14,7 @@ mod finance;
 mod gowns;
 mod journey;
 mod notifications;
+mod openapi;
 mod platform;
 mod students;
 mod users;

@@ -64,7 +64,7 @@ async fn version_of<C: ConnectionTrait>(db: &C, policy_id: i64) -> ApiResult<Str
 
 /// The caller's consents. Filters: `consent_type`, `granted`.
 #[utoipa::path(get, path = "/api/popia/consents/", tag = "popia", security(("jwt" = [])),
-    params(("consent_type" = Option<String>, Query), ("granted" = Option<bool>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
+    params(("consent_type" = inline(Option<ConsentType>), Query), ("granted" = Option<bool>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<ConsentOut>), (status = 400), (status = 401)))]
 pub async fn list_consents(
     State(state): State<AppState>,
@@ -89,21 +89,26 @@ pub async fn list_consents(
     })))
 }
 
+kernel::choices!(
+    /// What a consent covers.
+    pub ConsentType = consent::TYPES
+);
+
 /// A consent to grant.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct GrantIn {
     /// data_processing, medical_data, communications or data_sharing.
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(value_type = ConsentType, required = true)]
     pub consent_type: Field<String>,
     /// The id of the policy version consented to; the active version when
     /// left out (as is `version`).
-    #[schema(value_type = Option<i64>)]
     #[serde(default)]
+    #[schema(value_type = Option<i64>)]
     pub privacy_policy_version_id: Field<i64>,
     /// The policy version's number instead of its id.
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     pub version: Field<String>,
 }
 

@@ -68,7 +68,7 @@ impl DeletionRequestOut {
 /// Deletion requests, newest first: administrators see those of everyone
 /// they reach, others their own. Filter: `status`.
 #[utoipa::path(get, path = "/api/popia/deletion-requests/", tag = "popia", security(("jwt" = [])),
-    params(("status" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
+    params(("status" = inline(Option<DeletionStatus>), Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<DeletionRequestOut>), (status = 400), (status = 401)))]
 pub async fn list_deletion_requests(
     State(state): State<AppState>,
@@ -115,11 +115,16 @@ pub async fn list_deletion_requests(
     })))
 }
 
+kernel::choices!(
+    /// Where a deletion request stands.
+    pub DeletionStatus = deletion::STATUSES
+);
+
 /// Why the caller wants their data erased.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct DeletionRequestIn {
-    #[schema(value_type = Option<String>, max_length = 2000)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<2000>)]
     pub reason: Field<String>,
 }
 
@@ -244,16 +249,23 @@ kernel::gate! {
     }
 }
 
+const REVIEW_ACTIONS: &[&str] = &["approve", "reject"];
+
+kernel::choices!(
+    /// A reviewer's decision.
+    pub ReviewAction = REVIEW_ACTIONS
+);
+
 /// A decision on a deletion request.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ReviewIn {
     /// approve or reject.
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(value_type = ReviewAction, required = true)]
     pub action: Field<String>,
     /// Required when rejecting: the reason given to the person.
-    #[schema(value_type = Option<String>, max_length = 2000)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<2000>)]
     pub notes: Field<String>,
 }
 
@@ -273,7 +285,7 @@ pub async fn review_deletion_request(
     let (request, owner) = reviewable(&txn, &me, id).await?;
     let Json(input) = body?;
     let mut c = Checker::new();
-    let action = c.choice("action", input.action, &["approve", "reject"]);
+    let action = c.choice("action", input.action, REVIEW_ACTIONS);
     let notes = c.optional_text("notes", input.notes, 2000).flatten();
     if action.as_deref() == Some("reject") && notes.is_none() {
         c.error(

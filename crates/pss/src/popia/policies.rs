@@ -88,26 +88,31 @@ pub async fn list_privacy_policies(
     Ok(Json(page.map(PrivacyPolicyOut::from)))
 }
 
+/// `YYYY-MM-DD`; today when left out or null.
+fn effective_date() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::or_null(kernel::form::schema::date_from_1900())
+}
+
 /// A new version of the privacy policy.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct PrivacyPolicyIn {
     /// Unique, such as `2.0`.
-    #[schema(value_type = String, max_length = 20)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<20>, required = true)]
     pub version: Field<String>,
-    #[schema(value_type = String, max_length = 200)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<200>, required = true)]
     pub title: Field<String>,
-    #[schema(value_type = String, max_length = 100000)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<100000>, required = true)]
     pub content: Field<String>,
     /// `YYYY-MM-DD`; today when left out.
-    #[schema(value_type = Option<NaiveDate>)]
     #[serde(default)]
+    #[schema(schema_with = effective_date)]
     pub effective_date: Field<String>,
     /// Publish it now, replacing the active version (default false).
-    #[schema(value_type = Option<bool>)]
     #[serde(default)]
+    #[schema(value_type = bool, required = false)]
     pub is_active: Field<bool>,
 }
 

@@ -72,25 +72,39 @@ pub(crate) async fn signed_in(
     })
 }
 
+fn self_registered_role() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::optional_choice(&[Role::Candidate.as_str()])
+}
+
+/// Any non-empty password of up to 128 characters.
+fn login_password() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .min_length(Some(1))
+        .max_length(Some(128))
+        .write_only(true)
+        .into()
+}
+
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct RegisterIn {
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::email, required = true)]
     pub email: Field<String>,
     /// At least 12 characters with upper and lower case, a digit and a
     /// symbol, not containing the email's name or the user's names.
-    #[schema(value_type = String, write_only)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::password::<12>, required = true)]
     pub password: Field<String>,
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<150>)]
     pub first_name: Field<String>,
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<150>)]
     pub last_name: Field<String>,
     /// Only `candidate` may be self-registered.
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
+    #[schema(schema_with = self_registered_role)]
     pub role: Field<String>,
 }
 
@@ -133,12 +147,43 @@ pub async fn register(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct CredentialsIn {
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<254>, required = true)]
     pub email: Field<String>,
-    #[schema(value_type = String, write_only)]
     #[serde(default)]
+    #[schema(schema_with = login_password, required = true)]
     pub password: Field<String>,
+}
+
+/// What a password sign-in answers: a session, or a 2FA challenge.
+pub struct LoginOut;
+
+impl utoipa::PartialSchema for LoginOut {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::OneOfBuilder::new()
+            .item(utoipa::openapi::Ref::from_schema_name("SessionOut"))
+            .item(utoipa::openapi::Ref::from_schema_name(
+                "TwoFactorChallengeOut",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for LoginOut {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push(("SessionOut".into(), SessionOut::schema()));
+        schemas.push((
+            "TwoFactorChallengeOut".into(),
+            crate::two_factor::TwoFactorChallengeOut::schema(),
+        ));
+        SessionOut::schemas(schemas);
+    }
 }
 
 pub const INVALID_CREDENTIALS: &str = "Invalid email or password";
@@ -150,7 +195,9 @@ pub const INVALID_CREDENTIALS: &str = "Invalid email or password";
 /// from one address within 15 minutes lock that pair for 15 minutes: 429 even
 /// with the right password. A success forgets the failures.
 #[utoipa::path(post, path = "/api/auth/login/", tag = "auth", request_body = CredentialsIn,
-    responses((status = 200, body = SessionOut), (status = 400), (status = 401), (status = 429)))]
+    responses((status = 200, body = LoginOut, description = "Signed in, or (2FA on) a challenge for the code."), (status = 400), (status = 401),
+        (status = 403, body = crate::two_factor::TwoFactorSetupRequiredOut, description = "Staff must set 2FA up first (`CAMPUS_PSS_REQUIRE_ADMIN_2FA`)."),
+        (status = 429)))]
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -251,12 +298,12 @@ pub async fn logout(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct PasswordChangeIn {
-    #[schema(value_type = String, write_only)]
     #[serde(default)]
+    #[schema(value_type = String, write_only, required = true)]
     pub old_password: Field<String>,
     /// The same policy as at registration.
-    #[schema(value_type = String, write_only)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::password::<12>, required = true)]
     pub new_password: Field<String>,
 }
 

@@ -101,8 +101,8 @@ fn throttled(wait: Duration) -> ApiError {
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ResetRequestIn {
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::email, required = true)]
     pub email: Field<String>,
 }
 
@@ -222,8 +222,8 @@ async fn usable(state: &AppState, secret: &str) -> ApiResult<Option<(token::Mode
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct TokenIn {
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<4096>, required = true)]
     pub token: Field<String>,
 }
 
@@ -235,10 +235,26 @@ pub struct TokenValidityOut {
     pub detail: String,
 }
 
+/// A 400 of `validate-token/`: the token's verdict, or the kernel's error
+/// body when there was no token to judge.
+pub struct TokenRefusedOut;
+
+impl utoipa::PartialSchema for TokenRefusedOut {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::AnyOfBuilder::new()
+            .item(utoipa::openapi::Ref::from_schema_name("TokenValidityOut"))
+            .item(utoipa::openapi::Ref::from_schema_name("ValidationError"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TokenRefusedOut {}
+
 /// Whether a reset token still works: 200 `{valid: true, email}` or 400
 /// `{valid: false}`.
 #[utoipa::path(post, path = "/api/auth/password-reset/validate-token/", tag = "auth", request_body = TokenIn,
-    responses((status = 200, body = TokenValidityOut), (status = 400, body = TokenValidityOut)))]
+    responses((status = 200, body = TokenValidityOut),
+        (status = 400, body = TokenRefusedOut, description = "`{valid: false}` for a token that does not work; a field map when no token was sent.")))]
 pub async fn validate_token(
     State(state): State<AppState>,
     Json(input): Json<TokenIn>,
@@ -270,12 +286,12 @@ pub async fn validate_token(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ResetConfirmIn {
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<4096>, required = true)]
     pub token: Field<String>,
     /// The registration policy; none of the last 5 passwords.
-    #[schema(value_type = String, write_only)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::password::<12>, required = true)]
     pub new_password: Field<String>,
 }
 

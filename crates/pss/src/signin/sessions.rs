@@ -526,7 +526,9 @@ fn truthy(value: Option<&str>) -> bool {
 /// Every account's sessions, most recently active first (at most 500), for
 /// administrators and superusers.
 #[utoipa::path(get, path = "/api/auth/admin/sessions/", tag = "sessions", security(("jwt" = [])),
-    params(("user_email" = Option<String>, Query), ("active_only" = Option<bool>, Query), ("suspicious_only" = Option<bool>, Query)),
+    params(("user_email" = Option<String>, Query),
+           ("active_only" = Option<String>, Query, description = "`true`, `1` or `yes` (any case) keeps live sessions only; any other value does not."),
+           ("suspicious_only" = Option<String>, Query, description = "`true`, `1` or `yes` (any case) keeps suspicious sessions only; any other value does not.")),
     responses((status = 200, body = AdminSessionsOut), (status = 401), (status = 403)))]
 pub async fn admin_sessions(
     State(state): State<AppState>,
@@ -601,12 +603,12 @@ pub async fn admin_sessions(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ForceLogoutIn {
-    #[schema(value_type = i64)]
     #[serde(default)]
+    #[schema(value_type = i64, required = true)]
     pub user_id: Field<i64>,
     /// Why, for the audit log.
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<500>, required = true)]
     pub reason: Field<String>,
 }
 

@@ -101,6 +101,29 @@ fn same_hash(stored: Option<&str>, presented: &str) -> bool {
 /// What a correct password answers for an account with 2FA: a challenge the
 /// client may send back with the code; either way a code is accepted only
 /// within 5 minutes of the password.
+/// A password sign-in of an account with 2FA: the code is still to come
+/// (`POST /api/auth/2fa/verify-code/`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TwoFactorChallengeOut {
+    /// Always true.
+    pub requires_2fa: bool,
+    pub email: String,
+    pub message: String,
+    /// To send back with the code.
+    pub challenge: String,
+}
+
+/// A staff sign-in while 2FA is mandatory and not set up: no tokens, a
+/// setup token for the 2FA setup endpoints instead.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TwoFactorSetupRequiredOut {
+    /// Always true.
+    pub requires_2fa_setup: bool,
+    pub message: String,
+    pub setup_url: String,
+    pub setup_token: String,
+}
+
 pub async fn start_login(state: &AppState, user: &user::Model) -> ApiResult<Response> {
     let challenge = totp::random_token();
     two_factor::Entity::update_many()
@@ -115,12 +138,12 @@ pub async fn start_login(state: &AppState, user: &user::Model) -> ApiResult<Resp
         .filter(two_factor::Column::UserId.eq(user.id))
         .exec(&state.db)
         .await?;
-    Ok(Json(json!({
-        "requires_2fa": true,
-        "email": user.email,
-        "message": "Please enter your 2FA authentication code",
-        "challenge": challenge,
-    }))
+    Ok(Json(TwoFactorChallengeOut {
+        requires_2fa: true,
+        email: user.email.clone(),
+        message: "Please enter your 2FA authentication code".to_owned(),
+        challenge,
+    })
     .into_response())
 }
 
@@ -138,12 +161,12 @@ pub async fn require_setup(state: &AppState, user: &user::Model) -> ApiResult<Re
     txn.commit().await?;
     Ok((
         StatusCode::FORBIDDEN,
-        Json(json!({
-            "requires_2fa_setup": true,
-            "message": MANDATORY,
-            "setup_url": "/auth/2fa/setup/",
-            "setup_token": token,
-        })),
+        Json(TwoFactorSetupRequiredOut {
+            requires_2fa_setup: true,
+            message: MANDATORY.to_owned(),
+            setup_url: "/auth/2fa/setup/".to_owned(),
+            setup_token: token,
+        }),
     )
         .into_response())
 }
@@ -240,8 +263,8 @@ pub async fn setup(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct VerifySetupIn {
     /// The 6-digit code the authenticator shows.
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<16>, required = true)]
     pub totp_code: Field<String>,
 }
 
@@ -345,17 +368,17 @@ pub async fn verify_setup(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct VerifyCodeIn {
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<254>, required = true)]
     pub email: Field<String>,
     /// A 6-digit TOTP code or a backup code.
-    #[schema(value_type = String)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::text::<32>, required = true)]
     pub code: Field<String>,
     /// The challenge the password sign-in answered (optional; when sent it
     /// must match).
-    #[schema(value_type = Option<String>)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<128>)]
     pub challenge: Field<String>,
 }
 
@@ -528,8 +551,8 @@ async fn awaiting_code(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct PasswordIn {
-    #[schema(value_type = String, write_only)]
     #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::secret, required = true)]
     pub password: Field<String>,
 }
 

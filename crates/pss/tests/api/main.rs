@@ -15,6 +15,7 @@ mod intake;
 mod journal;
 mod journey;
 mod lockout;
+mod openapi;
 mod password_reset;
 mod platform;
 mod popia;

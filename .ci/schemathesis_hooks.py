@@ -1,0 +1,101 @@
+"""Schemathesis hooks for .ci/schemathesis.sh.
+
+`positive_data_acceptance` fails when schema-valid data is refused. Some
+refusals are right whatever a schema says: the data names a row that does not
+exist or is taken, a password is too common, two fields disagree, a token is
+not one the server issued. DRF answers those with 400 and the message below;
+a JSON Schema cannot state them.
+
+So the built-in check lets 400 through (see schemathesis.toml) and this check
+judges it instead: a 400 to schema-valid data passes only when every message
+in the body is one of these. Any other message (`This field may not be null.`,
+`"x" is not a valid choice.`, `Ensure this field has no more than ...`) means
+the document promised something the server refuses, and fails the run.
+"""
+
+import re
+
+import schemathesis
+from schemathesis.specs.openapi.checks import is_unexpected_http_status_case
+
+UNSTATED_RULES = [
+    re.compile(pattern)
+    for pattern in (
+        # The row a field names must exist, or must not exist yet.
+        r'^Invalid pk ".*" - object does not exist\.$',
+        r"already exists\.?$",
+        r"already has a ",
+        r"^That email is already taken\.$",
+        r"is already taken\.?$",
+        r"^Some approval IDs are invalid$",
+        r"^Invalid privacy policy version$",
+        # The state of the row the request acts on.
+        r"^You already have a pending ",
+        r"^(Request|Consent) (is )?already ",
+        r"cannot be moved to another student\.$",
+        r"^You cannot (delete|deactivate or demote) your own account\.$",
+        r"^You cannot change your own role or deactivate your own account\.$",
+        # Django's password validators beyond the minimum length.
+        r"^The password is too similar to the .*\.$",
+        r"^This password is too common\.$",
+        r"^This password is entirely numeric\.$",
+        r"^Password must (contain at least one|not contain) ",
+        # Fields that must agree with each other, with the clock or with
+        # stored secrets.
+        r"^Password fields didn't match\.$",
+        r"^Old password is (not correct\.|incorrect)$",
+        r"^Password is incorrect$",
+        r"^Unable to log in with provided credentials\.$",
+        r"^Rejection reason is required when rejecting",
+        r"^A phone number is required for M-PESA payments\.$",
+        r"^Graduation year cannot be before the admission year\.$",
+        r"^Return date (cannot be before the issue date|must be within \d+ days of the issue date)\.$",
+        r"^(Payment date|Date|Date of birth) cannot be in the future\.$",
+        r"^This query parameter is required\.$",
+        # Tokens, codes and files: only what the server issued, or can read.
+        r"^Token is invalid or expired$",
+        r"^Invalid token$",
+        r"^Invalid, expired, or already used token$",
+        r"^Token is invalid, expired, or already used$",
+        r"^Invalid TOTP code\. Please try again\.$",
+        r"^Setup session expired\. Please restart 2FA setup\.$",
+        r"^Unsupported file type\. Upload a PDF, PNG or JPEG file\.$",
+        r"^The submitted file is empty\.$",
+    )
+]
+
+
+def _messages(body):
+    """The messages of a DRF error body: its `detail`, or every field's list."""
+    if isinstance(body, dict) and isinstance(body.get("detail"), str):
+        yield body["detail"]
+    elif isinstance(body, dict):
+        for value in body.values():
+            yield from _messages(value)
+    elif isinstance(body, list):
+        for item in body:
+            yield from _messages(item)
+    elif isinstance(body, str):
+        yield body
+    else:
+        yield repr(body)
+
+
+@schemathesis.check
+def positive_data_refused_only_by_unstated_rules(ctx, response, case):
+    """A 400 to schema-valid data must cite only rules a schema cannot state."""
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive:
+        return None
+    if response.status_code != 400 or is_unexpected_http_status_case(case):
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        raise AssertionError("Schema-valid data was refused with a 400 that is not JSON")
+    unexplained = [m for m in _messages(body) if not any(r.search(m) for r in UNSTATED_RULES)]
+    if unexplained:
+        raise AssertionError(
+            "Schema-valid data was refused: " + "; ".join(unexplained)
+        )
+    return None
