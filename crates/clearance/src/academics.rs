@@ -1,8 +1,8 @@
 //! `/api/academics/…`: schools, academic departments and courses that
 //! student records point to. Any signed-in user reads; administrators write.
 
-use axum::extract::State;
 use axum::http::StatusCode;
+use kernel::Db;
 use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, PageSize};
@@ -321,7 +321,10 @@ impl Academic for course::Entity {
 
 /// A page of `E`: filters by parent and `is_active`, `?search=` over name and
 /// code, ordering by name (default) or code.
-async fn page_of<E: Academic>(state: &AppState, list: &ListQuery) -> ApiResult<Page<E::Out>> {
+async fn page_of<E: Academic>(
+    db: &sea_orm::DatabaseConnection,
+    list: &ListQuery,
+) -> ApiResult<Page<E::Out>> {
     let mut query = E::find();
     if let Some((name, column)) = E::PARENT {
         query = list.filter(query, name, column, FilterKind::Uuid)?;
@@ -341,14 +344,14 @@ async fn page_of<E: Academic>(state: &AppState, list: &ListQuery) -> ApiResult<P
         E::ID,
     );
     Ok(list
-        .page(&state.db, query, PageSize::DEFAULT)
+        .page(db, query, PageSize::DEFAULT)
         .await?
         .map(E::Out::from))
 }
 
 /// Deletes row `id` of `E` (admin), audited; 409 while students point to it.
 async fn destroy<E: Academic>(
-    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     me: &user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
@@ -356,7 +359,7 @@ async fn destroy<E: Academic>(
 where
     <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<Uuid>,
 {
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(db).await?;
     let existing = find::<E, _>(&txn, id).await?;
     let snapshot = kernel::audit::snapshot(&E::Out::from(existing.clone()));
     let (key, name) = E::key(&existing);
@@ -381,18 +384,18 @@ where
     params(("is_active" = Option<bool>, Query), ("search" = Option<String>, Query), ("page" = Option<u64>, Query)),
     responses((status = 200, body = Page<SchoolOut>), (status = 401)))]
 pub async fn list_schools(
-    State(state): State<AppState>,
+    Db(db): Db,
     _me: CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<SchoolOut>>> {
-    Ok(Json(page_of::<school::Entity>(&state, &list).await?))
+    Ok(Json(page_of::<school::Entity>(&db, &list).await?))
 }
 
 /// Add a school (admin).
 #[utoipa::path(post, path = "/api/academics/schools/", tag = "academics", security(("jwt" = [])), request_body = SchoolIn,
     responses((status = 201, body = SchoolOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_school(
-    State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Json(input): Json<SchoolIn>,
@@ -407,7 +410,7 @@ pub async fn create_school(
         input.is_active,
     );
     c.finish()?;
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let created = school::ActiveModel {
         id: Set(Uuid::new_v4()),
         name: Set(f.name),
@@ -450,23 +453,23 @@ where
 #[utoipa::path(get, path = "/api/academics/schools/{id}/", tag = "academics", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = SchoolOut), (status = 401), (status = 404)))]
 pub async fn retrieve_school(
-    State(state): State<AppState>,
+    Db(db): Db,
     _me: CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<SchoolOut>> {
-    Ok(Json(find::<school::Entity, _>(&state.db, id).await?.into()))
+    Ok(Json(find::<school::Entity, _>(&db, id).await?.into()))
 }
 
 /// Remove a school and its departments and courses (admin); students keep their records.
 #[utoipa::path(delete, path = "/api/academics/schools/{id}/", tag = "academics", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_school(
-    State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    destroy::<school::Entity>(&state, &me, ip, id).await
+    destroy::<school::Entity>(&db, &me, ip, id).await
 }
 
 /// Academic departments. Filter: `school`.
@@ -474,12 +477,12 @@ pub async fn destroy_school(
     params(("school" = Option<Uuid>, Query), ("is_active" = Option<bool>, Query), ("search" = Option<String>, Query), ("page" = Option<u64>, Query)),
     responses((status = 200, body = Page<AcademicDepartmentOut>), (status = 401)))]
 pub async fn list_academic_departments(
-    State(state): State<AppState>,
+    Db(db): Db,
     _me: CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<AcademicDepartmentOut>>> {
     Ok(Json(
-        page_of::<academic_department::Entity>(&state, &list).await?,
+        page_of::<academic_department::Entity>(&db, &list).await?,
     ))
 }
 
@@ -487,7 +490,7 @@ pub async fn list_academic_departments(
 #[utoipa::path(post, path = "/api/academics/departments/", tag = "academics", security(("jwt" = [])), request_body = AcademicDepartmentIn,
     responses((status = 201, body = AcademicDepartmentOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_academic_department(
-    State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Json(input): Json<AcademicDepartmentIn>,
@@ -503,10 +506,7 @@ pub async fn create_academic_department(
     );
     let parent = c.value("school", input.school);
     if let Some(id) = parent
-        && school::Entity::find_by_id(id)
-            .one(&state.db)
-            .await?
-            .is_none()
+        && school::Entity::find_by_id(id).one(&db).await?.is_none()
     {
         c.error(
             "school",
@@ -514,7 +514,7 @@ pub async fn create_academic_department(
         );
     }
     c.finish()?;
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let created = academic_department::ActiveModel {
         id: Set(Uuid::new_v4()),
         school_id: Set(parent.unwrap_or_default()),
@@ -548,12 +548,12 @@ pub async fn create_academic_department(
 #[utoipa::path(get, path = "/api/academics/departments/{id}/", tag = "academics", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = AcademicDepartmentOut), (status = 401), (status = 404)))]
 pub async fn retrieve_academic_department(
-    State(state): State<AppState>,
+    Db(db): Db,
     _me: CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<AcademicDepartmentOut>> {
     Ok(Json(
-        find::<academic_department::Entity, _>(&state.db, id)
+        find::<academic_department::Entity, _>(&db, id)
             .await?
             .into(),
     ))
@@ -563,12 +563,12 @@ pub async fn retrieve_academic_department(
 #[utoipa::path(delete, path = "/api/academics/departments/{id}/", tag = "academics", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_academic_department(
-    State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    destroy::<academic_department::Entity>(&state, &me, ip, id).await
+    destroy::<academic_department::Entity>(&db, &me, ip, id).await
 }
 
 /// Courses. Filter: `department`.
@@ -576,18 +576,18 @@ pub async fn destroy_academic_department(
     params(("department" = Option<Uuid>, Query), ("is_active" = Option<bool>, Query), ("search" = Option<String>, Query), ("page" = Option<u64>, Query)),
     responses((status = 200, body = Page<CourseOut>), (status = 401)))]
 pub async fn list_courses(
-    State(state): State<AppState>,
+    Db(db): Db,
     _me: CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<CourseOut>>> {
-    Ok(Json(page_of::<course::Entity>(&state, &list).await?))
+    Ok(Json(page_of::<course::Entity>(&db, &list).await?))
 }
 
 /// Add a course to an academic department (admin).
 #[utoipa::path(post, path = "/api/academics/courses/", tag = "academics", security(("jwt" = [])), request_body = CourseIn,
     responses((status = 201, body = CourseOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_course(
-    State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Json(input): Json<CourseIn>,
@@ -608,7 +608,7 @@ pub async fn create_course(
     };
     if let Some(id) = parent
         && academic_department::Entity::find_by_id(id)
-            .one(&state.db)
+            .one(&db)
             .await?
             .is_none()
     {
@@ -618,7 +618,7 @@ pub async fn create_course(
         );
     }
     c.finish()?;
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let created = course::ActiveModel {
         id: Set(Uuid::new_v4()),
         department_id: Set(parent.unwrap_or_default()),
@@ -652,21 +652,21 @@ pub async fn create_course(
 #[utoipa::path(get, path = "/api/academics/courses/{id}/", tag = "academics", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = CourseOut), (status = 401), (status = 404)))]
 pub async fn retrieve_course(
-    State(state): State<AppState>,
+    Db(db): Db,
     _me: CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<CourseOut>> {
-    Ok(Json(find::<course::Entity, _>(&state.db, id).await?.into()))
+    Ok(Json(find::<course::Entity, _>(&db, id).await?.into()))
 }
 
 /// Remove a course (admin).
 #[utoipa::path(delete, path = "/api/academics/courses/{id}/", tag = "academics", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_course(
-    State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    destroy::<course::Entity>(&state, &me, ip, id).await
+    destroy::<course::Entity>(&db, &me, ip, id).await
 }

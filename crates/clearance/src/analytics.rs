@@ -3,10 +3,10 @@
 //! no fact rows are loaded. Rates are part ÷ total × 100 to two decimals, 0
 //! when the total is 0.
 
+use kernel::Db;
 use kernel::db::sum_int;
 use std::collections::HashMap;
 
-use axum::extract::State;
 use chrono::{DateTime, Duration, Utc};
 use kernel::listing::ListQuery;
 use kernel::{ApiResult, FilterKind, Json, Money};
@@ -179,8 +179,8 @@ struct GownRow {
 /// gowns (admin).
 #[utoipa::path(get, path = "/api/analytics/dashboard/", tag = "analytics", security(("jwt" = [])),
     responses((status = 200, body = Dashboard), (status = 401), (status = 403)))]
-pub async fn dashboard(State(state): State<AppState>, _admin: Admin) -> ApiResult<Json<Dashboard>> {
-    let db = &state.db;
+pub async fn dashboard(Db(db): Db, _admin: Admin) -> ApiResult<Json<Dashboard>> {
+    let db = &db;
     let backend = db.get_database_backend();
     let now = kernel::time::now();
     let since = now - Duration::days(RECENT_DAYS);
@@ -383,11 +383,11 @@ fn status_counts(query: Select<clearance::Entity>) -> Select<clearance::Entity> 
     params(("graduation_year" = Option<i64>, Query), ("admission_year" = Option<i64>, Query)),
     responses((status = 200, body = CompletionReport), (status = 400), (status = 401), (status = 403)))]
 pub async fn completion_rate(
-    State(state): State<AppState>,
+    Db(db): Db,
     _admin: Admin,
     list: ListQuery,
 ) -> ApiResult<Json<CompletionReport>> {
-    let db = &state.db;
+    let db = &db;
     let backend = db.get_database_backend();
     let seconds = kernel::db::seconds_between(
         backend,
@@ -493,11 +493,8 @@ struct BottleneckRow {
 /// served as `department-bottlenecks/`.
 #[utoipa::path(get, path = "/api/analytics/bottlenecks/", tag = "analytics", security(("jwt" = [])),
     responses((status = 200, body = BottleneckReport), (status = 401), (status = 403)))]
-pub async fn bottlenecks(
-    State(state): State<AppState>,
-    _admin: Admin,
-) -> ApiResult<Json<BottleneckReport>> {
-    let db = &state.db;
+pub async fn bottlenecks(Db(db): Db, _admin: Admin) -> ApiResult<Json<BottleneckReport>> {
+    let db = &db;
     let backend = db.get_database_backend();
     let cutoff = kernel::time::now() - Duration::days(OVERDUE_AFTER_DAYS);
     let seconds =
@@ -662,11 +659,8 @@ const FEE_STATUSES: &[&str] = &["pending", "paid", "verified"];
 /// Payments, fees and balances (admin).
 #[utoipa::path(get, path = "/api/analytics/financial-summary/", tag = "analytics", security(("jwt" = [])),
     responses((status = 200, body = FinancialReport), (status = 401), (status = 403)))]
-pub async fn financial_summary(
-    State(state): State<AppState>,
-    _admin: Admin,
-) -> ApiResult<Json<FinancialReport>> {
-    let db = &state.db;
+pub async fn financial_summary(Db(db): Db, _admin: Admin) -> ApiResult<Json<FinancialReport>> {
+    let db = &db;
     let backend = db.get_database_backend();
     let students: Option<i64> = student::Entity::find()
         .select_only()
@@ -842,12 +836,9 @@ async fn cohorts<C: ConnectionTrait>(db: &C, year: student::Column) -> ApiResult
 /// Students, clearances and completions per admission and graduation year (admin).
 #[utoipa::path(get, path = "/api/analytics/by-cohort/", tag = "analytics", security(("jwt" = [])),
     responses((status = 200, body = CohortReport), (status = 401), (status = 403)))]
-pub async fn by_cohort(
-    State(state): State<AppState>,
-    _admin: Admin,
-) -> ApiResult<Json<CohortReport>> {
-    let admitted = cohorts(&state.db, student::Column::AdmissionYear).await?;
-    let graduating = cohorts(&state.db, student::Column::GraduationYear).await?;
+pub async fn by_cohort(Db(db): Db, _admin: Admin) -> ApiResult<Json<CohortReport>> {
+    let admitted = cohorts(&db, student::Column::AdmissionYear).await?;
+    let graduating = cohorts(&db, student::Column::GraduationYear).await?;
     Ok(Json(CohortReport {
         by_admission_year: admitted
             .into_iter()

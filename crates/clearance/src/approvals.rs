@@ -1,5 +1,6 @@
 //! `/api/approvals/`: each office's decision on each request (spec §3.4).
 
+use kernel::Db;
 use std::collections::HashMap;
 
 use axum::extract::State;
@@ -330,12 +331,12 @@ fn filtered(
 }
 
 async fn page_out(
-    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     list: &ListQuery,
     query: Select<approval::Entity>,
 ) -> ApiResult<Json<Page<ApprovalOut>>> {
-    let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
-    let results = render(&state.db, page.results).await?;
+    let page = list.page(db, query, PageSize::DEFAULT).await?;
+    let results = render(db, page.results).await?;
     Ok(Json(Page {
         count: page.count,
         next: page.next,
@@ -352,12 +353,12 @@ async fn page_out(
            ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<ApprovalOut>), (status = 401), (status = 403)))]
 pub async fn list_approvals(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<ApprovalOut>>> {
     let query = filtered(&list, approvals_scope(&me)?)?;
-    page_out(&state, &list, query).await
+    page_out(&db, &list, query).await
 }
 
 /// Approvals are created with their clearance request, never directly.
@@ -379,13 +380,13 @@ pub async fn create_approval(kernel::Current(_me): CurrentUser) -> Response {
     params(("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<ApprovalOut>), (status = 401), (status = 403)))]
 pub async fn pending_approvals(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<ApprovalOut>>> {
     let query = decidable_now(approvals_scope(&me)?);
     let query = list.order(query, &[], &[], approval::Column::CreatedAt);
-    page_out(&state, &list, query).await
+    page_out(&db, &list, query).await
 }
 
 /// Approvals of one office (`?department=<id>`); staff only for their own office.
@@ -396,7 +397,7 @@ pub async fn pending_approvals(
            ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<ApprovalOut>), (status = 400), (status = 401), (status = 403)))]
 pub async fn approvals_by_department(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<ApprovalOut>>> {
@@ -416,7 +417,7 @@ pub async fn approvals_by_department(
         &list,
         approvals_scope(&me)?.filter(approval::Column::DepartmentId.eq(office)),
     )?;
-    page_out(&state, &list, query).await
+    page_out(&db, &list, query).await
 }
 
 /// Approvals of one office (`/api/departments/{id}/approvals/`).
@@ -426,13 +427,13 @@ pub async fn approvals_by_department(
            ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<ApprovalOut>), (status = 401), (status = 403), (status = 404)))]
 pub async fn department_approvals(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     Id(id): Id,
     list: ListQuery,
 ) -> ApiResult<Json<Page<ApprovalOut>>> {
     department::Entity::find_by_id(id)
-        .one(&state.db)
+        .one(&db)
         .await?
         .ok_or_else(|| ApiError::not_found_msg("No Department matches the given query."))?;
     if me.role == Role::DepartmentStaff && me.department_id != Some(id) {
@@ -444,7 +445,7 @@ pub async fn department_approvals(
         &list,
         approvals_scope(&me)?.filter(approval::Column::DepartmentId.eq(id)),
     )?;
-    page_out(&state, &list, query).await
+    page_out(&db, &list, query).await
 }
 
 /// Approvals the caller decided.
@@ -454,7 +455,7 @@ pub async fn department_approvals(
            ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<ApprovalOut>), (status = 401), (status = 403)))]
 pub async fn my_approvals(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<ApprovalOut>>> {
@@ -462,7 +463,7 @@ pub async fn my_approvals(
         &list,
         approvals_scope(&me)?.filter(approval::Column::ApprovedById.eq(me.id)),
     )?;
-    page_out(&state, &list, query).await
+    page_out(&db, &list, query).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -481,11 +482,11 @@ pub struct ApprovalStatistics {
 #[utoipa::path(get, path = "/api/approvals/statistics/", tag = "approvals", security(("jwt" = [])),
     responses((status = 200, body = ApprovalStatistics), (status = 401), (status = 403)))]
 pub async fn approval_statistics(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<ApprovalStatistics>> {
     let scope = approvals_scope(&me)?;
-    let backend = state.db.get_database_backend();
+    let backend = db.get_database_backend();
     let seconds = kernel::db::seconds_between(backend, "created_at", "approval_date");
     let row: Option<(i64, i64, i64, Option<f64>)> = scope
         .select_only()
@@ -506,7 +507,7 @@ pub async fn approval_statistics(
             "avg_seconds",
         )
         .into_tuple()
-        .one(&state.db)
+        .one(&db)
         .await?;
     let (total, pending, rejected, avg) = row.unwrap_or((0, 0, 0, None));
     let total = Ord::max(total, 0) as u64;
@@ -515,7 +516,7 @@ pub async fn approval_statistics(
     let approved = total - pending - rejected;
     let department = match (me.role, me.department_id) {
         (Role::DepartmentStaff, Some(id)) => department::Entity::find_by_id(id)
-            .one(&state.db)
+            .one(&db)
             .await?
             .map(|d| d.name)
             .unwrap_or_default(),
@@ -536,12 +537,12 @@ pub async fn approval_statistics(
 #[utoipa::path(get, path = "/api/approvals/{id}/", tag = "approvals", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = ApprovalOut), (status = 401), (status = 403), (status = 404)))]
 pub async fn retrieve_approval(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<ApprovalOut>> {
-    let row = visible(&state.db, &me, id).await?;
-    Ok(Json(render_one(&state.db, row).await?))
+    let row = visible(&db, &me, id).await?;
+    Ok(Json(render_one(&db, row).await?))
 }
 
 /// `notes` and an `evidence_file` (multipart; PDF, PNG or JPEG up to 5 MB).
@@ -555,13 +556,14 @@ pub struct ApprovalUpdateIn {
 
 async fn write(
     state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
     body: Result<FormBody, ApiError>,
 ) -> ApiResult<Json<ApprovalOut>> {
     // DRF's order: the object (404), then the body (400).
-    let existing = visible(&state.db, &me, id).await?;
+    let existing = visible(db, &me, id).await?;
     let body = body?;
     let mut errors = kernel::FieldErrors::new();
     let notes = match body.fields.get("notes") {
@@ -609,7 +611,7 @@ async fn write(
         ),
         None => None,
     };
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(db).await?;
     let mut model: approval::ActiveModel = existing.clone().into();
     if let Some(notes) = notes {
         model.notes = Set(notes);
@@ -660,12 +662,13 @@ async fn write(
     responses((status = 200, body = ApprovalOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_approval(
     State(state): State<AppState>,
+    Db(db): Db,
     Approver(me): Approver,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     body: Result<FormBody, ApiError>,
 ) -> ApiResult<Json<ApprovalOut>> {
-    write(&state, me, ip, id, body).await
+    write(&state, &db, me, ip, id, body).await
 }
 
 /// Same as PUT: only the fields given change.
@@ -674,12 +677,13 @@ pub async fn update_approval(
     responses((status = 200, body = ApprovalOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_approval(
     State(state): State<AppState>,
+    Db(db): Db,
     Approver(me): Approver,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     body: Result<FormBody, ApiError>,
 ) -> ApiResult<Json<ApprovalOut>> {
-    write(&state, me, ip, id, body).await
+    write(&state, &db, me, ip, id, body).await
 }
 
 /// Delete an approval (admin); the request's status is recomputed.
@@ -687,12 +691,13 @@ pub async fn partial_update_approval(
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_approval(
     State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    let existing = visible(&state.db, &me, id).await?;
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let existing = visible(&db, &me, id).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let request = clearance::Entity::find_by_id(existing.clearance_request_id)
         .lock_exclusive()
         .one(&txn)
@@ -791,12 +796,13 @@ fn decision_from(action: &str, input: DecisionIn) -> ApiResult<Decision> {
 
 async fn decide_one(
     state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     me: &user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
     decision: Decision,
 ) -> ApiResult<Json<DecisionOut>> {
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(db).await?;
     let mut effects = Effects::new();
     let decided = workflow::decide(&txn, state, &mut effects, me, ip, id, decision).await?;
     let out = render_one(&txn, decided.approval.clone()).await?;
@@ -824,18 +830,19 @@ async fn decide_one(
     responses((status = 200, body = DecisionOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn approve_approval(
     State(state): State<AppState>,
+    Db(db): Db,
     Approver(me): Approver,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     body: Result<Json<ApproveIn>, ApiError>,
 ) -> ApiResult<Json<DecisionOut>> {
-    visible(&state.db, &me, id).await?;
+    visible(&db, &me, id).await?;
     let Json(input) = body?;
     let input = DecisionIn {
         notes: input.notes,
         ..DecisionIn::default()
     };
-    decide_one(&state, &me, ip, id, decision_from("approve", input)?).await
+    decide_one(&state, &db, &me, ip, id, decision_from("approve", input)?).await
 }
 
 /// Reject with a `rejection_reason` (the office's staff or an administrator).
@@ -843,12 +850,13 @@ pub async fn approve_approval(
     responses((status = 200, body = DecisionOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn reject_approval(
     State(state): State<AppState>,
+    Db(db): Db,
     Approver(me): Approver,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     body: Result<Json<RejectIn>, ApiError>,
 ) -> ApiResult<Json<DecisionOut>> {
-    visible(&state.db, &me, id).await?;
+    visible(&db, &me, id).await?;
     let Json(input) = body?;
     let input = DecisionIn {
         action: None,
@@ -856,7 +864,7 @@ pub async fn reject_approval(
         rejection_reason: input.rejection_reason,
         reason: input.reason,
     };
-    decide_one(&state, &me, ip, id, decision_from("reject", input)?).await
+    decide_one(&state, &db, &me, ip, id, decision_from("reject", input)?).await
 }
 
 /// Approve or reject by `action` (the original frontend's endpoint).
@@ -864,18 +872,19 @@ pub async fn reject_approval(
     responses((status = 200, body = DecisionOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn approve_reject(
     State(state): State<AppState>,
+    Db(db): Db,
     Approver(me): Approver,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     body: Result<Json<DecisionIn>, ApiError>,
 ) -> ApiResult<Json<DecisionOut>> {
-    visible(&state.db, &me, id).await?;
+    visible(&db, &me, id).await?;
     let Json(input) = body?;
     let action = input
         .action
         .clone()
         .ok_or_else(|| ApiError::field("action", kernel::form::REQUIRED))?;
-    decide_one(&state, &me, ip, id, decision_from(&action, input)?).await
+    decide_one(&state, &db, &me, ip, id, decision_from(&action, input)?).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -907,6 +916,7 @@ pub struct BulkOut {
     responses((status = 200, body = BulkOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn bulk_approve(
     State(state): State<AppState>,
+    Db(db): Db,
     Approver(me): Approver,
     ClientIp(ip): ClientIp,
     Json(input): Json<BulkIn>,
@@ -938,7 +948,7 @@ pub async fn bulk_approve(
     )?;
     let visible = approvals_scope(&me)?
         .filter(approval::Column::Id.is_in(ids.clone()))
-        .count(&state.db)
+        .count(&db)
         .await?;
     if visible != ids.len() as u64 {
         return Err(ApiError::field(
@@ -946,7 +956,7 @@ pub async fn bulk_approve(
             "Some approval IDs are invalid",
         ));
     }
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let mut effects = Effects::new();
     for id in &ids {
         let decision = match &decision {
@@ -982,11 +992,12 @@ pub async fn bulk_approve(
     responses((status = 200, description = "The file, as an attachment"), (status = 401), (status = 404)))]
 pub async fn approval_evidence(
     State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Response> {
     let row = approval::Entity::find_by_id(id)
-        .one(&state.db)
+        .one(&db)
         .await?
         .ok_or_else(not_found)?;
     let allowed = match me.role {
@@ -995,7 +1006,7 @@ pub async fn approval_evidence(
         Role::Student => {
             let owner = clearance::Entity::find_by_id(row.clearance_request_id)
                 .find_also_related(student::Entity)
-                .one(&state.db)
+                .one(&db)
                 .await?
                 .and_then(|(_, s)| s)
                 .map(|s| s.user_id);

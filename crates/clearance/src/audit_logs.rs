@@ -1,9 +1,9 @@
 //! `/api/audit-logs/`: the audit trail, read by administrators (spec §3.9).
 //! Rows are written by `audit::record` in the transaction of each change.
 
+use kernel::Db;
 use std::collections::HashMap;
 
-use axum::extract::State;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, FilterKind, Id, Json, Page, PageSize};
@@ -236,16 +236,12 @@ fn filtered(
 }
 
 async fn page_out(
-    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     list: &ListQuery,
     query: Select<audit_log::Entity>,
 ) -> ApiResult<Json<Page<AuditLogOut>>> {
     let page = list
-        .page(
-            &state.db,
-            query.find_also_related(user::Entity),
-            PageSize::DEFAULT,
-        )
+        .page(db, query.find_also_related(user::Entity), PageSize::DEFAULT)
         .await?;
     Ok(Json(
         page.map(|(row, actor)| AuditLogOut::new(row, actor.as_ref())),
@@ -253,13 +249,13 @@ async fn page_out(
 }
 
 /// The `limit` newest rows, with their actors.
-async fn newest(state: &AppState, limit: u64) -> ApiResult<Vec<AuditLogOut>> {
+async fn newest(db: &sea_orm::DatabaseConnection, limit: u64) -> ApiResult<Vec<AuditLogOut>> {
     let rows = audit_log::Entity::find()
         .order_by(audit_log::Column::CreatedAt, Order::Desc)
         .order_by(audit_log::Column::Id, Order::Asc)
         .limit(limit)
         .find_also_related(user::Entity)
-        .all(&state.db)
+        .all(db)
         .await?;
     Ok(rows
         .into_iter()
@@ -277,25 +273,25 @@ async fn newest(state: &AppState, limit: u64) -> ApiResult<Vec<AuditLogOut>> {
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<AuditLogOut>), (status = 400), (status = 401), (status = 403)))]
 pub async fn list_audit_logs(
-    State(state): State<AppState>,
+    Db(db): Db,
     _admin: Admin,
     list: ListQuery,
 ) -> ApiResult<Json<Page<AuditLogOut>>> {
     let query = filtered(&list, audit_log::Entity::find(), true)?;
-    page_out(&state, &list, query).await
+    page_out(&db, &list, query).await
 }
 
 /// One audit row (admin).
 #[utoipa::path(get, path = "/api/audit-logs/{id}/", tag = "audit", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = AuditLogOut), (status = 401), (status = 403), (status = 404)))]
 pub async fn retrieve_audit_log(
-    State(state): State<AppState>,
+    Db(db): Db,
     _admin: Admin,
     Id(id): Id,
 ) -> ApiResult<Json<AuditLogOut>> {
     let (row, actor) = audit_log::Entity::find_by_id(id)
         .find_also_related(user::Entity)
-        .one(&state.db)
+        .one(&db)
         .await?
         .ok_or_else(not_found)?;
     Ok(Json(AuditLogOut::new(row, actor.as_ref())))
@@ -304,11 +300,8 @@ pub async fn retrieve_audit_log(
 /// The 20 newest audit rows (admin).
 #[utoipa::path(get, path = "/api/audit-logs/recent/", tag = "audit", security(("jwt" = [])),
     responses((status = 200, body = Vec<AuditLogOut>), (status = 401), (status = 403)))]
-pub async fn recent_audit_logs(
-    State(state): State<AppState>,
-    _admin: Admin,
-) -> ApiResult<Json<Vec<AuditLogOut>>> {
-    Ok(Json(newest(&state, 20).await?))
+pub async fn recent_audit_logs(Db(db): Db, _admin: Admin) -> ApiResult<Json<Vec<AuditLogOut>>> {
+    Ok(Json(newest(&db, 20).await?))
 }
 
 /// Audit rows of one actor, `?user_id=<uuid>` (the original's `?user=` is
@@ -320,7 +313,7 @@ pub async fn recent_audit_logs(
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<AuditLogOut>), (status = 400), (status = 401), (status = 403)))]
 pub async fn audit_logs_by_user(
-    State(state): State<AppState>,
+    Db(db): Db,
     _admin: Admin,
     list: ListQuery,
 ) -> ApiResult<Json<Page<AuditLogOut>>> {
@@ -341,7 +334,7 @@ pub async fn audit_logs_by_user(
         audit_log::Entity::find().filter(audit_log::Column::UserId.eq(actor)),
         false,
     )?;
-    page_out(&state, &list, query).await
+    page_out(&db, &list, query).await
 }
 
 /// Rows per action; every action is present.
@@ -389,17 +382,14 @@ fn count(n: i64) -> u64 {
 /// rows (admin).
 #[utoipa::path(get, path = "/api/audit-logs/statistics/", tag = "audit", security(("jwt" = [])),
     responses((status = 200, body = AuditStatistics), (status = 401), (status = 403)))]
-pub async fn audit_statistics(
-    State(state): State<AppState>,
-    _admin: Admin,
-) -> ApiResult<Json<AuditStatistics>> {
+pub async fn audit_statistics(Db(db): Db, _admin: Admin) -> ApiResult<Json<AuditStatistics>> {
     let actions: Vec<(String, i64)> = audit_log::Entity::find()
         .select_only()
         .column(audit_log::Column::Action)
         .column_as(Expr::cust("COUNT(*)"), "n")
         .group_by(audit_log::Column::Action)
         .into_tuple()
-        .all(&state.db)
+        .all(&db)
         .await?;
     let actions: HashMap<String, u64> = actions.into_iter().map(|(a, n)| (a, count(n))).collect();
     let of = |action: &str| actions.get(action).copied().unwrap_or(0);
@@ -422,7 +412,7 @@ pub async fn audit_statistics(
         .order_by(audit_log::Column::ContentType, Order::Asc)
         .limit(10)
         .into_tuple()
-        .all(&state.db)
+        .all(&db)
         .await?;
 
     let users: Vec<(Uuid, String, String, i64)> = audit_log::Entity::find()
@@ -439,7 +429,7 @@ pub async fn audit_statistics(
         .order_by(user::Column::Email, Order::Asc)
         .limit(5)
         .into_tuple()
-        .all(&state.db)
+        .all(&db)
         .await?;
 
     Ok(Json(AuditStatistics {
@@ -461,7 +451,7 @@ pub async fn audit_statistics(
                 count: count(n),
             })
             .collect(),
-        recent_logs: newest(&state, 10).await?,
+        recent_logs: newest(&db, 10).await?,
     }))
 }
 

@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use kernel::Db;
 use kernel::extract::ClientIp;
 use kernel::identity::RefreshIn;
 use kernel::jwt::TokenPair;
@@ -127,6 +128,7 @@ impl SessionOut {
     responses((status = 201, body = SessionOut), (status = 400)))]
 pub async fn register(
     State(state): State<AppState>,
+    Db(db): Db,
     ClientIp(ip): ClientIp,
     Json(input): Json<RegisterIn>,
 ) -> ApiResult<(StatusCode, Json<SessionOut>)> {
@@ -151,12 +153,12 @@ pub async fn register(
         c.error("password", "Password fields didn't match.");
     }
     if let Some(email) = &email
-        && email_taken(&state.db, email, None).await?
+        && email_taken(&db, email, None).await?
     {
         c.error("email", EMAIL_TAKEN);
     }
     if let Some(number) = &admission_number
-        && admission_taken(&state.db, number, None).await?
+        && admission_taken(&db, number, None).await?
     {
         c.error("admission_number", ADMISSION_TAKEN);
     }
@@ -175,7 +177,7 @@ pub async fn register(
 
     let hash = state.hasher.make(&password.unwrap_or_default()).await?;
     let now = kernel::time::now();
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let created = user::ActiveModel {
         id: Set(Uuid::new_v4()),
         email: Set(email.unwrap_or_default()),
@@ -229,6 +231,7 @@ pub struct CredentialsIn {
 /// account from one address lock it out there for a while (429).
 async fn authenticate(
     state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     ip: ClientIp,
     input: CredentialsIn,
 ) -> ApiResult<Option<user::Model>> {
@@ -241,8 +244,8 @@ async fn authenticate(
     c.finish()?;
     let (email, password) = (email.unwrap_or_default(), password.unwrap_or_default());
     let email = kernel::form::normalize_email(&email).unwrap_or(email);
-    match kernel::identity::check_password(state, &email, &password, ip.0).await? {
-        Some(matched) => Ok(Some(matched.sign_in(&state.db).await?)),
+    match kernel::identity::check_password(state, db, &email, &password, ip.0).await? {
+        Some(matched) => Ok(Some(matched.sign_in(db).await?)),
         None => Ok(None),
     }
 }
@@ -261,17 +264,18 @@ pub struct TokenOut {
         (status = 429, description = "Too many failed sign-ins for this account from this address.")))]
 pub async fn obtain_token(
     State(state): State<AppState>,
+    Db(db): Db,
     ip: ClientIp,
     Json(input): Json<CredentialsIn>,
 ) -> ApiResult<Json<TokenOut>> {
-    let user = authenticate(&state, ip, input).await?.ok_or_else(|| {
+    let user = authenticate(&state, &db, ip, input).await?.ok_or_else(|| {
         ApiError::auth_failed(
             "No active account found with the given credentials",
             "no_active_account",
         )
     })?;
     let pair = issue(&state, &user)?;
-    let out = UserOut::load(&state.db, &user).await?;
+    let out = UserOut::load(&db, &user).await?;
     Ok(Json(TokenOut {
         access: pair.access,
         refresh: pair.refresh,
@@ -285,14 +289,15 @@ pub async fn obtain_token(
         (status = 429, description = "Too many failed sign-ins for this account from this address.")))]
 pub async fn login(
     State(state): State<AppState>,
+    Db(db): Db,
     ip: ClientIp,
     Json(input): Json<CredentialsIn>,
 ) -> ApiResult<Json<SessionOut>> {
-    let user = authenticate(&state, ip, input)
+    let user = authenticate(&state, &db, ip, input)
         .await?
         .ok_or_else(|| ApiError::non_field("Unable to log in with provided credentials."))?;
     let pair = issue(&state, &user)?;
-    let out = UserOut::load(&state.db, &user).await?;
+    let out = UserOut::load(&db, &user).await?;
     Ok(Json(SessionOut::new(pair, out, "Login successful")))
 }
 
@@ -302,9 +307,10 @@ pub async fn login(
     responses((status = 200, body = TokenPair), (status = 400), (status = 401)))]
 pub async fn refresh_token(
     State(state): State<AppState>,
+    Db(db): Db,
     Json(input): Json<RefreshIn>,
 ) -> ApiResult<Json<TokenPair>> {
-    let (_, user) = kernel::identity::rotate(&state, &input.token()?).await?;
+    let (_, user) = kernel::identity::rotate(&state, &db, &input.token()?).await?;
     Ok(Json(issue(&state, &user)?))
 }
 
@@ -322,6 +328,7 @@ pub struct LogoutIn {
     responses((status = 200, body = MessageOut), (status = 400), (status = 401)))]
 pub async fn logout(
     State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     Json(input): Json<LogoutIn>,
 ) -> ApiResult<Json<MessageOut>> {
@@ -336,7 +343,7 @@ pub async fn logout(
         ),
         None => None,
     };
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     kernel::identity::end_tokens(&txn, &me, refresh.as_ref()).await?;
     txn.commit().await?;
     Ok(MessageOut::new("Logout successful"))
@@ -345,11 +352,8 @@ pub async fn logout(
 /// The caller's own account.
 #[utoipa::path(get, path = "/api/auth/profile/", tag = "auth", security(("jwt" = [])),
     responses((status = 200, body = UserOut), (status = 401)))]
-pub async fn get_profile(
-    State(state): State<AppState>,
-    kernel::Current(me): CurrentUser,
-) -> ApiResult<Json<UserOut>> {
-    Ok(Json(UserOut::load(&state.db, &me).await?))
+pub async fn get_profile(Db(db): Db, kernel::Current(me): CurrentUser) -> ApiResult<Json<UserOut>> {
+    Ok(Json(UserOut::load(&db, &me).await?))
 }
 
 /// What a user may change about themselves: name and admission number only.
@@ -364,7 +368,7 @@ pub struct ProfileIn {
 }
 
 async fn write_profile(
-    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     me: user::Model,
     ip: Option<std::net::IpAddr>,
     input: ProfileIn,
@@ -374,12 +378,12 @@ async fn write_profile(
     let full_name = c.text("full_name", input.full_name, 255);
     let admission_number = c.optional_text("admission_number", input.admission_number, 50);
     if let Some(Some(number)) = &admission_number
-        && admission_taken(&state.db, number, Some(me.id)).await?
+        && admission_taken(db, number, Some(me.id)).await?
     {
         c.error("admission_number", ADMISSION_TAKEN);
     }
     c.finish()?;
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(db).await?;
     // Re-read under the lock so the audit row's "before" is what is replaced.
     let current = user::Entity::find_by_id(me.id)
         .lock_exclusive()
@@ -414,24 +418,24 @@ async fn write_profile(
 #[utoipa::path(put, path = "/api/auth/profile/", tag = "auth", security(("jwt" = [])), request_body = ProfileIn,
     responses((status = 200, body = UserOut), (status = 400), (status = 401)))]
 pub async fn update_profile(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Json(input): Json<ProfileIn>,
 ) -> ApiResult<Json<UserOut>> {
-    write_profile(&state, me, ip, input, false).await
+    write_profile(&db, me, ip, input, false).await
 }
 
 /// Change some of the caller's name and admission number.
 #[utoipa::path(patch, path = "/api/auth/profile/", tag = "auth", security(("jwt" = [])), request_body = ProfileIn,
     responses((status = 200, body = UserOut), (status = 400), (status = 401)))]
 pub async fn partial_update_profile(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Json(input): Json<ProfileIn>,
 ) -> ApiResult<Json<UserOut>> {
-    write_profile(&state, me, ip, input, true).await
+    write_profile(&db, me, ip, input, true).await
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -460,6 +464,7 @@ pub struct PasswordChangedOut {
     responses((status = 200, body = PasswordChangedOut), (status = 400), (status = 401)))]
 pub async fn change_password(
     State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
     Json(input): Json<ChangePasswordIn>,
@@ -488,7 +493,7 @@ pub async fn change_password(
     }
     errors.into_result()?;
     let hash = state.hasher.make(&new).await?;
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     // Compare-and-swap on the hash the old password was checked against: of
     // parallel changes made with the same old password exactly one wins.
     let swapped = user::Entity::update_many()
@@ -532,11 +537,12 @@ pub async fn change_password(
     responses((status = 200, body = PasswordChangedOut), (status = 400), (status = 401)))]
 pub async fn change_password_post(
     state: State<AppState>,
+    db: Db,
     me: CurrentUser,
     ip: ClientIp,
     input: Json<ChangePasswordIn>,
 ) -> ApiResult<Json<PasswordChangedOut>> {
-    change_password(state, me, ip, input).await
+    change_password(state, db, me, ip, input).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -549,23 +555,20 @@ pub struct VerifyOut {
 #[utoipa::path(get, path = "/api/auth/verify/", tag = "auth", security(("jwt" = [])),
     responses((status = 200, body = VerifyOut), (status = 401)))]
 pub async fn verify_token(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<VerifyOut>> {
     Ok(Json(VerifyOut {
         valid: true,
-        user: UserOut::load(&state.db, &me).await?,
+        user: UserOut::load(&db, &me).await?,
     }))
 }
 
 /// The original frontend POSTs the token check.
 #[utoipa::path(post, path = "/api/auth/verify/", tag = "auth", security(("jwt" = [])),
     responses((status = 200, body = VerifyOut), (status = 401)))]
-pub async fn verify_token_post(
-    state: State<AppState>,
-    me: CurrentUser,
-) -> ApiResult<Json<VerifyOut>> {
-    verify_token(state, me).await
+pub async fn verify_token_post(db: Db, me: CurrentUser) -> ApiResult<Json<VerifyOut>> {
+    verify_token(db, me).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,6 +1,7 @@
 //! `/api/clearances/`: students submit; offices decide through approvals;
 //! everyone follows progress (spec §3.3).
 
+use kernel::Db;
 use std::collections::HashMap;
 
 use axum::extract::State;
@@ -378,13 +379,13 @@ fn filtered(
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<ClearanceListOut>), (status = 401)))]
 pub async fn list_clearances(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<ClearanceListOut>>> {
     let query = filtered(&me, &list, visible_to(&me))?;
-    let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
-    let results = list_out(&state.db, page.results).await?;
+    let page = list.page(&db, query, PageSize::DEFAULT).await?;
+    let results = list_out(&db, page.results).await?;
     Ok(Json(Page {
         count: page.count,
         next: page.next,
@@ -397,7 +398,7 @@ pub async fn list_clearances(
 #[utoipa::path(get, path = "/api/clearances/my_clearances/", tag = "clearances", security(("jwt" = [])),
     responses((status = 200, body = Vec<ClearanceListOut>), (status = 401), (status = 403)))]
 pub async fn my_clearances(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<Vec<ClearanceListOut>>> {
     if me.role != Role::Student {
@@ -407,9 +408,9 @@ pub async fn my_clearances(
     }
     let rows = visible_to(&me)
         .order_by(clearance::Column::SubmissionDate, Order::Desc)
-        .all(&state.db)
+        .all(&db)
         .await?;
-    Ok(Json(list_out(&state.db, rows).await?))
+    Ok(Json(list_out(&db, rows).await?))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -426,7 +427,7 @@ pub struct PendingClearancesOut {
 #[utoipa::path(get, path = "/api/clearances/pending_approvals/", tag = "clearances", security(("jwt" = [])),
     responses((status = 200, body = PendingClearancesOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn clearances_pending_approval(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<PendingClearancesOut>> {
     let department = match (me.role, me.department_id) {
@@ -436,7 +437,7 @@ pub async fn clearances_pending_approval(
             ));
         }
         (Role::DepartmentStaff, Some(office)) => department::Entity::find_by_id(office)
-            .one(&state.db)
+            .one(&db)
             .await?
             .map(|d| d.name)
             .unwrap_or_default(),
@@ -451,9 +452,9 @@ pub async fn clearances_pending_approval(
         .order_by(clearance::Column::SubmissionDate, Order::Asc)
         .order_by(clearance::Column::Id, Order::Asc)
         .limit(500)
-        .all(&state.db)
+        .all(&db)
         .await?;
-    let clearances = list_out(&state.db, rows).await?;
+    let clearances = list_out(&db, rows).await?;
     Ok(Json(PendingClearancesOut {
         department,
         pending_count: clearances.len(),
@@ -467,6 +468,7 @@ pub async fn clearances_pending_approval(
     responses((status = 201, body = ClearanceOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_clearance(
     State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     ClientIp(ip): ClientIp,
 ) -> ApiResult<(StatusCode, Json<ClearanceOut>)> {
@@ -475,7 +477,7 @@ pub async fn create_clearance(
             "Only students can create clearance requests.",
         ));
     }
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     // The student row is locked so two submissions cannot both pass the checks.
     let record = student::Entity::find()
         .filter(student::Column::UserId.eq(me.id))
@@ -614,12 +616,12 @@ async fn find_visible<C: ConnectionTrait>(
 #[utoipa::path(get, path = "/api/clearances/{id}/", tag = "clearances", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = ClearanceOut), (status = 401), (status = 404)))]
 pub async fn retrieve_clearance(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<ClearanceOut>> {
-    let request = find_visible(&state.db, &me, id).await?;
-    Ok(Json(detail(&state.db, &me, request).await?))
+    let request = find_visible(&db, &me, id).await?;
+    Ok(Json(detail(&db, &me, request).await?))
 }
 
 kernel::choices!(
@@ -636,7 +638,7 @@ pub struct ClearanceIn {
 }
 
 async fn write(
-    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
@@ -644,12 +646,12 @@ async fn write(
     partial: bool,
 ) -> ApiResult<Json<ClearanceOut>> {
     // DRF's order: the object (404), then the body (400).
-    let existing = find_visible(&state.db, &me, id).await?;
+    let existing = find_visible(db, &me, id).await?;
     let Json(input) = body?;
     let mut c = Checker::partial(partial);
     let reason = c.optional_text("rejection_reason", input.rejection_reason, 10_000);
     c.finish()?;
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(db).await?;
     let mut model: clearance::ActiveModel = existing.clone().into();
     if let Some(reason) = reason {
         model.rejection_reason = Set(reason);
@@ -678,39 +680,39 @@ async fn write(
 #[utoipa::path(put, path = "/api/clearances/{id}/", tag = "clearances", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = ClearanceIn,
     responses((status = 200, body = ClearanceOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_clearance(
-    State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     body: Result<Json<ClearanceIn>, ApiError>,
 ) -> ApiResult<Json<ClearanceOut>> {
-    write(&state, me, ip, id, body, false).await
+    write(&db, me, ip, id, body, false).await
 }
 
 /// Partially update a request's administrative note (admin).
 #[utoipa::path(patch, path = "/api/clearances/{id}/", tag = "clearances", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = ClearanceIn,
     responses((status = 200, body = ClearanceOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_clearance(
-    State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     body: Result<Json<ClearanceIn>, ApiError>,
 ) -> ApiResult<Json<ClearanceOut>> {
-    write(&state, me, ip, id, body, true).await
+    write(&db, me, ip, id, body, true).await
 }
 
 /// Delete a request and its approvals (admin).
 #[utoipa::path(delete, path = "/api/clearances/{id}/", tag = "clearances", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_clearance(
-    State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    let existing = find_visible(&state.db, &me, id).await?;
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let existing = find_visible(&db, &me, id).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     audit::record(
         &txn,
         Actor::user(me.id, ip),
@@ -754,12 +756,12 @@ pub struct ProgressOut {
 #[utoipa::path(get, path = "/api/clearances/{id}/progress/", tag = "clearances", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = ProgressOut), (status = 401), (status = 404)))]
 pub async fn clearance_progress(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<ProgressOut>> {
-    let request = find_visible(&state.db, &me, id).await?;
-    let out = detail(&state.db, &me, request).await?;
+    let request = find_visible(&db, &me, id).await?;
+    let out = detail(&db, &me, request).await?;
     let count = |status: &str| out.approvals.iter().filter(|a| a.status == status).count();
     Ok(Json(ProgressOut {
         clearance_request_id: out.id,
@@ -797,7 +799,7 @@ pub struct ClearanceStatistics {
 #[utoipa::path(get, path = "/api/clearances/statistics/", tag = "clearances", security(("jwt" = [])),
     responses((status = 200, body = ClearanceStatistics), (status = 401), (status = 403)))]
 pub async fn clearance_statistics(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<ClearanceStatistics>> {
     if me.role == Role::Student {
@@ -809,7 +811,7 @@ pub async fn clearance_statistics(
         .column_as(Expr::cust("COUNT(*)"), "n")
         .group_by(clearance::Column::Status)
         .into_tuple()
-        .all(&state.db)
+        .all(&db)
         .await?;
     let mut breakdown: HashMap<String, u64> = clearance::STATUSES
         .iter()

@@ -1,8 +1,8 @@
 //! `/api/departments/`: the clearance offices and their approval order (spec §3.5).
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
+use kernel::Db;
 use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, PageSize};
@@ -151,7 +151,7 @@ fn actor(me: &user::Model, ip: Option<std::net::IpAddr>) -> Actor {
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<DepartmentOut>), (status = 401)))]
 pub async fn list_departments(
-    State(state): State<AppState>,
+    Db(db): Db,
     _me: CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<DepartmentOut>>> {
@@ -192,7 +192,7 @@ pub async fn list_departments(
         &[("approval_order", Order::Asc), ("name", Order::Asc)],
         department::Column::Id,
     );
-    let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
+    let page = list.page(&db, query, PageSize::DEFAULT).await?;
     Ok(Json(page.map(DepartmentOut::from)))
 }
 
@@ -258,14 +258,14 @@ fn conflict(error: sea_orm::DbErr) -> ApiError {
 #[utoipa::path(post, path = "/api/departments/", tag = "departments", security(("jwt" = [])), request_body = DepartmentIn,
     responses((status = 201, body = DepartmentOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_department(
-    State(state): State<AppState>,
+    Db(db): Db,
     OfficeAdmin(me): OfficeAdmin,
     ClientIp(ip): ClientIp,
     Json(input): Json<DepartmentIn>,
 ) -> ApiResult<(StatusCode, Json<DepartmentOut>)> {
-    let v = validate(&state.db, input, false, None).await?;
+    let v = validate(&db, input, false, None).await?;
     let now = kernel::time::now();
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let created = department::ActiveModel {
         id: Set(Uuid::new_v4()),
         name: Set(v.name.unwrap_or_default()),
@@ -310,15 +310,15 @@ async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> ApiResult<department::Mod
 #[utoipa::path(get, path = "/api/departments/{id}/", tag = "departments", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = DepartmentOut), (status = 401), (status = 404)))]
 pub async fn retrieve_department(
-    State(state): State<AppState>,
+    Db(db): Db,
     _me: CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<DepartmentOut>> {
-    Ok(Json(find(&state.db, id).await?.into()))
+    Ok(Json(find(&db, id).await?.into()))
 }
 
 async fn write(
-    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
@@ -326,10 +326,10 @@ async fn write(
     partial: bool,
 ) -> ApiResult<Json<DepartmentOut>> {
     // DRF's order: the object (404), then the body (400).
-    find(&state.db, id).await?;
+    find(db, id).await?;
     let Json(input) = body?;
-    let v = validate(&state.db, input, partial, Some(id)).await?;
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let v = validate(db, input, partial, Some(id)).await?;
+    let txn = kernel::db::begin_write(db).await?;
     // Read under the lock so the audit row's "before" is what is replaced.
     let existing = department::Entity::find_by_id(id)
         .lock_exclusive()
@@ -378,47 +378,47 @@ async fn write(
 #[utoipa::path(put, path = "/api/departments/{id}/", tag = "departments", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = DepartmentIn,
     responses((status = 200, body = DepartmentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_department(
-    State(state): State<AppState>,
+    Db(db): Db,
     OfficeAdmin(me): OfficeAdmin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     body: Result<Json<DepartmentIn>, ApiError>,
 ) -> ApiResult<Json<DepartmentOut>> {
-    write(&state, me, ip, id, body, false).await
+    write(&db, me, ip, id, body, false).await
 }
 
 /// Change some of an office's fields (admin).
 #[utoipa::path(patch, path = "/api/departments/{id}/", tag = "departments", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = DepartmentIn,
     responses((status = 200, body = DepartmentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_department(
-    State(state): State<AppState>,
+    Db(db): Db,
     OfficeAdmin(me): OfficeAdmin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     body: Result<Json<DepartmentIn>, ApiError>,
 ) -> ApiResult<Json<DepartmentOut>> {
-    write(&state, me, ip, id, body, true).await
+    write(&db, me, ip, id, body, true).await
 }
 
 /// Delete an office (admin). Staff assigned to it lose their office.
 #[utoipa::path(delete, path = "/api/departments/{id}/", tag = "departments", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 204), (status = 401), (status = 403), (status = 404), (status = 409)))]
 pub async fn destroy_department(
-    State(state): State<AppState>,
+    Db(db): Db,
     OfficeAdmin(me): OfficeAdmin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    let existing = find(&state.db, id).await?;
+    let existing = find(&db, id).await?;
     let in_use = approval::Entity::find()
         .filter(approval::Column::DepartmentId.eq(id))
-        .one(&state.db)
+        .one(&db)
         .await?
         .is_some();
     if in_use {
         return Err(ApiError::Conflict(IN_USE.into()));
     }
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     audit::record(
         &txn,
         actor(&me, ip),
@@ -465,11 +465,8 @@ pub struct WorkflowOut {
 /// The active offices in approval order (any signed-in user).
 #[utoipa::path(get, path = "/api/departments/approval_workflow/", tag = "departments", security(("jwt" = [])),
     responses((status = 200, body = WorkflowOut), (status = 401)))]
-pub async fn approval_workflow(
-    State(state): State<AppState>,
-    _me: CurrentUser,
-) -> ApiResult<Json<WorkflowOut>> {
-    let rows = active_offices(&state, None).await?;
+pub async fn approval_workflow(Db(db): Db, _me: CurrentUser) -> ApiResult<Json<WorkflowOut>> {
+    let rows = active_offices(&db, None).await?;
     let workflow: Vec<WorkflowStep> = rows
         .into_iter()
         .map(|d| WorkflowStep {
@@ -487,7 +484,7 @@ pub async fn approval_workflow(
 }
 
 async fn active_offices(
-    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     academic: Option<bool>,
 ) -> ApiResult<Vec<department::Model>> {
     let mut query = department::Entity::find().filter(department::Column::IsActive.eq(true));
@@ -499,7 +496,7 @@ async fn active_offices(
     Ok(query
         .order_by(department::Column::ApprovalOrder, Order::Asc)
         .order_by(department::Column::Name, Order::Asc)
-        .all(&state.db)
+        .all(db)
         .await?)
 }
 
@@ -507,11 +504,11 @@ async fn active_offices(
 #[utoipa::path(get, path = "/api/departments/academic/", tag = "departments", security(("jwt" = [])),
     responses((status = 200, body = Vec<DepartmentOut>), (status = 401)))]
 pub async fn academic_departments(
-    State(state): State<AppState>,
+    Db(db): Db,
     _me: CurrentUser,
 ) -> ApiResult<Json<Vec<DepartmentOut>>> {
     Ok(Json(
-        active_offices(&state, Some(true))
+        active_offices(&db, Some(true))
             .await?
             .into_iter()
             .map(DepartmentOut::from)
@@ -523,11 +520,11 @@ pub async fn academic_departments(
 #[utoipa::path(get, path = "/api/departments/administrative/", tag = "departments", security(("jwt" = [])),
     responses((status = 200, body = Vec<DepartmentOut>), (status = 401)))]
 pub async fn administrative_departments(
-    State(state): State<AppState>,
+    Db(db): Db,
     _me: CurrentUser,
 ) -> ApiResult<Json<Vec<DepartmentOut>>> {
     Ok(Json(
-        active_offices(&state, Some(false))
+        active_offices(&db, Some(false))
             .await?
             .into_iter()
             .map(DepartmentOut::from)
@@ -548,14 +545,14 @@ pub struct StaffMemberOut {
 #[utoipa::path(get, path = "/api/departments/{id}/staff/", tag = "departments", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = Vec<StaffMemberOut>), (status = 401), (status = 403), (status = 404)))]
 pub async fn department_staff(
-    State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<Vec<StaffMemberOut>>> {
     if me.is_student() {
         return Err(ApiError::no_permission());
     }
-    find(&state.db, id).await?;
+    find(&db, id).await?;
     let rows = crate::entities::user::Entity::find()
         .filter(crate::entities::user::Column::DepartmentId.eq(id))
         .filter(
@@ -563,7 +560,7 @@ pub async fn department_staff(
         )
         .filter(crate::entities::user::Column::IsActive.eq(true))
         .order_by(crate::entities::user::Column::FullName, Order::Asc)
-        .all(&state.db)
+        .all(&db)
         .await?;
     Ok(Json(
         rows.into_iter()
@@ -597,14 +594,14 @@ pub struct DepartmentStatisticsOut {
 #[utoipa::path(get, path = "/api/departments/{id}/statistics/", tag = "departments", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = DepartmentStatisticsOut), (status = 401), (status = 403), (status = 404)))]
 pub async fn department_statistics(
-    State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<DepartmentStatisticsOut>> {
     if me.is_student() {
         return Err(ApiError::no_permission());
     }
-    let office = find(&state.db, id).await?;
+    let office = find(&db, id).await?;
     let counts: Option<(i64, i64, i64)> = approval::Entity::find()
         .select_only()
         .column_as(sea_orm::sea_query::Expr::cust("COUNT(*)"), "total")
@@ -618,7 +615,7 @@ pub async fn department_statistics(
         )
         .filter(approval::Column::DepartmentId.eq(id))
         .into_tuple()
-        .one(&state.db)
+        .one(&db)
         .await?;
     let (total, pending, rejected) = counts.unwrap_or_default();
     let n = |v: i64| u64::try_from(v).unwrap_or(0);

@@ -4,6 +4,7 @@
 //! Everyone signed in may read (students: only their own gowns); only
 //! administrators issue, edit, take back and refund.
 
+use kernel::Db;
 use std::collections::HashMap;
 
 use axum::extract::State;
@@ -260,13 +261,13 @@ fn filtered(list: &ListQuery, query: Select<gown::Entity>) -> ApiResult<Select<g
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<GownOut>), (status = 400), (status = 401)))]
 pub async fn list_gowns(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<GownOut>>> {
     let query = filtered(&list, visible_to(&me))?;
-    let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
-    let results = render(&state.db, page.results).await?;
+    let page = list.page(&db, query, PageSize::DEFAULT).await?;
+    let results = render(&db, page.results).await?;
     Ok(Json(Page {
         count: page.count,
         next: page.next,
@@ -578,6 +579,7 @@ async fn insert_with_code(
     responses((status = 201, body = GownOut), (status = 400), (status = 401), (status = 403), (status = 503)))]
 pub async fn issue_gown(
     State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Json(mut input): Json<GownIn>,
@@ -592,10 +594,7 @@ pub async fn issue_gown(
     let changes = check_changes(&mut c, &mut input.changes(), now, None);
     let does_not_exist = |id: Uuid| format!("Invalid pk \"{id}\" - object does not exist.");
     if let Some(id) = student_id
-        && student::Entity::find_by_id(id)
-            .one(&state.db)
-            .await?
-            .is_none()
+        && student::Entity::find_by_id(id).one(&db).await?.is_none()
     {
         c.error("student", does_not_exist(id));
     }
@@ -604,7 +603,7 @@ pub async fn issue_gown(
         return Err(ApiError::internal("validated fields are missing"));
     };
 
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     // The student row is locked so two issues to one student cannot both pass.
     let record = student::Entity::find_by_id(student_id)
         .lock_exclusive()
@@ -683,16 +682,16 @@ pub async fn issue_gown(
 #[utoipa::path(get, path = "/api/gown-issuances/{id}/", tag = "gowns", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = GownOut), (status = 401), (status = 404)))]
 pub async fn retrieve_gown(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<GownOut>> {
     let row = visible_to(&me)
         .filter(gown::Column::Id.eq(id))
-        .one(&state.db)
+        .one(&db)
         .await?
         .ok_or_else(not_found)?;
-    Ok(Json(render_one(&state.db, row).await?))
+    Ok(Json(render_one(&db, row).await?))
 }
 
 /// The gown, read again and locked inside the transaction that changes it.
@@ -713,14 +712,14 @@ async fn registration_number<C: ConnectionTrait>(db: &C, student_id: Uuid) -> Ap
 }
 
 async fn write(
-    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
     body: Result<Json<GownUpdateIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<GownOut>> {
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(db).await?;
     // DRF's order: the object (404), then the body (400).
     let existing = locked(&txn, id).await?;
     let Json(mut input) = body?;
@@ -773,38 +772,38 @@ async fn write(
 #[utoipa::path(put, path = "/api/gown-issuances/{id}/", tag = "gowns", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = GownUpdateIn,
     responses((status = 200, body = GownOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_gown(
-    State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     body: Result<Json<GownUpdateIn>, ApiError>,
 ) -> ApiResult<Json<GownOut>> {
-    write(&state, me, ip, id, body, false).await
+    write(&db, me, ip, id, body, false).await
 }
 
 /// Partially edit a gown issuance (admin).
 #[utoipa::path(patch, path = "/api/gown-issuances/{id}/", tag = "gowns", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = GownUpdateIn,
     responses((status = 200, body = GownOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_gown(
-    State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     body: Result<Json<GownUpdateIn>, ApiError>,
 ) -> ApiResult<Json<GownOut>> {
-    write(&state, me, ip, id, body, true).await
+    write(&db, me, ip, id, body, true).await
 }
 
 /// Delete a gown issuance (admin).
 #[utoipa::path(delete, path = "/api/gown-issuances/{id}/", tag = "gowns", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_gown(
-    State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let existing = locked(&txn, id).await?;
     audit::record(
         &txn,
@@ -836,13 +835,13 @@ pub struct ReturnIn {
 #[utoipa::path(post, path = "/api/gown-issuances/{id}/mark-returned/", tag = "gowns", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = ReturnIn,
     responses((status = 200, body = GownOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn mark_returned(
-    State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     body: Result<Json<ReturnIn>, ApiError>,
 ) -> ApiResult<Json<GownOut>> {
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     // DRF's order: the object (404), then the body (400).
     let existing = locked(&txn, id).await?;
     let Json(input) = body?;
@@ -895,11 +894,12 @@ pub async fn mark_returned(
     responses((status = 200, body = GownOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn refund_deposit(
     State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<Json<GownOut>> {
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let existing = locked(&txn, id).await?;
     if existing.deposit_status == "refunded" {
         return Err(ApiError::bad_request("Deposit already refunded."));
@@ -968,16 +968,13 @@ fn overdue_at(query: Select<gown::Entity>, now: DateTime<Utc>) -> Select<gown::E
 /// overdue first. A plain array, not paginated, as the original serves it.
 #[utoipa::path(get, path = "/api/gown-issuances/overdue/", tag = "gowns", security(("jwt" = [])),
     responses((status = 200, body = Vec<GownOut>), (status = 401), (status = 403)))]
-pub async fn overdue_gowns(
-    State(state): State<AppState>,
-    Admin(_me): Admin,
-) -> ApiResult<Json<Vec<GownOut>>> {
+pub async fn overdue_gowns(Db(db): Db, Admin(_me): Admin) -> ApiResult<Json<Vec<GownOut>>> {
     let rows = overdue_at(gown::Entity::find(), kernel::time::now())
         .order_by(gown::Column::ReturnDate, Order::Asc)
         .order_by(gown::Column::Id, Order::Asc)
-        .all(&state.db)
+        .all(&db)
         .await?;
-    Ok(Json(render(&state.db, rows).await?))
+    Ok(Json(render(&db, rows).await?))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -1012,11 +1009,8 @@ fn deposits_where(backend: DbBackend, condition: impl sea_orm::sea_query::IntoCo
 /// Issue, return, overdue and deposit totals (admin), in one aggregate query.
 #[utoipa::path(get, path = "/api/gown-issuances/statistics/", tag = "gowns", security(("jwt" = [])),
     responses((status = 200, body = GownStatistics), (status = 401), (status = 403)))]
-pub async fn gown_statistics(
-    State(state): State<AppState>,
-    Admin(_me): Admin,
-) -> ApiResult<Json<GownStatistics>> {
-    let backend = state.db.get_database_backend();
+pub async fn gown_statistics(Db(db): Db, Admin(_me): Admin) -> ApiResult<Json<GownStatistics>> {
+    let backend = db.get_database_backend();
     let now = kernel::time::now();
     let row: Option<(i64, i64, i64, i64, i64, i64)> = gown::Entity::find()
         .select_only()
@@ -1045,7 +1039,7 @@ pub async fn gown_statistics(
         )
         .column_as(count_where(gown::Column::DepositPaid.eq(false)), "unpaid")
         .into_tuple()
-        .one(&state.db)
+        .one(&db)
         .await?;
     let (total, returned, overdue, held, refunded, unpaid) = row.unwrap_or_default();
     let count = |n: i64| Ord::max(n, 0) as u64;

@@ -1,6 +1,7 @@
 //! `/api/notifications/`: each user's own notifications (spec §3.7), and a
 //! live Server-Sent Events stream of new ones.
 
+use kernel::Db;
 use std::collections::HashSet;
 use std::convert::Infallible;
 use std::time::Duration;
@@ -120,7 +121,7 @@ fn not_found() -> ApiError {
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<NotificationOut>), (status = 401)))]
 pub async fn list_notifications(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<NotificationOut>>> {
@@ -157,7 +158,7 @@ pub async fn list_notifications(
         notification::Column::Id,
     );
     Ok(Json(
-        list.page(&state.db, query, PageSize::DEFAULT)
+        list.page(&db, query, PageSize::DEFAULT)
             .await?
             .map(NotificationOut::from),
     ))
@@ -201,6 +202,7 @@ pub struct NotificationIn {
     responses((status = 201, body = NotificationOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_notification(
     State(state): State<AppState>,
+    Db(db): Db,
     _admin: Admin,
     Json(input): Json<NotificationIn>,
 ) -> ApiResult<(StatusCode, Json<NotificationOut>)> {
@@ -224,7 +226,7 @@ pub async fn create_notification(
         .flatten();
     let related_id = c.nullable(input.related_object_id).flatten();
     if let Some(id) = recipient
-        && user::Entity::find_by_id(id).one(&state.db).await?.is_none()
+        && user::Entity::find_by_id(id).one(&db).await?.is_none()
     {
         c.error(
             "user",
@@ -234,7 +236,7 @@ pub async fn create_notification(
     c.finish()?;
     let recipient = recipient.unwrap_or_default();
     let kind = kind.unwrap_or_default();
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let mut effects = Effects::new();
     let note = Note {
         title: &title.unwrap_or_default(),
@@ -256,13 +258,13 @@ fn own_of(user: Uuid) -> sea_orm::Select<notification::Entity> {
 #[utoipa::path(get, path = "/api/notifications/{id}/", tag = "notifications", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = NotificationOut), (status = 401), (status = 404)))]
 pub async fn retrieve_notification(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<NotificationOut>> {
     let row = own(&me)
         .filter(notification::Column::Id.eq(id))
-        .one(&state.db)
+        .one(&db)
         .await?
         .ok_or_else(not_found)?;
     Ok(Json(row.into()))
@@ -272,16 +274,16 @@ pub async fn retrieve_notification(
 #[utoipa::path(delete, path = "/api/notifications/{id}/", tag = "notifications", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 204), (status = 401), (status = 404)))]
 pub async fn destroy_notification(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
     let row = own(&me)
         .filter(notification::Column::Id.eq(id))
-        .one(&state.db)
+        .one(&db)
         .await?
         .ok_or_else(not_found)?;
-    row.delete(&state.db).await?;
+    row.delete(&db).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -292,14 +294,14 @@ pub struct MarkedOut {
 }
 
 async fn set_read(
-    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     me: &user::Model,
     id: Uuid,
     read: bool,
 ) -> ApiResult<NotificationOut> {
     let row = own(me)
         .filter(notification::Column::Id.eq(id))
-        .one(&state.db)
+        .one(db)
         .await?
         .ok_or_else(not_found)?;
     if row.is_read == read {
@@ -308,18 +310,18 @@ async fn set_read(
     let mut model: notification::ActiveModel = row.into();
     model.is_read = Set(read);
     model.read_at = Set(read.then(kernel::time::now));
-    Ok(model.update(&state.db).await?.into())
+    Ok(model.update(db).await?.into())
 }
 
 /// Mark one of the caller's notifications read.
 #[utoipa::path(put, path = "/api/notifications/{id}/mark-read/", tag = "notifications", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = MarkedOut), (status = 401), (status = 404)))]
 pub async fn mark_read(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<MarkedOut>> {
-    let notification = set_read(&state, &me, id, true).await?;
+    let notification = set_read(&db, &me, id, true).await?;
     Ok(Json(MarkedOut {
         message: "Notification marked as read".into(),
         notification,
@@ -329,23 +331,19 @@ pub async fn mark_read(
 /// The original frontend POSTs the same action.
 #[utoipa::path(post, path = "/api/notifications/{id}/mark-read/", tag = "notifications", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = MarkedOut), (status = 401), (status = 404)))]
-pub async fn mark_read_post(
-    state: State<AppState>,
-    me: CurrentUser,
-    id: Id,
-) -> ApiResult<Json<MarkedOut>> {
-    mark_read(state, me, id).await
+pub async fn mark_read_post(db: Db, me: CurrentUser, id: Id) -> ApiResult<Json<MarkedOut>> {
+    mark_read(db, me, id).await
 }
 
 /// Mark one of the caller's notifications unread again.
 #[utoipa::path(post, path = "/api/notifications/{id}/mark-unread/", tag = "notifications", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = MarkedOut), (status = 401), (status = 404)))]
 pub async fn mark_unread(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<MarkedOut>> {
-    let notification = set_read(&state, &me, id, false).await?;
+    let notification = set_read(&db, &me, id, false).await?;
     Ok(Json(MarkedOut {
         message: "Notification marked as unread".into(),
         notification,
@@ -356,7 +354,7 @@ pub async fn mark_unread(
 #[utoipa::path(post, path = "/api/notifications/mark-all-read/", tag = "notifications", security(("jwt" = [])),
     responses((status = 200, body = MessageOut), (status = 401)))]
 pub async fn mark_all_read(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<MessageOut>> {
     let result = notification::Entity::update_many()
@@ -367,7 +365,7 @@ pub async fn mark_all_read(
         )
         .filter(notification::Column::UserId.eq(me.id))
         .filter(notification::Column::IsRead.eq(false))
-        .exec(&state.db)
+        .exec(&db)
         .await?;
     Ok(MessageOut::new(format!(
         "{} notification(s) marked as read",
@@ -379,13 +377,13 @@ pub async fn mark_all_read(
 #[utoipa::path(delete, path = "/api/notifications/delete-all-read/", tag = "notifications", security(("jwt" = [])),
     responses((status = 200, body = MessageOut), (status = 401)))]
 pub async fn delete_all_read(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<MessageOut>> {
     let result = notification::Entity::delete_many()
         .filter(notification::Column::UserId.eq(me.id))
         .filter(notification::Column::IsRead.eq(true))
-        .exec(&state.db)
+        .exec(&db)
         .await?;
     Ok(MessageOut::new(format!(
         "{} read notification(s) deleted",
@@ -402,12 +400,12 @@ pub struct UnreadCountOut {
 #[utoipa::path(get, path = "/api/notifications/unread-count/", tag = "notifications", security(("jwt" = [])),
     responses((status = 200, body = UnreadCountOut), (status = 401)))]
 pub async fn unread_count(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<UnreadCountOut>> {
     let unread_count = own(&me)
         .filter(notification::Column::IsRead.eq(false))
-        .count(&state.db)
+        .count(&db)
         .await?;
     Ok(Json(UnreadCountOut { unread_count }))
 }
@@ -422,14 +420,14 @@ pub struct UnreadOut {
 #[utoipa::path(get, path = "/api/notifications/unread/", tag = "notifications", security(("jwt" = [])),
     responses((status = 200, body = UnreadOut), (status = 401)))]
 pub async fn unread_notifications(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<UnreadOut>> {
     let rows = own(&me)
         .filter(notification::Column::IsRead.eq(false))
         .order_by(notification::Column::CreatedAt, Order::Desc)
         .limit(100)
-        .all(&state.db)
+        .all(&db)
         .await?;
     let notifications: Vec<NotificationOut> = rows.into_iter().map(Into::into).collect();
     Ok(Json(UnreadOut {
@@ -473,7 +471,7 @@ impl axum::extract::FromRequestParts<AppState> for StreamUser {
             .verify(&token, TokenType::Access)
             .map_err(kernel::jwt::access_token_error)?;
         Ok(StreamUser(
-            kernel::identity::account_for(state, &claims).await?,
+            kernel::identity::account_for(state, &kernel::Db::of(parts, state), &claims).await?,
         ))
     }
 }
@@ -486,6 +484,7 @@ impl axum::extract::FromRequestParts<AppState> for StreamUser {
     responses((status = 200, description = "text/event-stream of `notification` events"), (status = 401)))]
 pub async fn notification_stream(
     State(state): State<AppState>,
+    Db(db): Db,
     StreamUser(me): StreamUser,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let wake = state.hub.subscribe();
@@ -494,15 +493,15 @@ pub async fn notification_stream(
         seen: HashSet::new(),
     };
     let stream = futures_util::stream::unfold(
-        (state, me.id, wake, start, Vec::<Event>::new(), true),
-        |(state, user, mut wake, mut cursor, mut queue, first)| async move {
+        (db, me.id, wake, start, Vec::<Event>::new(), true),
+        |(db, user, mut wake, mut cursor, mut queue, first)| async move {
             if first {
                 let ready = Event::default().event("ready").data("{}");
-                return Some((Ok(ready), (state, user, wake, cursor, queue, false)));
+                return Some((Ok(ready), (db, user, wake, cursor, queue, false)));
             }
             loop {
                 if let Some(event) = queue.pop() {
-                    return Some((Ok(event), (state, user, wake, cursor, queue, false)));
+                    return Some((Ok(event), (db, user, wake, cursor, queue, false)));
                 }
                 // Woken by a commit on this node, or by the timer for other nodes' commits.
                 let deadline = tokio::time::sleep(Duration::from_secs(2));
@@ -518,7 +517,7 @@ pub async fn notification_stream(
                         () = &mut deadline => break,
                     }
                 }
-                match cursor.fetch(&state, user).await {
+                match cursor.fetch(&db, user).await {
                     Ok(events) => {
                         queue = events;
                         queue.reverse();
@@ -538,13 +537,17 @@ struct Cursor {
 }
 
 impl Cursor {
-    async fn fetch(&mut self, state: &AppState, user: Uuid) -> Result<Vec<Event>, sea_orm::DbErr> {
+    async fn fetch(
+        &mut self,
+        db: &sea_orm::DatabaseConnection,
+        user: Uuid,
+    ) -> Result<Vec<Event>, sea_orm::DbErr> {
         let rows = own_of(user)
             .filter(notification::Column::CreatedAt.gte(self.since))
             .order_by(notification::Column::CreatedAt, Order::Asc)
             .order_by(notification::Column::Id, Order::Asc)
             .limit(100)
-            .all(&state.db)
+            .all(db)
             .await?;
         let mut events = Vec::new();
         for row in rows {

@@ -1,6 +1,7 @@
 //! `/api/students/`: student records (spec §3.2). Administrators manage them;
 //! office staff read them; a student sees only their own.
 
+use kernel::Db;
 use std::sync::LazyLock;
 
 use axum::extract::State;
@@ -260,7 +261,7 @@ pub fn router() -> OpenApiRouter<AppState> {
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<StudentOut>), (status = 401)))]
 pub async fn list_students(
-    State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<StudentOut>>> {
@@ -322,7 +323,7 @@ pub async fn list_students(
         &[("created_at", Order::Desc)],
         student::Column::Id,
     );
-    let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
+    let page = list.page(&db, query, PageSize::DEFAULT).await?;
     // `students.user_id` is a non-null foreign key: every row has its user.
     let results = page
         .results
@@ -464,6 +465,7 @@ fn record_conflict(error: sea_orm::DbErr) -> ApiError {
     responses((status = 201, body = StudentOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_student(
     State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Json(mut input): Json<StudentIn>,
@@ -481,14 +483,14 @@ pub async fn create_student(
             50,
         )
         .flatten();
-    let v = validate_record(&state.db, &mut c, &mut input.record(), false, None).await?;
+    let v = validate_record(&db, &mut c, &mut input.record(), false, None).await?;
     if let Some(email) = &email
-        && email_taken(&state.db, email, None).await?
+        && email_taken(&db, email, None).await?
     {
         c.error("email", EMAIL_TAKEN);
     }
     if let Some(number) = &admission_number
-        && admission_taken(&state.db, number, None).await?
+        && admission_taken(&db, number, None).await?
     {
         c.error("admission_number", ADMISSION_TAKEN);
     }
@@ -585,14 +587,14 @@ fn not_found() -> ApiError {
 }
 
 async fn find_visible(
-    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     me: &CurrentUser,
     id: Uuid,
 ) -> ApiResult<(student::Model, user::Model)> {
     let found = visible_to(me)
         .filter(student::Column::Id.eq(id))
         .find_also_related(user::Entity)
-        .one(&state.db)
+        .one(db)
         .await?;
     match found {
         Some((s, Some(u))) => Ok((s, u)),
@@ -603,10 +605,7 @@ async fn find_visible(
 /// The caller's own student record.
 #[utoipa::path(get, path = "/api/students/me/", tag = "students", security(("jwt" = [])),
     responses((status = 200, body = StudentOut), (status = 401), (status = 403), (status = 404)))]
-pub async fn my_student(
-    State(state): State<AppState>,
-    me: CurrentUser,
-) -> ApiResult<Json<StudentOut>> {
+pub async fn my_student(Db(db): Db, me: CurrentUser) -> ApiResult<Json<StudentOut>> {
     if !me.is_student() {
         return Err(ApiError::forbidden(
             "Only students can access this endpoint",
@@ -614,7 +613,7 @@ pub async fn my_student(
     }
     let record = student::Entity::find()
         .filter(student::Column::UserId.eq(me.0.id))
-        .one(&state.db)
+        .one(&db)
         .await?
         .ok_or_else(|| ApiError::not_found_msg("Student record not found"))?;
     Ok(Json(StudentOut::new(record, &me.0)))
@@ -624,16 +623,16 @@ pub async fn my_student(
 #[utoipa::path(get, path = "/api/students/{id}/", tag = "students", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = StudentOut), (status = 401), (status = 404)))]
 pub async fn retrieve_student(
-    State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<StudentOut>> {
-    let (record, account) = find_visible(&state, &me, id).await?;
+    let (record, account) = find_visible(&db, &me, id).await?;
     Ok(Json(StudentOut::new(record, &account)))
 }
 
 async fn write(
-    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
@@ -641,12 +640,12 @@ async fn write(
     partial: bool,
 ) -> ApiResult<Json<StudentOut>> {
     // DRF's order: the object (404), then the body (400).
-    let (existing, account) = find_visible(state, &kernel::Current(me.clone()), id).await?;
+    let (existing, account) = find_visible(&db, &kernel::Current(me.clone()), id).await?;
     let Json(mut input) = body?;
     let mut c = Checker::partial(partial);
-    let v = validate_record(&state.db, &mut c, &mut input, partial, Some(&existing)).await?;
+    let v = validate_record(db, &mut c, &mut input, partial, Some(&existing)).await?;
     c.finish()?;
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(db).await?;
     // Re-read under the lock so the audit row's "before" is what is replaced.
     let current = student::Entity::find_by_id(id)
         .lock_exclusive()
@@ -701,39 +700,39 @@ async fn write(
 #[utoipa::path(put, path = "/api/students/{id}/", tag = "students", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = StudentRecordIn,
     responses((status = 200, body = StudentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_student(
-    State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     body: Result<Json<StudentRecordIn>, ApiError>,
 ) -> ApiResult<Json<StudentOut>> {
-    write(&state, me, ip, id, body, false).await
+    write(&db, me, ip, id, body, false).await
 }
 
 /// Change some of a student record's academic fields (admin).
 #[utoipa::path(patch, path = "/api/students/{id}/", tag = "students", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = StudentRecordIn,
     responses((status = 200, body = StudentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_student(
-    State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     body: Result<Json<StudentRecordIn>, ApiError>,
 ) -> ApiResult<Json<StudentOut>> {
-    write(&state, me, ip, id, body, true).await
+    write(&db, me, ip, id, body, true).await
 }
 
 /// Delete a student record (admin). The account stays, under `/api/users/`.
 #[utoipa::path(delete, path = "/api/students/{id}/", tag = "students", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_student(
-    State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    let (existing, account) = find_visible(&state, &kernel::Current(me.clone()), id).await?;
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let (existing, account) = find_visible(&db, &kernel::Current(me.clone()), id).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     audit::record(
         &txn,
         Actor::user(me.id, ip),
@@ -757,10 +756,7 @@ pub async fn destroy_student(
 /// Students cleared to graduate (administrators and office staff).
 #[utoipa::path(get, path = "/api/students/eligible/", tag = "students", security(("jwt" = [])),
     responses((status = 200, body = Vec<StudentOut>), (status = 401), (status = 403)))]
-pub async fn eligible_students(
-    State(state): State<AppState>,
-    me: CurrentUser,
-) -> ApiResult<Json<Vec<StudentOut>>> {
+pub async fn eligible_students(Db(db): Db, me: CurrentUser) -> ApiResult<Json<Vec<StudentOut>>> {
     if me.is_student() {
         return Err(ApiError::no_permission());
     }
@@ -769,7 +765,7 @@ pub async fn eligible_students(
         .find_also_related(user::Entity)
         .order_by(student::Column::RegistrationNumber, Order::Asc)
         .limit(1000)
-        .all(&state.db)
+        .all(&db)
         .await?;
     Ok(Json(
         rows.into_iter()
@@ -805,18 +801,18 @@ pub struct ClearanceStatusOut {
 #[utoipa::path(get, path = "/api/students/{id}/clearance_status/", tag = "students", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = ClearanceStatusOut), (status = 401), (status = 404)))]
 pub async fn student_clearance_status(
-    State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<ClearanceStatusOut>> {
-    let (record, _) = find_visible(&state, &me, id).await?;
+    let (record, _) = find_visible(&db, &me, id).await?;
     let latest = crate::entities::clearance::Entity::find()
         .filter(crate::entities::clearance::Column::StudentId.eq(record.id))
         .order_by(
             crate::entities::clearance::Column::SubmissionDate,
             Order::Desc,
         )
-        .one(&state.db)
+        .one(&db)
         .await?;
     let Some(latest) = latest else {
         return Ok(Json(ClearanceStatusOut {
@@ -829,7 +825,7 @@ pub async fn student_clearance_status(
             message: Some("No clearance request submitted yet".into()),
         }));
     };
-    let detail = crate::clearances::detail(&state.db, &me.0, latest).await?;
+    let detail = crate::clearances::detail(&db, &me.0, latest).await?;
     Ok(Json(ClearanceStatusOut {
         student: record.id,
         clearance_id: Some(detail.id),

@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
+use kernel::Db;
 use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, PageSize};
@@ -207,7 +208,7 @@ pub(crate) fn user_conflict(error: sea_orm::DbErr) -> ApiError {
            ("search" = Option<String>, Query), ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<UserOut>), (status = 401), (status = 403)))]
 pub async fn list_users(
-    State(state): State<AppState>,
+    Db(db): Db,
     _admin: Admin,
     list: ListQuery,
 ) -> ApiResult<Json<Page<UserOut>>> {
@@ -244,7 +245,7 @@ pub async fn list_users(
         &[("created_at", Order::Desc)],
         user::Column::Id,
     );
-    let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
+    let page = list.page(&db, query, PageSize::DEFAULT).await?;
     Ok(Json(page.map(|(u, d)| UserOut::new(&u, d.as_ref()))))
 }
 
@@ -354,6 +355,7 @@ async fn check_department<C: ConnectionTrait>(
     responses((status = 201, body = UserOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_user(
     State(state): State<AppState>,
+    Db(db): Db,
     Admin(admin): Admin,
     ClientIp(ip): ClientIp,
     Json(input): Json<UserIn>,
@@ -368,17 +370,17 @@ pub async fn create_user(
     let (role, alias) = read_role(&mut c, input.role);
     let mut department = c.nullable(input.department);
     let is_active = c.boolean("is_active", input.is_active, true);
-    check_department(&state.db, &mut c, department).await?;
+    check_department(&db, &mut c, department).await?;
     if let Some(alias) = alias {
-        department = Some(office_for_alias(&state.db, &mut c, alias, department, None).await?);
+        department = Some(office_for_alias(&db, &mut c, alias, department, None).await?);
     }
     if let Some(email) = &email
-        && email_taken(&state.db, email, None).await?
+        && email_taken(&db, email, None).await?
     {
         c.error("email", EMAIL_TAKEN);
     }
     if let Some(number) = &admission_number
-        && admission_taken(&state.db, number, None).await?
+        && admission_taken(&db, number, None).await?
     {
         c.error("admission_number", ADMISSION_TAKEN);
     }
@@ -395,7 +397,7 @@ pub async fn create_user(
 
     let hash = state.hasher.make(&password.unwrap_or_default()).await?;
     let now = kernel::time::now();
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let created = user::ActiveModel {
         id: Set(Uuid::new_v4()),
         email: Set(email.unwrap_or_default()),
@@ -438,17 +440,14 @@ async fn find_user<C: ConnectionTrait>(db: &C, id: Uuid) -> ApiResult<user::Mode
 /// Retrieve an account (admin).
 #[utoipa::path(get, path = "/api/users/{id}/", tag = "users", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = UserOut), (status = 401), (status = 403), (status = 404)))]
-pub async fn retrieve_user(
-    State(state): State<AppState>,
-    _admin: Admin,
-    Id(id): Id,
-) -> ApiResult<Json<UserOut>> {
-    let user = find_user(&state.db, id).await?;
-    Ok(Json(UserOut::load(&state.db, &user).await?))
+pub async fn retrieve_user(Db(db): Db, _admin: Admin, Id(id): Id) -> ApiResult<Json<UserOut>> {
+    let user = find_user(&db, id).await?;
+    Ok(Json(UserOut::load(&db, &user).await?))
 }
 
 async fn write_user(
     state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     admin: &user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
@@ -456,7 +455,7 @@ async fn write_user(
     partial: bool,
 ) -> ApiResult<Json<UserOut>> {
     // DRF's order: the object (404), then the body (400).
-    let existing = find_user(&state.db, id).await?;
+    let existing = find_user(db, id).await?;
     let Json(input) = body?;
     let mut c = Checker::partial(partial);
     let email = c.email("email", input.email);
@@ -472,19 +471,18 @@ async fn write_user(
         Field::Absent => None,
         other => c.value("password", other),
     };
-    check_department(&state.db, &mut c, department).await?;
+    check_department(db, &mut c, department).await?;
     if let Some(alias) = alias {
-        department = Some(
-            office_for_alias(&state.db, &mut c, alias, department, existing.department_id).await?,
-        );
+        department =
+            Some(office_for_alias(db, &mut c, alias, department, existing.department_id).await?);
     }
     if let Some(email) = &email
-        && email_taken(&state.db, email, Some(id)).await?
+        && email_taken(db, email, Some(id)).await?
     {
         c.error("email", EMAIL_TAKEN);
     }
     if let Some(Some(number)) = &admission_number
-        && admission_taken(&state.db, number, Some(id)).await?
+        && admission_taken(db, number, Some(id)).await?
     {
         c.error("admission_number", ADMISSION_TAKEN);
     }
@@ -515,7 +513,7 @@ async fn write_user(
         Some(password) => Some(state.hasher.make(&password).await?),
         None => None,
     };
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(db).await?;
     // Re-read under the lock so the audit row's "before" is what is replaced.
     let current = user::Entity::find_by_id(id)
         .lock_exclusive()
@@ -573,12 +571,13 @@ async fn write_user(
     responses((status = 200, body = UserOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_user(
     State(state): State<AppState>,
+    Db(db): Db,
     Admin(admin): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     body: Result<Json<UserUpdateIn>, ApiError>,
 ) -> ApiResult<Json<UserOut>> {
-    write_user(&state, &admin, ip, id, body, false).await
+    write_user(&state, &db, &admin, ip, id, body, false).await
 }
 
 /// Change some of an account's fields (admin).
@@ -586,28 +585,29 @@ pub async fn update_user(
     responses((status = 200, body = UserOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_user(
     State(state): State<AppState>,
+    Db(db): Db,
     Admin(admin): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     body: Result<Json<UserUpdateIn>, ApiError>,
 ) -> ApiResult<Json<UserOut>> {
-    write_user(&state, &admin, ip, id, body, true).await
+    write_user(&state, &db, &admin, ip, id, body, true).await
 }
 
 /// Delete an account (admin). An administrator cannot delete their own account.
 #[utoipa::path(delete, path = "/api/users/{id}/", tag = "users", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 204), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_user(
-    State(state): State<AppState>,
+    Db(db): Db,
     Admin(admin): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    let user = find_user(&state.db, id).await?;
+    let user = find_user(&db, id).await?;
     if user.id == admin.id {
         return Err(ApiError::bad_request("You cannot delete your own account."));
     }
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     audit::record(
         &txn,
         Actor::user(admin.id, ip),

@@ -9,6 +9,73 @@ use sea_orm::{
     SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
+/// The database a request works on, for its handlers to reach data through.
+///
+/// A system with tenants resolves each request's tenant before anything
+/// else ([`crate::System::tenant_db`]) and the request's handle is that
+/// tenant's database (PostgreSQL: a pool whose connections are bound to the
+/// tenant's schema; SQLite: the tenant's file); every other system's is the
+/// kernel's database. Handlers take `Db(db): Db` and never reach
+/// `state.db`, so tenancy needs no change to them. The account behind a
+/// token ([`crate::Current`]) is looked up through the same handle.
+#[derive(Debug, Clone)]
+pub struct Db(pub DatabaseConnection);
+
+impl std::ops::Deref for Db {
+    type Target = DatabaseConnection;
+    fn deref(&self) -> &DatabaseConnection {
+        &self.0
+    }
+}
+
+/// A request's tenant, as [`crate::System::tenant_db`] resolves it: a key
+/// (stable, unique among the system's tenants) and its database.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub key: std::sync::Arc<str>,
+    pub db: DatabaseConnection,
+}
+
+tokio::task_local! {
+    static TENANT: std::sync::Arc<str>;
+}
+
+/// The tenant of the request being served, if its system has tenants.
+/// Tokens carry it (and are refused in another tenant's requests), and the
+/// sign-in lockout counts per tenant. Work outside a request (jobs) names its
+/// tenant explicitly with [`in_tenant`].
+pub fn tenant() -> Option<std::sync::Arc<str>> {
+    TENANT.try_with(std::sync::Arc::clone).ok()
+}
+
+/// Runs `work` as tenant `key`'s.
+pub async fn in_tenant<F: std::future::Future>(key: std::sync::Arc<str>, work: F) -> F::Output {
+    TENANT.scope(key, work).await
+}
+
+impl Db {
+    /// The request's handle: the one its tenant resolution chose, else the
+    /// kernel's database.
+    pub fn of(parts: &axum::http::request::Parts, kernel: &crate::Kernel) -> Self {
+        parts
+            .extensions
+            .get::<Db>()
+            .cloned()
+            .unwrap_or_else(|| Db(kernel.db.clone()))
+    }
+}
+
+impl<S: crate::HasKernel + Sync> axum::extract::FromRequestParts<S> for Db {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(parts, state.kernel()))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,

@@ -15,7 +15,9 @@ use std::future::Future;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, ModelTrait, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, ModelTrait, QueryFilter,
+};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -128,7 +130,8 @@ impl<S: Identity> FromRequestParts<S> for Current<S::Account> {
         let claims = crate::jwt::AccessClaims::from_request_parts(parts, state)
             .await?
             .0;
-        let account = account_for(state, &claims).await?;
+        let db = crate::db::Db::of(parts, state.kernel());
+        let account = account_for(state, &db, &claims).await?;
         let current = Current(account);
         parts.extensions.insert(current.clone());
         Ok(current)
@@ -143,11 +146,16 @@ fn no_user_id() -> ApiError {
 }
 
 /// The active account a verified access token belongs to, if the token is
-/// still current (same epoch, and whatever [`Identity::check_token`] asks).
-pub async fn account_for<S: Identity>(state: &S, claims: &Claims) -> ApiResult<S::Account> {
+/// still current (same epoch, and whatever [`Identity::check_token`] asks),
+/// looked up in the request's database `db`.
+pub async fn account_for<S: Identity>(
+    state: &S,
+    db: &DatabaseConnection,
+    claims: &Claims,
+) -> ApiResult<S::Account> {
     let id = <<S::Account as Account>::Id as AccountId>::parse(&claims.user_id)
         .ok_or_else(no_user_id)?;
-    let account = find::<S::Account>(&state.kernel().db, id)
+    let account = find::<S::Account>(db, id)
         .await?
         .ok_or_else(|| ApiError::auth_failed("User not found", "user_not_found"))?;
     if !account.is_active() {
@@ -205,19 +213,21 @@ pub struct PasswordMatched<'a, A> {
 /// failure.
 pub async fn check_password<'a, S: Identity>(
     state: &'a S,
+    db: &DatabaseConnection,
     email: &str,
     password: &str,
     ip: Option<std::net::IpAddr>,
 ) -> ApiResult<Option<PasswordMatched<'a, S::Account>>> {
     let kernel = state.kernel();
     let key = format!(
-        "{email}|{}",
+        "{}{email}|{}",
+        crate::db::tenant().map_or_else(String::new, |t| format!("{t}/")),
         ip.map_or_else(String::new, |ip| ip.to_string())
     );
     let attempt = kernel.lockout.reserve(&key).await?;
     let found = <S::Account as ModelTrait>::Entity::find()
         .filter(<S::Account as Account>::EMAIL.eq(email))
-        .one(&kernel.db)
+        .one(db)
         .await?;
     let Some(account) = found else {
         kernel.hasher.verify_nothing(password).await?;
@@ -293,7 +303,11 @@ pub fn refresh_error(detail: &'static str) -> ApiError {
 }
 
 /// Verifies a refresh token and that its account may still use it.
-pub async fn check_refresh<S: Identity>(state: &S, token: &str) -> ApiResult<(Claims, S::Account)> {
+pub async fn check_refresh<S: Identity>(
+    state: &S,
+    db: &DatabaseConnection,
+    token: &str,
+) -> ApiResult<(Claims, S::Account)> {
     let invalid = || refresh_error("Token is invalid or expired");
     let claims = state
         .kernel()
@@ -302,7 +316,7 @@ pub async fn check_refresh<S: Identity>(state: &S, token: &str) -> ApiResult<(Cl
         .map_err(|_| invalid())?;
     let id =
         <<S::Account as Account>::Id as AccountId>::parse(&claims.user_id).ok_or_else(invalid)?;
-    let account = find::<S::Account>(&state.kernel().db, id)
+    let account = find::<S::Account>(db, id)
         .await?
         .filter(|a| a.is_active() && a.token_epoch() == claims.epoch)
         .ok_or_else(invalid)?;
@@ -315,9 +329,13 @@ pub async fn check_refresh<S: Identity>(state: &S, token: &str) -> ApiResult<(Cl
 
 /// Rotation: checks a refresh token and blacklists it, so of two uses of
 /// the same token exactly one succeeds. The caller issues the new pair.
-pub async fn rotate<S: Identity>(state: &S, token: &str) -> ApiResult<(Claims, S::Account)> {
-    let (claims, account) = check_refresh(state, token).await?;
-    if !crate::jwt::blacklist_refresh(&state.kernel().db, &claims).await? {
+pub async fn rotate<S: Identity>(
+    state: &S,
+    db: &DatabaseConnection,
+    token: &str,
+) -> ApiResult<(Claims, S::Account)> {
+    let (claims, account) = check_refresh(state, db, token).await?;
+    if !crate::jwt::blacklist_refresh(db, &claims).await? {
         return Err(refresh_error("Token is blacklisted"));
     }
     Ok((claims, account))

@@ -36,6 +36,10 @@ pub struct Claims {
     /// epoch is revoked.
     #[serde(default)]
     pub epoch: i64,
+    /// The tenant the token was issued in (systems with tenants); a token
+    /// is valid only in requests of the same tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -127,6 +131,7 @@ impl Jwt {
             jti: Uuid::new_v4().simple().to_string(),
             user_id: user_id.to_owned(),
             epoch,
+            tenant: crate::db::tenant().map(|t| t.to_string()),
             extra: extra.clone(),
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(ApiError::internal)
@@ -167,6 +172,10 @@ impl Jwt {
             })?;
         if data.claims.token_type != expected {
             return Err(TokenError::WrongType);
+        }
+        if data.claims.tenant.as_deref() != crate::db::tenant().as_deref() {
+            // Another tenant's token (or a tenant's token outside it).
+            return Err(TokenError::Invalid);
         }
         Ok(data.claims)
     }
@@ -337,6 +346,7 @@ mod tests {
             jti: "x".into(),
             user_id: Uuid::new_v4().to_string(),
             epoch: 0,
+            tenant: None,
             extra: Map::new(),
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &jwt.encoding).unwrap();

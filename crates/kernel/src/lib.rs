@@ -35,6 +35,7 @@ pub mod testing;
 
 #[doc(hidden)]
 pub use axum as __axum;
+pub use db::Db;
 pub use error::{ApiError, ApiResult, FieldErrors, MessageOut};
 pub use extract::{Id, IntId, Json, Query};
 pub use form::{Checker, Field};

@@ -142,6 +142,19 @@ pub trait System: Send + Sync + 'static {
         router
     }
 
+    /// The database a request works on, resolved before authentication
+    /// from what the request says (host, headers): a system with tenants
+    /// answers its tenant's database, or an error in its envelope when the
+    /// request names no tenant it serves. `None` (the default) is the
+    /// kernel's database. Handlers reach it through [`crate::Db`]; tokens
+    /// and lockout keys carry the tenant ([`crate::db::tenant`]).
+    fn tenant_db(
+        _state: &Self::State,
+        _request: &axum::http::request::Parts,
+    ) -> impl Future<Output = Result<Option<crate::db::Tenant>, crate::ApiError>> + Send {
+        async { Ok(None) }
+    }
+
     /// Starts background work: job workers, periodic sweeps.
     fn spawn_workers(state: &Self::State);
 
@@ -218,13 +231,38 @@ pub fn app<S: System>(state: S::State) -> Router {
     };
     let router = api
         .merge(S::aliases())
-        .with_state(state)
+        .with_state(state.clone())
         .layer(axum::middleware::from_fn_with_state(
             throttle,
             crate::throttle::middleware,
         ))
+        .layer(axum::middleware::from_fn_with_state(state, resolve_db::<S>))
         .merge(crate::docs::router(crate::docs::finish(openapi), S::TITLE));
     crate::http::wrap(router, &settings, S::envelope(), S::layers)
+}
+
+/// Puts the request's database ([`System::tenant_db`]) where [`crate::Db`]
+/// finds it and serves the request as its tenant's, before throttling and
+/// authentication.
+async fn resolve_db<S: System>(
+    axum::extract::State(state): axum::extract::State<S::State>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (mut parts, body) = request.into_parts();
+    match S::tenant_db(&state, &parts).await {
+        Ok(Some(tenant)) => {
+            parts.extensions.insert(crate::Db(tenant.db));
+            let request = axum::extract::Request::from_parts(parts, body);
+            crate::db::in_tenant(tenant.key, next.run(request)).await
+        }
+        Ok(None) => {
+            next.run(axum::extract::Request::from_parts(parts, body))
+                .await
+        }
+        Err(error) => error.into_response(),
+    }
 }
 
 /// A `campus` command for one system.

@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
+use kernel::Db;
 use kernel::extract::{ClientIp, IntId};
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Json, Page, PageSize};
@@ -109,6 +110,7 @@ async fn find_note<C: ConnectionTrait>(db: &C, id: i64) -> ApiResult<admin_note:
 
 async fn page(
     state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     list: &ListQuery,
     mut query: Select<admin_note::Entity>,
 ) -> ApiResult<Page<AdminNoteOut>> {
@@ -152,7 +154,7 @@ async fn page(
         &[("created_at", Order::Desc)],
         admin_note::Column::Id,
     );
-    let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
+    let page = list.page(db, query, PageSize::DEFAULT).await?;
     let mut results = Vec::with_capacity(page.results.len());
     for note in &page.results {
         results.push(AdminNoteOut::open(state, note)?);
@@ -175,10 +177,13 @@ async fn page(
     responses((status = 200, body = Page<AdminNoteOut>), (status = 400), (status = 401), (status = 403)))]
 pub async fn list_admin_notes(
     State(state): State<AppState>,
+    Db(db): Db,
     _staff: Staff,
     list: ListQuery,
 ) -> ApiResult<Json<Page<AdminNoteOut>>> {
-    Ok(Json(page(&state, &list, admin_note::Entity::find()).await?))
+    Ok(Json(
+        page(&state, &db, &list, admin_note::Entity::find()).await?,
+    ))
 }
 
 /// Notes about one candidate, newest first (same filters as the list).
@@ -189,17 +194,18 @@ pub async fn list_admin_notes(
     responses((status = 200, body = Page<AdminNoteOut>), (status = 401), (status = 403), (status = 404)))]
 pub async fn candidate_admin_notes(
     State(state): State<AppState>,
+    Db(db): Db,
     _staff: Staff,
     IntId(id): IntId,
     list: ListQuery,
 ) -> ApiResult<Json<Page<AdminNoteOut>>> {
     user::Entity::find_by_id(id)
         .filter(user::Column::Role.eq(Role::Candidate))
-        .one(&state.db)
+        .one(&db)
         .await?
         .ok_or_else(crate::users::user_not_found)?;
     let query = admin_note::Entity::find().filter(admin_note::Column::CandidateId.eq(id));
-    Ok(Json(page(&state, &list, query).await?))
+    Ok(Json(page(&state, &db, &list, query).await?))
 }
 
 kernel::choices!(
@@ -256,7 +262,11 @@ fn normalize_tags(tags: &str) -> String {
         .join(",")
 }
 
-async fn check(state: &AppState, input: AdminNoteIn, partial: bool) -> ApiResult<Changes> {
+async fn check(
+    db: &sea_orm::DatabaseConnection,
+    input: AdminNoteIn,
+    partial: bool,
+) -> ApiResult<Changes> {
     let mut c = Checker::partial(partial);
     let text_field = match (input.note_text, input.content) {
         (Field::Absent, content) => ("content", content),
@@ -291,7 +301,7 @@ async fn check(state: &AppState, input: AdminNoteIn, partial: bool) -> ApiResult
     if let Some(id) = candidate {
         let found = user::Entity::find_by_id(id)
             .filter(user::Column::Role.eq(Role::Candidate))
-            .one(&state.db)
+            .one(db)
             .await?;
         if found.is_none() {
             c.error(
@@ -316,13 +326,14 @@ async fn check(state: &AppState, input: AdminNoteIn, partial: bool) -> ApiResult
     responses((status = 201, body = AdminNoteOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_admin_note(
     State(state): State<AppState>,
+    Db(db): Db,
     Staff(me): Staff,
     ClientIp(ip): ClientIp,
     Json(input): Json<AdminNoteIn>,
 ) -> ApiResult<(StatusCode, Json<AdminNoteOut>)> {
-    let changes = check(&state, input, false).await?;
+    let changes = check(&db, input, false).await?;
     let now = kernel::time::now();
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let created = admin_note::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
         candidate_id: Set(changes.candidate.unwrap_or_default()),
@@ -366,15 +377,17 @@ pub async fn create_admin_note(
     responses((status = 200, body = AdminNoteOut), (status = 401), (status = 403), (status = 404)))]
 pub async fn retrieve_admin_note(
     State(state): State<AppState>,
+    Db(db): Db,
     _staff: Staff,
     IntId(id): IntId,
 ) -> ApiResult<Json<AdminNoteOut>> {
-    let note = find_note(&state.db, id).await?;
+    let note = find_note(&db, id).await?;
     Ok(Json(AdminNoteOut::open(&state, &note)?))
 }
 
 async fn write_note(
     state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     me: &CurrentUser,
     ip: Option<std::net::IpAddr>,
     id: i64,
@@ -382,10 +395,10 @@ async fn write_note(
     partial: bool,
 ) -> ApiResult<Json<AdminNoteOut>> {
     // DRF's order: the object (404), then the body (400).
-    find_note(&state.db, id).await?;
+    find_note(db, id).await?;
     let Json(input) = body?;
-    let changes = check(state, input, partial).await?;
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let changes = check(&db, input, partial).await?;
+    let txn = kernel::db::begin_write(db).await?;
     let current = admin_note::Entity::find_by_id(id)
         .lock_exclusive()
         .one(&txn)
@@ -434,12 +447,13 @@ async fn write_note(
     responses((status = 200, body = AdminNoteOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_admin_note(
     State(state): State<AppState>,
+    Db(db): Db,
     Staff(me): Staff,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
     body: Result<Json<AdminNoteIn>, ApiError>,
 ) -> ApiResult<Json<AdminNoteOut>> {
-    write_note(&state, &me, ip, id, body, false).await
+    write_note(&state, &db, &me, ip, id, body, false).await
 }
 
 /// Change some of a note's fields.
@@ -447,25 +461,26 @@ pub async fn update_admin_note(
     responses((status = 200, body = AdminNoteOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_admin_note(
     State(state): State<AppState>,
+    Db(db): Db,
     Staff(me): Staff,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
     body: Result<Json<AdminNoteIn>, ApiError>,
 ) -> ApiResult<Json<AdminNoteOut>> {
-    write_note(&state, &me, ip, id, body, true).await
+    write_note(&state, &db, &me, ip, id, body, true).await
 }
 
 /// Delete a note.
 #[utoipa::path(delete, path = "/api/admin-notes/{id}/", tag = "admin-notes", security(("jwt" = [])), params(("id" = i64, Path)),
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_admin_note(
-    State(state): State<AppState>,
+    Db(db): Db,
     Staff(me): Staff,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
 ) -> ApiResult<StatusCode> {
-    let note = find_note(&state.db, id).await?;
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let note = find_note(&db, id).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let deleted = admin_note::Entity::delete_by_id(note.id).exec(&txn).await?;
     if deleted.rows_affected == 0 {
         return Err(not_found());

@@ -2,9 +2,9 @@
 //! written in the transaction of each change, and for every read of someone
 //! else's profile, intake or journal entry.
 
+use kernel::Db;
 use std::collections::HashMap;
 
-use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
 use kernel::audit_log::{ACTIONS, entity as audit_log};
 use kernel::extract::IntId;
@@ -46,7 +46,10 @@ pub struct AuditLogOut {
     pub created_at: DateTime<Utc>,
 }
 
-async fn render(state: &AppState, rows: Vec<audit_log::Model>) -> ApiResult<Vec<AuditLogOut>> {
+async fn render(
+    db: &sea_orm::DatabaseConnection,
+    rows: Vec<audit_log::Model>,
+) -> ApiResult<Vec<AuditLogOut>> {
     let ids: Vec<i64> = rows
         .iter()
         .filter_map(|r| r.actor_id.as_deref()?.parse().ok())
@@ -56,7 +59,7 @@ async fn render(state: &AppState, rows: Vec<audit_log::Model>) -> ApiResult<Vec<
     } else {
         user::Entity::find()
             .filter(user::Column::Id.is_in(ids))
-            .all(&state.db)
+            .all(db)
             .await?
             .into_iter()
             .map(|u| (u.id, u.email))
@@ -155,7 +158,7 @@ impl utoipa::ToSchema for TimeFrom1900 {}
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<AuditLogOut>), (status = 400), (status = 401), (status = 403)))]
 pub async fn list_audit_logs(
-    State(state): State<AppState>,
+    Db(db): Db,
     _superuser: Superuser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<AuditLogOut>>> {
@@ -209,8 +212,8 @@ pub async fn list_audit_logs(
         &[("created_at", Order::Desc)],
         audit_log::Column::Id,
     );
-    let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
-    let results = render(&state, page.results).await?;
+    let page = list.page(&db, query, PageSize::DEFAULT).await?;
+    let results = render(&db, page.results).await?;
     Ok(Json(Page {
         count: page.count,
         next: page.next,
@@ -223,16 +226,16 @@ pub async fn list_audit_logs(
 #[utoipa::path(get, path = "/api/audit-logs/{id}/", tag = "audit", security(("jwt" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = AuditLogOut), (status = 401), (status = 403), (status = 404)))]
 pub async fn retrieve_audit_log(
-    State(state): State<AppState>,
+    Db(db): Db,
     _superuser: Superuser,
     IntId(id): IntId,
 ) -> ApiResult<Json<AuditLogOut>> {
     let row = ours()
         .filter(audit_log::Column::Id.eq(id))
-        .one(&state.db)
+        .one(&db)
         .await?
         .ok_or_else(|| ApiError::not_found_msg("No AuditLog matches the given query."))?;
-    let mut out = render(&state, vec![row]).await?;
+    let mut out = render(&db, vec![row]).await?;
     out.pop()
         .map(Json)
         .ok_or_else(|| ApiError::not_found_msg("No AuditLog matches the given query."))

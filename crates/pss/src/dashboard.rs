@@ -2,8 +2,8 @@
 //! candidate about themselves (`candidate-stats/`), computed with aggregate
 //! queries.
 
-use axum::extract::State;
 use chrono::{Days, Duration, NaiveDate};
+use kernel::Db;
 use kernel::{ApiResult, Json};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -75,11 +75,8 @@ async fn sum_barriers<C: ConnectionTrait>(db: &C, since: NaiveDate) -> ApiResult
 /// superusers).
 #[utoipa::path(get, path = "/api/dashboard/stats/", tag = "dashboard", security(("jwt" = [])),
     responses((status = 200, body = AdminStatsOut), (status = 401), (status = 403)))]
-pub async fn admin_stats(
-    State(state): State<AppState>,
-    _staff: Staff,
-) -> ApiResult<Json<AdminStatsOut>> {
-    let db = &state.db;
+pub async fn admin_stats(Db(db): Db, _staff: Staff) -> ApiResult<Json<AdminStatsOut>> {
+    let db = &db;
     let now = kernel::time::now();
     let week_ago = now - Duration::days(7);
     let candidates = user::Entity::find().filter(user::Column::Role.eq(Role::Candidate));
@@ -131,10 +128,10 @@ pub struct CandidateStatsOut {
 #[utoipa::path(get, path = "/api/dashboard/candidate-stats/", tag = "dashboard", security(("jwt" = [])),
     responses((status = 200, body = CandidateStatsOut), (status = 401), (status = 403)))]
 pub async fn candidate_stats(
-    State(state): State<AppState>,
+    Db(db): Db,
     Candidate(me): Candidate,
 ) -> ApiResult<Json<CandidateStatsOut>> {
-    let db = &state.db;
+    let db = &db;
     let since = kernel::time::now().date_naive() - Days::new(30);
     let own = journal_entry::Entity::find().filter(journal_entry::Column::UserId.eq(me.id()));
     let (total_entries, last_entry_date, recent_barriers, avg_energy_level, mood_distribution) =

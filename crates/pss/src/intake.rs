@@ -6,6 +6,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
+use kernel::Db;
 use kernel::extract::{ClientIp, IntId};
 use kernel::{ApiError, ApiResult, Checker, Field, FieldErrors, Json};
 use sea_orm::{
@@ -101,6 +102,7 @@ pub struct IntakeSubmittedOut {
 
 async fn submit(
     state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     me: &CurrentUser,
     ip: Option<std::net::IpAddr>,
     input: IntakeIn,
@@ -145,7 +147,7 @@ async fn submit(
     c.finish()?;
 
     let actor = Actor::new(me.id(), ip);
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(db).await?;
     let current = profile::Entity::find()
         .filter(profile::Column::UserId.eq(me.id()))
         .lock_exclusive()
@@ -185,21 +187,23 @@ async fn submit(
     responses((status = 201, body = IntakeSubmittedOut), (status = 400), (status = 401)))]
 pub async fn submit_intake(
     State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     Json(input): Json<IntakeIn>,
 ) -> ApiResult<(StatusCode, Json<IntakeSubmittedOut>)> {
-    let out = submit(&state, &me, ip, input).await?;
+    let out = submit(&state, &db, &me, ip, input).await?;
     Ok((StatusCode::CREATED, Json(out)))
 }
 
 async fn submit_intake_original(
     State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     Json(input): Json<IntakeIn>,
 ) -> ApiResult<Json<IntakeSubmittedOut>> {
-    Ok(Json(submit(&state, &me, ip, input).await?))
+    Ok(Json(submit(&state, &db, &me, ip, input).await?))
 }
 
 /// A user's intake: the profile fields, the latest submitted form and how
@@ -230,16 +234,17 @@ async fn latest_form<C: ConnectionTrait>(
     responses((status = 200, body = IntakeDetailOut), (status = 401), (status = 404)))]
 pub async fn retrieve_intake(
     State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     IntId(user_id): IntId,
 ) -> ApiResult<Json<IntakeDetailOut>> {
-    let user = reachable_user(&state.db, &me, user_id).await?;
-    let profile = crate::profiles::profile_of(&state.db, user.id).await?;
-    let form = latest_form(&state.db, user.id).await?;
+    let user = reachable_user(&db, &me, user_id).await?;
+    let profile = crate::profiles::profile_of(&db, user.id).await?;
+    let form = latest_form(&db, user.id).await?;
     let submissions = intake_form::Entity::find()
         .filter(intake_form::Column::UserId.eq(user.id))
-        .count(&state.db)
+        .count(&db)
         .await?;
     let out = IntakeDetailOut {
         profile: ProfileOut::open(&state.keys, &profile)?,
@@ -249,12 +254,12 @@ pub async fn retrieve_intake(
             .transpose()?,
         submissions,
     };
-    audit_profile_read(&state.db, &me, ip, user.id, profile.id).await?;
+    audit_profile_read(&db, &me, ip, user.id, profile.id).await?;
     if let Some(form) = &form
         && user.id != me.id()
     {
         audit::record(
-            &state.db,
+            &db,
             Actor::new(me.id(), ip),
             "read",
             "IntakeForm",

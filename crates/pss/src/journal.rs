@@ -6,6 +6,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{Days, NaiveDate, Utc};
+use kernel::Db;
 use kernel::extract::{ClientIp, IntId};
 use kernel::form::schema::Date1900;
 use kernel::listing::ListQuery;
@@ -220,6 +221,7 @@ fn date_filters(
     responses((status = 200, body = Page<JournalEntryOut>), (status = 400), (status = 401)))]
 pub async fn list_journal_entries(
     State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<JournalEntryOut>>> {
@@ -258,7 +260,7 @@ pub async fn list_journal_entries(
         &[("date", Order::Desc), ("created_at", Order::Desc)],
         journal_entry::Column::Id,
     );
-    let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
+    let page = list.page(&db, query, PageSize::DEFAULT).await?;
     let mut results = Vec::with_capacity(page.results.len());
     for entry in &page.results {
         results.push(JournalEntryOut::open(&state, entry)?);
@@ -401,13 +403,14 @@ fn check(input: JournalEntryIn, partial: bool) -> ApiResult<Changes> {
     responses((status = 201, body = JournalEntryOut), (status = 400), (status = 401)))]
 pub async fn create_journal_entry(
     State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     Json(input): Json<JournalEntryIn>,
 ) -> ApiResult<(StatusCode, Json<JournalEntryOut>)> {
     let changes = check(input, false)?;
     let now = kernel::time::now();
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let created = journal_entry::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
         user_id: Set(me.id()),
@@ -467,18 +470,20 @@ async fn audit_read<C: ConnectionTrait>(
     responses((status = 200, body = JournalEntryOut), (status = 401), (status = 404)))]
 pub async fn retrieve_journal_entry(
     State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
 ) -> ApiResult<Json<JournalEntryOut>> {
-    let entry = find_visible(&state.db, &me, id).await?;
+    let entry = find_visible(&db, &me, id).await?;
     let out = JournalEntryOut::open(&state, &entry)?;
-    audit_read(&state.db, &me, ip, &entry).await?;
+    audit_read(&db, &me, ip, &entry).await?;
     Ok(Json(out))
 }
 
 async fn write_entry(
     state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     me: &CurrentUser,
     ip: Option<std::net::IpAddr>,
     id: i64,
@@ -486,10 +491,10 @@ async fn write_entry(
     partial: bool,
 ) -> ApiResult<Json<JournalEntryOut>> {
     // DRF's order: the object (404), then the body (400).
-    find_visible(&state.db, me, id).await?;
+    find_visible(db, me, id).await?;
     let Json(input) = body?;
     let changes = check(input, partial)?;
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(db).await?;
     let current = visible(me)
         .filter(journal_entry::Column::Id.eq(id))
         .lock_exclusive()
@@ -541,12 +546,13 @@ async fn write_entry(
     responses((status = 200, body = JournalEntryOut), (status = 400), (status = 401), (status = 404)))]
 pub async fn update_journal_entry(
     State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
     body: Result<Json<JournalEntryIn>, ApiError>,
 ) -> ApiResult<Json<JournalEntryOut>> {
-    write_entry(&state, &me, ip, id, body, false).await
+    write_entry(&state, &db, &me, ip, id, body, false).await
 }
 
 /// Change some of a journal entry's fields.
@@ -554,25 +560,26 @@ pub async fn update_journal_entry(
     responses((status = 200, body = JournalEntryOut), (status = 400), (status = 401), (status = 404)))]
 pub async fn partial_update_journal_entry(
     State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
     body: Result<Json<JournalEntryIn>, ApiError>,
 ) -> ApiResult<Json<JournalEntryOut>> {
-    write_entry(&state, &me, ip, id, body, true).await
+    write_entry(&state, &db, &me, ip, id, body, true).await
 }
 
 /// Delete a journal entry (the author; administrators: candidates').
 #[utoipa::path(delete, path = "/api/journal/{id}/", tag = "journal", security(("jwt" = [])), params(("id" = i64, Path)),
     responses((status = 204), (status = 401), (status = 404)))]
 pub async fn destroy_journal_entry(
-    State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
 ) -> ApiResult<StatusCode> {
-    let entry = find_visible(&state.db, &me, id).await?;
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let entry = find_visible(&db, &me, id).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let deleted = journal_entry::Entity::delete_by_id(entry.id)
         .exec(&txn)
         .await?;
@@ -679,13 +686,10 @@ pub(crate) async fn aggregate<C: ConnectionTrait>(
 /// Statistics over the journal entries the caller may read.
 #[utoipa::path(get, path = "/api/journal/stats/", tag = "journal", security(("jwt" = [])),
     responses((status = 200, body = JournalStatsOut), (status = 401)))]
-pub async fn journal_stats(
-    State(state): State<AppState>,
-    me: CurrentUser,
-) -> ApiResult<Json<JournalStatsOut>> {
+pub async fn journal_stats(Db(db): Db, me: CurrentUser) -> ApiResult<Json<JournalStatsOut>> {
     let since = kernel::time::now().date_naive() - Days::new(7);
     let (total_entries, last_entry_date, recent_barriers, avg_energy_level, mood_distribution) =
-        aggregate(&state.db, visible(&me), since).await?;
+        aggregate(&db, visible(&me), since).await?;
     Ok(Json(JournalStatsOut {
         total_entries,
         last_entry_date,

@@ -379,6 +379,7 @@ pub async fn create_superuser(
     };
     users::create_account(
         state,
+        &state.db,
         kernel::Checker::new(),
         users::NewAccount {
             email: kernel::Field::Value(email.to_owned()),

@@ -2,6 +2,7 @@
 //! field sealed at rest. `/api/users/{id}/profile/` addresses a profile by its
 //! user's id (administrators: candidates' profiles; anyone: their own).
 
+use kernel::Db;
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::LazyLock;
@@ -469,31 +470,33 @@ pub(crate) async fn profile_of<C: ConnectionTrait>(
     responses((status = 200, body = ProfileOut), (status = 401), (status = 404)))]
 pub async fn retrieve_profile(
     State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
 ) -> ApiResult<Json<ProfileOut>> {
-    let user = reachable_user(&state.db, &me, id).await?;
-    let profile = profile_of(&state.db, user.id).await?;
+    let user = reachable_user(&db, &me, id).await?;
+    let profile = profile_of(&db, user.id).await?;
     let out = ProfileOut::open(&state.keys, &profile)?;
-    audit_profile_read(&state.db, &me, ip, user.id, profile.id).await?;
+    audit_profile_read(&db, &me, ip, user.id, profile.id).await?;
     Ok(Json(out))
 }
 
 async fn write_profile(
     state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     me: &CurrentUser,
     ip: Option<std::net::IpAddr>,
     id: i64,
     body: Result<Json<ProfileIn>, ApiError>,
 ) -> ApiResult<Json<ProfileOut>> {
     // DRF's order: the object (404), then the body (400).
-    let user = reachable_user(&state.db, me, id).await?;
+    let user = reachable_user(db, me, id).await?;
     let Json(input) = body?;
     let mut c = Checker::partial(true);
     let values = check_fields(&mut c, input.into_fields(), "");
     c.finish()?;
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(db).await?;
     let current = profile::Entity::find()
         .filter(profile::Column::UserId.eq(user.id))
         .lock_exclusive()
@@ -555,12 +558,13 @@ pub(crate) async fn update_profile_row<C: ConnectionTrait>(
     responses((status = 200, body = ProfileOut), (status = 400), (status = 401), (status = 404)))]
 pub async fn update_profile(
     State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
     body: Result<Json<ProfileIn>, ApiError>,
 ) -> ApiResult<Json<ProfileOut>> {
-    write_profile(&state, &me, ip, id, body).await
+    write_profile(&state, &db, &me, ip, id, body).await
 }
 
 /// Change some profile fields (administrators: candidates'; anyone: their own).
@@ -568,12 +572,13 @@ pub async fn update_profile(
     responses((status = 200, body = ProfileOut), (status = 400), (status = 401), (status = 404)))]
 pub async fn partial_update_profile(
     State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
     body: Result<Json<ProfileIn>, ApiError>,
 ) -> ApiResult<Json<ProfileOut>> {
-    write_profile(&state, &me, ip, id, body).await
+    write_profile(&state, &db, &me, ip, id, body).await
 }
 
 #[cfg(test)]

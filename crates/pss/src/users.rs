@@ -6,6 +6,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
+use kernel::Db;
 use kernel::extract::{ClientIp, IntId};
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FieldErrors, FilterKind, Json, Page, PageSize};
@@ -184,17 +185,19 @@ pub(crate) struct NewAccount {
 /// own doing.
 pub(crate) async fn create_account(
     state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     c: Checker,
     input: NewAccount,
     ip: Option<std::net::IpAddr>,
 ) -> ApiResult<user::Model> {
-    insert_account(state, c, input, ip, None).await
+    insert_account(state, &db, c, input, ip, None).await
 }
 
 /// As [`create_account`], audited as the doing of `by` when given (an
 /// administrator creating someone else's account).
 async fn insert_account(
     state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     mut c: Checker,
     input: NewAccount,
     ip: Option<std::net::IpAddr>,
@@ -205,7 +208,7 @@ async fn insert_account(
     let first_name = c.blank_text("first_name", input.first_name, 150);
     let last_name = c.blank_text("last_name", input.last_name, 150);
     if let Some(email) = &email
-        && email_taken(&state.db, email, None).await?
+        && email_taken(db, email, None).await?
     {
         c.error("email", EMAIL_TAKEN);
     }
@@ -227,7 +230,7 @@ async fn insert_account(
 
     let hash = state.hasher.make(&password.unwrap_or_default()).await?;
     let now = kernel::time::now();
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(db).await?;
     let created = user::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
         email: Set(email.unwrap_or_default()),
@@ -278,7 +281,7 @@ fn visible(me: &CurrentUser) -> Select<user::Entity> {
 }
 
 async fn list(
-    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     query: sea_orm::SelectTwo<user::Entity, profile::Entity>,
     list: &ListQuery,
     role_filter: bool,
@@ -320,7 +323,7 @@ async fn list(
         &[("created_at", Order::Desc)],
         user::Column::Id,
     );
-    let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
+    let page = list.page(db, query, PageSize::DEFAULT).await?;
     Ok(page.map(|(u, p)| UserOut::new(&u, p.as_ref())))
 }
 
@@ -333,12 +336,12 @@ async fn list(
            ("search" = Option<String>, Query), ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<UserOut>), (status = 401), (status = 403)))]
 pub async fn list_users(
-    State(state): State<AppState>,
+    Db(db): Db,
     Staff(me): Staff,
     list: ListQuery,
 ) -> ApiResult<Json<Page<UserOut>>> {
     let query = visible(&me).find_also_related(profile::Entity);
-    Ok(Json(self::list(&state, query, &list, true).await?))
+    Ok(Json(self::list(&db, query, &list, true).await?))
 }
 
 /// A new account, as an administrator gives it.
@@ -419,6 +422,7 @@ fn refused(message: &'static str) -> ApiError {
 /// renders it as `GET /api/users/{id}/` does.
 async fn create_for(
     state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     me: &CurrentUser,
     ip: Option<std::net::IpAddr>,
     c: Checker,
@@ -427,6 +431,7 @@ async fn create_for(
 ) -> ApiResult<UserDetailOut> {
     let created = insert_account(
         state,
+        &db,
         c,
         NewAccount {
             email: input.email,
@@ -439,7 +444,7 @@ async fn create_for(
         Some(me.id()),
     )
     .await?;
-    let (out, _) = UserDetailOut::load(state, &state.db, &created).await?;
+    let (out, _) = UserDetailOut::load(state, db, &created).await?;
     Ok(out)
 }
 
@@ -467,6 +472,7 @@ fn created(message: &str, detail: UserDetailOut) -> (StatusCode, Json<AccountCre
     responses((status = 201, body = UserDetailOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_user(
     State(state): State<AppState>,
+    Db(db): Db,
     Staff(me): Staff,
     ClientIp(ip): ClientIp,
     Json(input): Json<UserCreateIn>,
@@ -491,7 +497,16 @@ pub async fn create_user(
         first_name: input.first_name,
         last_name: input.last_name,
     };
-    let out = create_for(&state, &me, ip, c, account, role.unwrap_or(Role::Candidate)).await?;
+    let out = create_for(
+        &state,
+        &db,
+        &me,
+        ip,
+        c,
+        account,
+        role.unwrap_or(Role::Candidate),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(out)))
 }
 
@@ -500,6 +515,7 @@ pub async fn create_user(
     responses((status = 201, body = AccountCreatedOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_admin(
     State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     Json(input): Json<AccountIn>,
@@ -507,7 +523,7 @@ pub async fn create_admin(
     if !me.is_superuser() {
         return Err(refused(ADMINS_BY_SUPERUSERS));
     }
-    let out = create_for(&state, &me, ip, Checker::new(), input, Role::Admin).await?;
+    let out = create_for(&state, &db, &me, ip, Checker::new(), input, Role::Admin).await?;
     Ok(created("Admin user created successfully", out))
 }
 
@@ -516,6 +532,7 @@ pub async fn create_admin(
     responses((status = 201, body = AccountCreatedOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_candidate(
     State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     Json(input): Json<AccountIn>,
@@ -523,7 +540,7 @@ pub async fn create_candidate(
     if !me.is_staff() {
         return Err(refused(CANDIDATES_BY_ADMINS));
     }
-    let out = create_for(&state, &me, ip, Checker::new(), input, Role::Candidate).await?;
+    let out = create_for(&state, &db, &me, ip, Checker::new(), input, Role::Candidate).await?;
     Ok(created("Candidate user created successfully", out))
 }
 
@@ -534,21 +551,25 @@ pub async fn create_candidate(
            ("search" = Option<String>, Query), ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<UserOut>), (status = 401), (status = 403)))]
 pub async fn list_candidates(
-    State(state): State<AppState>,
+    Db(db): Db,
     Staff(me): Staff,
     list: ListQuery,
 ) -> ApiResult<Json<Page<UserOut>>> {
     let query = visible(&me)
         .filter(user::Column::Role.eq(Role::Candidate))
         .find_also_related(profile::Entity);
-    Ok(Json(self::list(&state, query, &list, false).await?))
+    Ok(Json(self::list(&db, query, &list, false).await?))
 }
 
 /// The caller's own account with its profile.
 #[utoipa::path(get, path = "/api/users/me/", tag = "users", security(("jwt" = [])),
     responses((status = 200, body = UserDetailOut), (status = 401)))]
-pub async fn me(State(state): State<AppState>, me: CurrentUser) -> ApiResult<Json<UserDetailOut>> {
-    let (out, _) = UserDetailOut::load(&state, &state.db, &me.0).await?;
+pub async fn me(
+    State(state): State<AppState>,
+    Db(db): Db,
+    me: CurrentUser,
+) -> ApiResult<Json<UserDetailOut>> {
+    let (out, _) = UserDetailOut::load(&state, &db, &me.0).await?;
     Ok(Json(out))
 }
 
@@ -597,13 +618,14 @@ pub(crate) async fn audit_profile_read<C: ConnectionTrait>(
     responses((status = 200, body = UserDetailOut), (status = 401), (status = 404)))]
 pub async fn retrieve_user(
     State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
 ) -> ApiResult<Json<UserDetailOut>> {
-    let user = reachable_user(&state.db, &me, id).await?;
-    let (out, profile) = UserDetailOut::load(&state, &state.db, &user).await?;
-    audit_profile_read(&state.db, &me, ip, user.id, profile.id).await?;
+    let user = reachable_user(&db, &me, id).await?;
+    let (out, profile) = UserDetailOut::load(&state, &db, &user).await?;
+    audit_profile_read(&db, &me, ip, user.id, profile.id).await?;
     Ok(Json(out))
 }
 
@@ -634,6 +656,7 @@ const ROLE_FORBIDDEN: &str = "Only administrators can change role or is_active."
 
 async fn write_user(
     state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     me: &CurrentUser,
     ip: Option<std::net::IpAddr>,
     id: i64,
@@ -641,7 +664,7 @@ async fn write_user(
     partial: bool,
 ) -> ApiResult<Json<UserDetailOut>> {
     // DRF's order: the object (404), then the body (400).
-    let existing = reachable_user(&state.db, me, id).await?;
+    let existing = reachable_user(db, me, id).await?;
     let Json(input) = body?;
     let mut c = Checker::partial(partial);
     let email = match input.email {
@@ -663,7 +686,7 @@ async fn write_user(
     }
     .filter(|a| *a != existing.is_active);
     if let Some(email) = &email
-        && email_taken(&state.db, email, Some(id)).await?
+        && email_taken(db, email, Some(id)).await?
     {
         c.error("email", EMAIL_TAKEN);
     }
@@ -685,7 +708,7 @@ async fn write_user(
         }
     }
 
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(db).await?;
     let current = user::Entity::find_by_id(id)
         .lock_exclusive()
         .one(&txn)
@@ -732,12 +755,13 @@ async fn write_user(
     responses((status = 200, body = UserDetailOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_user(
     State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
     body: Result<Json<UserIn>, ApiError>,
 ) -> ApiResult<Json<UserDetailOut>> {
-    write_user(&state, &me, ip, id, body, false).await
+    write_user(&state, &db, &me, ip, id, body, false).await
 }
 
 /// Change some of an account's fields (administrators: candidates; anyone: self).
@@ -745,10 +769,11 @@ pub async fn update_user(
     responses((status = 200, body = UserDetailOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_user(
     State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
     body: Result<Json<UserIn>, ApiError>,
 ) -> ApiResult<Json<UserDetailOut>> {
-    write_user(&state, &me, ip, id, body, true).await
+    write_user(&state, &db, &me, ip, id, body, true).await
 }

@@ -126,7 +126,10 @@ async fn student_names<C: ConnectionTrait>(
         .collect())
 }
 
-async fn own_student(state: &AppState, me: &user::Model) -> ApiResult<student::Model> {
+async fn own_student(
+    db: &sea_orm::DatabaseConnection,
+    me: &user::Model,
+) -> ApiResult<student::Model> {
     if me.role != Role::Student {
         return Err(ApiError::forbidden(
             "Only students can access this endpoint",
@@ -134,7 +137,7 @@ async fn own_student(state: &AppState, me: &user::Model) -> ApiResult<student::M
     }
     student::Entity::find()
         .filter(student::Column::UserId.eq(me.id))
-        .one(&state.db)
+        .one(db)
         .await?
         .ok_or_else(|| ApiError::not_found_msg("Student record not found"))
 }

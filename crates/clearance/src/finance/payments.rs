@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
+use kernel::Db;
 use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Money, Page, PageSize};
@@ -194,7 +195,7 @@ pub(super) fn filtered_payments(
            ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<PaymentOut>), (status = 401)))]
 pub async fn list_payments(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<PaymentOut>>> {
@@ -202,8 +203,8 @@ pub async fn list_payments(
         &list,
         payment::Entity::find().filter(readable(&me, payment::Column::StudentId)),
     )?;
-    let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
-    let results = payments_out(&state.db, page.results).await?;
+    let page = list.page(&db, query, PageSize::DEFAULT).await?;
+    let results = payments_out(&db, page.results).await?;
     Ok(Json(Page {
         count: page.count,
         next: page.next,
@@ -310,6 +311,7 @@ pub(super) fn payment_conflict(e: sea_orm::DbErr) -> ApiError {
     responses((status = 201, body = PaymentOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_payment(
     State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Json(input): Json<PaymentIn>,
@@ -366,18 +368,14 @@ pub async fn create_payment(
         }
     };
     if let Some(id) = student_id {
-        if student::Entity::find_by_id(id)
-            .one(&state.db)
-            .await?
-            .is_none()
-        {
+        if student::Entity::find_by_id(id).one(&db).await?.is_none() {
             c.error(
                 "student",
                 format!("Invalid pk \"{id}\" - object does not exist."),
             );
         } else if payment::Entity::find()
             .filter(payment::Column::StudentId.eq(id))
-            .one(&state.db)
+            .one(&db)
             .await?
             .is_some()
         {
@@ -388,14 +386,14 @@ pub async fn create_payment(
         }
     }
     if let Some(code) = &transaction
-        && transaction_taken(&state.db, code, None).await?
+        && transaction_taken(&db, code, None).await?
     {
         c.error("transaction_id", TRANSACTION_TAKEN);
     }
     c.finish()?;
     let student_id = student_id.unwrap_or_default();
     let now = kernel::time::now();
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let created = payment::ActiveModel {
         id: Set(Uuid::new_v4()),
         student_id: Set(student_id),
@@ -487,43 +485,43 @@ pub(super) async fn mark_fee_paid<C: ConnectionTrait>(
 #[utoipa::path(get, path = "/api/finance/payments/my_payment/", tag = "finance", security(("jwt" = [])),
     responses((status = 200, body = PaymentOut), (status = 401), (status = 403), (status = 404)))]
 pub async fn my_payment(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<PaymentOut>> {
-    let record = own_student(&state, &me).await?;
+    let record = own_student(&db, &me).await?;
     let row = payment::Entity::find()
         .filter(payment::Column::StudentId.eq(record.id))
-        .one(&state.db)
+        .one(&db)
         .await?
         .ok_or_else(|| ApiError::not_found_msg("No payment record found"))?;
-    Ok(Json(payment_out(&state.db, row).await?))
+    Ok(Json(payment_out(&db, row).await?))
 }
 
 /// One payment (administrators and the finance office's staff; students: their own).
 #[utoipa::path(get, path = "/api/finance/payments/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = PaymentOut), (status = 401), (status = 404)))]
 pub async fn retrieve_payment(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<PaymentOut>> {
     let row = payment::Entity::find_by_id(id)
         .filter(readable(&me, payment::Column::StudentId))
-        .one(&state.db)
+        .one(&db)
         .await?
         .ok_or_else(payment_not_found)?;
-    Ok(Json(payment_out(&state.db, row).await?))
+    Ok(Json(payment_out(&db, row).await?))
 }
 
 async fn write_payment(
-    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
     body: Result<Json<PaymentUpdateIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<PaymentOut>> {
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(db).await?;
     // DRF's order: the object (404), then the body (400).
     let existing = payment::Entity::find_by_id(id)
         .lock_exclusive()
@@ -604,38 +602,38 @@ async fn write_payment(
 #[utoipa::path(put, path = "/api/finance/payments/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = PaymentUpdateIn,
     responses((status = 200, body = PaymentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_payment(
-    State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     body: Result<Json<PaymentUpdateIn>, ApiError>,
 ) -> ApiResult<Json<PaymentOut>> {
-    write_payment(&state, me, ip, id, body, false).await
+    write_payment(&db, me, ip, id, body, false).await
 }
 
 /// Correct some fields of a payment that is not verified yet (admin).
 #[utoipa::path(patch, path = "/api/finance/payments/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = PaymentUpdateIn,
     responses((status = 200, body = PaymentOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_payment(
-    State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     body: Result<Json<PaymentUpdateIn>, ApiError>,
 ) -> ApiResult<Json<PaymentOut>> {
-    write_payment(&state, me, ip, id, body, true).await
+    write_payment(&db, me, ip, id, body, true).await
 }
 
 /// Delete a payment (admin).
 #[utoipa::path(delete, path = "/api/finance/payments/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_payment(
-    State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let existing = payment::Entity::find_by_id(id)
         .one(&txn)
         .await?

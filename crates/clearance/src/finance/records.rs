@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
+use kernel::Db;
 use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Money, Page, PageSize};
@@ -109,7 +110,7 @@ fn record_not_found() -> ApiError {
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<FinanceRecordOut>), (status = 401)))]
 pub async fn list_records(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<FinanceRecordOut>>> {
@@ -149,8 +150,8 @@ pub async fn list_records(
         &[("created_at", Order::Desc)],
         finance_record::Column::Id,
     );
-    let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
-    let results = records_out(&state.db, page.results).await?;
+    let page = list.page(&db, query, PageSize::DEFAULT).await?;
+    let results = records_out(&db, page.results).await?;
     Ok(Json(Page {
         count: page.count,
         next: page.next,
@@ -227,6 +228,7 @@ pub struct FinanceRecordUpdateIn {
     responses((status = 201, body = FinanceRecordOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_record(
     State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Json(input): Json<FinanceRecordIn>,
@@ -253,18 +255,14 @@ pub async fn create_record(
         );
     }
     if let Some(id) = student_id {
-        if student::Entity::find_by_id(id)
-            .one(&state.db)
-            .await?
-            .is_none()
-        {
+        if student::Entity::find_by_id(id).one(&db).await?.is_none() {
             c.error(
                 "student",
                 format!("Invalid pk \"{id}\" - object does not exist."),
             );
         } else if finance_record::Entity::find()
             .filter(finance_record::Column::StudentId.eq(id))
-            .one(&state.db)
+            .one(&db)
             .await?
             .is_some()
         {
@@ -273,7 +271,7 @@ pub async fn create_record(
     }
     c.finish()?;
     let now = kernel::time::now();
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let created = finance_record::ActiveModel {
         id: Set(Uuid::new_v4()),
         student_id: Set(student_id.unwrap_or_default()),
@@ -323,43 +321,43 @@ fn record_snapshot(r: &finance_record::Model) -> Value {
 #[utoipa::path(get, path = "/api/finance/my_record/", tag = "finance", security(("jwt" = [])),
     responses((status = 200, body = FinanceRecordOut), (status = 401), (status = 403), (status = 404)))]
 pub async fn my_record(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
 ) -> ApiResult<Json<FinanceRecordOut>> {
-    let record = own_student(&state, &me).await?;
+    let record = own_student(&db, &me).await?;
     let row = finance_record::Entity::find()
         .filter(finance_record::Column::StudentId.eq(record.id))
-        .one(&state.db)
+        .one(&db)
         .await?
         .ok_or_else(|| ApiError::not_found_msg("No finance record found."))?;
-    Ok(Json(record_out(&state.db, row).await?))
+    Ok(Json(record_out(&db, row).await?))
 }
 
 /// One finance record (administrators and the finance office's staff; students: their own).
 #[utoipa::path(get, path = "/api/finance/records/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = FinanceRecordOut), (status = 401), (status = 404)))]
 pub async fn retrieve_record(
-    State(state): State<AppState>,
+    Db(db): Db,
     kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<FinanceRecordOut>> {
     let row = finance_record::Entity::find_by_id(id)
         .filter(readable(&me, finance_record::Column::StudentId))
-        .one(&state.db)
+        .one(&db)
         .await?
         .ok_or_else(record_not_found)?;
-    Ok(Json(record_out(&state.db, row).await?))
+    Ok(Json(record_out(&db, row).await?))
 }
 
 async fn write_record(
-    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     me: user::Model,
     ip: Option<std::net::IpAddr>,
     id: Uuid,
     body: Result<Json<FinanceRecordUpdateIn>, ApiError>,
     partial: bool,
 ) -> ApiResult<Json<FinanceRecordOut>> {
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(db).await?;
     // DRF's order: the object (404), then the body (400).
     let existing = finance_record::Entity::find_by_id(id)
         .lock_exclusive()
@@ -433,38 +431,38 @@ async fn write_record(
 #[utoipa::path(put, path = "/api/finance/records/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = FinanceRecordUpdateIn,
     responses((status = 200, body = FinanceRecordOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn update_record(
-    State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     body: Result<Json<FinanceRecordUpdateIn>, ApiError>,
 ) -> ApiResult<Json<FinanceRecordOut>> {
-    write_record(&state, me, ip, id, body, false).await
+    write_record(&db, me, ip, id, body, false).await
 }
 
 /// Change some of a finance record's fields (admin).
 #[utoipa::path(patch, path = "/api/finance/records/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)), request_body = FinanceRecordUpdateIn,
     responses((status = 200, body = FinanceRecordOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn partial_update_record(
-    State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     body: Result<Json<FinanceRecordUpdateIn>, ApiError>,
 ) -> ApiResult<Json<FinanceRecordOut>> {
-    write_record(&state, me, ip, id, body, true).await
+    write_record(&db, me, ip, id, body, true).await
 }
 
 /// Delete a finance record (admin).
 #[utoipa::path(delete, path = "/api/finance/records/{id}/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 204), (status = 401), (status = 403), (status = 404)))]
 pub async fn destroy_record(
-    State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let existing = finance_record::Entity::find_by_id(id)
         .one(&txn)
         .await?

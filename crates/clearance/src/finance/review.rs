@@ -2,6 +2,7 @@
 //! verifying a payment.
 
 use axum::extract::State;
+use kernel::Db;
 use kernel::extract::ClientIp;
 use kernel::{ApiError, ApiResult, Id, Json, Money};
 use sea_orm::sea_query::Expr;
@@ -30,18 +31,15 @@ pub struct PaymentListOut {
 /// Payments received but not verified yet (admin).
 #[utoipa::path(get, path = "/api/finance/payments/unverified/", tag = "finance", security(("jwt" = [])),
     responses((status = 200, body = PaymentListOut), (status = 401), (status = 403)))]
-pub async fn unverified_payments(
-    State(state): State<AppState>,
-    _admin: Admin,
-) -> ApiResult<Json<PaymentListOut>> {
+pub async fn unverified_payments(Db(db): Db, _admin: Admin) -> ApiResult<Json<PaymentListOut>> {
     let rows = payment::Entity::find()
         .filter(payment::Column::IsVerified.eq(false))
         .filter(payment::Column::Status.eq("paid"))
         .order_by(payment::Column::CreatedAt, Order::Asc)
         .limit(500)
-        .all(&state.db)
+        .all(&db)
         .await?;
-    let payments = payments_out(&state.db, rows).await?;
+    let payments = payments_out(&db, rows).await?;
     Ok(Json(PaymentListOut {
         count: payments.len(),
         payments,
@@ -64,11 +62,8 @@ pub struct PaymentStatistics {
 /// Payment counts and sums (admin), computed by the database.
 #[utoipa::path(get, path = "/api/finance/payments/statistics/", tag = "finance", security(("jwt" = [])),
     responses((status = 200, body = PaymentStatistics), (status = 401), (status = 403)))]
-pub async fn payment_statistics(
-    State(state): State<AppState>,
-    _admin: Admin,
-) -> ApiResult<Json<PaymentStatistics>> {
-    let backend = state.db.get_database_backend();
+pub async fn payment_statistics(Db(db): Db, _admin: Admin) -> ApiResult<Json<PaymentStatistics>> {
+    let backend = db.get_database_backend();
     let totals: Option<(i64, i64, i64, i64, i64, i64)> = payment::Entity::find()
         .select_only()
         .column_as(Expr::cust("COUNT(*)"), "total")
@@ -99,7 +94,7 @@ pub async fn payment_statistics(
             "verified_amount",
         )
         .into_tuple()
-        .one(&state.db)
+        .one(&db)
         .await?;
     let (total, verified, pending, failed, paid_amount, verified_amount) =
         totals.unwrap_or_default();
@@ -109,7 +104,7 @@ pub async fn payment_statistics(
         .column_as(Expr::cust("COUNT(*)"), "n")
         .group_by(payment::Column::PaymentMethod)
         .into_tuple()
-        .all(&state.db)
+        .all(&db)
         .await?;
     let mut methods: std::collections::BTreeMap<String, u64> = payment::METHODS
         .iter()
@@ -163,12 +158,13 @@ pub struct VerifiedOut {
     responses((status = 200, body = VerifiedOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn verify_payment(
     State(state): State<AppState>,
+    Db(db): Db,
     Admin(me): Admin,
     ClientIp(ip): ClientIp,
     Id(id): Id,
     body: Result<Json<VerifyIn>, ApiError>,
 ) -> ApiResult<Json<VerifiedOut>> {
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     // DRF's order: the object (404), then the body (400).
     let existing = payment::Entity::find_by_id(id)
         .lock_exclusive()

@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use kernel::Db;
 use kernel::extract::ClientIp;
 use kernel::{ApiError, ApiResult, Checker, Field, Json, Money};
 use sea_orm::{
@@ -67,12 +68,13 @@ pub struct StkPushOut {
     responses((status = 200, body = StkPushOut), (status = 400), (status = 401), (status = 403), (status = 502), (status = 503)))]
 pub async fn stk_push(
     State(state): State<AppState>,
+    Db(db): Db,
     Payer(me): Payer,
     ClientIp(ip): ClientIp,
     body: Result<Json<StkPushIn>, ApiError>,
 ) -> ApiResult<Json<StkPushOut>> {
     // The payer's record (404) before the body (400).
-    let record = own_student(&state, &me).await?;
+    let record = own_student(&db, &me).await?;
     let Json(input) = body?;
     let mut c = Checker::new();
     let phone = c.text("phone_number", input.phone_number, 20);
@@ -90,11 +92,11 @@ pub async fn stk_push(
     c.finish()?;
     let finance = finance_record::Entity::find()
         .filter(finance_record::Column::StudentId.eq(record.id))
-        .one(&state.db)
+        .one(&db)
         .await?;
     let existing = payment::Entity::find()
         .filter(payment::Column::StudentId.eq(record.id))
-        .one(&state.db)
+        .one(&db)
         .await?;
     if existing.as_ref().is_some_and(|p| p.status == "paid")
         || finance
@@ -139,7 +141,7 @@ pub async fn stk_push(
             }
         })?;
     let now = kernel::time::now();
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let before = existing.as_ref().map(payment_snapshot);
     let saved = match existing {
         Some(p) => {
@@ -278,6 +280,7 @@ fn daraja_answer(status: StatusCode, code: i32, description: &str) -> Response {
         (status = 403, body = DarajaAnswer, description = "A wrong `token`, or an address not allowed.")))]
 pub async fn mpesa_callback(
     State(state): State<AppState>,
+    Db(db): Db,
     ClientIp(ip): ClientIp,
     kernel::Query(query): kernel::Query<CallbackQuery>,
     kernel::extract::RawBody(body): kernel::extract::RawBody,
@@ -308,7 +311,7 @@ pub async fn mpesa_callback(
     ) else {
         return daraja_answer(StatusCode::BAD_REQUEST, 1, "Malformed callback");
     };
-    match apply_callback(&state, checkout, result_code, callback).await {
+    match apply_callback(&state, &db, checkout, result_code, callback).await {
         Ok(()) => daraja_answer(StatusCode::OK, 0, "Accepted"),
         Err(error) => {
             tracing::error!(%error, "M-PESA callback could not be applied");
@@ -328,11 +331,12 @@ fn metadata<'a>(callback: &'a Value, name: &str) -> Option<&'a Value> {
 
 async fn apply_callback(
     state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     checkout: &str,
     result_code: i64,
     callback: &Value,
 ) -> Result<(), ApiError> {
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(db).await?;
     let Some(existing) = payment::Entity::find()
         .filter(payment::Column::CheckoutRequestId.eq(checkout))
         .lock_exclusive()

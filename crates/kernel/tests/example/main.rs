@@ -169,19 +169,108 @@ db_test!(tokens_rotate_once_and_logout_ends_them_all, |backend| {
     let app = TestApp::<Example>::start(backend, &[]).await;
     let (access, refresh) = account(&app, "ada@example.org").await;
     let state = &app.state;
-    let (claims, ada) = kernel::identity::rotate(state, &refresh).await.unwrap();
+    let db = &state.kernel().db;
+    let (claims, ada) = kernel::identity::rotate(state, db, &refresh).await.unwrap();
     assert_eq!(claims.user_id, ada.id.to_string());
     // A rotated refresh token is spent.
-    let reused = kernel::identity::rotate(state, &refresh).await.unwrap_err();
+    let reused = kernel::identity::rotate(state, db, &refresh)
+        .await
+        .unwrap_err();
     assert_eq!(reused.status(), 401);
 
-    let db = &state.kernel().db;
     kernel::identity::end_tokens(db, &ada, None).await.unwrap();
     app.get("/api/projects/")
         .bearer(&access)
         .send()
         .await
         .assert_status(401);
+});
+
+db_test!(each_tenant_sees_only_its_own_database, |backend| {
+    let app = TestApp::<Example>::start(backend, &[]).await;
+    // A second tenant: its own database, migrated like the first.
+    let other = kernel::db::connect(&kernel::testing::fresh_database(backend).await)
+        .await
+        .unwrap();
+    kernel::system::migrate::<Example>(&other).await.unwrap();
+    app.state
+        .1
+        .lock()
+        .unwrap()
+        .insert("beta".into(), other.clone());
+
+    let (home, _) = account(&app, "ada@example.org").await;
+    // The same email signs up in tenant beta: another account, another id space.
+    let r = app
+        .post("/api/token/")
+        .header("x-tenant", "beta")
+        .json(&json!({"email": "ada@example.org", "password": PASSWORD}))
+        .send()
+        .await;
+    r.assert_status(401);
+    let new = kernel::system::NewSuperuser {
+        email: "ada@example.org".into(),
+        password: PASSWORD.into(),
+        full_name: String::new(),
+    };
+    let beta_state = system::AppState(
+        kernel::Kernel::new(other.clone(), (*app.state.kernel().settings).clone()).unwrap(),
+        system::Tenants::default(),
+    );
+    <Example as kernel::System>::create_superuser(&beta_state, &new)
+        .await
+        .unwrap();
+    let r = app
+        .post("/api/token/")
+        .header("x-tenant", "beta")
+        .json(&json!({"email": "ada@example.org", "password": PASSWORD}))
+        .send()
+        .await;
+    r.assert_status(200);
+    let beta = r.json["access"].as_str().unwrap().to_owned();
+
+    // Handlers are the same; the data is the tenant's.
+    app.post("/api/projects/")
+        .header("x-tenant", "beta")
+        .bearer(&beta)
+        .json(&json!({"name": "Beta only"}))
+        .send()
+        .await
+        .assert_status(201);
+    let r = app.get("/api/projects/").bearer(&home).send().await;
+    r.assert_status(200);
+    assert_eq!(
+        r.json["count"], 0,
+        "the default tenant sees none of beta's rows"
+    );
+    let r = app
+        .get("/api/projects/")
+        .header("x-tenant", "beta")
+        .bearer(&beta)
+        .send()
+        .await;
+    assert_eq!(r.json["count"], 1);
+    let rows = kernel::audit_log::entity::Entity::find()
+        .count(&other)
+        .await
+        .unwrap();
+    assert_eq!(rows, 1, "the audit row is in the tenant's database");
+
+    // A token is good only in its own tenant, though the account ids match.
+    for (token, tenant) in [(&home, Some("beta")), (&beta, None)] {
+        let mut request = app.get("/api/projects/").bearer(token);
+        if let Some(tenant) = tenant {
+            request = request.header("x-tenant", tenant);
+        }
+        request.send().await.assert_status(401);
+    }
+    let r = app
+        .get("/api/projects/")
+        .header("x-tenant", "gamma")
+        .send()
+        .await;
+    r.assert_status(404);
+    assert_eq!(r.json["error"]["message"], "Unknown tenant.");
 });
 
 db_test!(

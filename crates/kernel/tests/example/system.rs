@@ -5,6 +5,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use kernel::Db;
 use kernel::config::{SettingError, Settings, SystemDefaults};
 use kernel::extract::ClientIp;
 use kernel::identity::{Account, Identity};
@@ -82,8 +83,13 @@ impl Account for account::Model {
     }
 }
 
+/// The kernel, and the tenants' databases by key (`X-Tenant: <key>` picks
+/// one; without the header a request is the default tenant's).
 #[derive(Clone)]
-pub struct AppState(Kernel);
+pub struct AppState(pub Kernel, pub Tenants);
+
+pub type Tenants =
+    std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, DatabaseConnection>>>;
 
 impl HasKernel for AppState {
     fn kernel(&self) -> &Kernel {
@@ -162,16 +168,13 @@ pub struct SignIn {
 #[utoipa::path(post, path = "/api/token/", request_body = SignIn, responses((status = 200)))]
 async fn sign_in(
     State(state): State<AppState>,
+    Db(db): Db,
     ClientIp(ip): ClientIp,
     Json(input): Json<SignIn>,
 ) -> ApiResult<Json<Value>> {
-    let checked = kernel::identity::check_password(&state, &input.email, &input.password, ip);
+    let checked = kernel::identity::check_password(&state, &db, &input.email, &input.password, ip);
     let refused = || ApiError::auth_failed("No active account found", "no_active_account");
-    let account = checked
-        .await?
-        .ok_or_else(refused)?
-        .sign_in(&state.kernel().db)
-        .await?;
+    let account = checked.await?.ok_or_else(refused)?.sign_in(&db).await?;
     let pair = kernel::identity::issue(&state, &account, serde_json::Map::new())?;
     Ok(Json(
         json!({"access": pair.access, "refresh": pair.refresh}),
@@ -181,17 +184,14 @@ async fn sign_in(
 /// The caller's projects, a page at a time.
 #[utoipa::path(get, path = "/api/projects/", responses((status = 200, body = Page<project::Model>)))]
 async fn list_projects(
-    State(state): State<AppState>,
+    Db(db): Db,
     Current(me): Current<account::Model>,
     list: ListQuery,
 ) -> ApiResult<Json<Page<project::Model>>> {
     let query = project::Entity::find()
         .filter(project::Column::OwnerId.eq(me.id))
         .order_by_asc(project::Column::Id);
-    Ok(Json(
-        list.page(&state.kernel().db, query, PageSize::DEFAULT)
-            .await?,
-    ))
+    Ok(Json(list.page(&db, query, PageSize::DEFAULT).await?))
 }
 
 #[derive(Default, Deserialize, utoipa::ToSchema)]
@@ -204,7 +204,7 @@ pub struct ProjectIn {
 /// Create a project of the caller's; audited in the same transaction.
 #[utoipa::path(post, path = "/api/projects/", request_body = ProjectIn, responses((status = 201, body = project::Model)))]
 async fn create_project(
-    State(state): State<AppState>,
+    Db(db): Db,
     Current(me): Current<account::Model>,
     ClientIp(ip): ClientIp,
     Json(input): Json<ProjectIn>,
@@ -212,7 +212,7 @@ async fn create_project(
     let mut c = Checker::new();
     let name = c.text("name", input.name, 100);
     c.finish()?;
-    let txn = kernel::db::begin_write(&state.kernel().db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let project = project::ActiveModel {
         owner_id: Set(me.id),
         name: Set(name.unwrap_or_default()),
@@ -237,12 +237,12 @@ async fn create_project(
 /// Mark one of the caller's projects done; another's answers 404.
 #[utoipa::path(post, path = "/api/projects/{id}/done/", params(("id" = i64, Path)), responses((status = 200, body = project::Model)))]
 async fn finish_project(
-    State(state): State<AppState>,
+    Db(db): Db,
     Current(me): Current<account::Model>,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
 ) -> ApiResult<Json<project::Model>> {
-    let txn = kernel::db::begin_write(&state.kernel().db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let before = project::Entity::find_by_id(id)
         .filter(project::Column::OwnerId.eq(me.id))
         .one(&txn)
@@ -306,7 +306,7 @@ impl System for Example {
         Ok(())
     }
     fn state(kernel: Kernel, (): ()) -> Result<AppState, String> {
-        Ok(AppState(kernel))
+        Ok(AppState(kernel, Tenants::default()))
     }
     async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
         Migrator::up(db, None).await
@@ -320,6 +320,26 @@ impl System for Example {
     }
     fn envelope() -> Option<kernel::error::Envelope> {
         Some(envelope)
+    }
+    async fn tenant_db(
+        state: &AppState,
+        request: &axum::http::request::Parts,
+    ) -> ApiResult<Option<kernel::db::Tenant>> {
+        let Some(key) = request.headers.get("x-tenant") else {
+            return Ok(None);
+        };
+        let key = key.to_str().unwrap_or_default();
+        let db = state
+            .1
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned();
+        let db = db.ok_or_else(|| ApiError::not_found_msg("Unknown tenant."))?;
+        Ok(Some(kernel::db::Tenant {
+            key: key.into(),
+            db,
+        }))
     }
     fn spawn_workers(_: &AppState) {}
     async fn has_admin(state: &AppState) -> Result<bool, DbErr> {

@@ -1,9 +1,9 @@
 //! Consents per type, granted to the policy in force and withdrawn, with when,
 //! from where and to which policy version.
 
-use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
+use kernel::Db;
 use kernel::extract::{ClientIp, IntId};
 use kernel::listing::ListQuery;
 use kernel::{ApiResult, Checker, Field, FilterKind, Json, Page, PageSize};
@@ -18,7 +18,6 @@ use utoipa::ToSchema;
 use crate::audit::{self, Actor};
 use crate::entities::{consent, privacy_policy, user};
 use crate::principal::CurrentUser;
-use crate::state::AppState;
 
 use super::policies::active_policy;
 use super::refuse;
@@ -67,7 +66,7 @@ async fn version_of<C: ConnectionTrait>(db: &C, policy_id: i64) -> ApiResult<Str
     params(("consent_type" = inline(Option<ConsentType>), Query), ("granted" = Option<bool>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<ConsentOut>), (status = 400), (status = 401)))]
 pub async fn list_consents(
-    State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<ConsentOut>>> {
@@ -83,7 +82,7 @@ pub async fn list_consents(
         .find_also_related(privacy_policy::Entity)
         .order_by_asc(consent::Column::ConsentType)
         .order_by_asc(consent::Column::Id);
-    let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
+    let page = list.page(&db, query, PageSize::DEFAULT).await?;
     Ok(Json(page.map(|(c, p)| {
         ConsentOut::new(c, p.map(|p| p.version).unwrap_or_default())
     })))
@@ -118,7 +117,7 @@ pub struct GrantIn {
 #[utoipa::path(post, path = "/api/popia/consents/grant/", tag = "popia", security(("jwt" = [])), request_body = GrantIn,
     responses((status = 201, body = ConsentOut), (status = 200, body = ConsentOut), (status = 400), (status = 401)))]
 pub async fn grant_consent(
-    State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
@@ -144,7 +143,7 @@ pub async fn grant_consent(
         )
     };
     // Only the version in force can be consented to.
-    let policy = active_policy(&state.db).await?.ok_or_else(invalid)?;
+    let policy = active_policy(&db).await?.ok_or_else(invalid)?;
     if by_id.is_some_and(|id| id != policy.id)
         || by_version.as_deref().is_some_and(|v| v != policy.version)
     {
@@ -152,7 +151,7 @@ pub async fn grant_consent(
     }
     let user_agent = crate::sessions::user_agent(&headers);
     let now = kernel::time::now();
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     // The account row serialises grants of one person.
     user::Entity::find_by_id(me.id())
         .lock_exclusive()
@@ -216,13 +215,13 @@ pub async fn grant_consent(
 #[utoipa::path(post, path = "/api/popia/consents/{id}/withdraw/", tag = "popia", security(("jwt" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = ConsentOut), (status = 400), (status = 401), (status = 404)))]
 pub async fn withdraw_consent(
-    State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     IntId(id): IntId,
 ) -> ApiResult<Json<ConsentOut>> {
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let row = consent::Entity::find_by_id(id)
         .filter(consent::Column::UserId.eq(me.id()))
         .lock_exclusive()

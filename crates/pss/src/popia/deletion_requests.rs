@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use kernel::Db;
 use kernel::extract::{ClientIp, IntId};
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Json, Page, PageSize};
@@ -71,7 +72,7 @@ impl DeletionRequestOut {
     params(("status" = inline(Option<DeletionStatus>), Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<DeletionRequestOut>), (status = 400), (status = 401)))]
 pub async fn list_deletion_requests(
-    State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<DeletionRequestOut>>> {
@@ -93,7 +94,7 @@ pub async fn list_deletion_requests(
         &[("requested_at", Order::Desc)],
         deletion::Column::Id,
     );
-    let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
+    let page = list.page(&db, query, PageSize::DEFAULT).await?;
     // The owners' and reviewers' addresses, in one query.
     let ids: std::collections::BTreeSet<i64> = page
         .results
@@ -103,7 +104,7 @@ pub async fn list_deletion_requests(
         .collect();
     let emails: std::collections::HashMap<i64, String> = user::Entity::find()
         .filter(user::Column::Id.is_in(ids))
-        .all(&state.db)
+        .all(&db)
         .await?
         .into_iter()
         .map(|u| (u.id, u.email))
@@ -133,7 +134,7 @@ pub struct DeletionRequestIn {
 #[utoipa::path(post, path = "/api/popia/deletion-requests/create/", tag = "popia", security(("jwt" = [])), request_body = DeletionRequestIn,
     responses((status = 201, body = DeletionRequestOut), (status = 400), (status = 401)))]
 pub async fn create_deletion_request(
-    State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     Json(input): Json<DeletionRequestIn>,
@@ -141,7 +142,7 @@ pub async fn create_deletion_request(
     let mut c = Checker::new();
     let reason = c.optional_text("reason", input.reason, 2000);
     c.finish()?;
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     // The account row serialises requests of one person.
     user::Entity::find_by_id(me.id())
         .lock_exclusive()
@@ -275,12 +276,13 @@ pub struct ReviewIn {
     responses((status = 200, body = DeletionRequestOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn review_deletion_request(
     State(state): State<AppState>,
+    Db(db): Db,
     Reviewer(me): Reviewer,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
     body: Result<Json<ReviewIn>, ApiError>,
 ) -> ApiResult<Json<DeletionRequestOut>> {
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     // DRF's order: the object (404, or 403 on one's own), then the body (400).
     let (request, owner) = reviewable(&txn, &me, id).await?;
     let Json(input) = body?;
@@ -367,11 +369,12 @@ fn decision_email(owner: &user::Model, request: &deletion::Model) -> (String, St
     responses((status = 200, body = ErasedOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn execute_deletion_request(
     State(state): State<AppState>,
+    Db(db): Db,
     Reviewer(me): Reviewer,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
 ) -> ApiResult<Json<ErasedOut>> {
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let (request, owner) = reviewable(&txn, &me, id).await?;
     if request.status != APPROVED {
         return Err(refuse(
@@ -416,12 +419,12 @@ pub async fn execute_deletion_request(
 #[utoipa::path(post, path = "/api/popia/deletion-requests/{id}/cancel/", tag = "popia", security(("jwt" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = DeletionRequestOut), (status = 400), (status = 401), (status = 404)))]
 pub async fn cancel_deletion_request(
-    State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
 ) -> ApiResult<Json<DeletionRequestOut>> {
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let request = deletion::Entity::find_by_id(id)
         .filter(deletion::Column::UserId.eq(me.id()))
         .lock_exclusive()

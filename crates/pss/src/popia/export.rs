@@ -1,5 +1,6 @@
 //! The right of access: everything held about the caller, as a JSON file.
 
+use kernel::Db;
 use std::collections::hash_map::Entry;
 
 use axum::extract::State;
@@ -27,8 +28,12 @@ use crate::state::AppState;
 const EXPORT_VALID_HOURS: i64 = 48;
 
 /// Everything held about one person, decrypted: the body of the export file.
-async fn everything_about(state: &AppState, person: &user::Model) -> ApiResult<Value> {
-    let db = &state.db;
+async fn everything_about(
+    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
+    person: &user::Model,
+) -> ApiResult<Value> {
+    let db = db;
     let profile = profile::Entity::find()
         .filter(profile::Column::UserId.eq(person.id))
         .one(db)
@@ -201,12 +206,13 @@ async fn everything_about(state: &AppState, person: &user::Model) -> ApiResult<V
     responses((status = 200, description = "The JSON file", content_type = "application/json", body = Object), (status = 401)))]
 pub async fn data_export(
     State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
 ) -> ApiResult<Response> {
-    let mut data = everything_about(&state, &me.0).await?;
+    let mut data = everything_about(&state, &db, &me.0).await?;
     let now = kernel::time::now();
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let logged = export_request::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
         user_id: Set(me.id()),

@@ -1,9 +1,9 @@
 //! Privacy-policy versions: the one in force, the history, new versions and
 //! activating one.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
+use kernel::Db;
 use kernel::extract::{ClientIp, IntId};
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, Json, Page, PageSize};
@@ -19,7 +19,6 @@ use utoipa::ToSchema;
 use crate::audit::{self, Actor};
 use crate::entities::privacy_policy;
 use crate::principal::Staff;
-use crate::state::AppState;
 
 use super::refuse;
 
@@ -62,8 +61,8 @@ pub(super) async fn active_policy<C: ConnectionTrait>(
 /// The privacy policy in force (public).
 #[utoipa::path(get, path = "/api/popia/privacy-policy/", tag = "popia",
     responses((status = 200, body = PrivacyPolicyOut), (status = 404, description = "No policy has been published")))]
-pub async fn privacy_policy(State(state): State<AppState>) -> ApiResult<Json<PrivacyPolicyOut>> {
-    let policy = active_policy(&state.db).await?.ok_or_else(|| {
+pub async fn privacy_policy(Db(db): Db) -> ApiResult<Json<PrivacyPolicyOut>> {
+    let policy = active_policy(&db).await?.ok_or_else(|| {
         refuse(
             StatusCode::NOT_FOUND,
             "No active privacy policy found",
@@ -79,12 +78,12 @@ pub async fn privacy_policy(State(state): State<AppState>) -> ApiResult<Json<Pri
     params(("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<PrivacyPolicyOut>), (status = 401), (status = 403)))]
 pub async fn list_privacy_policies(
-    State(state): State<AppState>,
+    Db(db): Db,
     _staff: Staff,
     list: ListQuery,
 ) -> ApiResult<Json<Page<PrivacyPolicyOut>>> {
     let query = privacy_policy::Entity::find().order_by_desc(privacy_policy::Column::Id);
-    let page = list.page(&state.db, query, PageSize::DEFAULT).await?;
+    let page = list.page(&db, query, PageSize::DEFAULT).await?;
     Ok(Json(page.map(PrivacyPolicyOut::from)))
 }
 
@@ -137,7 +136,7 @@ async fn activate<C: ConnectionTrait>(db: &C, id: i64) -> ApiResult<()> {
 #[utoipa::path(post, path = "/api/popia/privacy-policies/", tag = "popia", security(("jwt" = [])), request_body = PrivacyPolicyIn,
     responses((status = 201, body = PrivacyPolicyOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_privacy_policy(
-    State(state): State<AppState>,
+    Db(db): Db,
     Staff(me): Staff,
     ClientIp(ip): ClientIp,
     Json(input): Json<PrivacyPolicyIn>,
@@ -166,7 +165,7 @@ pub async fn create_privacy_policy(
     if let Some(v) = &version
         && privacy_policy::Entity::find()
             .filter(privacy_policy::Column::Version.eq(v.as_str()))
-            .one(&state.db)
+            .one(&db)
             .await?
             .is_some()
     {
@@ -181,7 +180,7 @@ pub async fn create_privacy_policy(
     else {
         return Err(ApiError::bad_request("Invalid privacy policy"));
     };
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let created = privacy_policy::ActiveModel {
         id: sea_orm::ActiveValue::NotSet,
         version: Set(version),
@@ -229,12 +228,12 @@ pub async fn create_privacy_policy(
 #[utoipa::path(post, path = "/api/popia/privacy-policies/{id}/activate/", tag = "popia", security(("jwt" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = PrivacyPolicyOut), (status = 401), (status = 403), (status = 404)))]
 pub async fn activate_privacy_policy(
-    State(state): State<AppState>,
+    Db(db): Db,
     Staff(me): Staff,
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
 ) -> ApiResult<Json<PrivacyPolicyOut>> {
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let policy = privacy_policy::Entity::find_by_id(id)
         .lock_exclusive()
         .one(&txn)

@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use kernel::Db;
 use kernel::extract::ClientIp;
 use kernel::identity::RefreshIn;
 use kernel::jwt::TokenPair;
@@ -41,11 +42,12 @@ pub fn aliases() -> axum::Router<AppState> {
 /// personal data.
 async fn issue(
     state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     user: &user::Model,
     ip: Option<std::net::IpAddr>,
     ua: &str,
 ) -> ApiResult<TokenPair> {
-    let sid = crate::sessions::start(&state.db, state, user.id, ip, ua).await?;
+    let sid = crate::sessions::start(db, state, user.id, ip, ua).await?;
     crate::sessions::issue(state, user, sid)
 }
 
@@ -59,12 +61,13 @@ pub struct SessionOut {
 
 pub(crate) async fn signed_in(
     state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     user: &user::Model,
     ip: Option<std::net::IpAddr>,
     headers: &HeaderMap,
 ) -> ApiResult<SessionOut> {
-    let pair = issue(state, user, ip, &crate::sessions::user_agent(headers)).await?;
-    let (out, _) = UserDetailOut::load(state, &state.db, user).await?;
+    let pair = issue(state, &db, user, ip, &crate::sessions::user_agent(headers)).await?;
+    let (out, _) = UserDetailOut::load(state, db, user).await?;
     Ok(SessionOut {
         access: pair.access,
         refresh: pair.refresh,
@@ -113,6 +116,7 @@ pub struct RegisterIn {
     responses((status = 201, body = SessionOut), (status = 400)))]
 pub async fn register(
     State(state): State<AppState>,
+    Db(db): Db,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Json(input): Json<RegisterIn>,
@@ -128,6 +132,7 @@ pub async fn register(
     }
     let created = crate::users::create_account(
         &state,
+        &db,
         c,
         NewAccount {
             email: input.email,
@@ -141,7 +146,7 @@ pub async fn register(
     .await?;
     Ok((
         StatusCode::CREATED,
-        Json(signed_in(&state, &created, ip, &headers).await?),
+        Json(signed_in(&state, &db, &created, ip, &headers).await?),
     ))
 }
 
@@ -200,6 +205,7 @@ pub const INVALID_CREDENTIALS: &str = "Invalid email or password";
         (status = 429)))]
 pub async fn login(
     State(state): State<AppState>,
+    Db(db): Db,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Json(input): Json<CredentialsIn>,
@@ -220,22 +226,22 @@ pub async fn login(
     let (email, password) = (email.unwrap_or_default(), password.unwrap_or_default());
     let email = kernel::form::normalize_email(&email).unwrap_or_else(|| email.to_lowercase());
     let invalid = || ApiError::auth_failed(INVALID_CREDENTIALS, "authentication_failed");
-    let matched = kernel::identity::check_password(&state, &email, &password, ip)
+    let matched = kernel::identity::check_password(&state, &db, &email, &password, ip)
         .await?
         .ok_or_else(invalid)?;
     // With 2FA the failures are forgotten only once the code is right too;
     // the right password itself is not counted.
-    let second_factor = crate::two_factor::find(&state.db, matched.account.id).await?;
+    let second_factor = crate::two_factor::find(&db, matched.account.id).await?;
     if second_factor.as_ref().is_some_and(|r| r.enabled) {
         let found = matched.release().await?;
-        return crate::two_factor::start_login(&state, &found).await;
+        return crate::two_factor::start_login(&db, &found).await;
     }
     if state.require_admin_2fa && matched.account.role.is_staff() {
         let found = matched.release().await?;
-        return crate::two_factor::require_setup(&state, &found).await;
+        return crate::two_factor::require_setup(&db, &found).await;
     }
-    let user = matched.sign_in(&state.db).await?;
-    Ok(Json(signed_in(&state, &user, ip, &headers).await?).into_response())
+    let user = matched.sign_in(&db).await?;
+    Ok(Json(signed_in(&state, &db, &user, ip, &headers).await?).into_response())
 }
 
 /// Rotate a refresh token: the old one is blacklisted and a new pair
@@ -244,11 +250,12 @@ pub async fn login(
     responses((status = 200, body = TokenPair), (status = 400), (status = 401)))]
 pub async fn refresh_token(
     State(state): State<AppState>,
+    Db(db): Db,
     Json(input): Json<RefreshIn>,
 ) -> ApiResult<Json<TokenPair>> {
     // The session carries over to the new pair; an ended session's refresh
     // token is dead (see `AppState::check_token`).
-    let (claims, user) = kernel::identity::rotate(&state, &input.token()?).await?;
+    let (claims, user) = kernel::identity::rotate(&state, &db, &input.token()?).await?;
     let sid = crate::sessions::sid(&claims)
         .ok_or_else(|| kernel::identity::refresh_error("Token is invalid or expired"))?;
     Ok(Json(crate::sessions::issue(&state, &user, sid)?))
@@ -273,6 +280,7 @@ pub struct DetailOut {
     responses((status = 200, body = DetailOut), (status = 400), (status = 401)))]
 pub async fn logout(
     State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     Json(input): Json<LogoutIn>,
 ) -> ApiResult<Json<DetailOut>> {
@@ -287,7 +295,7 @@ pub async fn logout(
         ),
         _ => None,
     };
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     crate::sessions::end_all(&txn, me.id(), None).await?;
     kernel::identity::end_tokens(&txn, &*me, claims.as_ref()).await?;
     txn.commit().await?;
@@ -325,6 +333,7 @@ pub struct PasswordChangedOut {
     responses((status = 200, body = PasswordChangedOut), (status = 400), (status = 401)))]
 pub async fn change_password(
     State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
@@ -352,11 +361,11 @@ pub async fn change_password(
             }
         }
     } else {
-        crate::passwords::check_new(&state, &mut c, "new_password", user, &new).await?;
+        crate::passwords::check_new(&state, &db, &mut c, "new_password", user, &new).await?;
     }
     c.finish()?;
     let hash = state.hasher.make(&new).await?;
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     // The row stays locked until the change commits: of parallel changes
     // made with one old password, the first wins and the others find the
     // stored hash changed under them, their old password no longer right.
@@ -385,7 +394,14 @@ pub async fn change_password(
     .await?;
     txn.commit().await?;
     crate::email::wake(&state, queued);
-    let pair = issue(&state, &updated, ip, &crate::sessions::user_agent(&headers)).await?;
+    let pair = issue(
+        &state,
+        &db,
+        &updated,
+        ip,
+        &crate::sessions::user_agent(&headers),
+    )
+    .await?;
     Ok(Json(PasswordChangedOut {
         message: "Password changed successfully".into(),
         detail: "Your password has been updated. You may need to log in again on other devices."

@@ -2,6 +2,7 @@
 //! one hour, emailed to the account's address. The token is 32 random bytes
 //! (URL-safe base64 in the link); only its SHA-256 digest is stored.
 
+use kernel::Db;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -120,6 +121,7 @@ pub struct MessageDetailOut {
     responses((status = 200, body = MessageDetailOut), (status = 400), (status = 429)))]
 pub async fn request_reset(
     State(state): State<AppState>,
+    Db(db): Db,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Json(input): Json<ResetRequestIn>,
@@ -136,7 +138,7 @@ pub async fn request_reset(
     let found = user::Entity::find()
         .filter(user::Column::Email.eq(&email))
         .filter(user::Column::IsActive.eq(true))
-        .one(&state.db)
+        .one(&db)
         .await?;
     // The random token is drawn either way, so both answers cost the same.
     let mut bytes = [0u8; 32];
@@ -153,7 +155,7 @@ pub async fn request_reset(
             .take(255)
             .collect();
         let created = kernel::time::now();
-        let txn = kernel::db::begin_write(&state.db).await?;
+        let txn = kernel::db::begin_write(&db).await?;
         let row = token::ActiveModel {
             user_id: Set(found.id),
             token_hash: Set(hash),
@@ -203,7 +205,10 @@ pub async fn request_reset(
 
 /// The token row and its user, when the token is unused, unexpired and
 /// belongs to an active account.
-async fn usable(state: &AppState, secret: &str) -> ApiResult<Option<(token::Model, user::Model)>> {
+async fn usable(
+    db: &sea_orm::DatabaseConnection,
+    secret: &str,
+) -> ApiResult<Option<(token::Model, user::Model)>> {
     if secret.is_empty() || secret.len() > 128 {
         return Ok(None);
     }
@@ -212,7 +217,7 @@ async fn usable(state: &AppState, secret: &str) -> ApiResult<Option<(token::Mode
         .filter(token::Column::UsedAt.is_null())
         .filter(token::Column::ExpiresAt.gt(kernel::time::now()))
         .find_also_related(user::Entity)
-        .one(&state.db)
+        .one(db)
         .await?;
     Ok(match found {
         Some((row, Some(user))) if user.is_active => Some((row, user)),
@@ -256,14 +261,14 @@ impl utoipa::ToSchema for TokenRefusedOut {}
     responses((status = 200, body = TokenValidityOut),
         (status = 400, body = TokenRefusedOut, description = "`{valid: false}` for a token that does not work; a field map when no token was sent.")))]
 pub async fn validate_token(
-    State(state): State<AppState>,
+    Db(db): Db,
     Json(input): Json<TokenIn>,
 ) -> ApiResult<(StatusCode, Json<TokenValidityOut>)> {
     let mut c = Checker::new();
     let secret = c.text("token", input.token, 4096);
     c.finish()?;
     Ok(
-        match usable(&state, secret.as_deref().unwrap_or_default()).await? {
+        match usable(&db, secret.as_deref().unwrap_or_default()).await? {
             Some((_, user)) => (
                 StatusCode::OK,
                 Json(TokenValidityOut {
@@ -301,6 +306,7 @@ pub struct ResetConfirmIn {
     responses((status = 200, body = MessageDetailOut), (status = 400)))]
 pub async fn confirm_reset(
     State(state): State<AppState>,
+    Db(db): Db,
     ClientIp(ip): ClientIp,
     Json(input): Json<ResetConfirmIn>,
 ) -> ApiResult<Json<MessageDetailOut>> {
@@ -313,13 +319,13 @@ pub async fn confirm_reset(
         detail: INVALID.into(),
         code: "invalid_token",
     };
-    let (row, user) = usable(&state, &secret).await?.ok_or_else(invalid)?;
+    let (row, user) = usable(&db, &secret).await?.ok_or_else(invalid)?;
     let mut c = Checker::new();
-    crate::passwords::check_new(&state, &mut c, "new_password", &user, &new).await?;
+    crate::passwords::check_new(&state, &db, &mut c, "new_password", &user, &new).await?;
     c.finish()?;
     let hash = state.hasher.make(&new).await?;
 
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let now = kernel::time::now();
     // Single use even under concurrent confirmations: only one update wins.
     let taken = token::Entity::update_many()

@@ -17,6 +17,7 @@ pub const REUSED: &str = "Cannot reuse your last 5 passwords. Please choose a di
 /// Adds the policy's and the history's objections to `new` under `field`.
 pub async fn check_new(
     state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     c: &mut Checker,
     field: &str,
     user: &user::Model,
@@ -45,7 +46,7 @@ pub async fn check_new(
         .filter(history::Column::UserId.eq(user.id))
         .order_by_desc(history::Column::Id)
         .limit(KEPT as u64)
-        .all(&state.db)
+        .all(db)
         .await?;
     for row in earlier {
         if state.hasher.verify(new, &row.password_hash).await?.matches {

@@ -4,9 +4,9 @@
 //! tokens at once, because the principal extractor and the refresh endpoint
 //! refuse tokens of an ended session.
 
+use kernel::Db;
 use std::net::IpAddr;
 
-use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::header::USER_AGENT;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -324,7 +324,7 @@ fn live_query(user_id: i64) -> sea_orm::Select<session::Entity> {
 #[utoipa::path(get, path = "/api/auth/sessions/", tag = "sessions", security(("jwt" = [])),
     responses((status = 200, body = SessionsOut), (status = 401)))]
 pub async fn list_sessions(
-    State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     AccessClaims(claims): AccessClaims,
 ) -> ApiResult<Json<SessionsOut>> {
@@ -332,7 +332,7 @@ pub async fn list_sessions(
     let rows = live_query(me.id())
         .order_by_desc(session::Column::LastActivity)
         .order_by_desc(session::Column::Id)
-        .all(&state.db)
+        .all(&db)
         .await?;
     let sessions: Vec<_> = rows
         .into_iter()
@@ -376,7 +376,7 @@ async fn record_ended<C: ConnectionTrait>(
 #[utoipa::path(delete, path = "/api/auth/sessions/{id}/", tag = "sessions", security(("jwt" = [])), params(("id" = i64, Path)),
     responses((status = 200, body = SessionEndedOut), (status = 400), (status = 401), (status = 404)))]
 pub async fn end_session(
-    State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     AccessClaims(claims): AccessClaims,
     ClientIp(ip): ClientIp,
@@ -388,7 +388,7 @@ pub async fn end_session(
             "Cannot delete current session. Use /auth/logout/ to logout.",
         ));
     }
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let found = live_query(me.id())
         .filter(session::Column::Id.eq(id))
         .one(&txn)
@@ -429,11 +429,11 @@ pub struct AllEndedOut {
 #[utoipa::path(delete, path = "/api/auth/sessions/all/", tag = "sessions", security(("jwt" = [])),
     responses((status = 200, body = AllEndedOut), (status = 401)))]
 pub async fn end_all_sessions(
-    State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
 ) -> ApiResult<Json<AllEndedOut>> {
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let ended = end_all(&txn, me.id(), None).await?;
     bump_epoch(&txn, me.id()).await?;
     record_ended(&txn, Actor::new(me.id(), ip), &ended, "user").await?;
@@ -470,12 +470,12 @@ pub struct OthersEndedOut {
 #[utoipa::path(delete, path = "/api/auth/sessions/all-except-current/", tag = "sessions", security(("jwt" = [])),
     responses((status = 200, body = OthersEndedOut), (status = 401)))]
 pub async fn end_other_sessions(
-    State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     AccessClaims(claims): AccessClaims,
     ClientIp(ip): ClientIp,
 ) -> ApiResult<Json<OthersEndedOut>> {
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let ended = end_all(&txn, me.id(), Some(sid(&claims).unwrap_or(0))).await?;
     record_ended(&txn, Actor::new(me.id(), ip), &ended, "user").await?;
     txn.commit().await?;
@@ -531,7 +531,7 @@ fn truthy(value: Option<&str>) -> bool {
            ("suspicious_only" = Option<String>, Query, description = "`true`, `1` or `yes` (any case) keeps suspicious sessions only; any other value does not.")),
     responses((status = 200, body = AdminSessionsOut), (status = 401), (status = 403)))]
 pub async fn admin_sessions(
-    State(state): State<AppState>,
+    Db(db): Db,
     _staff: Staff,
     Query(q): Query<AdminSessionsQuery>,
 ) -> ApiResult<Json<AdminSessionsOut>> {
@@ -545,7 +545,7 @@ pub async fn admin_sessions(
         let email = email.trim().to_lowercase();
         let ids: Vec<i64> = user::Entity::find()
             .filter(user::Column::Email.eq(email))
-            .all(&state.db)
+            .all(&db)
             .await?
             .into_iter()
             .map(|u| u.id)
@@ -564,7 +564,7 @@ pub async fn admin_sessions(
         .order_by_desc(session::Column::LastActivity)
         .order_by_desc(session::Column::Id)
         .limit(500)
-        .all(&state.db)
+        .all(&db)
         .await?;
     let mut ids: Vec<i64> = rows.iter().map(|s| s.user_id).collect();
     ids.sort_unstable();
@@ -574,7 +574,7 @@ pub async fn admin_sessions(
     } else {
         user::Entity::find()
             .filter(user::Column::Id.is_in(ids))
-            .all(&state.db)
+            .all(&db)
             .await?
             .into_iter()
             .map(|u| (u.id, u))
@@ -625,7 +625,7 @@ pub struct ForceLogoutOut {
 #[utoipa::path(post, path = "/api/auth/admin/force-logout/", tag = "sessions", security(("jwt" = [])), request_body = ForceLogoutIn,
     responses((status = 200, body = ForceLogoutOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn force_logout(
-    State(state): State<AppState>,
+    Db(db): Db,
     Staff(me): Staff,
     ClientIp(ip): ClientIp,
     Json(input): Json<ForceLogoutIn>,
@@ -647,13 +647,13 @@ pub async fn force_logout(
     c.finish()?;
     let reason = reason.unwrap_or_default();
     let target = user::Entity::find_by_id(user_id)
-        .one(&state.db)
+        .one(&db)
         .await?
         .ok_or_else(|| ApiError::not_found_msg("User not found"))?;
     if target.role == Role::Superuser && !me.is_superuser() {
         return Err(ApiError::forbidden("Cannot force logout a superuser"));
     }
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let ended = end_all(&txn, target.id, None).await?;
     bump_epoch(&txn, target.id).await?;
     record_ended(&txn, Actor::new(me.id(), ip), &ended, "force_logout").await?;

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use chrono::{TimeDelta, Utc};
+use kernel::Db;
 use kernel::extract::ClientIp;
 use kernel::{ApiError, ApiResult, Checker, Field, Json};
 use sea_orm::sea_query::{Condition, Expr};
@@ -124,7 +125,10 @@ pub struct TwoFactorSetupRequiredOut {
     pub setup_token: String,
 }
 
-pub async fn start_login(state: &AppState, user: &user::Model) -> ApiResult<Response> {
+pub async fn start_login(
+    db: &sea_orm::DatabaseConnection,
+    user: &user::Model,
+) -> ApiResult<Response> {
     let challenge = totp::random_token();
     two_factor::Entity::update_many()
         .col_expr(
@@ -136,7 +140,7 @@ pub async fn start_login(state: &AppState, user: &user::Model) -> ApiResult<Resp
             Expr::value(kernel::time::now() + LOGIN_WINDOW),
         )
         .filter(two_factor::Column::UserId.eq(user.id))
-        .exec(&state.db)
+        .exec(db)
         .await?;
     Ok(Json(TwoFactorChallengeOut {
         requires_2fa: true,
@@ -149,9 +153,12 @@ pub async fn start_login(state: &AppState, user: &user::Model) -> ApiResult<Resp
 
 /// Mandatory 2FA not yet set up: 403 with a setup token that only the 2FA
 /// setup endpoints accept.
-pub async fn require_setup(state: &AppState, user: &user::Model) -> ApiResult<Response> {
+pub async fn require_setup(
+    db: &sea_orm::DatabaseConnection,
+    user: &user::Model,
+) -> ApiResult<Response> {
     let token = format!("{SETUP_TOKEN_PREFIX}{}.{}", user.id, totp::random_token());
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(db).await?;
     let row = row_for(&txn, user.id).await?;
     let mut model: two_factor::ActiveModel = row.into();
     model.setup_token = Set(Some(totp::sha256_hex(&token)));
@@ -195,7 +202,8 @@ impl FromRequestParts<AppState> for SetupCaller {
             .split_once('.')
             .and_then(|(id, _)| id.parse().ok())
             .ok_or_else(refused)?;
-        let row = find(&state.db, user_id).await?.ok_or_else(refused)?;
+        let db = Db::of(parts, state);
+        let row = find(&*db, user_id).await?.ok_or_else(refused)?;
         if !same_hash(row.setup_token.as_deref(), full)
             || row
                 .setup_until
@@ -204,7 +212,7 @@ impl FromRequestParts<AppState> for SetupCaller {
             return Err(refused());
         }
         let user = user::Entity::find_by_id(user_id)
-            .one(&state.db)
+            .one(&*db)
             .await?
             .filter(|u| u.is_active)
             .ok_or_else(refused)?;
@@ -233,12 +241,13 @@ fn already_enabled() -> ApiError {
     responses((status = 200, body = SetupOut), (status = 400), (status = 401)))]
 pub async fn setup(
     State(state): State<AppState>,
+    Db(db): Db,
     SetupCaller(me): SetupCaller,
 ) -> ApiResult<Json<SetupOut>> {
     let secret = totp::new_secret();
     let uri = totp::provisioning_uri(&secret, &me.email);
     let png = totp::qr_png(&uri).ok_or_else(|| ApiError::internal("QR code too long"))?;
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let row = row_for(&txn, me.id).await?;
     if row.enabled {
         return Err(already_enabled());
@@ -305,6 +314,7 @@ async fn new_backup_codes<C: ConnectionTrait>(db: &C, user_id: i64) -> ApiResult
     responses((status = 200, body = BackupCodesOut), (status = 400), (status = 401)))]
 pub async fn verify_setup(
     State(state): State<AppState>,
+    Db(db): Db,
     SetupCaller(me): SetupCaller,
     ClientIp(ip): ClientIp,
     Json(input): Json<VerifySetupIn>,
@@ -317,7 +327,7 @@ pub async fn verify_setup(
         .chars()
         .filter(|c| !c.is_whitespace())
         .collect();
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let row = row_for(&txn, me.id).await?;
     if row.enabled {
         return Err(already_enabled());
@@ -389,6 +399,7 @@ pub struct VerifyCodeIn {
     responses((status = 200, body = crate::auth::SessionOut), (status = 400), (status = 401), (status = 429)))]
 pub async fn verify_code(
     State(state): State<AppState>,
+    Db(db): Db,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
     Json(input): Json<VerifyCodeIn>,
@@ -414,15 +425,14 @@ pub async fn verify_code(
     // guess, and the reservation is handed back.
     let attempt = state.lockout.reserve(&key).await?;
     let now = kernel::time::now();
-    let (user, row) = match awaiting_code(&state, &email, challenge.flatten().as_deref(), now).await
-    {
+    let (user, row) = match awaiting_code(&db, &email, challenge.flatten().as_deref(), now).await {
         Ok(found) => found,
         Err(error) => {
             attempt.release().await?;
             return Err(error);
         }
     };
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let by_totp = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
     let accepted = if by_totp {
         let secret = Row::new(&state.keys, two_factor::TABLE, row.id)
@@ -516,7 +526,7 @@ pub async fn verify_code(
     crate::email::wake(&state, queued);
     attempt.succeed().await?;
     Ok(Json(
-        crate::auth::signed_in(&state, &user, ip, &headers).await?,
+        crate::auth::signed_in(&state, &db, &user, ip, &headers).await?,
     ))
 }
 
@@ -524,7 +534,7 @@ pub async fn verify_code(
 /// right password waits for its code (and `challenge`, when given, is the
 /// one that sign-in answered); 401 `EXPIRED` otherwise.
 async fn awaiting_code(
-    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
     email: &str,
     challenge: Option<&str>,
     now: chrono::DateTime<Utc>,
@@ -532,11 +542,11 @@ async fn awaiting_code(
     let expired = || ApiError::auth_failed(EXPIRED, "authentication_failed");
     let user = user::Entity::find()
         .filter(user::Column::Email.eq(email))
-        .one(&state.db)
+        .one(db)
         .await?
         .filter(|u| u.is_active)
         .ok_or_else(expired)?;
-    let row = find(&state.db, user.id)
+    let row = find(db, user.id)
         .await?
         .filter(|r| r.enabled && r.login_until.is_some_and(|until| until > now))
         .ok_or_else(expired)?;
@@ -610,12 +620,13 @@ impl FromRequestParts<AppState> for MayDisable2fa {
     responses((status = 200, body = MessageOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn disable(
     State(state): State<AppState>,
+    Db(db): Db,
     MayDisable2fa(me): MayDisable2fa,
     ClientIp(ip): ClientIp,
     Json(input): Json<PasswordIn>,
 ) -> ApiResult<Json<MessageOut>> {
     check_password(&state, &me.0, input.password).await?;
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     let row = find(&txn, me.id())
         .await?
         .filter(|r| r.enabled)
@@ -664,12 +675,13 @@ pub struct RegeneratedOut {
     responses((status = 200, body = RegeneratedOut), (status = 400), (status = 401)))]
 pub async fn regenerate_backup_codes(
     State(state): State<AppState>,
+    Db(db): Db,
     me: CurrentUser,
     ClientIp(ip): ClientIp,
     Json(input): Json<PasswordIn>,
 ) -> ApiResult<Json<RegeneratedOut>> {
     check_password(&state, &me.0, input.password).await?;
-    let txn = kernel::db::begin_write(&state.db).await?;
+    let txn = kernel::db::begin_write(&db).await?;
     find(&txn, me.id())
         .await?
         .filter(|r| r.enabled)
