@@ -640,7 +640,7 @@ async fn write(
     partial: bool,
 ) -> ApiResult<Json<StudentOut>> {
     // DRF's order: the object (404), then the body (400).
-    let (existing, account) = find_visible(&db, &kernel::Current(me.clone()), id).await?;
+    let (existing, account) = find_visible(db, &kernel::Current(me.clone()), id).await?;
     let Json(mut input) = body?;
     let mut c = Checker::partial(partial);
     let v = validate_record(db, &mut c, &mut input, partial, Some(&existing)).await?;

@@ -397,7 +397,7 @@ async fn write_note(
     // DRF's order: the object (404), then the body (400).
     find_note(db, id).await?;
     let Json(input) = body?;
-    let changes = check(&db, input, partial).await?;
+    let changes = check(db, input, partial).await?;
     let txn = kernel::db::begin_write(db).await?;
     let current = admin_note::Entity::find_by_id(id)
         .lock_exclusive()

@@ -190,7 +190,7 @@ pub(crate) async fn create_account(
     input: NewAccount,
     ip: Option<std::net::IpAddr>,
 ) -> ApiResult<user::Model> {
-    insert_account(state, &db, c, input, ip, None).await
+    insert_account(state, db, c, input, ip, None).await
 }
 
 /// As [`create_account`], audited as the doing of `by` when given (an
@@ -431,7 +431,7 @@ async fn create_for(
 ) -> ApiResult<UserDetailOut> {
     let created = insert_account(
         state,
-        &db,
+        db,
         c,
         NewAccount {
             email: input.email,

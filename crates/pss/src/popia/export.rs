@@ -33,7 +33,6 @@ async fn everything_about(
     db: &sea_orm::DatabaseConnection,
     person: &user::Model,
 ) -> ApiResult<Value> {
-    let db = db;
     let profile = profile::Entity::find()
         .filter(profile::Column::UserId.eq(person.id))
         .one(db)

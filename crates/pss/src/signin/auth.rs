@@ -66,7 +66,7 @@ pub(crate) async fn signed_in(
     ip: Option<std::net::IpAddr>,
     headers: &HeaderMap,
 ) -> ApiResult<SessionOut> {
-    let pair = issue(state, &db, user, ip, &crate::sessions::user_agent(headers)).await?;
+    let pair = issue(state, db, user, ip, &crate::sessions::user_agent(headers)).await?;
     let (out, _) = UserDetailOut::load(state, db, user).await?;
     Ok(SessionOut {
         access: pair.access,
