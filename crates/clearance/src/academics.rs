@@ -3,6 +3,7 @@
 
 use axum::http::StatusCode;
 use kernel::Db;
+use kernel::audit::Action;
 use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, PageSize};
@@ -228,7 +229,7 @@ async fn record<C: ConnectionTrait>(
     db: &C,
     me: &user::Model,
     ip: Option<std::net::IpAddr>,
-    action: &str,
+    action: Action,
     content_type: &str,
     id: Uuid,
     name: &str,
@@ -367,7 +368,7 @@ where
         &txn,
         me,
         ip,
-        "delete",
+        Action::DELETE,
         E::KIND,
         key,
         name,
@@ -428,7 +429,7 @@ pub async fn create_school(
         &txn,
         &me,
         ip,
-        "create",
+        Action::CREATE,
         "School",
         created.id,
         &created.name,
@@ -533,7 +534,7 @@ pub async fn create_academic_department(
         &txn,
         &me,
         ip,
-        "create",
+        Action::CREATE,
         "AcademicDepartment",
         created.id,
         &created.name,
@@ -637,7 +638,7 @@ pub async fn create_course(
         &txn,
         &me,
         ip,
-        "create",
+        Action::CREATE,
         "Course",
         created.id,
         &created.name,

@@ -1,6 +1,7 @@
 //! `/api/approvals/`: each office's decision on each request (spec §3.4).
 
 use kernel::Db;
+use kernel::audit::Action;
 use std::collections::HashMap;
 
 use axum::extract::State;
@@ -635,7 +636,7 @@ async fn write(
     audit::record(
         &txn,
         Actor::user(me.id, ip),
-        "update",
+        Action::UPDATE,
         "ClearanceApproval",
         updated.id,
         &format!("Approval {}", updated.id),
@@ -706,7 +707,7 @@ pub async fn destroy_approval(
     audit::record(
         &txn,
         Actor::user(me.id, ip),
-        "delete",
+        Action::DELETE,
         "ClearanceApproval",
         existing.id,
         &format!("Approval {}", existing.id),

@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use kernel::Db;
+use kernel::audit::Action;
 use kernel::extract::ClientIp;
 use kernel::identity::RefreshIn;
 use kernel::jwt::TokenPair;
@@ -199,7 +200,7 @@ pub async fn register(
     audit::record(
         &txn,
         Actor::user(created.id, ip),
-        "create",
+        Action::CREATE,
         "User",
         created.id,
         &audit_name(&created),
@@ -402,7 +403,7 @@ async fn write_profile(
     audit::record(
         &txn,
         Actor::user(me.id, ip),
-        "update",
+        Action::UPDATE,
         "User",
         updated.id,
         &audit_name(&updated),
@@ -518,7 +519,7 @@ pub async fn change_password(
     audit::record(
         &txn,
         Actor::user(me.id, ip),
-        "update",
+        Action::UPDATE,
         "User",
         updated.id,
         &audit_name(&updated),

@@ -2,6 +2,7 @@
 //! everyone follows progress (spec §3.3).
 
 use kernel::Db;
+use kernel::audit::Action;
 use std::collections::HashMap;
 
 use axum::extract::State;
@@ -565,7 +566,7 @@ pub async fn create_clearance(
     audit::record(
         &txn,
         Actor::user(me.id, ip),
-        "create",
+        Action::CREATE,
         "ClearanceRequest",
         request.id,
         &format!("Clearance request of {}", record.registration_number),
@@ -661,7 +662,7 @@ async fn write(
     audit::record(
         &txn,
         Actor::user(me.id, ip),
-        "update",
+        Action::UPDATE,
         "ClearanceRequest",
         updated.id,
         &format!("Clearance request {}", updated.id),
@@ -716,7 +717,7 @@ pub async fn destroy_clearance(
     audit::record(
         &txn,
         Actor::user(me.id, ip),
-        "delete",
+        Action::DELETE,
         "ClearanceRequest",
         existing.id,
         &format!("Clearance request {}", existing.id),

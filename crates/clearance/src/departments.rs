@@ -3,6 +3,7 @@
 use axum::http::StatusCode;
 use chrono::Utc;
 use kernel::Db;
+use kernel::audit::Action;
 use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, PageSize};
@@ -284,7 +285,7 @@ pub async fn create_department(
     audit::record(
         &txn,
         actor(&me, ip),
-        "create",
+        Action::CREATE,
         "Department",
         created.id,
         &audit_name(&created),
@@ -363,7 +364,7 @@ async fn write(
     audit::record(
         &txn,
         actor(&me, ip),
-        "update",
+        Action::UPDATE,
         "Department",
         updated.id,
         &audit_name(&updated),
@@ -422,7 +423,7 @@ pub async fn destroy_department(
     audit::record(
         &txn,
         actor(&me, ip),
-        "delete",
+        Action::DELETE,
         "Department",
         existing.id,
         &audit_name(&existing),

@@ -5,6 +5,7 @@
 //! administrators issue, edit, take back and refund.
 
 use kernel::Db;
+use kernel::audit::Action;
 use std::collections::HashMap;
 
 use axum::extract::State;
@@ -641,7 +642,7 @@ pub async fn issue_gown(
     audit::record(
         &txn,
         Actor::user(me.id, ip),
-        "create",
+        Action::CREATE,
         CONTENT_TYPE,
         issued.id,
         &describe(&issued, &record.registration_number),
@@ -751,7 +752,7 @@ async fn write(
     audit::record(
         &txn,
         Actor::user(me.id, ip),
-        "update",
+        Action::UPDATE,
         CONTENT_TYPE,
         updated.id,
         &describe(
@@ -808,7 +809,7 @@ pub async fn destroy_gown(
     audit::record(
         &txn,
         Actor::user(me.id, ip),
-        "delete",
+        Action::DELETE,
         CONTENT_TYPE,
         existing.id,
         &describe(
@@ -873,7 +874,7 @@ pub async fn mark_returned(
     audit::record(
         &txn,
         Actor::user(me.id, ip),
-        "update",
+        Action::UPDATE,
         CONTENT_TYPE,
         updated.id,
         &describe(
@@ -932,7 +933,7 @@ pub async fn refund_deposit(
     audit::record(
         &txn,
         Actor::user(me.id, ip),
-        "update",
+        Action::UPDATE,
         CONTENT_TYPE,
         updated.id,
         &describe(&updated, &record.registration_number),

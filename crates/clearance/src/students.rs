@@ -2,6 +2,7 @@
 //! office staff read them; a student sees only their own.
 
 use kernel::Db;
+use kernel::audit::Action;
 use std::sync::LazyLock;
 
 use axum::extract::State;
@@ -565,7 +566,7 @@ pub async fn create_student(
                 audit::record(
                     txn,
                     actor,
-                    "create",
+                    Action::CREATE,
                     "Student",
                     record.id,
                     &audit_name(&record, &account),
@@ -685,7 +686,7 @@ async fn write(
     audit::record(
         &txn,
         Actor::user(me.id, ip),
-        "update",
+        Action::UPDATE,
         "Student",
         updated.id,
         &audit_name(&updated, &account),
@@ -736,7 +737,7 @@ pub async fn destroy_student(
     audit::record(
         &txn,
         Actor::user(me.id, ip),
-        "delete",
+        Action::DELETE,
         "Student",
         existing.id,
         &audit_name(&existing, &account),

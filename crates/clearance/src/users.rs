@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
 use kernel::Db;
+use kernel::audit::Action;
 use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, PageSize};
@@ -418,7 +419,7 @@ pub async fn create_user(
     audit::record(
         &txn,
         Actor::user(admin.id, ip),
-        "create",
+        Action::CREATE,
         "User",
         created.id,
         &audit_name(&created),
@@ -554,7 +555,7 @@ async fn write_user(
     audit::record(
         &txn,
         Actor::user(admin.id, ip),
-        "update",
+        Action::UPDATE,
         "User",
         updated.id,
         &audit_name(&updated),
@@ -611,7 +612,7 @@ pub async fn destroy_user(
     audit::record(
         &txn,
         Actor::user(admin.id, ip),
-        "delete",
+        Action::DELETE,
         "User",
         user.id,
         &audit_name(&user),

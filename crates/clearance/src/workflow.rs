@@ -81,10 +81,10 @@ pub enum Decision {
 }
 
 impl Decision {
-    fn action(&self) -> &'static str {
+    fn action(&self) -> kernel::audit::Action {
         match self {
-            Decision::Approve { .. } => "approve",
-            Decision::Reject { .. } => "reject",
+            Decision::Approve { .. } => crate::audit::APPROVE,
+            Decision::Reject { .. } => crate::audit::REJECT,
         }
     }
 }

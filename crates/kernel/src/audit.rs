@@ -1,9 +1,205 @@
-//! What changed, for audit rows: `{field: [old, new]}` between two snapshots,
-//! with secrets removed. Systems own their audit tables (their shapes differ);
-//! they write the row in the same transaction as the change it records.
+//! Audit: who changed what, recorded in the same transaction as the change.
+//!
+//! One API for every system: the handler knows the [`Actor`] (from the
+//! [`Caller`] extractor, or [`Actor::of`] an account and the client
+//! address) and describes the change as an [`Entry`] — an [`Action`] on an
+//! object, with what changed (`{field: [old, new]}` from [`diff`],
+//! [`created`], [`deleted`], secrets never) — and hands it to the system's
+//! [`AuditSink`] with the transaction of the change. Systems choose the sink:
+//! the kernel's table ([`KernelLog`], `campus_audit_log`), or a table their
+//! spec defines (clearance's `audit_logs`), or per-field rows.
 
+use std::borrow::Cow;
+use std::future::Future;
+use std::net::IpAddr;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use crate::identity::Account;
+use crate::system::HasKernel;
+
+/// Who did it and from where: an account (its id as text) or the system
+/// itself (scheduled work), and the client's address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Actor {
+    pub id: Option<String>,
+    pub ip: Option<IpAddr>,
+}
+
+impl Actor {
+    /// `account`, from `ip`.
+    pub fn of<A: Account>(account: &A, ip: Option<IpAddr>) -> Self {
+        Self {
+            id: Some(account.account_id().to_string()),
+            ip,
+        }
+    }
+
+    /// The account with id `id`, from `ip`.
+    pub fn user(id: impl std::fmt::Display, ip: Option<IpAddr>) -> Self {
+        Self {
+            id: Some(id.to_string()),
+            ip,
+        }
+    }
+
+    /// The system itself (a scheduled policy, a payment callback).
+    pub fn system() -> Self {
+        Self::default()
+    }
+}
+
+/// What an entry records: the four the kernel knows, and any a system's
+/// spec adds (clearance's `approve`, `reject`, `verify`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Action(pub &'static str);
+
+impl Action {
+    pub const CREATE: Self = Self("create");
+    pub const UPDATE: Self = Self("update");
+    pub const DELETE: Self = Self("delete");
+    pub const READ: Self = Self("read");
+
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+/// One audited change.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    pub actor: &'a Actor,
+    pub action: Action,
+    /// The kind of object (`"User"`, `"ClearanceRequest"`).
+    pub object_type: &'a str,
+    pub object_id: String,
+    /// A human label of the object, for sinks that keep one.
+    pub label: Cow<'a, str>,
+    /// What the system reveals of the change (never secrets).
+    pub changes: Option<Value>,
+}
+
+impl<'a> Entry<'a> {
+    /// `actor` did `action` to the `object_type` with id `object_id`.
+    pub fn new(
+        actor: &'a Actor,
+        action: Action,
+        object_type: &'a str,
+        object_id: impl std::fmt::Display,
+    ) -> Self {
+        Self {
+            actor,
+            action,
+            object_type,
+            object_id: object_id.to_string(),
+            label: Cow::Borrowed(""),
+            changes: None,
+        }
+    }
+
+    /// What changed (`{field: [old, new]}`).
+    pub fn changes(mut self, changes: Value) -> Self {
+        self.changes = Some(changes);
+        self
+    }
+
+    /// A human label of the object.
+    pub fn label(mut self, label: impl Into<Cow<'a, str>>) -> Self {
+        self.label = label.into();
+        self
+    }
+}
+
+/// Where a system's audit rows go. `write` runs on the connection of the
+/// change (its transaction), so the row commits or rolls back with it.
+pub trait AuditSink: Send + Sync {
+    /// The table rows land in (for tests that count them).
+    const TABLE: &'static str;
+
+    fn write<C: ConnectionTrait>(
+        db: &C,
+        entry: Entry<'_>,
+    ) -> impl Future<Output = ApiResult<()>> + Send;
+}
+
+/// The caller of a request as audit rows see it: what the extractor `G`
+/// yields (the current account, or a role gate around it) and the
+/// [`Actor`] (that account, from the trusted-proxy-aware client address).
+///
+/// ```ignore
+/// async fn create(Caller(Admin(me), actor): Caller<Admin>, ...)
+/// ```
+#[derive(Debug, Clone)]
+pub struct Caller<G>(pub G, pub Actor);
+
+/// An extractor that yields an account: [`crate::Current`], and every role
+/// gate [`crate::gate!`] declares.
+pub trait Acting {
+    /// The account's id, as audit rows keep it.
+    fn actor_id(&self) -> String;
+}
+
+impl<A: Account> Acting for crate::Current<A> {
+    fn actor_id(&self) -> String {
+        self.0.account_id().to_string()
+    }
+}
+
+impl<S, G> FromRequestParts<S> for Caller<G>
+where
+    S: HasKernel + Sync,
+    G: FromRequestParts<S, Rejection = ApiError> + Acting + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let who = G::from_request_parts(parts, state).await?;
+        let ip = crate::extract::client_ip(parts, state.kernel().settings.trusted_proxies);
+        let actor = Actor {
+            id: Some(who.actor_id()),
+            ip,
+        };
+        Ok(Self(who, actor))
+    }
+}
+
+/// The kernel's audit table, `campus_audit_log`, as the sink of system `S`
+/// (rows tagged with its name): for systems whose spec defines no audit
+/// table of its own.
+pub struct KernelLog<S>(std::marker::PhantomData<S>);
+
+impl<S: crate::System> AuditSink for KernelLog<S> {
+    const TABLE: &'static str = crate::audit_log::TABLE;
+
+    async fn write<C: ConnectionTrait>(db: &C, entry: Entry<'_>) -> ApiResult<()> {
+        write_kernel_log(db, S::NAME, entry).await
+    }
+}
+
+async fn write_kernel_log<C: ConnectionTrait>(
+    db: &C,
+    system: &'static str,
+    entry: Entry<'_>,
+) -> ApiResult<()> {
+    crate::audit_log::record(
+        db,
+        crate::audit_log::Event {
+            system,
+            actor_id: entry.actor.id.clone(),
+            ip: entry.actor.ip,
+            action: entry.action.as_str(),
+            object_type: entry.object_type,
+            object_id: entry.object_id,
+            changes: entry.changes,
+        },
+    )
+    .await
+}
 
 /// Keys whose values never reach an audit row or a log.
 fn is_secret(key: &str) -> bool {

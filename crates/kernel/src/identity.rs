@@ -419,5 +419,12 @@ macro_rules! gate {
                 Ok(Self($keep))
             }
         }
+
+        impl $crate::audit::Acting for $name {
+            fn actor_id(&self) -> String {
+                let account: &$account = &self.0;
+                $crate::identity::Account::account_id(account).to_string()
+            }
+        }
     };
 }

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
 use kernel::Db;
+use kernel::audit::Action;
 use kernel::extract::{ClientIp, IntId};
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Json, Page, PageSize};
@@ -360,8 +361,8 @@ pub async fn create_admin_note(
     let created = model.update(&txn).await?;
     audit::record(
         &txn,
-        Actor::new(me.id(), ip),
-        "create",
+        Actor::user(me.id(), ip),
+        Action::CREATE,
         "AdminNote",
         created.id,
         Some(audit::created(&snapshot(&created, &title, &text))),
@@ -427,8 +428,8 @@ async fn write_note(
     let updated = model.update(&txn).await?;
     audit::record(
         &txn,
-        Actor::new(me.id(), ip),
-        "update",
+        Actor::user(me.id(), ip),
+        Action::UPDATE,
         "AdminNote",
         updated.id,
         Some(audit::changes(
@@ -487,8 +488,8 @@ pub async fn destroy_admin_note(
     }
     audit::record(
         &txn,
-        Actor::new(me.id(), ip),
-        "delete",
+        Actor::user(me.id(), ip),
+        Action::DELETE,
         "AdminNote",
         note.id,
         None,

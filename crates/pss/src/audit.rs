@@ -3,62 +3,34 @@
 //! changed, but never a personal or medical value (only `role` and
 //! `is_active` changes show their values).
 
-use std::net::IpAddr;
-
 use kernel::ApiResult;
+use kernel::audit::{Action, AuditSink, Entry};
+use std::borrow::Borrow;
+
 use sea_orm::ConnectionTrait;
 use serde_json::Value;
+
+pub use kernel::audit::Actor;
 
 /// Fields whose old and new values an audit row may show.
 pub const REVEALED: &[&str] = &["role", "is_active", "has_completed_intake"];
 
-/// Who did it and from where.
-#[derive(Debug, Clone, Copy)]
-pub struct Actor {
-    pub user_id: i64,
-    pub ip: Option<IpAddr>,
-}
+/// PSS's sink: the kernel's `campus_audit_log`, rows tagged `pss`.
+pub type AuditLog = kernel::audit::KernelLog<crate::Pss>;
 
-impl Actor {
-    pub fn new(user_id: i64, ip: Option<IpAddr>) -> Self {
-        Self { user_id, ip }
-    }
-}
-
-/// Records `action` (`create`, `update`, `delete` or `read`) on an object.
+/// Records `action` on an object by `actor` (the system itself when it is
+/// [`Actor::system`]: a scheduled policy).
 pub async fn record<C: ConnectionTrait>(
     db: &C,
-    actor: Actor,
-    action: &str,
+    actor: impl Borrow<Actor>,
+    action: Action,
     object_type: &str,
     object_id: i64,
     changes: Option<Value>,
 ) -> ApiResult<()> {
-    record_by(db, Some(actor), action, object_type, object_id, changes).await
-}
-
-/// As [`record`]; no actor means the system itself (a scheduled policy).
-pub async fn record_by<C: ConnectionTrait>(
-    db: &C,
-    actor: Option<Actor>,
-    action: &str,
-    object_type: &str,
-    object_id: i64,
-    changes: Option<Value>,
-) -> ApiResult<()> {
-    kernel::audit_log::record(
-        db,
-        kernel::audit_log::Event {
-            system: crate::NAME,
-            actor_id: actor.map(|a| a.user_id.to_string()),
-            ip: actor.and_then(|a| a.ip),
-            action,
-            object_type,
-            object_id: object_id.to_string(),
-            changes,
-        },
-    )
-    .await
+    let mut entry = Entry::new(actor.borrow(), action, object_type, object_id);
+    entry.changes = changes;
+    AuditLog::write(db, entry).await
 }
 
 /// `{field: "changed"}` (or `[old, new]` for [`REVEALED`] fields) between two

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
 use kernel::Db;
+use kernel::audit::Action;
 use kernel::extract::{ClientIp, IntId};
 use kernel::{ApiError, ApiResult, Checker, Field, FieldErrors, Json};
 use sea_orm::{
@@ -146,7 +147,7 @@ async fn submit(
     let values = check_fields(&mut c, fields, &prefix);
     c.finish()?;
 
-    let actor = Actor::new(me.id(), ip);
+    let actor = Actor::user(me.id(), ip);
     let txn = kernel::db::begin_write(db).await?;
     let current = profile::Entity::find()
         .filter(profile::Column::UserId.eq(me.id()))
@@ -168,7 +169,7 @@ async fn submit(
     let mut model: intake_form::ActiveModel = form.into();
     model.responses = Set(sealed);
     let form = model.update(&txn).await?;
-    audit::record(&txn, actor, "create", "IntakeForm", form.id, None).await?;
+    audit::record(&txn, actor, Action::CREATE, "IntakeForm", form.id, None).await?;
     let updated =
         crate::profiles::update_profile_row(state, &txn, me, ip, &current, &values, Some(true))
             .await?;
@@ -260,8 +261,8 @@ pub async fn retrieve_intake(
     {
         audit::record(
             &db,
-            Actor::new(me.id(), ip),
-            "read",
+            Actor::user(me.id(), ip),
+            Action::READ,
             "IntakeForm",
             form.id,
             None,

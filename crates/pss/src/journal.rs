@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{Days, NaiveDate, Utc};
 use kernel::Db;
+use kernel::audit::Action;
 use kernel::extract::{ClientIp, IntId};
 use kernel::form::schema::Date1900;
 use kernel::listing::ListQuery;
@@ -431,8 +432,8 @@ pub async fn create_journal_entry(
     let created = model.update(&txn).await?;
     audit::record(
         &txn,
-        Actor::new(me.id(), ip),
-        "create",
+        Actor::user(me.id(), ip),
+        Action::CREATE,
         "JournalEntry",
         created.id,
         Some(audit::created(&snapshot(&created, &text))),
@@ -455,8 +456,8 @@ async fn audit_read<C: ConnectionTrait>(
     }
     audit::record(
         db,
-        Actor::new(me.id(), ip),
-        "read",
+        Actor::user(me.id(), ip),
+        Action::READ,
         "JournalEntry",
         entry.id,
         None,
@@ -526,8 +527,8 @@ async fn write_entry(
     let updated = model.update(&txn).await?;
     audit::record(
         &txn,
-        Actor::new(me.id(), ip),
-        "update",
+        Actor::user(me.id(), ip),
+        Action::UPDATE,
         "JournalEntry",
         updated.id,
         Some(audit::changes(
@@ -588,8 +589,8 @@ pub async fn destroy_journal_entry(
     }
     audit::record(
         &txn,
-        Actor::new(me.id(), ip),
-        "delete",
+        Actor::user(me.id(), ip),
+        Action::DELETE,
         "JournalEntry",
         entry.id,
         None,

@@ -3,6 +3,7 @@
 //! user's id (administrators: candidates' profiles; anyone: their own).
 
 use kernel::Db;
+use kernel::audit::Action;
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::LazyLock;
@@ -542,8 +543,8 @@ pub(crate) async fn update_profile_row<C: ConnectionTrait>(
     let updated = model.update(db).await?;
     audit::record(
         db,
-        Actor::new(me.id(), ip),
-        "update",
+        Actor::user(me.id(), ip),
+        Action::UPDATE,
         "UserProfile",
         updated.id,
         Some(audit::changes(&before_snapshot, &after_snapshot)),

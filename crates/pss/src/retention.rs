@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use kernel::ApiResult;
+use kernel::audit::Action;
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -126,10 +127,10 @@ async fn follow_up(
     let next = step(&account, &current, now);
     if next == Step::Cancel {
         notice::Entity::delete_by_id(current.id).exec(&txn).await?;
-        audit::record_by(
+        audit::record(
             &txn,
-            None,
-            "delete",
+            audit::Actor::system(),
+            Action::DELETE,
             "RetentionNotice",
             current.id,
             Some(json!({"cancelled": "changed"})),
@@ -183,10 +184,10 @@ async fn follow_up(
         );
         let (saved, _, sent) =
             crate::popia::complete_erasure(&txn, state, request, &account, None, &farewell).await?;
-        audit::record_by(
+        audit::record(
             &txn,
-            None,
-            "update",
+            audit::Actor::system(),
+            Action::UPDATE,
             "DataDeletionRequest",
             saved.id,
             Some(json!({"status": [before, deletion::COMPLETED], "retention_policy": true})),
@@ -207,10 +208,10 @@ async fn follow_up(
         let mut model: notice::ActiveModel = current.into();
         model.final_warning_at = Set(Some(now));
         let saved = model.update(&txn).await?;
-        audit::record_by(
+        audit::record(
             &txn,
-            None,
-            "update",
+            audit::Actor::system(),
+            Action::UPDATE,
             "RetentionNotice",
             saved.id,
             Some(json!({"final_warning": "changed"})),
@@ -292,10 +293,10 @@ async fn warn_newly_inactive(
             &warning(state, &account, &created),
         )
         .await?;
-        audit::record_by(
+        audit::record(
             &txn,
-            None,
-            "create",
+            audit::Actor::system(),
+            Action::CREATE,
             "RetentionNotice",
             created.id,
             Some(json!({"user": account.id, "scheduled_for": day(created.scheduled_for)})),

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
 use kernel::Db;
+use kernel::audit::Action;
 use kernel::extract::{ClientIp, IntId};
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FieldErrors, FilterKind, Json, Page, PageSize};
@@ -248,17 +249,17 @@ async fn insert_account(
     .await
     .map_err(user_conflict)?;
     let profile = crate::profiles::create_empty(&txn, created.id).await?;
-    let actor = Actor::new(by.unwrap_or(created.id), ip);
+    let actor = Actor::user(by.unwrap_or(created.id), ip);
     audit::record(
         &txn,
-        actor,
-        "create",
+        &actor,
+        Action::CREATE,
         "User",
         created.id,
         Some(audit::created(&audit_snapshot(&created))),
     )
     .await?;
-    audit::record(&txn, actor, "create", "UserProfile", profile.id, None).await?;
+    audit::record(&txn, actor, Action::CREATE, "UserProfile", profile.id, None).await?;
     txn.commit().await?;
     Ok(created)
 }
@@ -603,8 +604,8 @@ pub(crate) async fn audit_profile_read<C: ConnectionTrait>(
     }
     audit::record(
         db,
-        Actor::new(me.id(), ip),
-        "read",
+        Actor::user(me.id(), ip),
+        Action::READ,
         "UserProfile",
         profile_id,
         None,
@@ -734,8 +735,8 @@ async fn write_user(
     let updated = model.update(&txn).await.map_err(user_conflict)?;
     audit::record(
         &txn,
-        Actor::new(me.id(), ip),
-        "update",
+        Actor::user(me.id(), ip),
+        Action::UPDATE,
         "User",
         updated.id,
         Some(audit::changes(

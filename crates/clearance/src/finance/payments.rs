@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
 use kernel::Db;
+use kernel::audit::Action;
 use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Money, Page, PageSize};
@@ -427,7 +428,7 @@ pub async fn create_payment(
     audit::record(
         &txn,
         Actor::user(me.id, ip),
-        "create",
+        Action::CREATE,
         "Payment",
         created.id,
         &format!(
@@ -586,7 +587,7 @@ async fn write_payment(
     audit::record(
         &txn,
         Actor::user(me.id, ip),
-        "update",
+        Action::UPDATE,
         "Payment",
         updated.id,
         &format!("Payment {}", updated.id),
@@ -641,7 +642,7 @@ pub async fn destroy_payment(
     audit::record(
         &txn,
         Actor::user(me.id, ip),
-        "delete",
+        Action::DELETE,
         "Payment",
         existing.id,
         &format!("Payment {}", existing.id),

@@ -4,6 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
 use kernel::Db;
+use kernel::audit::Action;
 use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Money, Page, PageSize};
@@ -299,7 +300,7 @@ pub async fn create_record(
     audit::record(
         &txn,
         Actor::user(me.id, ip),
-        "create",
+        Action::CREATE,
         "FinanceRecord",
         created.id,
         &format!("Finance record of {}", out.registration_number),
@@ -408,9 +409,9 @@ async fn write_record(
     let updated = model.update(&txn).await?;
     let action =
         if status.as_deref() == Some("verified") && existing.graduation_fee_status != "verified" {
-            "verify"
+            audit::VERIFY
         } else {
-            "update"
+            Action::UPDATE
         };
     audit::record(
         &txn,
@@ -470,7 +471,7 @@ pub async fn destroy_record(
     audit::record(
         &txn,
         Actor::user(me.id, ip),
-        "delete",
+        Action::DELETE,
         "FinanceRecord",
         existing.id,
         &format!("Finance record {}", existing.id),

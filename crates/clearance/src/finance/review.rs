@@ -218,7 +218,7 @@ pub async fn verify_payment(
     audit::record(
         &txn,
         Actor::user(me.id, ip),
-        "verify",
+        audit::VERIFY,
         "Payment",
         updated.id,
         &format!("Payment {}", updated.id),

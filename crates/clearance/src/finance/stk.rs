@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use kernel::Db;
+use kernel::audit::Action;
 use kernel::extract::ClientIp;
 use kernel::{ApiError, ApiResult, Checker, Field, Json, Money};
 use sea_orm::{
@@ -187,7 +188,7 @@ pub async fn stk_push(
     audit::record(
         &txn,
         Actor::user(me.id, ip),
-        "update",
+        Action::UPDATE,
         "Payment",
         saved.id,
         &format!("M-PESA STK push of KES {amount}"),
@@ -391,11 +392,8 @@ async fn apply_callback(
         mark_fee_paid(&txn, updated.student_id, Some(&receipt), Some(now)).await?;
         audit::record(
             &txn,
-            Actor {
-                user_id: None,
-                ip: None,
-            },
-            "update",
+            Actor::system(),
+            Action::UPDATE,
             "Payment",
             updated.id,
             &format!("M-PESA receipt {receipt}"),
@@ -430,11 +428,8 @@ async fn apply_callback(
         let updated = model.update(&txn).await?;
         audit::record(
             &txn,
-            Actor {
-                user_id: None,
-                ip: None,
-            },
-            "update",
+            Actor::system(),
+            Action::UPDATE,
             "Payment",
             updated.id,
             "M-PESA payment failed",

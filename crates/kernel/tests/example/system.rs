@@ -6,6 +6,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use kernel::Db;
+use kernel::audit::{Action, AuditSink, Caller, Entry, KernelLog};
 use kernel::config::{SettingError, Settings, SystemDefaults};
 use kernel::extract::ClientIp;
 use kernel::identity::{Account, Identity};
@@ -205,8 +206,7 @@ pub struct ProjectIn {
 #[utoipa::path(post, path = "/api/projects/", request_body = ProjectIn, responses((status = 201, body = project::Model)))]
 async fn create_project(
     Db(db): Db,
-    Current(me): Current<account::Model>,
-    ClientIp(ip): ClientIp,
+    Caller(Current(me), actor): Caller<Current<account::Model>>,
     Json(input): Json<ProjectIn>,
 ) -> ApiResult<(StatusCode, Json<project::Model>)> {
     let mut c = Checker::new();
@@ -221,15 +221,8 @@ async fn create_project(
     }
     .insert(&txn)
     .await?;
-    audit(
-        &txn,
-        &me,
-        ip,
-        "create",
-        project.id,
-        kernel::audit::created(&json!(project)),
-    )
-    .await?;
+    let entry = Entry::new(&actor, Action::CREATE, "project", project.id);
+    Log::write(&txn, entry.changes(kernel::audit::created(&json!(project)))).await?;
     txn.commit().await?;
     Ok((StatusCode::CREATED, Json(project)))
 }
@@ -238,8 +231,7 @@ async fn create_project(
 #[utoipa::path(post, path = "/api/projects/{id}/done/", params(("id" = i64, Path)), responses((status = 200, body = project::Model)))]
 async fn finish_project(
     Db(db): Db,
-    Current(me): Current<account::Model>,
-    ClientIp(ip): ClientIp,
+    Caller(Current(me), actor): Caller<Current<account::Model>>,
     IntId(id): IntId,
 ) -> ApiResult<Json<project::Model>> {
     let txn = kernel::db::begin_write(&db).await?;
@@ -251,38 +243,18 @@ async fn finish_project(
     let mut row: project::ActiveModel = before.clone().into();
     row.done = Set(true);
     let after = row.update(&txn).await?;
-    audit(
+    let entry = Entry::new(&actor, Action::UPDATE, "project", id);
+    Log::write(
         &txn,
-        &me,
-        ip,
-        "update",
-        id,
-        kernel::audit::diff(&json!(before), &json!(after)),
+        entry.changes(kernel::audit::diff(&json!(before), &json!(after))),
     )
     .await?;
     txn.commit().await?;
     Ok(Json(after))
 }
 
-async fn audit(
-    db: &impl ConnectionTrait,
-    me: &account::Model,
-    ip: Option<std::net::IpAddr>,
-    action: &str,
-    id: i64,
-    changes: Value,
-) -> ApiResult<()> {
-    let event = kernel::audit_log::Event {
-        system: Example::NAME,
-        actor_id: Some(me.id.to_string()),
-        ip,
-        action,
-        object_type: "project",
-        object_id: id.to_string(),
-        changes: Some(changes),
-    };
-    kernel::audit_log::record(db, event).await
-}
+/// Audit rows go to the kernel's table.
+type Log = KernelLog<Example>;
 
 /// Errors as `{"error": {"code", "message", "fields"}}`.
 fn envelope(report: &kernel::error::ErrorReport) -> Value {

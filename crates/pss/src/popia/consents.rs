@@ -4,6 +4,7 @@
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use kernel::Db;
+use kernel::audit::Action;
 use kernel::extract::{ClientIp, IntId};
 use kernel::listing::ListQuery;
 use kernel::{ApiResult, Checker, Field, FilterKind, Json, Page, PageSize};
@@ -196,8 +197,12 @@ pub async fn grant_consent(
     };
     audit::record(
         &txn,
-        Actor::new(me.id(), ip),
-        if before.is_some() { "update" } else { "create" },
+        Actor::user(me.id(), ip),
+        if before.is_some() {
+            Action::UPDATE
+        } else {
+            Action::CREATE
+        },
         "UserConsent",
         saved.id,
         Some(json!({
@@ -246,8 +251,8 @@ pub async fn withdraw_consent(
     let version = version_of(&txn, saved.policy_id).await?;
     audit::record(
         &txn,
-        Actor::new(me.id(), ip),
-        "update",
+        Actor::user(me.id(), ip),
+        Action::UPDATE,
         "UserConsent",
         saved.id,
         Some(json!({

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use kernel::Db;
+use kernel::audit::Action;
 use kernel::extract::{ClientIp, IntId};
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Json, Page, PageSize};
@@ -182,8 +183,8 @@ pub async fn create_deletion_request(
     .await?;
     audit::record(
         &txn,
-        Actor::new(me.id(), ip),
-        "create",
+        Actor::user(me.id(), ip),
+        Action::CREATE,
         "DataDeletionRequest",
         created.id,
         Some(json!({"status": [null, PENDING], "reason": "changed"})),
@@ -311,8 +312,8 @@ pub async fn review_deletion_request(
     let saved = model.update(&txn).await?;
     audit::record(
         &txn,
-        Actor::new(me.id(), ip),
-        "update",
+        Actor::user(me.id(), ip),
+        Action::UPDATE,
         "DataDeletionRequest",
         saved.id,
         Some(json!({"status": [PENDING, status], "admin_notes": "changed"})),
@@ -394,14 +395,14 @@ pub async fn execute_deletion_request(
         &state,
         request,
         &owner,
-        Some(Actor::new(me.id(), ip)),
+        Some(Actor::user(me.id(), ip)),
         &farewell,
     )
     .await?;
     audit::record(
         &txn,
-        Actor::new(me.id(), ip),
-        "update",
+        Actor::user(me.id(), ip),
+        Action::UPDATE,
         "DataDeletionRequest",
         saved.id,
         Some(json!({"status": [APPROVED, deletion::COMPLETED]})),
@@ -439,8 +440,8 @@ pub async fn cancel_deletion_request(
     let saved = model.update(&txn).await?;
     audit::record(
         &txn,
-        Actor::new(me.id(), ip),
-        "update",
+        Actor::user(me.id(), ip),
+        Action::UPDATE,
         "DataDeletionRequest",
         saved.id,
         Some(json!({"status": [PENDING, deletion::CANCELLED]})),

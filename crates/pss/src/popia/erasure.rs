@@ -2,6 +2,7 @@
 //! anonymising the account and keeping a proof record without personal data.
 
 use chrono::Days;
+use kernel::audit::Action;
 use kernel::{ApiError, ApiResult};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -168,7 +169,7 @@ pub(crate) async fn complete_erasure<C: ConnectionTrait>(
         "email": anonymised_email(owner.id),
         "email_sha256": crate::password_reset::digest(&owner.email),
         "deleted_at": now,
-        "deleted_by": by.map(|a| a.user_id),
+        "deleted_by": by.as_ref().and_then(|a| a.id.as_deref()?.parse::<i64>().ok()),
         "request_id": request.id,
         "items_deleted": erased,
         "user_anonymized": true,
@@ -180,10 +181,10 @@ pub(crate) async fn complete_erasure<C: ConnectionTrait>(
     model.deletion_proof = Set(Some(proof.clone()));
     model.retention_until = Set(Some(now + Days::new(PROOF_RETENTION_DAYS)));
     let saved = model.update(txn).await?;
-    audit::record_by(
+    audit::record(
         txn,
-        by,
-        "delete",
+        by.clone().unwrap_or_default(),
+        Action::DELETE,
         "User",
         owner.id,
         Some(json!({"erased": erased, "user_anonymized": true})),
@@ -230,10 +231,10 @@ pub async fn sweep_erased(db: &sea_orm::DatabaseConnection) -> ApiResult<u64> {
         .await?
         .rows_affected;
     if swept > 0 {
-        audit::record_by(
+        audit::record(
             &txn,
-            None,
-            "delete",
+            Actor::system(),
+            Action::DELETE,
             "ErasedAccountLeftovers",
             0,
             Some(json!({"rows": swept})),

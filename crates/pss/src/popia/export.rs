@@ -1,6 +1,7 @@
 //! The right of access: everything held about the caller, as a JSON file.
 
 use kernel::Db;
+use kernel::audit::Action;
 use std::collections::hash_map::Entry;
 
 use axum::extract::State;
@@ -226,8 +227,8 @@ pub async fn data_export(
     .await?;
     audit::record(
         &txn,
-        Actor::new(me.id(), ip),
-        "read",
+        Actor::user(me.id(), ip),
+        Action::READ,
         "DataExportRequest",
         logged.id,
         Some(json!({"data_export": "completed"})),

@@ -4,6 +4,7 @@
 use axum::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
 use kernel::Db;
+use kernel::audit::Action;
 use kernel::extract::{ClientIp, IntId};
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, Json, Page, PageSize};
@@ -208,8 +209,8 @@ pub async fn create_privacy_policy(
     }
     audit::record(
         &txn,
-        Actor::new(me.id(), ip),
-        "create",
+        Actor::user(me.id(), ip),
+        Action::CREATE,
         "PrivacyPolicyVersion",
         created.id,
         Some(json!({"version": [null, created.version], "is_active": [null, is_active]})),
@@ -243,8 +244,8 @@ pub async fn activate_privacy_policy(
     if !policy.is_active {
         audit::record(
             &txn,
-            Actor::new(me.id(), ip),
-            "update",
+            Actor::user(me.id(), ip),
+            Action::UPDATE,
             "PrivacyPolicyVersion",
             policy.id,
             Some(json!({"is_active": [false, true]})),

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use kernel::Db;
+use kernel::audit::Action;
 use kernel::extract::ClientIp;
 use kernel::identity::RefreshIn;
 use kernel::jwt::TokenPair;
@@ -385,8 +386,8 @@ pub async fn change_password(
     let queued = crate::email::queue(&txn, &state, &updated.email, &subject, &body).await?;
     crate::audit::record(
         &txn,
-        crate::audit::Actor::new(me.id(), ip),
-        "update",
+        crate::audit::Actor::user(me.id(), ip),
+        Action::UPDATE,
         "User",
         updated.id,
         Some(serde_json::json!({"password": "changed"})),

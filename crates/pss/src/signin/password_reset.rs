@@ -3,6 +3,7 @@
 //! (URL-safe base64 in the link); only its SHA-256 digest is stored.
 
 use kernel::Db;
+use kernel::audit::Action;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -185,8 +186,8 @@ pub async fn request_reset(
                 .await?;
         crate::audit::record(
             &txn,
-            crate::audit::Actor::new(found.id, ip),
-            "create",
+            crate::audit::Actor::user(found.id, ip),
+            Action::CREATE,
             "PasswordResetToken",
             row.id,
             Some(serde_json::json!({"requested": true})),
@@ -355,8 +356,8 @@ pub async fn confirm_reset(
     let queued = crate::email::queue(&txn, &state, &updated.email, &subject, &body).await?;
     crate::audit::record(
         &txn,
-        crate::audit::Actor::new(updated.id, ip),
-        "update",
+        crate::audit::Actor::user(updated.id, ip),
+        Action::UPDATE,
         "User",
         updated.id,
         Some(serde_json::json!({"password": "reset"})),

@@ -5,6 +5,7 @@
 //! refuse tokens of an ended session.
 
 use kernel::Db;
+use kernel::audit::Action;
 use std::net::IpAddr;
 
 use axum::http::HeaderMap;
@@ -360,8 +361,8 @@ async fn record_ended<C: ConnectionTrait>(
     for s in ended {
         audit::record(
             db,
-            who,
-            "update",
+            &who,
+            Action::UPDATE,
             "UserSession",
             s.id,
             Some(json!({"terminated_at": "changed", "reason": reason})),
@@ -404,7 +405,7 @@ pub async fn end_session(
         .await?;
     record_ended(
         &txn,
-        Actor::new(me.id(), ip),
+        Actor::user(me.id(), ip),
         std::slice::from_ref(&found),
         "user",
     )
@@ -436,7 +437,7 @@ pub async fn end_all_sessions(
     let txn = kernel::db::begin_write(&db).await?;
     let ended = end_all(&txn, me.id(), None).await?;
     bump_epoch(&txn, me.id()).await?;
-    record_ended(&txn, Actor::new(me.id(), ip), &ended, "user").await?;
+    record_ended(&txn, Actor::user(me.id(), ip), &ended, "user").await?;
     txn.commit().await?;
     Ok(Json(AllEndedOut {
         message: "All sessions terminated successfully".into(),
@@ -477,7 +478,7 @@ pub async fn end_other_sessions(
 ) -> ApiResult<Json<OthersEndedOut>> {
     let txn = kernel::db::begin_write(&db).await?;
     let ended = end_all(&txn, me.id(), Some(sid(&claims).unwrap_or(0))).await?;
-    record_ended(&txn, Actor::new(me.id(), ip), &ended, "user").await?;
+    record_ended(&txn, Actor::user(me.id(), ip), &ended, "user").await?;
     txn.commit().await?;
     if ended.is_empty() {
         return Ok(Json(OthersEndedOut {
@@ -656,11 +657,11 @@ pub async fn force_logout(
     let txn = kernel::db::begin_write(&db).await?;
     let ended = end_all(&txn, target.id, None).await?;
     bump_epoch(&txn, target.id).await?;
-    record_ended(&txn, Actor::new(me.id(), ip), &ended, "force_logout").await?;
+    record_ended(&txn, Actor::user(me.id(), ip), &ended, "force_logout").await?;
     audit::record(
         &txn,
-        Actor::new(me.id(), ip),
-        "update",
+        Actor::user(me.id(), ip),
+        Action::UPDATE,
         "User",
         target.id,
         Some(json!({

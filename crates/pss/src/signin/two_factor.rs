@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use chrono::{TimeDelta, Utc};
 use kernel::Db;
+use kernel::audit::Action;
 use kernel::extract::ClientIp;
 use kernel::{ApiError, ApiResult, Checker, Field, Json};
 use sea_orm::sea_query::{Condition, Expr};
@@ -361,8 +362,8 @@ pub async fn verify_setup(
     let codes = new_backup_codes(&txn, me.id).await?;
     audit::record(
         &txn,
-        Actor { user_id: me.id, ip },
-        "update",
+        Actor::user(me.id, ip),
+        Action::UPDATE,
         "User",
         me.id,
         Some(json!({"two_factor": "enabled", "backup_codes": "changed"})),
@@ -515,8 +516,8 @@ pub async fn verify_code(
     }
     audit::record(
         &txn,
-        Actor::new(user.id, ip),
-        "update",
+        Actor::user(user.id, ip),
+        Action::UPDATE,
         "User",
         user.id,
         Some(changes),
@@ -648,8 +649,8 @@ pub async fn disable(
         .await?;
     audit::record(
         &txn,
-        Actor::new(me.id(), ip),
-        "update",
+        Actor::user(me.id(), ip),
+        Action::UPDATE,
         "User",
         me.id(),
         Some(json!({"two_factor": "disabled", "backup_codes": "changed"})),
@@ -689,8 +690,8 @@ pub async fn regenerate_backup_codes(
     let codes = new_backup_codes(&txn, me.id()).await?;
     audit::record(
         &txn,
-        Actor::new(me.id(), ip),
-        "update",
+        Actor::user(me.id(), ip),
+        Action::UPDATE,
         "User",
         me.id(),
         Some(json!({"backup_codes": "changed"})),
