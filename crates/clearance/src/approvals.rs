@@ -1,6 +1,7 @@
 //! `/api/approvals/`: each office's decision on each request (spec §3.4).
 
 use kernel::Db;
+use kernel::Scoped;
 use kernel::audit::Action;
 use std::collections::HashMap;
 
@@ -31,7 +32,7 @@ use crate::entities::{approval, clearance, department, student};
 use crate::notify::Effects;
 use crate::principal::{Admin, CurrentUser};
 use crate::state::AppState;
-use crate::workflow::{self, Decision, approvals_scope};
+use crate::workflow::{self, Decision};
 
 /// Evidence files may be at most 5 MB (spec §2.5).
 pub const EVIDENCE_MAX_BYTES: usize = 5 * 1024 * 1024;
@@ -207,20 +208,7 @@ fn not_found() -> ApiError {
 kernel::gate! {
     /// Someone who decides approvals: an administrator or office staff (who
     /// act on their own office's only); students get 403.
-    pub Approver(user::Model) for AppState = |me| approvals_scope(me).map(drop)
-}
-
-/// The approval `id` if the caller's office may act on it, else 404.
-async fn visible<C: ConnectionTrait>(
-    db: &C,
-    me: &user::Model,
-    id: Uuid,
-) -> ApiResult<approval::Model> {
-    approvals_scope(me)?
-        .filter(approval::Column::Id.eq(id))
-        .one(db)
-        .await?
-        .ok_or_else(not_found)
+    pub Approver(user::Model) for AppState = |me| crate::workflow::may_approve(me)
 }
 
 /// Only approvals whose lower-order offices have all approved, on requests
@@ -355,10 +343,10 @@ async fn page_out(
     responses((status = 200, body = Page<ApprovalOut>), (status = 401), (status = 403)))]
 pub async fn list_approvals(
     Db(db): Db,
-    kernel::Current(me): CurrentUser,
+    Approver(me): Approver,
     list: ListQuery,
 ) -> ApiResult<Json<Page<ApprovalOut>>> {
-    let query = filtered(&list, approvals_scope(&me)?)?;
+    let query = filtered(&list, approval::Entity::visible(&me))?;
     page_out(&db, &list, query).await
 }
 
@@ -382,10 +370,10 @@ pub async fn create_approval(kernel::Current(_me): CurrentUser) -> Response {
     responses((status = 200, body = Page<ApprovalOut>), (status = 401), (status = 403)))]
 pub async fn pending_approvals(
     Db(db): Db,
-    kernel::Current(me): CurrentUser,
+    Approver(me): Approver,
     list: ListQuery,
 ) -> ApiResult<Json<Page<ApprovalOut>>> {
-    let query = decidable_now(approvals_scope(&me)?);
+    let query = decidable_now(approval::Entity::visible(&me));
     let query = list.order(query, &[], &[], approval::Column::CreatedAt);
     page_out(&db, &list, query).await
 }
@@ -399,7 +387,7 @@ pub async fn pending_approvals(
     responses((status = 200, body = Page<ApprovalOut>), (status = 400), (status = 401), (status = 403)))]
 pub async fn approvals_by_department(
     Db(db): Db,
-    kernel::Current(me): CurrentUser,
+    Approver(me): Approver,
     list: ListQuery,
 ) -> ApiResult<Json<Page<ApprovalOut>>> {
     let office = match list.get("department") {
@@ -416,7 +404,7 @@ pub async fn approvals_by_department(
     }
     let query = filtered(
         &list,
-        approvals_scope(&me)?.filter(approval::Column::DepartmentId.eq(office)),
+        approval::Entity::visible(&me).filter(approval::Column::DepartmentId.eq(office)),
     )?;
     page_out(&db, &list, query).await
 }
@@ -429,7 +417,7 @@ pub async fn approvals_by_department(
     responses((status = 200, body = Page<ApprovalOut>), (status = 401), (status = 403), (status = 404)))]
 pub async fn department_approvals(
     Db(db): Db,
-    kernel::Current(me): CurrentUser,
+    Approver(me): Approver,
     Id(id): Id,
     list: ListQuery,
 ) -> ApiResult<Json<Page<ApprovalOut>>> {
@@ -444,7 +432,7 @@ pub async fn department_approvals(
     }
     let query = filtered(
         &list,
-        approvals_scope(&me)?.filter(approval::Column::DepartmentId.eq(id)),
+        approval::Entity::visible(&me).filter(approval::Column::DepartmentId.eq(id)),
     )?;
     page_out(&db, &list, query).await
 }
@@ -457,12 +445,12 @@ pub async fn department_approvals(
     responses((status = 200, body = Page<ApprovalOut>), (status = 401), (status = 403)))]
 pub async fn my_approvals(
     Db(db): Db,
-    kernel::Current(me): CurrentUser,
+    Approver(me): Approver,
     list: ListQuery,
 ) -> ApiResult<Json<Page<ApprovalOut>>> {
     let query = filtered(
         &list,
-        approvals_scope(&me)?.filter(approval::Column::ApprovedById.eq(me.id)),
+        approval::Entity::visible(&me).filter(approval::Column::ApprovedById.eq(me.id)),
     )?;
     page_out(&db, &list, query).await
 }
@@ -484,9 +472,9 @@ pub struct ApprovalStatistics {
     responses((status = 200, body = ApprovalStatistics), (status = 401), (status = 403)))]
 pub async fn approval_statistics(
     Db(db): Db,
-    kernel::Current(me): CurrentUser,
+    Approver(me): Approver,
 ) -> ApiResult<Json<ApprovalStatistics>> {
-    let scope = approvals_scope(&me)?;
+    let scope = approval::Entity::visible(&me);
     let backend = db.get_database_backend();
     let seconds = kernel::db::seconds_between(backend, "created_at", "approval_date");
     let row: Option<(i64, i64, i64, Option<f64>)> = scope
@@ -542,7 +530,7 @@ pub async fn retrieve_approval(
     kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<ApprovalOut>> {
-    let row = visible(&db, &me, id).await?;
+    let row = approval::Entity::find_visible(&db, &me, id).await?;
     Ok(Json(render_one(&db, row).await?))
 }
 
@@ -564,7 +552,7 @@ async fn write(
     body: Result<FormBody, ApiError>,
 ) -> ApiResult<Json<ApprovalOut>> {
     // DRF's order: the object (404), then the body (400).
-    let existing = visible(db, &me, id).await?;
+    let existing = approval::Entity::find_visible(db, &me, id).await?;
     let body = body?;
     let mut errors = kernel::FieldErrors::new();
     let notes = match body.fields.get("notes") {
@@ -697,7 +685,7 @@ pub async fn destroy_approval(
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    let existing = visible(&db, &me, id).await?;
+    let existing = approval::Entity::find_visible(&db, &me, id).await?;
     let txn = kernel::db::begin_write(&db).await?;
     let request = clearance::Entity::find_by_id(existing.clearance_request_id)
         .lock_exclusive()
@@ -837,7 +825,7 @@ pub async fn approve_approval(
     Id(id): Id,
     body: Result<Json<ApproveIn>, ApiError>,
 ) -> ApiResult<Json<DecisionOut>> {
-    visible(&db, &me, id).await?;
+    approval::Entity::find_visible(&db, &me, id).await?;
     let Json(input) = body?;
     let input = DecisionIn {
         notes: input.notes,
@@ -857,7 +845,7 @@ pub async fn reject_approval(
     Id(id): Id,
     body: Result<Json<RejectIn>, ApiError>,
 ) -> ApiResult<Json<DecisionOut>> {
-    visible(&db, &me, id).await?;
+    approval::Entity::find_visible(&db, &me, id).await?;
     let Json(input) = body?;
     let input = DecisionIn {
         action: None,
@@ -879,7 +867,7 @@ pub async fn approve_reject(
     Id(id): Id,
     body: Result<Json<DecisionIn>, ApiError>,
 ) -> ApiResult<Json<DecisionOut>> {
-    visible(&db, &me, id).await?;
+    approval::Entity::find_visible(&db, &me, id).await?;
     let Json(input) = body?;
     let action = input
         .action
@@ -947,7 +935,7 @@ pub async fn bulk_approve(
             reason: input.reason.clone(),
         },
     )?;
-    let visible = approvals_scope(&me)?
+    let visible = approval::Entity::visible(&me)
         .filter(approval::Column::Id.is_in(ids.clone()))
         .count(&db)
         .await?;

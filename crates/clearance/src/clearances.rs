@@ -2,6 +2,7 @@
 //! everyone follows progress (spec §3.3).
 
 use kernel::Db;
+use kernel::Scoped;
 use kernel::audit::Action;
 use std::collections::HashMap;
 
@@ -56,19 +57,26 @@ pub fn aliases() -> axum::Router<AppState> {
 
 /// The requests `me` may see: all for administrators and office staff, their
 /// own for a student.
-pub fn visible_to(me: &user::Model) -> Select<clearance::Entity> {
-    let query = clearance::Entity::find();
-    match me.role {
-        Role::Admin | Role::DepartmentStaff => query,
-        Role::Student => query.filter(
-            clearance::Column::StudentId.in_subquery(
-                Query::select()
-                    .column(student::Column::Id)
-                    .from(student::Entity)
-                    .and_where(student::Column::UserId.eq(me.id))
-                    .to_owned(),
+impl kernel::Scoped for clearance::Entity {
+    type Caller = user::Model;
+
+    fn scope(me: &user::Model) -> Condition {
+        match me.role {
+            Role::Admin | Role::DepartmentStaff => Condition::all(),
+            Role::Student => Condition::all().add(
+                clearance::Column::StudentId.in_subquery(
+                    Query::select()
+                        .column(student::Column::Id)
+                        .from(student::Entity)
+                        .and_where(student::Column::UserId.eq(me.id))
+                        .to_owned(),
+                ),
             ),
-        ),
+        }
+    }
+
+    fn not_found() -> ApiError {
+        ApiError::not_found_msg("No ClearanceRequest matches the given query.")
     }
 }
 
@@ -233,7 +241,7 @@ pub async fn detail<C: ConnectionTrait>(
         });
     let payment = payment::Entity::find()
         .filter(payment::Column::StudentId.eq(request.student_id))
-        .filter(crate::finance::readable(viewer, payment::Column::StudentId))
+        .filter(payment::Entity::scope(viewer))
         .one(db)
         .await?;
     let approved = approvals
@@ -384,7 +392,7 @@ pub async fn list_clearances(
     kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<ClearanceListOut>>> {
-    let query = filtered(&me, &list, visible_to(&me))?;
+    let query = filtered(&me, &list, clearance::Entity::visible(&me))?;
     let page = list.page(&db, query, PageSize::DEFAULT).await?;
     let results = list_out(&db, page.results).await?;
     Ok(Json(Page {
@@ -407,7 +415,7 @@ pub async fn my_clearances(
             "Only students have clearance requests.",
         ));
     }
-    let rows = visible_to(&me)
+    let rows = clearance::Entity::visible(&me)
         .order_by(clearance::Column::SubmissionDate, Order::Desc)
         .all(&db)
         .await?;
@@ -429,7 +437,7 @@ pub struct PendingClearancesOut {
     responses((status = 200, body = PendingClearancesOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn clearances_pending_approval(
     Db(db): Db,
-    kernel::Current(me): CurrentUser,
+    crate::approvals::Approver(me): crate::approvals::Approver,
 ) -> ApiResult<Json<PendingClearancesOut>> {
     let department = match (me.role, me.department_id) {
         (Role::DepartmentStaff, None) => {
@@ -444,7 +452,7 @@ pub async fn clearances_pending_approval(
             .unwrap_or_default(),
         _ => "All Departments".to_owned(),
     };
-    let waiting = crate::approvals::decidable_now(crate::workflow::approvals_scope(&me)?)
+    let waiting = crate::approvals::decidable_now(approval::Entity::visible(&me))
         .select_only()
         .column(approval::Column::ClearanceRequestId)
         .into_query();
@@ -601,18 +609,6 @@ pub async fn create_clearance(
     Ok((StatusCode::CREATED, Json(out)))
 }
 
-async fn find_visible<C: ConnectionTrait>(
-    db: &C,
-    me: &user::Model,
-    id: Uuid,
-) -> ApiResult<clearance::Model> {
-    visible_to(me)
-        .filter(clearance::Column::Id.eq(id))
-        .one(db)
-        .await?
-        .ok_or_else(|| ApiError::not_found_msg("No ClearanceRequest matches the given query."))
-}
-
 /// A request with its approvals, payment and current office.
 #[utoipa::path(get, path = "/api/clearances/{id}/", tag = "clearances", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = ClearanceOut), (status = 401), (status = 404)))]
@@ -621,7 +617,7 @@ pub async fn retrieve_clearance(
     kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<ClearanceOut>> {
-    let request = find_visible(&db, &me, id).await?;
+    let request = clearance::Entity::find_visible(&db, &me, id).await?;
     Ok(Json(detail(&db, &me, request).await?))
 }
 
@@ -647,7 +643,7 @@ async fn write(
     partial: bool,
 ) -> ApiResult<Json<ClearanceOut>> {
     // DRF's order: the object (404), then the body (400).
-    let existing = find_visible(db, &me, id).await?;
+    let existing = clearance::Entity::find_visible(db, &me, id).await?;
     let Json(input) = body?;
     let mut c = Checker::partial(partial);
     let reason = c.optional_text("rejection_reason", input.rejection_reason, 10_000);
@@ -712,7 +708,7 @@ pub async fn destroy_clearance(
     ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
-    let existing = find_visible(&db, &me, id).await?;
+    let existing = clearance::Entity::find_visible(&db, &me, id).await?;
     let txn = kernel::db::begin_write(&db).await?;
     audit::record(
         &txn,
@@ -761,7 +757,7 @@ pub async fn clearance_progress(
     kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<ProgressOut>> {
-    let request = find_visible(&db, &me, id).await?;
+    let request = clearance::Entity::find_visible(&db, &me, id).await?;
     let out = detail(&db, &me, request).await?;
     let count = |status: &str| out.approvals.iter().filter(|a| a.status == status).count();
     Ok(Json(ProgressOut {

@@ -5,7 +5,9 @@
 //! administrators issue, edit, take back and refund.
 
 use kernel::Db;
+use kernel::Scoped;
 use kernel::audit::Action;
+use sea_orm::Condition;
 use std::collections::HashMap;
 
 use axum::extract::State;
@@ -84,19 +86,26 @@ fn not_found() -> ApiError {
 
 /// The gowns `me` may see: all for administrators and office staff, their own
 /// for a student.
-fn visible_to(me: &user::Model) -> Select<gown::Entity> {
-    let query = gown::Entity::find();
-    match me.role {
-        Role::Admin | Role::DepartmentStaff => query,
-        Role::Student => query.filter(
-            gown::Column::StudentId.in_subquery(
-                Query::select()
-                    .column(student::Column::Id)
-                    .from(student::Entity)
-                    .and_where(student::Column::UserId.eq(me.id))
-                    .to_owned(),
+impl kernel::Scoped for gown::Entity {
+    type Caller = user::Model;
+
+    fn scope(me: &user::Model) -> Condition {
+        match me.role {
+            Role::Admin | Role::DepartmentStaff => Condition::all(),
+            Role::Student => Condition::all().add(
+                gown::Column::StudentId.in_subquery(
+                    Query::select()
+                        .column(student::Column::Id)
+                        .from(student::Entity)
+                        .and_where(student::Column::UserId.eq(me.id))
+                        .to_owned(),
+                ),
             ),
-        ),
+        }
+    }
+
+    fn not_found() -> ApiError {
+        not_found()
     }
 }
 
@@ -266,7 +275,7 @@ pub async fn list_gowns(
     kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<GownOut>>> {
-    let query = filtered(&list, visible_to(&me))?;
+    let query = filtered(&list, gown::Entity::visible(&me))?;
     let page = list.page(&db, query, PageSize::DEFAULT).await?;
     let results = render(&db, page.results).await?;
     Ok(Json(Page {
@@ -687,7 +696,7 @@ pub async fn retrieve_gown(
     kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Json<GownOut>> {
-    let row = visible_to(&me)
+    let row = gown::Entity::visible(&me)
         .filter(gown::Column::Id.eq(id))
         .one(&db)
         .await?

@@ -2,7 +2,9 @@
 //! office staff read them; a student sees only their own.
 
 use kernel::Db;
+use kernel::Scoped;
 use kernel::audit::Action;
+use sea_orm::Condition;
 use std::sync::LazyLock;
 
 use axum::extract::State;
@@ -14,7 +16,7 @@ use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Page, Pa
 use regex::Regex;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr,
-    Order, QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait,
+    Order, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -122,12 +124,20 @@ pub fn matching(list: &ListQuery) -> Option<sea_orm::sea_query::SelectStatement>
     )
 }
 
-/// The student records `me` may see.
-pub fn visible_to(me: &CurrentUser) -> Select<student::Entity> {
-    let query = student::Entity::find();
-    match me.0.role {
-        Role::Admin | Role::DepartmentStaff => query,
-        Role::Student => query.filter(student::Column::UserId.eq(me.0.id)),
+/// The student records `me` may see: all for administrators and office
+/// staff, their own for a student.
+impl kernel::Scoped for student::Entity {
+    type Caller = user::Model;
+
+    fn scope(me: &user::Model) -> Condition {
+        match me.role {
+            Role::Admin | Role::DepartmentStaff => Condition::all(),
+            Role::Student => Condition::all().add(student::Column::UserId.eq(me.id)),
+        }
+    }
+
+    fn not_found() -> ApiError {
+        not_found()
     }
 }
 
@@ -266,7 +276,7 @@ pub async fn list_students(
     me: CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<StudentOut>>> {
-    let mut query = visible_to(&me).find_also_related(user::Entity);
+    let mut query = student::Entity::visible(&me).find_also_related(user::Entity);
     query = list.filter(
         query,
         "eligibility_status",
@@ -592,7 +602,7 @@ async fn find_visible(
     me: &CurrentUser,
     id: Uuid,
 ) -> ApiResult<(student::Model, user::Model)> {
-    let found = visible_to(me)
+    let found = student::Entity::visible(me)
         .filter(student::Column::Id.eq(id))
         .find_also_related(user::Entity)
         .one(db)

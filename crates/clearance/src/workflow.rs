@@ -1,6 +1,8 @@
 //! The clearance rules: which approvals may be decided, what a decision does,
 //! and how a request's status follows from its approvals.
 
+use kernel::Scoped;
+use sea_orm::Condition;
 use std::collections::HashMap;
 
 use kernel::{ApiError, ApiResult, FieldErrors, Money};
@@ -91,17 +93,32 @@ impl Decision {
 
 /// The approvals `me` may see and act on: all for administrators, their own
 /// office's for staff (none without an office), none for students.
-pub fn approvals_scope(me: &user::Model) -> ApiResult<sea_orm::Select<approval::Entity>> {
-    let query = approval::Entity::find();
-    match (me.role, me.department_id) {
-        (Role::Admin, _) => Ok(query),
-        (Role::DepartmentStaff, Some(office)) => {
-            Ok(query.filter(approval::Column::DepartmentId.eq(office)))
+impl kernel::Scoped for approval::Entity {
+    type Caller = user::Model;
+
+    fn scope(me: &user::Model) -> Condition {
+        match (me.role, me.department_id) {
+            (Role::Admin, _) => Condition::all(),
+            (Role::DepartmentStaff, Some(office)) => {
+                Condition::all().add(approval::Column::DepartmentId.eq(office))
+            }
+            (Role::DepartmentStaff, None) | (Role::Student, _) => kernel::scope::none(),
         }
-        (Role::DepartmentStaff, None) => Ok(query.filter(Expr::cust("1 = 0"))),
-        (Role::Student, _) => Err(ApiError::forbidden(
+    }
+
+    fn not_found() -> ApiError {
+        ApiError::not_found_msg("No ClearanceApproval matches the given query.")
+    }
+}
+
+/// Whether `me` decides approvals at all (the `Approver` gate): students
+/// do not.
+pub fn may_approve(me: &user::Model) -> ApiResult<()> {
+    match me.role {
+        Role::Student => Err(ApiError::forbidden(
             "You do not have permission to approve this clearance.",
         )),
+        Role::Admin | Role::DepartmentStaff => Ok(()),
     }
 }
 
@@ -169,7 +186,8 @@ pub async fn decide<C: ConnectionTrait>(
     decision: Decision,
 ) -> ApiResult<Decided> {
     let not_found = || ApiError::not_found_msg("No ClearanceApproval matches the given query.");
-    let target = approvals_scope(me)?
+    may_approve(me)?;
+    let target = approval::Entity::visible(me)
         .filter(approval::Column::Id.eq(approval_id))
         .one(txn)
         .await?

@@ -226,6 +226,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     }
 }
 
+/// The value of the route's last path parameter (`{id}` of
+/// `/things/{id}/action/`), percent-decoded.
+pub async fn last_path_param(parts: &mut Parts) -> Option<String> {
+    let params = axum::extract::RawPathParams::from_request_parts(parts, &())
+        .await
+        .ok()?;
+    params.iter().last().map(|(_, value)| value.to_owned())
+}
+
 /// A positive integer path segment (an auto-increment primary key); anything
 /// else is a 404, as if no row matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

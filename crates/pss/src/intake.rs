@@ -26,7 +26,8 @@ use crate::principal::CurrentUser;
 use crate::profiles::{ProfileOut, check_fields, fields_from_object};
 use crate::seal::Row;
 use crate::state::AppState;
-use crate::users::{audit_profile_read, reachable_user};
+use crate::users::audit_profile_read;
+use kernel::Scoped;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -240,7 +241,7 @@ pub async fn retrieve_intake(
     ClientIp(ip): ClientIp,
     IntId(user_id): IntId,
 ) -> ApiResult<Json<IntakeDetailOut>> {
-    let user = reachable_user(&db, &me, user_id).await?;
+    let user = crate::entities::user::Entity::find_visible(&db, &me, user_id).await?;
     let profile = crate::profiles::profile_of(&db, user.id).await?;
     let form = latest_form(&db, user.id).await?;
     let submissions = intake_form::Entity::find()

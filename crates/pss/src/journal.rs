@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{Days, NaiveDate, Utc};
 use kernel::Db;
+use kernel::Scoped;
 use kernel::audit::Action;
 use kernel::extract::{ClientIp, IntId};
 use kernel::form::schema::Date1900;
@@ -15,7 +16,7 @@ use kernel::{ApiError, ApiResult, Checker, Field, FieldErrors, FilterKind, Json,
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr,
-    JoinType, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select,
+    Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -149,26 +150,31 @@ fn snapshot(e: &journal_entry::Model, text: &Text) -> Value {
 }
 
 /// The entries `me` may read.
-fn visible(me: &CurrentUser) -> Select<journal_entry::Entity> {
-    journal_entry::Entity::find()
-        .join(JoinType::InnerJoin, journal_entry::Relation::User.def())
-        .filter(me.reachable_users())
+use crate::entities::user;
+
+impl kernel::Scoped for journal_entry::Entity {
+    type Caller = user::Model;
+
+    /// The entries of the accounts `me` may reach.
+    fn scope(me: &user::Model) -> sea_orm::Condition {
+        sea_orm::Condition::all().add(
+            journal_entry::Column::UserId.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(user::Column::Id)
+                    .from(user::Entity)
+                    .cond_where(user::Entity::scope(me))
+                    .to_owned(),
+            ),
+        )
+    }
+
+    fn not_found() -> ApiError {
+        not_found()
+    }
 }
 
 fn not_found() -> ApiError {
     ApiError::not_found_msg("No JournalEntry matches the given query.")
-}
-
-async fn find_visible<C: ConnectionTrait>(
-    db: &C,
-    me: &CurrentUser,
-    id: i64,
-) -> ApiResult<journal_entry::Model> {
-    visible(me)
-        .filter(journal_entry::Column::Id.eq(id))
-        .one(db)
-        .await?
-        .ok_or_else(not_found)
 }
 
 fn parse_date(raw: &str) -> Option<NaiveDate> {
@@ -226,7 +232,7 @@ pub async fn list_journal_entries(
     me: CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<JournalEntryOut>>> {
-    let mut query = visible(&me);
+    let mut query = journal_entry::Entity::visible(&me);
     query = list.filter(
         query,
         "mood",
@@ -476,7 +482,7 @@ pub async fn retrieve_journal_entry(
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
 ) -> ApiResult<Json<JournalEntryOut>> {
-    let entry = find_visible(&db, &me, id).await?;
+    let entry = journal_entry::Entity::find_visible(&db, &me, id).await?;
     let out = JournalEntryOut::open(&state, &entry)?;
     audit_read(&db, &me, ip, &entry).await?;
     Ok(Json(out))
@@ -492,11 +498,11 @@ async fn write_entry(
     partial: bool,
 ) -> ApiResult<Json<JournalEntryOut>> {
     // DRF's order: the object (404), then the body (400).
-    find_visible(db, me, id).await?;
+    journal_entry::Entity::find_visible(db, me, id).await?;
     let Json(input) = body?;
     let changes = check(input, partial)?;
     let txn = kernel::db::begin_write(db).await?;
-    let current = visible(me)
+    let current = journal_entry::Entity::visible(me)
         .filter(journal_entry::Column::Id.eq(id))
         .lock_exclusive()
         .one(&txn)
@@ -579,7 +585,7 @@ pub async fn destroy_journal_entry(
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
 ) -> ApiResult<StatusCode> {
-    let entry = find_visible(&db, &me, id).await?;
+    let entry = journal_entry::Entity::find_visible(&db, &me, id).await?;
     let txn = kernel::db::begin_write(&db).await?;
     let deleted = journal_entry::Entity::delete_by_id(entry.id)
         .exec(&txn)
@@ -690,7 +696,7 @@ pub(crate) async fn aggregate<C: ConnectionTrait>(
 pub async fn journal_stats(Db(db): Db, me: CurrentUser) -> ApiResult<Json<JournalStatsOut>> {
     let since = kernel::time::now().date_naive() - Days::new(7);
     let (total_entries, last_entry_date, recent_barriers, avg_energy_level, mood_distribution) =
-        aggregate(&db, visible(&me), since).await?;
+        aggregate(&db, journal_entry::Entity::visible(&me), since).await?;
     Ok(Json(JournalStatsOut {
         total_entries,
         last_entry_date,

@@ -29,7 +29,8 @@ use crate::entities::profile;
 use crate::principal::CurrentUser;
 use crate::seal::{PROFILE_SEALED, Row};
 use crate::state::AppState;
-use crate::users::{audit_profile_read, reachable_user};
+use crate::users::audit_profile_read;
+use kernel::Scoped;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(
@@ -476,7 +477,7 @@ pub async fn retrieve_profile(
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
 ) -> ApiResult<Json<ProfileOut>> {
-    let user = reachable_user(&db, &me, id).await?;
+    let user = crate::entities::user::Entity::find_visible(&db, &me, id).await?;
     let profile = profile_of(&db, user.id).await?;
     let out = ProfileOut::open(&state.keys, &profile)?;
     audit_profile_read(&db, &me, ip, user.id, profile.id).await?;
@@ -492,7 +493,7 @@ async fn write_profile(
     body: Result<Json<ProfileIn>, ApiError>,
 ) -> ApiResult<Json<ProfileOut>> {
     // DRF's order: the object (404), then the body (400).
-    let user = reachable_user(db, me, id).await?;
+    let user = crate::entities::user::Entity::find_visible(db, me, id).await?;
     let Json(input) = body?;
     let mut c = Checker::partial(true);
     let values = check_fields(&mut c, input.into_fields(), "");

@@ -7,13 +7,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
 use kernel::Db;
+use kernel::Scoped;
 use kernel::audit::Action;
 use kernel::extract::{ClientIp, IntId};
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FieldErrors, FilterKind, Json, Page, PageSize};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoSimpleExpr,
-    Order, QueryFilter, QuerySelect, Select,
+    Order, QueryFilter, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -277,8 +278,18 @@ pub(crate) fn audit_snapshot(u: &user::Model) -> Value {
 }
 
 /// Accounts joined with their profiles, as `me` may see them.
-fn visible(me: &CurrentUser) -> Select<user::Entity> {
-    user::Entity::find().filter(me.reachable_users())
+impl kernel::Scoped for user::Entity {
+    type Caller = user::Model;
+
+    /// The accounts `me` may reach: their own; an administrator also every
+    /// candidate's; a superuser everyone's.
+    fn scope(me: &user::Model) -> sea_orm::Condition {
+        me.reachable_users()
+    }
+
+    fn not_found() -> ApiError {
+        user_not_found()
+    }
 }
 
 async fn list(
@@ -341,7 +352,7 @@ pub async fn list_users(
     Staff(me): Staff,
     list: ListQuery,
 ) -> ApiResult<Json<Page<UserOut>>> {
-    let query = visible(&me).find_also_related(profile::Entity);
+    let query = user::Entity::visible(&me).find_also_related(profile::Entity);
     Ok(Json(self::list(&db, query, &list, true).await?))
 }
 
@@ -556,7 +567,7 @@ pub async fn list_candidates(
     Staff(me): Staff,
     list: ListQuery,
 ) -> ApiResult<Json<Page<UserOut>>> {
-    let query = visible(&me)
+    let query = user::Entity::visible(&me)
         .filter(user::Column::Role.eq(Role::Candidate))
         .find_also_related(profile::Entity);
     Ok(Json(self::list(&db, query, &list, false).await?))
@@ -576,19 +587,6 @@ pub async fn me(
 
 pub(crate) fn user_not_found() -> ApiError {
     ApiError::not_found_msg("No User matches the given query.")
-}
-
-/// The account `id` if the caller may reach it; 404 otherwise.
-pub(crate) async fn reachable_user<C: ConnectionTrait>(
-    db: &C,
-    me: &CurrentUser,
-    id: i64,
-) -> ApiResult<user::Model> {
-    user::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .filter(|u| me.can_reach(u))
-        .ok_or_else(user_not_found)
 }
 
 /// Records that the caller read someone else's profile.
@@ -624,7 +622,7 @@ pub async fn retrieve_user(
     ClientIp(ip): ClientIp,
     IntId(id): IntId,
 ) -> ApiResult<Json<UserDetailOut>> {
-    let user = reachable_user(&db, &me, id).await?;
+    let user = user::Entity::find_visible(&db, &me, id).await?;
     let (out, profile) = UserDetailOut::load(&state, &db, &user).await?;
     audit_profile_read(&db, &me, ip, user.id, profile.id).await?;
     Ok(Json(out))
@@ -665,7 +663,7 @@ async fn write_user(
     partial: bool,
 ) -> ApiResult<Json<UserDetailOut>> {
     // DRF's order: the object (404), then the body (400).
-    let existing = reachable_user(db, me, id).await?;
+    let existing = user::Entity::find_visible(db, me, id).await?;
     let Json(input) = body?;
     let mut c = Checker::partial(partial);
     let email = match input.email {

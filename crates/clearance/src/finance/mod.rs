@@ -66,7 +66,7 @@ kernel::gate! {
 /// `student_id` column: administrators and the finance office's staff every
 /// student's, a student their own, anyone else none (lists come back empty,
 /// details 404). Every finance query goes through it.
-pub(crate) fn readable(me: &user::Model, student_id: impl ColumnTrait) -> Condition {
+fn readable(me: &user::Model, student_id: impl ColumnTrait) -> Condition {
     match (me.role, me.department_id) {
         (Role::Admin, _) => Condition::all(),
         (Role::DepartmentStaff, Some(office)) => Condition::all().add(Expr::exists(
@@ -87,6 +87,30 @@ pub(crate) fn readable(me: &user::Model, student_id: impl ColumnTrait) -> Condit
                     .to_owned(),
             ),
         ),
+    }
+}
+
+impl kernel::Scoped for crate::entities::finance_record::Entity {
+    type Caller = user::Model;
+
+    fn scope(me: &user::Model) -> Condition {
+        readable(me, crate::entities::finance_record::Column::StudentId)
+    }
+
+    fn not_found() -> ApiError {
+        records::record_not_found()
+    }
+}
+
+impl kernel::Scoped for crate::entities::payment::Entity {
+    type Caller = user::Model;
+
+    fn scope(me: &user::Model) -> Condition {
+        readable(me, crate::entities::payment::Column::StudentId)
+    }
+
+    fn not_found() -> ApiError {
+        payments::payment_not_found()
     }
 }
 

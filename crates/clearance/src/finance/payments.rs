@@ -25,7 +25,8 @@ use crate::notify::{Effects, Note};
 use crate::principal::{Admin, CurrentUser};
 use crate::state::AppState;
 
-use super::{own_student, readable, student_names};
+use super::{own_student, student_names};
+use kernel::{Scoped, Visible};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentOut {
@@ -200,10 +201,7 @@ pub async fn list_payments(
     kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<PaymentOut>>> {
-    let query = filtered_payments(
-        &list,
-        payment::Entity::find().filter(readable(&me, payment::Column::StudentId)),
-    )?;
+    let query = filtered_payments(&list, payment::Entity::visible(&me))?;
     let page = list.page(&db, query, PageSize::DEFAULT).await?;
     let results = payments_out(&db, page.results).await?;
     Ok(Json(Page {
@@ -503,14 +501,8 @@ pub async fn my_payment(
     responses((status = 200, body = PaymentOut), (status = 401), (status = 404)))]
 pub async fn retrieve_payment(
     Db(db): Db,
-    kernel::Current(me): CurrentUser,
-    Id(id): Id,
+    Visible(row): Visible<payment::Entity>,
 ) -> ApiResult<Json<PaymentOut>> {
-    let row = payment::Entity::find_by_id(id)
-        .filter(readable(&me, payment::Column::StudentId))
-        .one(&db)
-        .await?
-        .ok_or_else(payment_not_found)?;
     Ok(Json(payment_out(&db, row).await?))
 }
 

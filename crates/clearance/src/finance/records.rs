@@ -23,7 +23,8 @@ use crate::entities::{finance_record, student};
 use crate::principal::{Admin, CurrentUser};
 use crate::state::AppState;
 
-use super::{own_student, readable, student_names};
+use super::{own_student, student_names};
+use kernel::{Scoped, Visible};
 
 pub const FEE_STATUSES: &[&str] = &["pending", "paid", "verified"];
 
@@ -99,7 +100,7 @@ async fn record_out<C: ConnectionTrait>(
         .ok_or_else(ApiError::not_found)
 }
 
-fn record_not_found() -> ApiError {
+pub(super) fn record_not_found() -> ApiError {
     ApiError::not_found_msg("No FinanceRecord matches the given query.")
 }
 
@@ -115,8 +116,7 @@ pub async fn list_records(
     kernel::Current(me): CurrentUser,
     list: ListQuery,
 ) -> ApiResult<Json<Page<FinanceRecordOut>>> {
-    let mut query =
-        finance_record::Entity::find().filter(readable(&me, finance_record::Column::StudentId));
+    let mut query = finance_record::Entity::visible(&me);
     query = list.filter(
         query,
         "graduation_fee_status",
@@ -339,14 +339,8 @@ pub async fn my_record(
     responses((status = 200, body = FinanceRecordOut), (status = 401), (status = 404)))]
 pub async fn retrieve_record(
     Db(db): Db,
-    kernel::Current(me): CurrentUser,
-    Id(id): Id,
+    Visible(row): Visible<finance_record::Entity>,
 ) -> ApiResult<Json<FinanceRecordOut>> {
-    let row = finance_record::Entity::find_by_id(id)
-        .filter(readable(&me, finance_record::Column::StudentId))
-        .one(&db)
-        .await?
-        .ok_or_else(record_not_found)?;
     Ok(Json(record_out(&db, row).await?))
 }
 

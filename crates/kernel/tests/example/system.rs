@@ -12,9 +12,9 @@ use kernel::extract::ClientIp;
 use kernel::identity::{Account, Identity};
 use kernel::system::NewSuperuser;
 use kernel::{ApiError, ApiResult, Checker, Current, Field, HasKernel, IntId, Json, Kernel, Page};
-use kernel::{ListQuery, PageSize, System};
+use kernel::{ListQuery, PageSize, Scoped, System};
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, QueryOrder};
+use sea_orm::{ActiveValue::Set, Condition, DatabaseConnection, QueryOrder};
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{big_integer, big_pk_auto, boolean, string_len};
 use serde::Deserialize;
@@ -86,6 +86,14 @@ impl Account for account::Model {
 
 /// The kernel, and the tenants' databases by key (`X-Tenant: <key>` picks
 /// one; without the header a request is the default tenant's).
+/// A project is its owner's alone.
+impl Scoped for project::Entity {
+    type Caller = account::Model;
+    fn scope(me: &account::Model) -> Condition {
+        Condition::all().add(project::Column::OwnerId.eq(me.id))
+    }
+}
+
 #[derive(Clone)]
 pub struct AppState(pub Kernel, pub Tenants);
 
@@ -189,9 +197,7 @@ async fn list_projects(
     Current(me): Current<account::Model>,
     list: ListQuery,
 ) -> ApiResult<Json<Page<project::Model>>> {
-    let query = project::Entity::find()
-        .filter(project::Column::OwnerId.eq(me.id))
-        .order_by_asc(project::Column::Id);
+    let query = project::Entity::visible(&me).order_by_asc(project::Column::Id);
     Ok(Json(list.page(&db, query, PageSize::DEFAULT).await?))
 }
 
@@ -235,11 +241,7 @@ async fn finish_project(
     IntId(id): IntId,
 ) -> ApiResult<Json<project::Model>> {
     let txn = kernel::db::begin_write(&db).await?;
-    let before = project::Entity::find_by_id(id)
-        .filter(project::Column::OwnerId.eq(me.id))
-        .one(&txn)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let before = project::Entity::find_visible(&txn, &me, id).await?;
     let mut row: project::ActiveModel = before.clone().into();
     row.done = Set(true);
     let after = row.update(&txn).await?;

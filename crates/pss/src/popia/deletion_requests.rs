@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use kernel::Db;
+use kernel::Scoped;
 use kernel::audit::Action;
 use kernel::extract::{ClientIp, IntId};
 use kernel::listing::ListQuery;
@@ -79,7 +80,7 @@ pub async fn list_deletion_requests(
 ) -> ApiResult<Json<Page<DeletionRequestOut>>> {
     let mut query = deletion::Entity::find()
         .join(JoinType::InnerJoin, deletion::Relation::User.def())
-        .filter(me.reachable_users());
+        .filter(user::Entity::scope(&me));
     query = list.filter(
         query,
         "status",
