@@ -55,6 +55,28 @@ pub fn aliases() -> axum::Router<AppState> {
     )
 }
 
+kernel::gate! {
+    /// A student, asking for their own requests; anyone else gets 403.
+    pub StudentRequests(user::Model) for AppState = |me| {
+        if me.role == Role::Student {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("Only students have clearance requests."))
+        }
+    }
+}
+
+kernel::gate! {
+    /// A student opening a request; anyone else gets 403.
+    pub Requester(user::Model) for AppState = |me| {
+        if me.role == Role::Student {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("Only students can create clearance requests."))
+        }
+    }
+}
+
 /// The requests `me` may see: all for administrators and office staff, their
 /// own for a student.
 impl kernel::Scoped for clearance::Entity {
@@ -408,13 +430,8 @@ pub async fn list_clearances(
     responses((status = 200, body = Vec<ClearanceListOut>), (status = 401), (status = 403)))]
 pub async fn my_clearances(
     Db(db): Db,
-    kernel::Current(me): CurrentUser,
+    StudentRequests(me): StudentRequests,
 ) -> ApiResult<Json<Vec<ClearanceListOut>>> {
-    if me.role != Role::Student {
-        return Err(ApiError::forbidden(
-            "Only students have clearance requests.",
-        ));
-    }
     let rows = clearance::Entity::visible(&me)
         .order_by(clearance::Column::SubmissionDate, Order::Desc)
         .all(&db)
@@ -478,14 +495,9 @@ pub async fn clearances_pending_approval(
 pub async fn create_clearance(
     State(state): State<AppState>,
     Db(db): Db,
-    kernel::Current(me): CurrentUser,
+    Requester(me): Requester,
     ClientIp(ip): ClientIp,
 ) -> ApiResult<(StatusCode, Json<ClearanceOut>)> {
-    if me.role != Role::Student {
-        return Err(ApiError::forbidden(
-            "Only students can create clearance requests.",
-        ));
-    }
     let txn = kernel::db::begin_write(&db).await?;
     // The student row is locked so two submissions cannot both pass the checks.
     let record = student::Entity::find()

@@ -12,6 +12,17 @@ pub type CurrentUser = kernel::Current<user::Model>;
 pub const ADMIN_ONLY: &str = "You must be an administrator to perform this action.";
 
 kernel::gate! {
+    /// A student (their own record, payments, fee); anyone else gets 403.
+    pub Student(user::Model) for AppState = |me| {
+        if me.role == user::Role::Student {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("Only students can access this endpoint"))
+        }
+    }
+}
+
+kernel::gate! {
     /// An administrator; anyone else authenticated gets 403.
     pub Admin(user::Model) for AppState = |me| {
         if me.is_admin() { Ok(()) } else { Err(ApiError::forbidden(ADMIN_ONLY)) }

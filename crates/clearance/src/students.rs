@@ -616,18 +616,16 @@ async fn find_visible(
 /// The caller's own student record.
 #[utoipa::path(get, path = "/api/students/me/", tag = "students", security(("jwt" = [])),
     responses((status = 200, body = StudentOut), (status = 401), (status = 403), (status = 404)))]
-pub async fn my_student(Db(db): Db, me: CurrentUser) -> ApiResult<Json<StudentOut>> {
-    if !me.is_student() {
-        return Err(ApiError::forbidden(
-            "Only students can access this endpoint",
-        ));
-    }
+pub async fn my_student(
+    Db(db): Db,
+    crate::principal::Student(me): crate::principal::Student,
+) -> ApiResult<Json<StudentOut>> {
     let record = student::Entity::find()
-        .filter(student::Column::UserId.eq(me.0.id))
+        .filter(student::Column::UserId.eq(me.id))
         .one(&db)
         .await?
         .ok_or_else(|| ApiError::not_found_msg("Student record not found"))?;
-    Ok(Json(StudentOut::new(record, &me.0)))
+    Ok(Json(StudentOut::new(record, &me)))
 }
 
 /// Retrieve a student record (administrators, office staff, or its own student).

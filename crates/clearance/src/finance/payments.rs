@@ -485,7 +485,7 @@ pub(super) async fn mark_fee_paid<C: ConnectionTrait>(
     responses((status = 200, body = PaymentOut), (status = 401), (status = 403), (status = 404)))]
 pub async fn my_payment(
     Db(db): Db,
-    kernel::Current(me): CurrentUser,
+    crate::principal::Student(me): crate::principal::Student,
 ) -> ApiResult<Json<PaymentOut>> {
     let record = own_student(&db, &me).await?;
     let row = payment::Entity::find()

@@ -323,7 +323,7 @@ fn record_snapshot(r: &finance_record::Model) -> Value {
     responses((status = 200, body = FinanceRecordOut), (status = 401), (status = 403), (status = 404)))]
 pub async fn my_record(
     Db(db): Db,
-    kernel::Current(me): CurrentUser,
+    crate::principal::Student(me): crate::principal::Student,
 ) -> ApiResult<Json<FinanceRecordOut>> {
     let record = own_student(&db, &me).await?;
     let row = finance_record::Entity::find()
