@@ -23,7 +23,7 @@ pub mod paging;
 pub use axis::{Axis, AxisPage, AxisPagination};
 pub use drf::{Drf, Page};
 pub use oryne::{Oryne, OryneMeta, OrynePage, OrynePagination};
-pub use paging::{Fetched, PageNumber, PageRequest, Paging, SystemPaging};
+pub use paging::{Fetched, ListOf, PageNumber, PageOf, PageRequest, Paging, SystemPaging};
 
 /// Page size and cap for a resource.
 #[derive(Debug, Clone, Copy)]
@@ -41,7 +41,8 @@ impl PageSize {
 }
 
 /// The query string of a list request, and where it was sent (for the
-/// absolute `next`/`previous` links), read for paging style `P`.
+/// absolute `next`/`previous` links), read for paging style `P` (the
+/// system's: a system names its list query [`ListOf<System>`](ListOf)).
 #[derive(Debug, Clone)]
 pub struct ListQuery<P = Drf> {
     params: Vec<(String, String)>,

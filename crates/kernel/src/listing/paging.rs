@@ -7,6 +7,9 @@
 //!    for every style;
 //! 3. the style renders the [`Fetched`] page in its envelope, and documents
 //!    its parameters and answers in the OpenAPI document.
+//!
+//! A system chooses its style once, as `System::Paging`; [`ListOf`] and
+//! [`PageOf`] name its list query and page types.
 
 use std::any::TypeId;
 
@@ -15,6 +18,7 @@ use utoipa::openapi::path::Operation;
 
 use super::{ListQuery, PageSize};
 use crate::error::ApiError;
+use crate::system::System;
 
 /// Which page a request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +121,12 @@ pub trait Paging: Sized + Send + Sync + 'static {
     /// style reads and answers.
     fn document(operation: &mut Operation);
 }
+
+/// The list query of system `S`, in its paging style.
+pub type ListOf<S> = ListQuery<<S as System>::Paging>;
+
+/// A page of `T` as system `S` answers it.
+pub type PageOf<S, T> = <<S as System>::Paging as Paging>::Page<T>;
 
 /// The paging style of the system serving a request, put in the request's
 /// extensions by [`crate::system::app`]: a list read in another style is a

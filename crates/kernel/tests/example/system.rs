@@ -298,6 +298,7 @@ impl System for Example {
     const TITLE: &'static str = "Example API";
     type Config = ();
     type State = AppState;
+    type Paging = kernel::listing::Drf;
 
     fn defaults() -> SystemDefaults {
         SystemDefaults::base(Self::NAME)
