@@ -80,6 +80,7 @@ impl System for Clearance {
 
     type Config = Config;
     type State = AppState;
+    type Paging = kernel::listing::Drf;
 
     /// The spec's defaults: throttles 100/hour anonymous and 1000/hour per
     /// user, access tokens for 5 minutes, refresh tokens for 7 days, Django

@@ -14,6 +14,8 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Components, ContentBuilder, OpenApi, RefOr, Required, ResponseBuilder};
 
+use crate::listing::{Drf, Paging};
+
 const REDOC_JS: &[u8] = include_bytes!("../assets/redoc/redoc.standalone.js");
 
 /// Adds the bearer scheme every system authenticates with.
@@ -31,11 +33,16 @@ pub fn with_bearer_auth(mut openapi: OpenApi) -> OpenApi {
     openapi
 }
 
-/// The document as a system serves it: the bearer scheme added, and what the
-/// kernel's own mechanisms answer written into every operation they serve
-/// (see [`conform`]).
+/// The document as a DRF-paged system serves it (see [`finish_for`]).
 pub fn finish(openapi: OpenApi) -> OpenApi {
-    conform(with_bearer_auth(openapi))
+    finish_for::<Drf>(openapi)
+}
+
+/// The document as a system paging in style `P` serves it: the bearer scheme
+/// added, and what the kernel's own mechanisms answer written into every
+/// operation they serve (see [`conform`]).
+pub fn finish_for<P: Paging>(openapi: OpenApi) -> OpenApi {
+    conform::<P>(with_bearer_auth(openapi))
 }
 
 /// Writes into each operation what the kernel's extractors and list
@@ -43,10 +50,11 @@ pub fn finish(openapi: OpenApi) -> OpenApi {
 ///
 /// - an optional query parameter may be blank, which reads as absent
 ///   (`allowEmptyValue`), as django-filter does;
-/// - a list (an operation with a `?page=` parameter) answers 404 `Invalid
-///   page.` for a page out of range and 400 for a malformed filter; `?page=`
-///   also takes `last`, and a `?page_size=` that is not a positive integer is
-///   ignored, as DRF does;
+/// - a list (an operation with a `?page=` parameter) reads its page and
+///   answers as paging style `P` documents ([`Paging::document`]: for DRF,
+///   404 `Invalid page.` for a page out of range, `?page=` also takes `last`,
+///   and a `?page_size=` that is not a positive integer is ignored), and 400
+///   for a malformed filter;
 /// - any other operation with a query parameter answers 400 when it is
 ///   malformed;
 /// - an operation that requires the bearer token answers 401 without it;
@@ -58,7 +66,7 @@ pub fn finish(openapi: OpenApi) -> OpenApi {
 ///   its own has the kernel's error body;
 /// - a nullable formatted value is written as `anyOf` (see
 ///   [`split_nullable_formats`]).
-pub fn conform(mut openapi: OpenApi) -> OpenApi {
+pub fn conform<P: Paging>(mut openapi: OpenApi) -> OpenApi {
     let components = openapi.components.get_or_insert_with(Components::default);
     components
         .schemas
@@ -78,7 +86,7 @@ pub fn conform(mut openapi: OpenApi) -> OpenApi {
             (HttpMethod::Delete, item.delete.as_mut()),
         ] {
             let Some(operation) = operation else { continue };
-            conform_query(operation);
+            conform_query::<P>(operation);
             if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
                 add_response(
                     operation,
@@ -213,7 +221,9 @@ fn describe_responses(operation: &mut Operation) {
     }
 }
 
-fn add_response(operation: &mut Operation, status: &str, description: &str) {
+/// Adds answer `status` to `operation` unless it lists one already (4xx and
+/// 5xx answers get the kernel's error body from [`conform`]).
+pub fn add_response(operation: &mut Operation, status: &str, description: &str) {
     operation
         .responses
         .responses
@@ -221,7 +231,8 @@ fn add_response(operation: &mut Operation, status: &str, description: &str) {
         .or_insert_with(|| ResponseBuilder::new().description(description).into());
 }
 
-fn query_parameters(operation: &mut Operation) -> impl Iterator<Item = &mut Parameter> {
+/// The query parameters `operation` documents.
+pub fn query_parameters(operation: &mut Operation) -> impl Iterator<Item = &mut Parameter> {
     operation
         .parameters
         .iter_mut()
@@ -233,7 +244,7 @@ fn query_parameters(operation: &mut Operation) -> impl Iterator<Item = &mut Para
         .filter(|p| p.parameter_in == ParameterIn::Query)
 }
 
-fn conform_query(operation: &mut Operation) {
+fn conform_query<P: Paging>(operation: &mut Operation) {
     let paged = query_parameters(operation).any(|p| p.name == "page");
     for parameter in query_parameters(operation) {
         // A blank value reads as absent (`ListQuery::get`), as django-filter does.
@@ -245,64 +256,7 @@ fn conform_query(operation: &mut Operation) {
         }
     }
     if paged {
-        for parameter in query_parameters(operation) {
-            match parameter.name.as_str() {
-                "page" => {
-                    parameter.description = Some(
-                        "A page number from 1, or `last`; a page past the end is a 404 `Invalid page.`"
-                            .to_owned(),
-                    );
-                    parameter.schema = Some(
-                        AnyOfBuilder::new()
-                            .item(
-                                ObjectBuilder::new()
-                                    .schema_type(Type::Integer)
-                                    .minimum(Some(1)),
-                            )
-                            .item(
-                                ObjectBuilder::new()
-                                    .schema_type(Type::String)
-                                    .enum_values(Some(["last"])),
-                            )
-                            .into(),
-                    );
-                }
-                "page_size" => {
-                    parameter.description = Some(
-                        "Results per page: a positive integer, capped at the list's maximum; any other value is ignored."
-                            .to_owned(),
-                    );
-                    parameter.schema = Some(
-                        AnyOfBuilder::new()
-                            .item(
-                                ObjectBuilder::new()
-                                    .schema_type(Type::Integer)
-                                    .minimum(Some(1)),
-                            )
-                            .item(ObjectBuilder::new().schema_type(Type::String))
-                            .into(),
-                    );
-                }
-                _ => {}
-            }
-        }
-        operation
-            .responses
-            .responses
-            .entry("404".to_owned())
-            .or_insert_with(|| {
-                ResponseBuilder::new()
-                    .description("Not found, or `Invalid page.` for a page out of range.")
-                    .content(
-                        "application/json",
-                        ContentBuilder::new()
-                            .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
-                                "ErrorBody",
-                            ))))
-                            .build(),
-                    )
-                    .into()
-            });
+        P::document(operation);
     }
     // Every query is read by `ListQuery` or `Query`, which refuse NUL and
     // malformed values with a 400.
@@ -361,11 +315,19 @@ fn conform_body(
     }
 }
 
+/// [`lint_for`] a DRF-paged system's document.
+pub fn lint(openapi: &OpenApi) -> Vec<String> {
+    lint_for::<Drf>(openapi)
+}
+
 /// What [`conform`] promises, checked on a finished document: every `$ref`
 /// resolves, every answer is described and every 4xx and 5xx has a body, every
-/// operation behind the token lists 401, every list lists 400 and 404, and a
-/// PATCH body requires nothing. Returns one line per problem.
-pub fn lint(openapi: &OpenApi) -> Vec<String> {
+/// operation behind the token lists 401, every list lists 400 and what paging
+/// style `P` answers ([`Paging::ANSWERS`]), and a PATCH body requires nothing.
+/// Returns one line per problem.
+pub fn lint_for<P: Paging>(openapi: &OpenApi) -> Vec<String> {
+    let mut list_answers = vec!["400"];
+    list_answers.extend(P::ANSWERS.iter().filter(|s| **s != "400"));
     let document = serde_json::to_value(openapi).unwrap_or_default();
     let schemas = &document["components"]["schemas"];
     let mut problems = Vec::new();
@@ -403,8 +365,11 @@ pub fn lint(openapi: &OpenApi) -> Vec<String> {
             let paged = operation["parameters"]
                 .as_array()
                 .is_some_and(|ps| ps.iter().any(|p| p["name"] == "page" && p["in"] == "query"));
-            if paged && !(responses.contains_key("400") && responses.contains_key("404")) {
-                problems.push(format!("{label}: a list must list 400 and 404"));
+            if paged && !list_answers.iter().all(|s| responses.contains_key(*s)) {
+                problems.push(format!(
+                    "{label}: a list must list {}",
+                    list_answers.join(" and ")
+                ));
             }
             let body = &operation["requestBody"]["content"]["application/json"]["schema"]["$ref"];
             if method == "patch"
@@ -591,6 +556,43 @@ mod tests {
         assert_eq!(
             patch["responses"]["400"]["content"]["application/json"]["schema"]["$ref"],
             "#/components/schemas/ValidationError"
+        );
+    }
+
+    #[test]
+    fn a_list_is_documented_in_the_systems_paging_style() {
+        use crate::listing::{Axis, Oryne};
+        let axis = finish_for::<Axis>(document());
+        assert_eq!(lint_for::<Axis>(&axis), Vec::<String>::new());
+        let json = serde_json::to_value(&axis).unwrap();
+        let list = &json["paths"]["/things/"]["get"];
+        assert!(
+            list["responses"].get("404").is_none(),
+            "axis serves the last page"
+        );
+        assert_eq!(list["parameters"][0]["schema"]["type"], "integer");
+        assert!(
+            list["responses"]["400"]["description"]
+                .as_str()
+                .unwrap()
+                .contains("Invalid page parameter")
+        );
+        assert_eq!(
+            lint(&axis),
+            vec!["GET /things/: a list must list 400 and 404"]
+        );
+
+        let oryne = finish_for::<Oryne>(document());
+        assert_eq!(lint_for::<Oryne>(&oryne), Vec::<String>::new());
+        let json = serde_json::to_value(&oryne).unwrap();
+        let list = &json["paths"]["/things/"]["get"];
+        assert_eq!(
+            list["responses"]["404"]["description"],
+            "Not found, or a page out of range."
+        );
+        assert_eq!(
+            list["responses"]["404"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorBody"
         );
     }
 }

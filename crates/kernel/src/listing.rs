@@ -1,5 +1,8 @@
-//! DRF list semantics: `PageNumberPagination` (`{count, next, previous,
-//! results}`), declared exact-match filters, `?search=` and `?ordering=`.
+//! DRF list semantics — declared exact-match filters, `?search=` and
+//! `?ordering=` — and pages in the style of the system serving the list
+//! (DRF's `{count, next, previous, results}` by default; see [`paging`]).
+
+use std::marker::PhantomData;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -8,10 +11,19 @@ use sea_orm::sea_query::{Expr, ExprTrait as E, Func, SimpleExpr};
 use sea_orm::{
     ConnectionTrait, IntoSimpleExpr, Order, PaginatorTrait, QueryFilter, QueryOrder, SelectorTrait,
 };
-use serde::Serialize;
 use uuid::Uuid;
 
 use crate::error::ApiError;
+
+mod axis;
+mod drf;
+mod oryne;
+pub mod paging;
+
+pub use axis::{Axis, AxisPage, AxisPagination};
+pub use drf::{Drf, Page};
+pub use oryne::{Oryne, OryneMeta, OrynePage, OrynePagination};
+pub use paging::{Fetched, ListOf, PageNumber, PageOf, PageRequest, Paging, SystemPaging};
 
 /// Page size and cap for a resource.
 #[derive(Debug, Clone, Copy)]
@@ -28,38 +40,23 @@ impl PageSize {
     };
 }
 
-/// One page of a list, in DRF's envelope.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Page<T> {
-    pub count: u64,
-    pub next: Option<String>,
-    pub previous: Option<String>,
-    pub results: Vec<T>,
-}
-
-impl<T> Page<T> {
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            count: self.count,
-            next: self.next,
-            previous: self.previous,
-            results: self.results.into_iter().map(f).collect(),
-        }
-    }
-}
-
 /// The query string of a list request, and where it was sent (for the
-/// absolute `next`/`previous` links DRF returns).
+/// absolute `next`/`previous` links), read for paging style `P` (the
+/// system's: a system names its list query [`ListOf<System>`](ListOf)).
 #[derive(Debug, Clone)]
-pub struct ListQuery {
+pub struct ListQuery<P = Drf> {
     params: Vec<(String, String)>,
     base: String,
+    style: PhantomData<fn() -> P>,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
+impl<S: Send + Sync, P: Paging> FromRequestParts<S> for ListQuery<P> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(system) = parts.extensions.get::<SystemPaging>() {
+            system.check::<P>()?;
+        }
         let params: Vec<(String, String)> =
             form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -91,6 +88,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ListQuery {
         Ok(Self {
             params,
             base: format!("{scheme}://{host}{}", parts.uri.path()),
+            style: PhantomData,
         })
     }
 }
@@ -106,7 +104,7 @@ pub enum FilterKind {
     Uuid,
 }
 
-impl ListQuery {
+impl<P> ListQuery<P> {
     /// A query with these parameters (for tests and internal callers).
     pub fn from_pairs(base: &str, params: &[(&str, &str)]) -> Self {
         Self {
@@ -115,6 +113,7 @@ impl ListQuery {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             base: base.to_owned(),
+            style: PhantomData,
         }
     }
 
@@ -251,50 +250,9 @@ impl ListQuery {
         query.order_by(tiebreak.into_simple_expr(), Order::Asc)
     }
 
-    /// Fetches the requested page. An out-of-range or malformed `?page=` is a
-    /// 404 `{"detail": "Invalid page."}`, as DRF answers.
-    pub async fn page<'db, C, S>(
-        &self,
-        db: &'db C,
-        select: S,
-        size: PageSize,
-    ) -> Result<Page<<S::Selector as SelectorTrait>::Item>, ApiError>
-    where
-        C: ConnectionTrait,
-        S: PaginatorTrait<'db, C>,
-    {
-        let page_size = self
-            .get("page_size")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .filter(|n| *n > 0)
-            .map_or(size.default, |n| Ord::min(n, size.max));
-        let paginator = select.paginate(db, page_size);
-        let count = paginator.num_items().await?;
-        let pages = Ord::max(count.div_ceil(page_size), 1);
-        let invalid = || ApiError::not_found_msg("Invalid page.");
-        let page = match self.get("page") {
-            None => 1,
-            Some("last") => pages,
-            Some(raw) => raw
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n >= 1)
-                .ok_or_else(invalid)?,
-        };
-        if page > pages {
-            return Err(invalid());
-        }
-        let results = paginator.fetch_page(page - 1).await?;
-        Ok(Page {
-            count,
-            next: (page < pages).then(|| self.link(Some(page + 1))),
-            previous: (page > 1).then(|| self.link(if page == 2 { None } else { Some(page - 1) })),
-            results,
-        })
-    }
-
-    fn link(&self, page: Option<u64>) -> String {
+    /// The absolute address of this list with `?page=` set to `page` (or
+    /// removed), every other parameter kept: a page's `next` and `previous`.
+    pub fn link(&self, page: Option<u64>) -> String {
         let mut serializer = form_urlencoded::Serializer::new(String::new());
         for (k, v) in self.params.iter().filter(|(k, _)| k != "page") {
             serializer.append_pair(k, v);
@@ -308,6 +266,26 @@ impl ListQuery {
         } else {
             format!("{}?{query}", self.base)
         }
+    }
+}
+
+impl<P: Paging> ListQuery<P> {
+    /// The requested page of `select`, read, fetched and rendered in style
+    /// `P`: for DRF, a malformed or out-of-range `?page=` is a 404 `{"detail":
+    /// "Invalid page."}`.
+    pub async fn page<'db, C, S>(
+        &self,
+        db: &'db C,
+        select: S,
+        size: PageSize,
+    ) -> Result<P::Page<<S::Selector as SelectorTrait>::Item>, ApiError>
+    where
+        C: ConnectionTrait,
+        S: PaginatorTrait<'db, C>,
+    {
+        let request = P::request(self, size)?;
+        let page = request.fetch(db, select).await?.ok_or_else(P::past_end)?;
+        Ok(P::render(self, page))
     }
 }
 
@@ -328,9 +306,26 @@ mod tests {
 
     #[test]
     fn links_keep_other_parameters_and_drop_page_one() {
-        let q = ListQuery::from_pairs("http://h/api/x/", &[("search", "a b"), ("page", "3")]);
+        let q: ListQuery =
+            ListQuery::from_pairs("http://h/api/x/", &[("search", "a b"), ("page", "3")]);
         assert_eq!(q.link(Some(4)), "http://h/api/x/?search=a+b&page=4");
         assert_eq!(q.link(None), "http://h/api/x/?search=a+b");
         assert_eq!(escape_like("50%_off\\"), "50\\%\\_off\\\\");
+    }
+
+    #[tokio::test]
+    async fn a_list_read_in_another_style_than_the_systems_is_a_server_fault() {
+        let parts = || {
+            let request = axum::http::Request::builder()
+                .uri("/api/x/?page=2")
+                .extension(SystemPaging::of::<Axis>())
+                .body(())
+                .unwrap();
+            request.into_parts().0
+        };
+        let axis = ListQuery::<Axis>::from_request_parts(&mut parts(), &()).await;
+        assert_eq!(axis.unwrap().link(None), "http://localhost/api/x/");
+        let drf = ListQuery::<Drf>::from_request_parts(&mut parts(), &()).await;
+        assert_eq!(drf.unwrap_err().status(), 500);
     }
 }

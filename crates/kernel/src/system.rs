@@ -20,6 +20,7 @@ use crate::config::{SettingError, Settings, SystemDefaults};
 use crate::error::Envelope;
 use crate::events::Hub;
 use crate::jwt::Jwt;
+use crate::listing::{Paging, SystemPaging};
 use crate::lockout::LoginGuard;
 use crate::mail::Mailer;
 use crate::password::Hasher;
@@ -105,6 +106,12 @@ pub trait System: Send + Sync + 'static {
     type Config: Send + 'static;
     /// What its handlers reach: the [`Kernel`] plus its own parts.
     type State: HasKernel + Clone + Sync + 'static;
+    /// How its lists read `?page=` and answer a page ([`crate::listing::Drf`]
+    /// for DRF's `{count, next, previous, results}`). Handlers take
+    /// [`ListOf<Self>`](crate::listing::ListOf) and answer
+    /// [`PageOf<Self, T>`](crate::listing::PageOf). Associated types
+    /// cannot default, so DRF systems say `type Paging = listing::Drf;`.
+    type Paging: Paging;
 
     fn defaults() -> SystemDefaults;
 
@@ -210,12 +217,12 @@ pub async fn migrate<S: System>(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 /// The system's OpenAPI 3.1 document.
 pub fn openapi<S: System>() -> OpenApi {
-    crate::docs::finish(S::api().1)
+    crate::docs::finish_for::<S::Paging>(S::api().1)
 }
 
-/// The whole HTTP application: documented routes and aliases, throttling,
-/// the documents, the system's own layers, then the kernel's standard stack
-/// (see [`crate::http::wrap`]).
+/// The whole HTTP application: documented routes and aliases (told the
+/// system's paging style), throttling, the documents, the system's own
+/// layers, then the kernel's standard stack (see [`crate::http::wrap`]).
 pub fn app<S: System>(state: S::State) -> Router {
     let (api, openapi) = S::api();
     let kernel = state.kernel().clone();
@@ -232,12 +239,16 @@ pub fn app<S: System>(state: S::State) -> Router {
     let router = api
         .merge(S::aliases())
         .with_state(state.clone())
+        .layer(axum::Extension(SystemPaging::of::<S::Paging>()))
         .layer(axum::middleware::from_fn_with_state(
             throttle,
             crate::throttle::middleware,
         ))
         .layer(axum::middleware::from_fn_with_state(state, resolve_db::<S>))
-        .merge(crate::docs::router(crate::docs::finish(openapi), S::TITLE));
+        .merge(crate::docs::router(
+            crate::docs::finish_for::<S::Paging>(openapi),
+            S::TITLE,
+        ));
     crate::http::wrap(router, &settings, S::envelope(), S::layers)
 }
 

@@ -189,6 +189,7 @@ impl System for Pss {
 
     type Config = Config;
     type State = AppState;
+    type Paging = kernel::listing::Drf;
 
     /// Access tokens for 15 minutes and refresh tokens for 7 days (the
     /// spec); throttles as the original configured them: 10/minute

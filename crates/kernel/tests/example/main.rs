@@ -87,18 +87,13 @@ db_test!(a_new_system_needs_only_its_own_code, |backend| {
     let id = r.json["id"].as_i64().unwrap();
     assert_eq!(audit_rows(&app).await, 1, "one audit row per write");
 
-    // Pages in DRF's envelope; only the caller's rows.
+    // Pages in the system's style (axis's); only the caller's rows.
     let r = app.get("/api/projects/").bearer(&ada).send().await;
     r.assert_status(200);
-    assert_eq!(r.json["count"], 1);
-    assert_eq!(r.json["results"][0]["name"], "Roof");
+    assert_eq!(r.json["pagination"]["total"], 1);
+    assert_eq!(r.json["data"][0]["name"], "Roof");
     let r = app.get("/api/projects/").bearer(&bob).send().await;
-    assert_eq!(r.json["count"], 0);
-    app.get("/api/projects/?page=2")
-        .bearer(&ada)
-        .send()
-        .await
-        .assert_status(404);
+    assert_eq!(r.json["pagination"]["total"], 0);
 
     // Another's row, an unknown or malformed id: 404, nothing written.
     for path in [
@@ -119,6 +114,133 @@ db_test!(a_new_system_needs_only_its_own_code, |backend| {
     assert_eq!(r.json["done"], true);
     assert_eq!(audit_rows(&app).await, 2);
 });
+
+db_test!(lists_page_in_the_systems_style, |backend| {
+    let app = TestApp::<Example>::start(backend, &[]).await;
+    let (ada, _) = account(&app, "ada@example.org").await;
+    let (bob, _) = account(&app, "bob@example.org").await;
+    let mut ids = Vec::new();
+    for name in ["a", "b", "c", "d", "e"] {
+        let r = app
+            .post("/api/projects/")
+            .bearer(&ada)
+            .json(&json!({"name": name}))
+            .send()
+            .await;
+        r.assert_status(201);
+        ids.push(r.json["id"].clone());
+    }
+    let list = "http://localhost/api/projects/";
+    let page = |query: &'static str| {
+        let request = app.get(&format!("/api/projects/{query}")).bearer(&ada);
+        async move {
+            let r = request.send().await;
+            r.assert_status(200);
+            assert_eq!(r.json["results"], r.json["data"], "the original's keys too");
+            r.json
+        }
+    };
+    let ids_of = |json: &serde_json::Value| -> Vec<serde_json::Value> {
+        let rows = json["data"].as_array().unwrap();
+        rows.iter().map(|row| row["id"].clone()).collect()
+    };
+
+    // First, middle and last pages of two; past the end serves the last.
+    let first = page("?limit=2").await;
+    assert_eq!(
+        first["pagination"],
+        json!({"total": 5, "pages": 3, "page": 1, "limit": 2})
+    );
+    assert_eq!(ids_of(&first), ids[0..2]);
+    assert_eq!(first["next"], format!("{list}?limit=2&page=2"));
+    assert_eq!(first["previous"], json!(null));
+    let middle = page("?limit=2&page=2").await;
+    assert_eq!(ids_of(&middle), ids[2..4]);
+    assert_eq!(
+        (
+            &middle["count"],
+            &middle["page"],
+            &middle["page_size"],
+            &middle["total_pages"]
+        ),
+        (&json!(5), &json!(2), &json!(2), &json!(3))
+    );
+    assert_eq!(middle["next"], format!("{list}?limit=2&page=3"));
+    assert_eq!(middle["previous"], format!("{list}?limit=2&page=1"));
+    let last = page("?page=3&page_size=2").await;
+    assert_eq!(ids_of(&last), ids[4..]);
+    assert_eq!(last["next"], json!(null));
+    let beyond = page("?limit=2&page=9").await;
+    assert_eq!(beyond["pagination"]["page"], 3);
+    assert_eq!(ids_of(&beyond), ids[4..]);
+
+    // The resource's size: 10 by default, at most 100.
+    let all = page("").await;
+    assert_eq!(
+        all["pagination"],
+        json!({"total": 5, "pages": 1, "page": 1, "limit": 10})
+    );
+    assert_eq!(page("?limit=500").await["page_size"], 100);
+    let r = app.get("/api/projects/?page=4").bearer(&bob).send().await;
+    assert_eq!(
+        r.json["pagination"],
+        json!({"total": 0, "pages": 1, "page": 1, "limit": 10})
+    );
+
+    // Anything but a positive integer is a 400 naming the parameter.
+    for (query, message) in [
+        ("page=abc", "page must be a valid integer, got: abc"),
+        ("page=0", "page must be a valid integer, got: 0"),
+        ("limit=-1", "limit must be a valid integer, got: -1"),
+        (
+            "page_size=2.5",
+            "page_size must be a valid integer, got: 2.5",
+        ),
+    ] {
+        let r = app
+            .get(&format!("/api/projects/?{query}"))
+            .bearer(&ada)
+            .send()
+            .await;
+        r.assert_status(400);
+        assert_eq!(r.json["error"]["message"], message);
+    }
+});
+
+#[test]
+fn the_document_tells_the_systems_paging() {
+    let document = kernel::system::openapi::<Example>();
+    let problems = kernel::docs::lint_for::<kernel::listing::Axis>(&document);
+    assert_eq!(problems, Vec::<String>::new());
+    let json = serde_json::to_value(&document).unwrap();
+    let list = &json["paths"]["/api/projects/"]["get"];
+    let page = &list["parameters"][0];
+    assert_eq!(page["name"], "page");
+    assert!(
+        page["description"]
+            .as_str()
+            .unwrap()
+            .contains("past the end serves the last page")
+    );
+    assert!(
+        list["responses"]["400"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("Invalid page parameter")
+    );
+    assert!(list["responses"].get("404").is_none(), "no page is a 404");
+    let body = &list["responses"]["200"]["content"]["application/json"]["schema"]["$ref"];
+    let name = body.as_str().unwrap().rsplit('/').next().unwrap();
+    let schema = &json["components"]["schemas"][name];
+    for key in ["data", "pagination", "results", "next", "previous"] {
+        assert!(schema["properties"].get(key).is_some(), "{key}");
+    }
+    assert_eq!(
+        kernel::docs::lint(&document),
+        vec!["GET /api/projects/: a list must list 400 and 404"],
+        "DRF's rules are not axis's"
+    );
+}
 
 db_test!(errors_render_in_the_systems_envelope, |backend| {
     let app = TestApp::<Example>::start(backend, &[]).await;

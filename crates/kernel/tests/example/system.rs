@@ -1,7 +1,8 @@
 //! `example`: a whole campus system on the kernel — accounts that sign in,
 //! two resources (projects, and the tasks of a project), a migration, audit
-//! rows, an error envelope of its own — with nothing copied from another
-//! system. `docs/ARCHITECTURE.md` walks through it.
+//! rows, an error envelope and a paging style (axis's) other than DRF's —
+//! with nothing copied from another system. `docs/ARCHITECTURE.md` walks
+//! through it.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,8 +12,8 @@ use kernel::config::{SettingError, Settings, SystemDefaults};
 use kernel::extract::ClientIp;
 use kernel::identity::{Account, Identity};
 use kernel::system::NewSuperuser;
-use kernel::{ApiError, ApiResult, Checker, Current, Field, HasKernel, IntId, Json, Kernel, Page};
-use kernel::{ListQuery, PageSize, Scoped, System};
+use kernel::{ApiError, ApiResult, Checker, Current, Field, HasKernel, IntId, Json, Kernel};
+use kernel::{PageSize, Scoped, System};
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, Condition, DatabaseConnection, QueryOrder};
 use sea_orm_migration::prelude::*;
@@ -190,15 +191,23 @@ async fn sign_in(
     ))
 }
 
+type ListQuery = kernel::listing::ListOf<Example>;
+type Page<T> = kernel::listing::PageOf<Example, T>;
+
 /// The caller's projects, a page at a time.
-#[utoipa::path(get, path = "/api/projects/", responses((status = 200, body = Page<project::Model>)))]
+#[utoipa::path(get, path = "/api/projects/", params(("page" = Option<u64>, Query), ("limit" = Option<u64>, Query)),
+    responses((status = 200, body = Page<project::Model>)))]
 async fn list_projects(
     Db(db): Db,
     Current(me): Current<account::Model>,
     list: ListQuery,
 ) -> ApiResult<Json<Page<project::Model>>> {
     let query = project::Entity::visible(&me).order_by_asc(project::Column::Id);
-    Ok(Json(list.page(&db, query, PageSize::DEFAULT).await?))
+    let size = PageSize {
+        default: 10,
+        max: 100,
+    };
+    Ok(Json(list.page(&db, query, size).await?))
 }
 
 #[derive(Default, Deserialize, utoipa::ToSchema)]
@@ -272,6 +281,7 @@ impl System for Example {
     const TITLE: &'static str = "Example API";
     type Config = ();
     type State = AppState;
+    type Paging = kernel::listing::Axis;
 
     fn defaults() -> SystemDefaults {
         SystemDefaults::base(Self::NAME)
