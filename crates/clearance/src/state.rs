@@ -2,7 +2,7 @@
 //! hashing, lockout, mail, jobs, storage, live events) and clearance's own
 //! parts.
 
-use kernel::{HasKernel, Kernel};
+use kernel::Kernel;
 use serde_json::{Map, Value, json};
 
 use crate::entities::user;
@@ -16,18 +16,7 @@ pub struct AppState {
     pub graduation_fee: kernel::Money,
 }
 
-impl std::ops::Deref for AppState {
-    type Target = Kernel;
-    fn deref(&self) -> &Kernel {
-        &self.kernel
-    }
-}
-
-impl HasKernel for AppState {
-    fn kernel(&self) -> &Kernel {
-        &self.kernel
-    }
-}
+kernel::has_kernel!(AppState.kernel);
 
 impl kernel::identity::Identity for AppState {
     type Account = user::Model;

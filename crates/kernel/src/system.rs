@@ -90,6 +90,31 @@ pub trait HasKernel: Send {
     fn kernel(&self) -> &Kernel;
 }
 
+/// Declares that a system's state holds the [`Kernel`] in `field`: it
+/// implements [`HasKernel`] and derefs to the kernel (so `state.jwt`,
+/// `state.settings` read naturally).
+///
+/// ```ignore
+/// kernel::has_kernel!(AppState.kernel);
+/// ```
+#[macro_export]
+macro_rules! has_kernel {
+    ($state:ident . $field:tt) => {
+        impl ::std::ops::Deref for $state {
+            type Target = $crate::Kernel;
+            fn deref(&self) -> &$crate::Kernel {
+                &self.$field
+            }
+        }
+
+        impl $crate::HasKernel for $state {
+            fn kernel(&self) -> &$crate::Kernel {
+                &self.$field
+            }
+        }
+    };
+}
+
 type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// One campus system. Implemented once per system crate on a unit type

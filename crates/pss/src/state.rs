@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use kernel::crypto::KeyRing;
 use kernel::jwt::{Claims, TokenType};
-use kernel::{ApiResult, HasKernel, Kernel};
+use kernel::{ApiResult, Kernel};
 
 use crate::entities::user;
 
@@ -25,18 +25,7 @@ pub struct AppState {
     pub retention: Option<chrono::TimeDelta>,
 }
 
-impl std::ops::Deref for AppState {
-    type Target = Kernel;
-    fn deref(&self) -> &Kernel {
-        &self.kernel
-    }
-}
-
-impl HasKernel for AppState {
-    fn kernel(&self) -> &Kernel {
-        &self.kernel
-    }
-}
+kernel::has_kernel!(AppState.kernel);
 
 /// Tokens carry only SimpleJWT's claims, the token epoch and the session id
 /// (`sid`): no personal data.

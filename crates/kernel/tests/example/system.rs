@@ -101,11 +101,7 @@ pub struct AppState(pub Kernel, pub Tenants);
 pub type Tenants =
     std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, DatabaseConnection>>>;
 
-impl HasKernel for AppState {
-    fn kernel(&self) -> &Kernel {
-        &self.0
-    }
-}
+kernel::has_kernel!(AppState.0);
 
 impl Identity for AppState {
     type Account = account::Model;
