@@ -145,6 +145,9 @@ pub struct Settings {
     /// `CAMPUS_REDIS_URL`: when set, state shared across nodes (login
     /// lockout) lives in this Redis.
     pub redis_url: Option<String>,
+    /// How long clients may take to send a request
+    /// (`CAMPUS_HEADER_READ_TIMEOUT`, `CAMPUS_REQUEST_BODY_TIMEOUT`).
+    pub serve: crate::serve::ServeSettings,
 }
 
 /// A setting that could not be used; its `Display` is the one line printed at start-up.
@@ -309,6 +312,7 @@ impl Settings {
                 }
                 None => None,
             },
+            serve: crate::serve::ServeSettings::from_lookup(&lookup)?,
         })
     }
 }

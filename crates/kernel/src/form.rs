@@ -55,25 +55,37 @@ pub const NO_NUL: &str = "Null characters are not allowed.";
 /// Every method returns `Some(value)` when the field is to be set and `None`
 /// when it is not (absent under PATCH, or invalid, in which case an error was
 /// recorded). For a full write (create, PUT) an absent required field is an
-/// error, so after `finish()?` every required field is `Some`.
+/// error, so after `finish()?` every required field is `Some`. An absent
+/// optional field is null (or its default) on a create and left as it is on
+/// an update, PUT included, as DRF skips it.
 #[derive(Debug, Default)]
 pub struct Checker {
     errors: FieldErrors,
     partial: bool,
+    update: bool,
 }
 
 impl Checker {
-    /// For a create or PUT: required fields must be present.
+    /// For a create: required fields must be present; absent optional ones
+    /// are null or their default.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// For a PATCH: absent fields are left as they are.
+    /// For an update: a PATCH (`partial`) leaves every absent field as it
+    /// is; a PUT requires the required fields and leaves absent optional
+    /// ones as they are.
     pub fn partial(partial: bool) -> Self {
         Self {
             errors: FieldErrors::new(),
             partial,
+            update: true,
         }
+    }
+
+    /// Whether an absent optional field is left as it is.
+    fn keeps_absent(&self) -> bool {
+        self.partial || self.update
     }
 
     pub fn error(&mut self, field: &str, message: impl Into<String>) {
@@ -107,7 +119,7 @@ impl Checker {
     /// An optional, nullable value: `Some(None)` clears it.
     pub fn nullable<T>(&mut self, field: Field<T>) -> Option<Option<T>> {
         match field {
-            Field::Absent if self.partial => None,
+            Field::Absent if self.keeps_absent() => None,
             Field::Absent | Field::Null => Some(None),
             Field::Value(v) => Some(Some(v)),
         }
@@ -145,7 +157,7 @@ impl Checker {
     /// Free text that may be blank (never null).
     pub fn blank_text(&mut self, name: &str, field: Field<String>, max: usize) -> Option<String> {
         let value = match field {
-            Field::Absent if self.partial => return None,
+            Field::Absent if self.keeps_absent() => return None,
             Field::Absent => String::new(),
             other => self.value(name, other)?.trim().to_owned(),
         };
@@ -220,7 +232,7 @@ impl Checker {
     /// A boolean; absent means `default` on a full write.
     pub fn boolean(&mut self, name: &str, field: Field<bool>, default: bool) -> Option<bool> {
         match field {
-            Field::Absent if self.partial => None,
+            Field::Absent if self.keeps_absent() => None,
             Field::Absent => Some(default),
             other => self.value(name, other),
         }
@@ -507,6 +519,13 @@ mod tests {
         let mut full = Checker::new();
         assert_eq!(full.optional_text("b", Field::Absent, 10), Some(None));
         assert_eq!(full.boolean("c", Field::Absent, true), Some(true));
+        // A PUT requires what is required and keeps absent optional fields.
+        let mut put = Checker::partial(false);
+        assert_eq!(put.optional_text("b", Field::Absent, 10), None);
+        assert_eq!(put.boolean("c", Field::Absent, true), None);
+        assert_eq!(put.blank_text("d", Field::Absent, 10), None);
+        assert_eq!(put.text("a", Field::Absent, 10), None);
+        assert!(put.has_error("a"));
     }
 
     #[test]

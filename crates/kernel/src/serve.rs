@@ -50,11 +50,6 @@ impl Default for ServeSettings {
 }
 
 impl ServeSettings {
-    /// Reads the settings from the environment.
-    pub fn from_env() -> Result<Self, SettingError> {
-        Self::from_lookup(&|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
-    }
-
     /// Reads the settings through `lookup`, falling back to the defaults.
     pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, SettingError> {
         let defaults = Self::default();
@@ -84,10 +79,12 @@ impl ServeSettings {
 }
 
 /// Serves `router` on `listener` until Ctrl-C or SIGTERM, letting requests in
-/// flight finish, with the timeouts of the environment (see [`ServeSettings`]).
-pub async fn serve(router: Router, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    let settings = ServeSettings::from_env()
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+/// flight finish, with the configured timeouts (see [`ServeSettings`]).
+pub async fn serve(
+    router: Router,
+    listener: tokio::net::TcpListener,
+    settings: ServeSettings,
+) -> std::io::Result<()> {
     raise_open_file_limit();
     serve_with(router, listener, settings, shutdown_signal()).await
 }

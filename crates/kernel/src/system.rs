@@ -387,7 +387,8 @@ pub async fn run<S: System>(command: Command) -> anyhow::Result<()> {
                     "No administrator yet: create one with\n  cargo run --release -- createsuperuser {name} --email admin@example.org --password '<a strong password>'"
                 );
             }
-            crate::serve::serve(app::<S>(state), listener).await?;
+            let timeouts = state.kernel().settings.serve;
+            crate::serve::serve(app::<S>(state), listener, timeouts).await?;
         }
     }
     Ok(())

@@ -482,6 +482,24 @@ db_test!(profile_edits_only_name_and_admission_number, |app| {
     let r = app
         .put("/api/auth/profile/")
         .bearer(&access)
+        .json(&json!({"full_name": "G N", "admission_number": "ADM-9"}))
+        .send()
+        .await;
+    r.assert_status(200);
+    // A PUT leaves an omitted optional field as it is (DRF skips it)...
+    let r = app
+        .put("/api/auth/profile/")
+        .bearer(&access)
+        .json(&json!({"full_name": "Grace N"}))
+        .send()
+        .await;
+    r.assert_status(200);
+    assert_eq!(r.json["full_name"], "Grace N");
+    assert_eq!(r.json["admission_number"], "ADM-9");
+    // ... and null clears it.
+    let r = app
+        .put("/api/auth/profile/")
+        .bearer(&access)
         .json(&json!({"full_name": "G N", "admission_number": null}))
         .send()
         .await;
