@@ -527,7 +527,7 @@ pub async fn approval_statistics(
     responses((status = 200, body = ApprovalOut), (status = 401), (status = 403), (status = 404)))]
 pub async fn retrieve_approval(
     Db(db): Db,
-    kernel::Current(me): CurrentUser,
+    Approver(me): Approver,
     Id(id): Id,
 ) -> ApiResult<Json<ApprovalOut>> {
     let row = approval::Entity::find_visible(&db, &me, id).await?;
@@ -985,27 +985,22 @@ pub async fn approval_evidence(
     kernel::Current(me): CurrentUser,
     Id(id): Id,
 ) -> ApiResult<Response> {
-    let row = approval::Entity::find_by_id(id)
-        .one(&db)
-        .await?
-        .ok_or_else(not_found)?;
-    let allowed = match me.role {
-        Role::Admin => true,
-        Role::DepartmentStaff => me.department_id == Some(row.department_id),
+    // Those who see the approval (its office, administrators) and the
+    // student whose request it is (who sees the request).
+    let row = match me.role {
         Role::Student => {
-            let owner = clearance::Entity::find_by_id(row.clearance_request_id)
-                .find_also_related(student::Entity)
+            let row = approval::Entity::find_by_id(id)
                 .one(&db)
                 .await?
-                .and_then(|(_, s)| s)
-                .map(|s| s.user_id);
-            owner == Some(me.id)
+                .ok_or_else(not_found)?;
+            clearance::Entity::find_visible(&db, &me, row.clearance_request_id)
+                .await
+                .map_err(|_| not_found())?;
+            row
         }
+        Role::Admin | Role::DepartmentStaff => approval::Entity::find_visible(&db, &me, id).await?,
     };
-    let name = row
-        .evidence_file
-        .filter(|_| allowed)
-        .ok_or_else(not_found)?;
+    let name = row.evidence_file.ok_or_else(not_found)?;
     let kind = FileKind::from_extension(&name).ok_or_else(not_found)?;
     let bytes = state.storage.read(&name).await.map_err(|_| not_found())?;
     Ok(kernel::upload::attachment(

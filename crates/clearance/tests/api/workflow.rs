@@ -427,6 +427,17 @@ db_test!(only_the_office_or_an_admin_decides, |app| {
         .send()
         .await
         .assert_status(404);
+    // Students are refused by the gate, their own request's approval too.
+    let r = app
+        .get(&format!("/api/approvals/{a_lib}/"))
+        .bearer(&student.access)
+        .send()
+        .await;
+    r.assert_status(403);
+    assert_eq!(
+        r.json["detail"],
+        "You do not have permission to approve this clearance."
+    );
     app.get("/api/approvals/")
         .bearer(&student.access)
         .send()
