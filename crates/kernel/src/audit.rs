@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 /// Keys whose values never reach an audit row or a log.
-fn is_secret(key: &str) -> bool {
+pub fn is_secret(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     [
         "password",

@@ -186,6 +186,7 @@ impl System for Pss {
     const NAME: &'static str = NAME;
     const ABOUT: &'static str = "Personal Support System for students with disabilities.";
     const TITLE: &'static str = "PSS Backend API";
+    const AUDIT_TABLE: Option<&'static str> = Some(kernel::audit_log::TABLE);
 
     type Config = Config;
     type State = AppState;

@@ -179,7 +179,7 @@ async fn sign_in(
 }
 
 /// The caller's projects, a page at a time.
-#[utoipa::path(get, path = "/api/projects/", responses((status = 200, body = Page<project::Model>)))]
+#[utoipa::path(get, path = "/api/projects/", security(("jwt" = [])), responses((status = 200, body = Page<project::Model>)))]
 async fn list_projects(
     State(state): State<AppState>,
     Current(me): Current<account::Model>,
@@ -202,7 +202,7 @@ pub struct ProjectIn {
 }
 
 /// Create a project of the caller's; audited in the same transaction.
-#[utoipa::path(post, path = "/api/projects/", request_body = ProjectIn, responses((status = 201, body = project::Model)))]
+#[utoipa::path(post, path = "/api/projects/", security(("jwt" = [])), request_body = ProjectIn, responses((status = 201, body = project::Model)))]
 async fn create_project(
     State(state): State<AppState>,
     Current(me): Current<account::Model>,
@@ -235,7 +235,7 @@ async fn create_project(
 }
 
 /// Mark one of the caller's projects done; another's answers 404.
-#[utoipa::path(post, path = "/api/projects/{id}/done/", params(("id" = i64, Path)), responses((status = 200, body = project::Model)))]
+#[utoipa::path(post, path = "/api/projects/{id}/done/", security(("jwt" = [])), params(("id" = i64, Path)), responses((status = 200, body = project::Model)))]
 async fn finish_project(
     State(state): State<AppState>,
     Current(me): Current<account::Model>,
@@ -296,6 +296,7 @@ impl System for Example {
     const NAME: &'static str = "example";
     const ABOUT: &'static str = "The smallest whole system.";
     const TITLE: &'static str = "Example API";
+    const AUDIT_TABLE: Option<&'static str> = Some(kernel::audit_log::TABLE);
     type Config = ();
     type State = AppState;
 
