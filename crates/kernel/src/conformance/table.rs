@@ -1,10 +1,11 @@
 //! A system's conformance table: one [`Call`] per write operation of its
 //! document (and the reads worth pinning), run in order against the real
-//! router. Each call must answer its status; a write must leave exactly one
-//! row in the system's audit table (`System::AUDIT_TABLE`) and no secret
-//! anywhere in it; a success body must match its committed snapshot. Every
-//! write operation of the document must have a call or an exemption with a
-//! reason, so an endpoint added later without one fails the table.
+//! router. Each call must answer its status; a write that succeeds must
+//! leave exactly one row in the system's audit table (`System::AUDIT_TABLE`),
+//! a refused one none, and no secret may reach that table; a success body
+//! must match its committed snapshot. Every write operation of the document
+//! must have a call or an exemption with a reason, so an endpoint added later
+//! without one fails the table.
 //!
 //! A table is data: the fixtures the calls need are made by the test first.
 //!
@@ -251,7 +252,8 @@ impl Table {
                 };
                 let after = audit_count().await;
                 let added = after.unwrap_or(0) - before.unwrap_or(0);
-                let expected = i64::from(call.unaudited.is_none());
+                // A refused write (an expected 4xx) changes nothing to audit.
+                let expected = i64::from(call.unaudited.is_none() && r.status.is_success());
                 if added != expected {
                     failures.push(format!(
                         "{label}: {added} rows added to {table} instead of {expected}"

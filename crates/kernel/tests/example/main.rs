@@ -279,13 +279,21 @@ db_test!(the_table_fails_what_breaks_its_promises, |backend| {
         r#"{"id": "<id>", "owner_id": "<id>", "name": "Walls", "done": false}"#,
     )
     .unwrap();
-    // An audited write declared unaudited, a body unlike its snapshot, and
-    // a write operation of the document left out.
-    let table = Table::new(&snapshots).calls([Call::post("/api/projects/")
-        .by(&ada)
-        .json(json!({"name": "Roof", "password": "Hunter-2-secret"}))
-        .answers(201)
-        .unaudited("wrongly")]);
+    // An audited write declared unaudited, a body unlike its snapshot, a
+    // token that reaches the audit table, and a write operation of the
+    // document left out.
+    let token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
+    let table = Table::new(&snapshots).calls([
+        Call::post("/api/projects/")
+            .by(&ada)
+            .json(json!({"name": "Roof", "password": "Hunter-2-secret"}))
+            .answers(201)
+            .unaudited("wrongly"),
+        Call::post("/api/projects/")
+            .by(&ada)
+            .json(json!({"name": token}))
+            .answers(201),
+    ]);
     let failed = std::panic::AssertUnwindSafe(table.run(&app))
         .catch_unwind()
         .await
@@ -294,6 +302,7 @@ db_test!(the_table_fails_what_breaks_its_promises, |backend| {
     for expected in [
         "POST /api/projects/: 1 rows added to campus_audit_log instead of 0",
         "/name: expected \"Walls\", got \"Roof\"",
+        "POST /api/projects/: campus_audit_log holds a secret the call carried",
         "POST /api/token/: no call in the table",
         "POST /api/projects/{id}/done/: no call in the table",
     ] {
