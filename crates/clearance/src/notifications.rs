@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use chrono::Utc;
 use futures_util::Stream;
+use kernel::extract::ClientIp;
 use kernel::jwt::TokenType;
 use kernel::listing::ListQuery;
 use kernel::{
@@ -27,6 +28,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::audit::{self, Actor};
 use crate::entities::notification;
 use crate::entities::user;
 use crate::notify::{Effects, Note};
@@ -112,6 +114,17 @@ fn own(me: &user::Model) -> sea_orm::Select<notification::Entity> {
 
 fn not_found() -> ApiError {
     ApiError::not_found_msg("No Notification matches the given query.")
+}
+
+/// The audit rows' content type.
+const CONTENT_TYPE: &str = "Notification";
+
+/// What an audit row keeps of a notification.
+fn audit_snapshot(n: &notification::Model) -> serde_json::Value {
+    serde_json::json!({
+        "user": n.user_id, "title": n.title, "notification_type": n.notification_type,
+        "is_read": n.is_read, "read_at": n.read_at,
+    })
 }
 
 /// The caller's notifications, newest first. Filters: `is_read`, `notification_type`.
@@ -201,7 +214,8 @@ pub struct NotificationIn {
     responses((status = 201, body = NotificationOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_notification(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(me): Admin,
+    ClientIp(ip): ClientIp,
     Json(input): Json<NotificationIn>,
 ) -> ApiResult<(StatusCode, Json<NotificationOut>)> {
     let mut c = Checker::new();
@@ -243,6 +257,16 @@ pub async fn create_notification(
         related: related_type.as_deref().zip(related_id),
     };
     let created = effects.notify(&txn, &state, recipient, &note).await?;
+    audit::record(
+        &txn,
+        Actor::user(me.id, ip),
+        "create",
+        CONTENT_TYPE,
+        created.id,
+        &created.title,
+        kernel::audit::created(&audit_snapshot(&created)),
+    )
+    .await?;
     txn.commit().await?;
     effects.publish(&state);
     Ok((StatusCode::CREATED, Json(created.into())))
@@ -274,14 +298,27 @@ pub async fn retrieve_notification(
 pub async fn destroy_notification(
     State(state): State<AppState>,
     kernel::Current(me): CurrentUser,
+    ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
+    let txn = kernel::db::begin_write(&state.db).await?;
     let row = own(&me)
         .filter(notification::Column::Id.eq(id))
-        .one(&state.db)
+        .one(&txn)
         .await?
         .ok_or_else(not_found)?;
-    row.delete(&state.db).await?;
+    audit::record(
+        &txn,
+        Actor::user(me.id, ip),
+        "delete",
+        CONTENT_TYPE,
+        row.id,
+        &row.title,
+        kernel::audit::deleted(&audit_snapshot(&row)),
+    )
+    .await?;
+    row.delete(&txn).await?;
+    txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -291,24 +328,40 @@ pub struct MarkedOut {
     pub notification: NotificationOut,
 }
 
+/// Marks one of the caller's notifications read or unread, with its audit
+/// row; one already so is answered as it is and nothing is written.
 async fn set_read(
     state: &AppState,
     me: &user::Model,
+    ip: Option<std::net::IpAddr>,
     id: Uuid,
     read: bool,
 ) -> ApiResult<NotificationOut> {
+    let txn = kernel::db::begin_write(&state.db).await?;
     let row = own(me)
         .filter(notification::Column::Id.eq(id))
-        .one(&state.db)
+        .one(&txn)
         .await?
         .ok_or_else(not_found)?;
     if row.is_read == read {
         return Ok(row.into());
     }
-    let mut model: notification::ActiveModel = row.into();
+    let mut model: notification::ActiveModel = row.clone().into();
     model.is_read = Set(read);
     model.read_at = Set(read.then(kernel::time::now));
-    Ok(model.update(&state.db).await?.into())
+    let updated = model.update(&txn).await?;
+    audit::record(
+        &txn,
+        Actor::user(me.id, ip),
+        "update",
+        CONTENT_TYPE,
+        updated.id,
+        &updated.title,
+        kernel::audit::diff(&audit_snapshot(&row), &audit_snapshot(&updated)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated.into())
 }
 
 /// Mark one of the caller's notifications read.
@@ -317,9 +370,10 @@ async fn set_read(
 pub async fn mark_read(
     State(state): State<AppState>,
     kernel::Current(me): CurrentUser,
+    ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<Json<MarkedOut>> {
-    let notification = set_read(&state, &me, id, true).await?;
+    let notification = set_read(&state, &me, ip, id, true).await?;
     Ok(Json(MarkedOut {
         message: "Notification marked as read".into(),
         notification,
@@ -332,9 +386,10 @@ pub async fn mark_read(
 pub async fn mark_read_post(
     state: State<AppState>,
     me: CurrentUser,
+    ip: ClientIp,
     id: Id,
 ) -> ApiResult<Json<MarkedOut>> {
-    mark_read(state, me, id).await
+    mark_read(state, me, ip, id).await
 }
 
 /// Mark one of the caller's notifications unread again.
@@ -343,9 +398,10 @@ pub async fn mark_read_post(
 pub async fn mark_unread(
     State(state): State<AppState>,
     kernel::Current(me): CurrentUser,
+    ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<Json<MarkedOut>> {
-    let notification = set_read(&state, &me, id, false).await?;
+    let notification = set_read(&state, &me, ip, id, false).await?;
     Ok(Json(MarkedOut {
         message: "Notification marked as unread".into(),
         notification,
@@ -358,7 +414,9 @@ pub async fn mark_unread(
 pub async fn mark_all_read(
     State(state): State<AppState>,
     kernel::Current(me): CurrentUser,
+    ClientIp(ip): ClientIp,
 ) -> ApiResult<Json<MessageOut>> {
+    let txn = kernel::db::begin_write(&state.db).await?;
     let result = notification::Entity::update_many()
         .col_expr(notification::Column::IsRead, Expr::value(true))
         .col_expr(
@@ -367,12 +425,25 @@ pub async fn mark_all_read(
         )
         .filter(notification::Column::UserId.eq(me.id))
         .filter(notification::Column::IsRead.eq(false))
-        .exec(&state.db)
+        .exec(&txn)
         .await?;
-    Ok(MessageOut::new(format!(
-        "{} notification(s) marked as read",
-        result.rows_affected
-    )))
+    let message = format!("{} notification(s) marked as read", result.rows_affected);
+    // One row for the whole change, about the account whose notifications
+    // they are; nothing changed, nothing to record.
+    if result.rows_affected > 0 {
+        audit::record(
+            &txn,
+            Actor::user(me.id, ip),
+            "update",
+            CONTENT_TYPE,
+            me.id,
+            &format!("{message} for {}", me.email),
+            serde_json::json!({"is_read": [false, true]}),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(MessageOut::new(message))
 }
 
 /// Delete all the caller's read notifications.
@@ -381,16 +452,31 @@ pub async fn mark_all_read(
 pub async fn delete_all_read(
     State(state): State<AppState>,
     kernel::Current(me): CurrentUser,
+    ClientIp(ip): ClientIp,
 ) -> ApiResult<Json<MessageOut>> {
+    let txn = kernel::db::begin_write(&state.db).await?;
     let result = notification::Entity::delete_many()
         .filter(notification::Column::UserId.eq(me.id))
         .filter(notification::Column::IsRead.eq(true))
-        .exec(&state.db)
+        .exec(&txn)
         .await?;
-    Ok(MessageOut::new(format!(
-        "{} read notification(s) deleted",
-        result.rows_affected
-    )))
+    let message = format!("{} read notification(s) deleted", result.rows_affected);
+    if result.rows_affected > 0 {
+        audit::record(
+            &txn,
+            Actor::user(me.id, ip),
+            "delete",
+            CONTENT_TYPE,
+            me.id,
+            &format!("{message} for {}", me.email),
+            kernel::audit::deleted(
+                &serde_json::json!({"read_notifications": result.rows_affected}),
+            ),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(MessageOut::new(message))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
