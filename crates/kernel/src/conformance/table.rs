@@ -27,7 +27,7 @@ use std::path::PathBuf;
 use axum::http::Method;
 use serde_json::Value;
 
-use super::snapshot::{compare, file_stem, normalise};
+use super::snapshot::{compare, file_stem, is_jwt, normalise};
 use super::{document, is_write, operation_of, operations, report};
 use crate::system::System;
 use crate::testing::{TestApp, TestResponse};
@@ -157,11 +157,8 @@ pub struct Table {
 /// Tokens anywhere.
 fn secrets(value: &Value, key: &str, into: &mut Vec<String>) {
     match value {
-        Value::String(s) if s.len() >= 6 => {
-            if crate::audit::is_secret(key) || (s.starts_with("eyJ") && s.matches('.').count() == 2)
-            {
-                into.push(s.clone());
-            }
+        Value::String(s) if s.len() >= 6 && (crate::audit::is_secret(key) || is_jwt(s)) => {
+            into.push(s.clone());
         }
         Value::Array(items) => items.iter().for_each(|v| secrets(v, key, into)),
         Value::Object(members) => members.iter().for_each(|(k, v)| secrets(v, k, into)),
