@@ -77,6 +77,8 @@ impl System for Clearance {
     const NAME: &'static str = "clearance";
     const ABOUT: &'static str = "MksU graduation clearance.";
     const TITLE: &'static str = "MksU Clearance System API";
+    const AUDIT_TABLE: Option<&'static str> =
+        Some(<audit::AuditLogs as kernel::audit::AuditSink>::TABLE);
 
     type Config = Config;
     type State = AppState;

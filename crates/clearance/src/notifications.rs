@@ -2,6 +2,7 @@
 //! live Server-Sent Events stream of new ones.
 
 use kernel::Db;
+use kernel::audit::Action;
 use std::collections::HashSet;
 use std::convert::Infallible;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use axum::http::request::Parts;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use chrono::Utc;
 use futures_util::Stream;
+use kernel::extract::ClientIp;
 use kernel::jwt::TokenType;
 use kernel::listing::ListQuery;
 use kernel::{
@@ -28,6 +30,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
+use crate::audit::{self, Actor};
 use crate::entities::notification;
 use crate::entities::user;
 use crate::notify::{Effects, Note};
@@ -113,6 +116,17 @@ fn own(me: &user::Model) -> sea_orm::Select<notification::Entity> {
 
 fn not_found() -> ApiError {
     ApiError::not_found_msg("No Notification matches the given query.")
+}
+
+/// The audit rows' content type.
+const CONTENT_TYPE: &str = "Notification";
+
+/// What an audit row keeps of a notification.
+fn audit_snapshot(n: &notification::Model) -> serde_json::Value {
+    serde_json::json!({
+        "user": n.user_id, "title": n.title, "notification_type": n.notification_type,
+        "is_read": n.is_read, "read_at": n.read_at,
+    })
 }
 
 /// The caller's notifications, newest first. Filters: `is_read`, `notification_type`.
@@ -203,7 +217,8 @@ pub struct NotificationIn {
 pub async fn create_notification(
     State(state): State<AppState>,
     Db(db): Db,
-    _admin: Admin,
+    Admin(me): Admin,
+    ClientIp(ip): ClientIp,
     Json(input): Json<NotificationIn>,
 ) -> ApiResult<(StatusCode, Json<NotificationOut>)> {
     let mut c = Checker::new();
@@ -245,6 +260,16 @@ pub async fn create_notification(
         related: related_type.as_deref().zip(related_id),
     };
     let created = effects.notify(&txn, &state, recipient, &note).await?;
+    audit::record(
+        &txn,
+        Actor::user(me.id, ip),
+        Action::CREATE,
+        CONTENT_TYPE,
+        created.id,
+        &created.title,
+        kernel::audit::created(&audit_snapshot(&created)),
+    )
+    .await?;
     txn.commit().await?;
     effects.publish(&state);
     Ok((StatusCode::CREATED, Json(created.into())))
@@ -276,14 +301,27 @@ pub async fn retrieve_notification(
 pub async fn destroy_notification(
     Db(db): Db,
     kernel::Current(me): CurrentUser,
+    ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<StatusCode> {
+    let txn = kernel::db::begin_write(&db).await?;
     let row = own(&me)
         .filter(notification::Column::Id.eq(id))
-        .one(&db)
+        .one(&txn)
         .await?
         .ok_or_else(not_found)?;
-    row.delete(&db).await?;
+    audit::record(
+        &txn,
+        Actor::user(me.id, ip),
+        Action::DELETE,
+        CONTENT_TYPE,
+        row.id,
+        &row.title,
+        kernel::audit::deleted(&audit_snapshot(&row)),
+    )
+    .await?;
+    row.delete(&txn).await?;
+    txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -293,24 +331,40 @@ pub struct MarkedOut {
     pub notification: NotificationOut,
 }
 
+/// Marks one of the caller's notifications read or unread, with its audit
+/// row; one already so is answered as it is and nothing is written.
 async fn set_read(
     db: &sea_orm::DatabaseConnection,
     me: &user::Model,
+    ip: Option<std::net::IpAddr>,
     id: Uuid,
     read: bool,
 ) -> ApiResult<NotificationOut> {
+    let txn = kernel::db::begin_write(db).await?;
     let row = own(me)
         .filter(notification::Column::Id.eq(id))
-        .one(db)
+        .one(&txn)
         .await?
         .ok_or_else(not_found)?;
     if row.is_read == read {
         return Ok(row.into());
     }
-    let mut model: notification::ActiveModel = row.into();
+    let mut model: notification::ActiveModel = row.clone().into();
     model.is_read = Set(read);
     model.read_at = Set(read.then(kernel::time::now));
-    Ok(model.update(db).await?.into())
+    let updated = model.update(&txn).await?;
+    audit::record(
+        &txn,
+        Actor::user(me.id, ip),
+        Action::UPDATE,
+        CONTENT_TYPE,
+        updated.id,
+        &updated.title,
+        kernel::audit::diff(&audit_snapshot(&row), &audit_snapshot(&updated)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated.into())
 }
 
 /// Mark one of the caller's notifications read.
@@ -319,9 +373,10 @@ async fn set_read(
 pub async fn mark_read(
     Db(db): Db,
     kernel::Current(me): CurrentUser,
+    ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<Json<MarkedOut>> {
-    let notification = set_read(&db, &me, id, true).await?;
+    let notification = set_read(&db, &me, ip, id, true).await?;
     Ok(Json(MarkedOut {
         message: "Notification marked as read".into(),
         notification,
@@ -331,8 +386,13 @@ pub async fn mark_read(
 /// The original frontend POSTs the same action.
 #[utoipa::path(post, path = "/api/notifications/{id}/mark-read/", tag = "notifications", security(("jwt" = [])), params(("id" = Uuid, Path)),
     responses((status = 200, body = MarkedOut), (status = 401), (status = 404)))]
-pub async fn mark_read_post(db: Db, me: CurrentUser, id: Id) -> ApiResult<Json<MarkedOut>> {
-    mark_read(db, me, id).await
+pub async fn mark_read_post(
+    db: Db,
+    me: CurrentUser,
+    ip: ClientIp,
+    id: Id,
+) -> ApiResult<Json<MarkedOut>> {
+    mark_read(db, me, ip, id).await
 }
 
 /// Mark one of the caller's notifications unread again.
@@ -341,9 +401,10 @@ pub async fn mark_read_post(db: Db, me: CurrentUser, id: Id) -> ApiResult<Json<M
 pub async fn mark_unread(
     Db(db): Db,
     kernel::Current(me): CurrentUser,
+    ClientIp(ip): ClientIp,
     Id(id): Id,
 ) -> ApiResult<Json<MarkedOut>> {
-    let notification = set_read(&db, &me, id, false).await?;
+    let notification = set_read(&db, &me, ip, id, false).await?;
     Ok(Json(MarkedOut {
         message: "Notification marked as unread".into(),
         notification,
@@ -356,7 +417,9 @@ pub async fn mark_unread(
 pub async fn mark_all_read(
     Db(db): Db,
     kernel::Current(me): CurrentUser,
+    ClientIp(ip): ClientIp,
 ) -> ApiResult<Json<MessageOut>> {
+    let txn = kernel::db::begin_write(&db).await?;
     let result = notification::Entity::update_many()
         .col_expr(notification::Column::IsRead, Expr::value(true))
         .col_expr(
@@ -365,12 +428,25 @@ pub async fn mark_all_read(
         )
         .filter(notification::Column::UserId.eq(me.id))
         .filter(notification::Column::IsRead.eq(false))
-        .exec(&db)
+        .exec(&txn)
         .await?;
-    Ok(MessageOut::new(format!(
-        "{} notification(s) marked as read",
-        result.rows_affected
-    )))
+    let message = format!("{} notification(s) marked as read", result.rows_affected);
+    // One row for the whole change, about the account whose notifications
+    // they are; nothing changed, nothing to record.
+    if result.rows_affected > 0 {
+        audit::record(
+            &txn,
+            Actor::user(me.id, ip),
+            Action::UPDATE,
+            CONTENT_TYPE,
+            me.id,
+            &format!("{message} for {}", me.email),
+            serde_json::json!({"is_read": [false, true]}),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(MessageOut::new(message))
 }
 
 /// Delete all the caller's read notifications.
@@ -379,16 +455,31 @@ pub async fn mark_all_read(
 pub async fn delete_all_read(
     Db(db): Db,
     kernel::Current(me): CurrentUser,
+    ClientIp(ip): ClientIp,
 ) -> ApiResult<Json<MessageOut>> {
+    let txn = kernel::db::begin_write(&db).await?;
     let result = notification::Entity::delete_many()
         .filter(notification::Column::UserId.eq(me.id))
         .filter(notification::Column::IsRead.eq(true))
-        .exec(&db)
+        .exec(&txn)
         .await?;
-    Ok(MessageOut::new(format!(
-        "{} read notification(s) deleted",
-        result.rows_affected
-    )))
+    let message = format!("{} read notification(s) deleted", result.rows_affected);
+    if result.rows_affected > 0 {
+        audit::record(
+            &txn,
+            Actor::user(me.id, ip),
+            Action::DELETE,
+            CONTENT_TYPE,
+            me.id,
+            &format!("{message} for {}", me.email),
+            kernel::audit::deleted(
+                &serde_json::json!({"read_notifications": result.rows_affected}),
+            ),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(MessageOut::new(message))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -202,7 +202,7 @@ async fn write_kernel_log<C: ConnectionTrait>(
 }
 
 /// Keys whose values never reach an audit row or a log.
-fn is_secret(key: &str) -> bool {
+pub fn is_secret(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     [
         "password",

@@ -127,6 +127,12 @@ pub trait System: Send + Sync + 'static {
     /// The title of its API documents.
     const TITLE: &'static str;
 
+    /// The table every write through the API leaves exactly one row in
+    /// (its [`crate::audit::AuditSink::TABLE`]: its own spec-shaped table, or the kernel's
+    /// [`crate::audit_log::TABLE`]); `None` for a system that keeps no audit
+    /// trail. The conformance table (feature `testing`) counts its rows.
+    const AUDIT_TABLE: Option<&'static str>;
+
     /// Its own settings, read beside the kernel's.
     type Config: Send + 'static;
     /// What its handlers reach: the [`Kernel`] plus its own parts.

@@ -1,6 +1,7 @@
 //! Test support for system crates: a fresh database per test on each backend,
 //! and a client that drives the real router in process.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use axum::Router;
@@ -8,7 +9,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
-use sea_orm::{ConnectionTrait, Database};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -137,6 +138,145 @@ impl<S: System> TestApp<S> {
             url: url.to_owned(),
         }
     }
+}
+
+impl<S: System> TestApp<S> {
+    /// The application's database.
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.state.kernel().db
+    }
+
+    /// Every table of the application's database.
+    pub async fn tables(&self) -> Vec<String> {
+        tables(self.db()).await
+    }
+
+    /// The number of rows in every table.
+    pub async fn row_counts(&self) -> BTreeMap<String, i64> {
+        row_counts(self.db()).await
+    }
+}
+
+/// Every table of the database `db` is connected to: `sqlite_master` on
+/// SQLite; `information_schema` for the current schema (PostgreSQL) or
+/// database (MariaDB).
+pub async fn tables(db: &DatabaseConnection) -> Vec<String> {
+    let sql = match db.get_database_backend() {
+        DbBackend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+        }
+        DbBackend::Postgres => {
+            "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1"
+        }
+        _ => {
+            "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
+             WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY 1"
+        }
+    };
+    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .expect("list the tables")
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0).expect("a table name"))
+        .collect()
+}
+
+/// `name` quoted as an identifier on `backend` (names come from the catalog).
+fn quoted(backend: DbBackend, name: &str) -> String {
+    match backend {
+        DbBackend::MySql => format!("`{}`", name.replace('`', "``")),
+        _ => format!("\"{}\"", name.replace('"', "\"\"")),
+    }
+}
+
+/// The number of rows in every table, read in one statement.
+pub async fn row_counts(db: &DatabaseConnection) -> BTreeMap<String, i64> {
+    let backend = db.get_database_backend();
+    let names = tables(db).await;
+    if names.is_empty() {
+        return BTreeMap::new();
+    }
+    let sql = names
+        .iter()
+        .map(|name| {
+            let literal = name.replace('\'', "''");
+            format!(
+                "SELECT CAST('{literal}' AS {}), COUNT(*) FROM {}",
+                if backend == DbBackend::MySql {
+                    "CHAR"
+                } else {
+                    "TEXT"
+                },
+                quoted(backend, name)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    db.query_all_raw(Statement::from_string(backend, sql))
+        .await
+        .expect("count the rows of every table")
+        .iter()
+        .map(|row| {
+            let name = row.try_get_by_index::<String>(0).expect("a table name");
+            let count = row.try_get_by_index::<i64>(1).expect("a row count");
+            (name, count)
+        })
+        .collect()
+}
+
+/// How many rows of `table` hold `needle` in any column read as text.
+pub async fn rows_containing(db: &DatabaseConnection, table: &str, needle: &str) -> i64 {
+    let backend = db.get_database_backend();
+    let columns_sql = match backend {
+        DbBackend::Sqlite => "SELECT name FROM pragma_table_info(?) ORDER BY cid",
+        DbBackend::Postgres => {
+            "SELECT CAST(column_name AS TEXT) FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position"
+        }
+        _ => {
+            "SELECT CAST(column_name AS CHAR) FROM information_schema.columns \
+             WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position"
+        }
+    };
+    let columns: Vec<String> = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            columns_sql,
+            [table.into()],
+        ))
+        .await
+        .expect("list the columns")
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0).expect("a column name"))
+        .collect();
+    assert!(!columns.is_empty(), "no table {table}");
+    let tests: Vec<String> = columns
+        .iter()
+        .map(|column| {
+            let column = quoted(backend, column);
+            match backend {
+                DbBackend::Sqlite => format!("instr(CAST({column} AS TEXT), ?) > 0"),
+                DbBackend::Postgres => format!("strpos(CAST({column} AS TEXT), $1) > 0"),
+                _ => format!("LOCATE(?, CAST({column} AS CHAR)) > 0"),
+            }
+        })
+        .collect();
+    // PostgreSQL numbers its one parameter; the others take one per `?`.
+    let values: Vec<sea_orm::Value> = match backend {
+        DbBackend::Postgres => vec![needle.into()],
+        _ => vec![needle.into(); columns.len()],
+    };
+    let sql = format!(
+        "SELECT COUNT(*) FROM {} WHERE {}",
+        quoted(backend, table),
+        tests.join(" OR ")
+    );
+    db.query_one_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await
+        .expect("search the rows")
+        .and_then(|row| row.try_get_by_index::<i64>(0).ok())
+        .unwrap_or(0)
 }
 
 /// Drives a router in process, as a client on 127.0.0.1 would.

@@ -186,6 +186,8 @@ impl System for Pss {
     const NAME: &'static str = NAME;
     const ABOUT: &'static str = "Personal Support System for students with disabilities.";
     const TITLE: &'static str = "PSS Backend API";
+    const AUDIT_TABLE: Option<&'static str> =
+        Some(<audit::AuditLog as kernel::audit::AuditSink>::TABLE);
 
     type Config = Config;
     type State = AppState;

@@ -9,6 +9,8 @@ mod academics;
 mod analytics;
 mod audit_logs;
 mod auth;
+mod conformance;
+mod daraja;
 mod departments;
 mod finance;
 mod gowns;

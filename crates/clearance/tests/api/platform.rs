@@ -325,3 +325,56 @@ db_test!(every_documented_endpoint_conforms, |app| {
     let admin = app.admin().await;
     kernel::conformance::check::<clearance::Clearance>(&app, &admin.access).await;
 });
+
+db_test!(bad_bodies_are_refused_and_change_nothing, |app| {
+    let admin = app.admin().await;
+    let office = app.department(&admin, "LIB", 0).await;
+    let staff = app.user(&admin, "department_staff", Some(&office)).await;
+    let (student, student_id) = app.student(&admin, "SCE/CS/0001/2022").await;
+    let clearance = app.submit(&student).await;
+    let approval = app.approval_of(&admin, &clearance, &office).await;
+    let r = app
+        .get(&format!("/api/finance/records/?student={student_id}"))
+        .bearer(&admin.access)
+        .send()
+        .await;
+    let record = r.json["results"][0]["id"].as_str().unwrap().to_owned();
+    let r = app
+        .post("/api/finance/payments/")
+        .bearer(&admin.access)
+        .json(&json!({"student": student_id, "amount": "5500", "payment_method": "cash"}))
+        .send()
+        .await;
+    r.assert_status(201);
+    let payment = r.json["id"].as_str().unwrap().to_owned();
+    let r = app
+        .post("/api/gown-issuances/")
+        .bearer(&admin.access)
+        .json(&json!({"student": student_id, "gown_size": "M"}))
+        .send()
+        .await;
+    r.assert_status(201);
+    let gown = r.json["id"].as_str().unwrap().to_owned();
+    let rows = [
+        format!("/api/approvals/{approval}/x/"),
+        format!("/api/clearances/{clearance}/"),
+        format!("/api/departments/{office}/"),
+        format!("/api/finance/payments/{payment}/"),
+        format!("/api/finance/payments/{payment}/verify/"),
+        format!("/api/finance/records/{record}/"),
+        format!("/api/gown-issuances/{gown}/"),
+        format!("/api/gown-issuances/{gown}/mark-returned/"),
+        format!("/api/students/{student_id}/"),
+        format!("/api/users/{}/", staff.id),
+    ];
+    let rows: Vec<String> = rows
+        .iter()
+        .flat_map(|row| match row.strip_suffix("x/") {
+            Some(approval) => ["approve", "reject", "approve_reject"]
+                .map(|action| format!("{approval}{action}/"))
+                .to_vec(),
+            None => vec![row.clone()],
+        })
+        .collect();
+    kernel::conformance::check_bad_bodies::<clearance::Clearance>(&app, &admin.access, &rows).await;
+});

@@ -437,3 +437,87 @@ db_test!(
         kernel::migration::migrate(&db).await.unwrap();
     }
 );
+
+db_test!(every_endpoint_conforms, |backend| {
+    use kernel::conformance::{Call, Table};
+    let app = TestApp::<Example>::start(backend, &[]).await;
+    let (ada, _) = account(&app, "ada@example.org").await;
+    kernel::conformance::check::<Example>(&app, &ada).await;
+    let r = app
+        .post("/api/projects/")
+        .bearer(&ada)
+        .json(&json!({"name": "Walls"}))
+        .send()
+        .await;
+    let project = r.json["id"].as_i64().unwrap();
+    kernel::conformance::check_bad_bodies::<Example>(
+        &app,
+        &ada,
+        &[format!("/api/projects/{project}/done/")],
+    )
+    .await;
+    Table::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/example/snapshots/endpoints"
+    ))
+    .calls([
+        Call::post("/api/token/")
+            .json(json!({"email": "ada@example.org", "password": PASSWORD}))
+            .unaudited("sign-in: starts a session, changes no data"),
+        Call::post("/api/projects/")
+            .by(&ada)
+            .json(json!({"name": "Roof"}))
+            .answers(201),
+        Call::post(format!("/api/projects/{project}/done/")).by(&ada),
+        Call::get("/api/projects/").by(&ada),
+    ])
+    .run(&app)
+    .await;
+});
+
+db_test!(the_table_fails_what_breaks_its_promises, |backend| {
+    use futures_util::FutureExt;
+    use kernel::conformance::{Call, Table};
+    let app = TestApp::<Example>::start(backend, &[]).await;
+    let (ada, _) = account(&app, "ada@example.org").await;
+    let snapshots = std::env::temp_dir().join(format!(
+        "campus_test_snapshots_{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&snapshots).unwrap();
+    std::fs::write(
+        snapshots.join("post_api_projects.json"),
+        r#"{"id": "<id>", "owner_id": "<id>", "name": "Walls", "done": false}"#,
+    )
+    .unwrap();
+    // An audited write declared unaudited, a body unlike its snapshot, a
+    // token that reaches the audit table, and a write operation of the
+    // document left out.
+    let token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
+    let table = Table::new(&snapshots).calls([
+        Call::post("/api/projects/")
+            .by(&ada)
+            .json(json!({"name": "Roof", "password": "Hunter-2-secret"}))
+            .answers(201)
+            .unaudited("wrongly"),
+        Call::post("/api/projects/")
+            .by(&ada)
+            .json(json!({"name": token}))
+            .answers(201),
+    ]);
+    let failed = std::panic::AssertUnwindSafe(table.run(&app))
+        .catch_unwind()
+        .await
+        .unwrap_err();
+    let message = failed.downcast_ref::<String>().cloned().unwrap_or_default();
+    for expected in [
+        "POST /api/projects/: 1 rows added to campus_audit_log instead of 0",
+        "/name: expected \"Walls\", got \"Roof\"",
+        "POST /api/projects/: campus_audit_log holds a secret the call carried",
+        "POST /api/token/: no call in the table",
+        "POST /api/projects/{id}/done/: no call in the table",
+    ] {
+        assert!(message.contains(expected), "{expected} not in {message}");
+    }
+    std::fs::remove_dir_all(&snapshots).ok();
+});

@@ -191,7 +191,8 @@ type ListQuery = kernel::listing::ListOf<Example>;
 type Page<T> = kernel::listing::PageOf<Example, T>;
 
 /// The caller's projects, a page at a time.
-#[utoipa::path(get, path = "/api/projects/", params(("page" = Option<u64>, Query), ("limit" = Option<u64>, Query)),
+#[utoipa::path(get, path = "/api/projects/", security(("jwt" = [])),
+    params(("page" = Option<u64>, Query), ("limit" = Option<u64>, Query)),
     responses((status = 200, body = Page<project::Model>)))]
 async fn list_projects(
     Db(db): Db,
@@ -214,7 +215,7 @@ pub struct ProjectIn {
 }
 
 /// Create a project of the caller's; audited in the same transaction.
-#[utoipa::path(post, path = "/api/projects/", request_body = ProjectIn, responses((status = 201, body = project::Model)))]
+#[utoipa::path(post, path = "/api/projects/", security(("jwt" = [])), request_body = ProjectIn, responses((status = 201, body = project::Model)))]
 async fn create_project(
     Db(db): Db,
     Caller(Current(me), actor): Caller<Current<account::Model>>,
@@ -239,7 +240,7 @@ async fn create_project(
 }
 
 /// Mark one of the caller's projects done; another's answers 404.
-#[utoipa::path(post, path = "/api/projects/{id}/done/", params(("id" = i64, Path)), responses((status = 200, body = project::Model)))]
+#[utoipa::path(post, path = "/api/projects/{id}/done/", security(("jwt" = [])), params(("id" = i64, Path)), responses((status = 200, body = project::Model)))]
 async fn finish_project(
     Db(db): Db,
     Caller(Current(me), actor): Caller<Current<account::Model>>,
@@ -275,6 +276,7 @@ impl System for Example {
     const NAME: &'static str = "example";
     const ABOUT: &'static str = "The smallest whole system.";
     const TITLE: &'static str = "Example API";
+    const AUDIT_TABLE: Option<&'static str> = Some(<Log as AuditSink>::TABLE);
     type Config = ();
     type State = AppState;
     type Paging = kernel::listing::Axis;

@@ -341,3 +341,33 @@ db_test!(every_documented_endpoint_conforms, |app| {
     let root = app.superuser().await;
     kernel::conformance::check::<pss::Pss>(&app, &root.access).await;
 });
+
+db_test!(bad_bodies_are_refused_and_change_nothing, |app| {
+    let root = app.superuser().await;
+    let admin = app.admin(&root).await;
+    let candidate = app.candidate().await;
+    let note = app.note(&admin, candidate.id, "Settling in").await;
+    let entry = app
+        .journal_entry(
+            &root,
+            json!({"title": "Day one", "content": "Calm", "mood": "good", "energy_level": 5}),
+        )
+        .await;
+    let r = app
+        .post("/api/popia/deletion-requests/create/")
+        .bearer(&candidate.access)
+        .json(&json!({"reason": "Leaving"}))
+        .send()
+        .await;
+    r.assert_status(201);
+    let request = r.json["id"].as_i64().unwrap();
+    let c = candidate.id;
+    let rows = [
+        format!("/api/admin-notes/{note}/"),
+        format!("/api/journal/{entry}/"),
+        format!("/api/popia/deletion-requests/{request}/review/"),
+        format!("/api/users/{c}/"),
+        format!("/api/users/{c}/profile/"),
+    ];
+    kernel::conformance::check_bad_bodies::<pss::Pss>(&app, &root.access, &rows).await;
+});
