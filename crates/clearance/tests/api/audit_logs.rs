@@ -286,7 +286,7 @@ db_test!(department_changes_are_audited, |app| {
     assert_eq!(
         rows[2]["changes"],
         json!({"code": ["LIB", "MLIB"], "head_email": ["head@mksu.ac.ke", "librarian@mksu.ac.ke"],
-               "is_active": [false, true], "approval_order": [1, 2]})
+               "approval_order": [1, 2]})
     );
 
     app.delete(&format!("/api/departments/{id}/"))

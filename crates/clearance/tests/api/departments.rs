@@ -159,8 +159,8 @@ db_test!(updates_and_deletes, |app| {
         .send()
         .await;
     assert_eq!(
-        r.json["count"], 0,
-        "PUT restored the default is_active=true"
+        r.json["count"], 1,
+        "a PUT leaves the omitted is_active as it was, as DRF skips it"
     );
 
     // Staff of a deleted office simply lose it.
