@@ -506,6 +506,8 @@ async fn write_profile(
         .await?
         .ok_or_else(|| ApiError::not_found_msg("No UserProfile matches the given query."))?;
     let (updated, changes) = update_profile_row(state, &txn, &current, &values, None).await?;
+    // This row also records who reached the profile: the answer showing it
+    // is no second access to record.
     audit::record(
         &txn,
         Actor::user(me.id(), ip),
@@ -516,7 +518,6 @@ async fn write_profile(
     )
     .await?;
     let out = ProfileOut::open(&state.keys, &updated)?;
-    audit_profile_read(&txn, me, ip, user.id, updated.id).await?;
     txn.commit().await?;
     Ok(Json(out))
 }
