@@ -249,18 +249,17 @@ async fn insert_account(
     .insert(&txn)
     .await
     .map_err(user_conflict)?;
-    let profile = crate::profiles::create_empty(&txn, created.id).await?;
-    let actor = Actor::user(by.unwrap_or(created.id), ip);
+    crate::profiles::create_empty(&txn, created.id).await?;
+    // One row for the one write: the empty profile is part of every account.
     audit::record(
         &txn,
-        &actor,
+        Actor::user(by.unwrap_or(created.id), ip),
         Action::CREATE,
         "User",
         created.id,
         Some(audit::created(&audit_snapshot(&created))),
     )
     .await?;
-    audit::record(&txn, actor, Action::CREATE, "UserProfile", profile.id, None).await?;
     txn.commit().await?;
     Ok(created)
 }
