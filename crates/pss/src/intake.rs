@@ -15,7 +15,7 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -170,10 +170,18 @@ async fn submit(
     let mut model: intake_form::ActiveModel = form.into();
     model.responses = Set(sealed);
     let form = model.update(&txn).await?;
-    audit::record(&txn, actor, Action::CREATE, "IntakeForm", form.id, None).await?;
-    let updated =
-        crate::profiles::update_profile_row(state, &txn, me, ip, &current, &values, Some(true))
-            .await?;
+    let (updated, profile_changes) =
+        crate::profiles::update_profile_row(state, &txn, &current, &values, Some(true)).await?;
+    // One row for the submission: the form, and which profile fields it set.
+    audit::record(
+        &txn,
+        actor,
+        Action::CREATE,
+        "IntakeForm",
+        form.id,
+        Some(json!({"responses": "changed", "profile": profile_changes})),
+    )
+    .await?;
     let out = IntakeSubmittedOut {
         detail: "Intake completed successfully".to_owned(),
         intake: IntakeFormOut::open(state, &form)?,

@@ -505,24 +505,32 @@ async fn write_profile(
         .one(&txn)
         .await?
         .ok_or_else(|| ApiError::not_found_msg("No UserProfile matches the given query."))?;
-    let updated = update_profile_row(state, &txn, me, ip, &current, &values, None).await?;
+    let (updated, changes) = update_profile_row(state, &txn, &current, &values, None).await?;
+    // This row also records who reached the profile: the answer showing it
+    // is no second access to record.
+    audit::record(
+        &txn,
+        Actor::user(me.id(), ip),
+        Action::UPDATE,
+        "UserProfile",
+        updated.id,
+        Some(changes),
+    )
+    .await?;
     let out = ProfileOut::open(&state.keys, &updated)?;
-    audit_profile_read(&txn, me, ip, user.id, updated.id).await?;
     txn.commit().await?;
     Ok(Json(out))
 }
 
-/// Writes `values` (and the intake flag, when given) onto `current` and
-/// audits which fields changed.
+/// Writes `values` (and the intake flag, when given) onto `current`; returns
+/// the row and which fields changed, for the caller's one audit row.
 pub(crate) async fn update_profile_row<C: ConnectionTrait>(
     state: &AppState,
     db: &C,
-    me: &CurrentUser,
-    ip: Option<std::net::IpAddr>,
     current: &profile::Model,
     values: &[(&'static str, Option<String>)],
     completed_intake: Option<bool>,
-) -> ApiResult<profile::Model> {
+) -> ApiResult<(profile::Model, Value)> {
     let before = plaintext(&state.keys, current)?;
     let mut after = before.clone();
     for (column, value) in values {
@@ -542,16 +550,7 @@ pub(crate) async fn update_profile_row<C: ConnectionTrait>(
     }
     model.updated_at = Set(kernel::time::now());
     let updated = model.update(db).await?;
-    audit::record(
-        db,
-        Actor::user(me.id(), ip),
-        Action::UPDATE,
-        "UserProfile",
-        updated.id,
-        Some(audit::changes(&before_snapshot, &after_snapshot)),
-    )
-    .await?;
-    Ok(updated)
+    Ok((updated, audit::changes(&before_snapshot, &after_snapshot)))
 }
 
 /// Replace profile fields (administrators: candidates'; anyone: their own).

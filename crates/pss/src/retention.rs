@@ -168,7 +168,6 @@ async fn follow_up(
                 .await?
             }
         };
-        let before = request.status.clone();
         let mut reviewed: deletion::ActiveModel = request.into();
         reviewed.reviewed_at = Set(Some(now));
         reviewed.admin_notes = Set("Retention policy".to_owned());
@@ -182,17 +181,9 @@ async fn follow_up(
             day(current.last_seen),
             day(current.created_at),
         );
-        let (saved, _, sent) =
+        // The erasure's one audit row names the request and the policy.
+        let (_, _, sent) =
             crate::popia::complete_erasure(&txn, state, request, &account, None, &farewell).await?;
-        audit::record(
-            &txn,
-            audit::Actor::system(),
-            Action::UPDATE,
-            "DataDeletionRequest",
-            saved.id,
-            Some(json!({"status": [before, deletion::COMPLETED], "retention_policy": true})),
-        )
-        .await?;
         notice::Entity::delete_by_id(current.id).exec(&txn).await?;
         queued = sent;
         report.erased += 1;

@@ -249,18 +249,17 @@ async fn insert_account(
     .insert(&txn)
     .await
     .map_err(user_conflict)?;
-    let profile = crate::profiles::create_empty(&txn, created.id).await?;
-    let actor = Actor::user(by.unwrap_or(created.id), ip);
+    crate::profiles::create_empty(&txn, created.id).await?;
+    // One row for the one write: the empty profile is part of every account.
     audit::record(
         &txn,
-        &actor,
+        Actor::user(by.unwrap_or(created.id), ip),
         Action::CREATE,
         "User",
         created.id,
         Some(audit::created(&audit_snapshot(&created))),
     )
     .await?;
-    audit::record(&txn, actor, Action::CREATE, "UserProfile", profile.id, None).await?;
     txn.commit().await?;
     Ok(created)
 }
@@ -743,8 +742,9 @@ async fn write_user(
         )),
     )
     .await?;
-    let (out, profile) = UserDetailOut::load(state, &txn, &updated).await?;
-    audit_profile_read(&txn, me, ip, updated.id, profile.id).await?;
+    // The update row is the record of this caller's access to the account:
+    // showing them its profile in the answer adds no second row.
+    let (out, _) = UserDetailOut::load(state, &txn, &updated).await?;
     txn.commit().await?;
     Ok(Json(out))
 }

@@ -391,22 +391,14 @@ pub async fn execute_deletion_request(
          is kept for two years, as the law requires.\n",
         owner.first_name.trim()
     );
-    let (saved, proof, queued) = complete_erasure(
+    // Its one audit row, the erasure of the account, names the request too.
+    let (_, proof, queued) = complete_erasure(
         &txn,
         &state,
         request,
         &owner,
         Some(Actor::user(me.id(), ip)),
         &farewell,
-    )
-    .await?;
-    audit::record(
-        &txn,
-        Actor::user(me.id(), ip),
-        Action::UPDATE,
-        "DataDeletionRequest",
-        saved.id,
-        Some(json!({"status": [APPROVED, deletion::COMPLETED]})),
     )
     .await?;
     txn.commit().await?;

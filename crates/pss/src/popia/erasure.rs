@@ -144,8 +144,9 @@ fn anonymised_email(id: i64) -> String {
 /// Inside `txn`: emails `farewell` to the owner's address (the job row holds
 /// it sealed until it is sent), erases everything held about them, and
 /// completes `request` with its proof record. `by` is who executed it (none
-/// for the retention policy). Returns the request, the proof text and
-/// whether mail was queued.
+/// for the retention policy). The erasure's one audit row (a `delete` of the
+/// account) also records the request it completed. Returns the request, the
+/// proof text and whether mail was queued.
 pub(crate) async fn complete_erasure<C: ConnectionTrait>(
     txn: &C,
     state: &AppState,
@@ -175,19 +176,28 @@ pub(crate) async fn complete_erasure<C: ConnectionTrait>(
         "user_anonymized": true,
     })
     .to_string();
+    let (request_id, before) = (request.id, request.status.clone());
     let mut model: deletion::ActiveModel = request.into();
     model.status = Set(deletion::COMPLETED.to_owned());
     model.completed_at = Set(Some(now));
     model.deletion_proof = Set(Some(proof.clone()));
     model.retention_until = Set(Some(now + Days::new(PROOF_RETENTION_DAYS)));
     let saved = model.update(txn).await?;
+    let mut changes = json!({
+        "erased": erased,
+        "user_anonymized": true,
+        "deletion_request": {"id": request_id, "status": [before, deletion::COMPLETED]},
+    });
+    if by.is_none() {
+        changes["retention_policy"] = json!(true);
+    }
     audit::record(
         txn,
         by.clone().unwrap_or_default(),
         Action::DELETE,
         "User",
         owner.id,
-        Some(json!({"erased": erased, "user_anonymized": true})),
+        Some(changes),
     )
     .await?;
     Ok((saved, proof, queued))

@@ -352,24 +352,23 @@ pub struct SessionEndedOut {
     pub browser: String,
 }
 
+/// The one audit row of a write that ended several sessions of `account` at
+/// once: which, and how many (`more` adds to what it records).
 async fn record_ended<C: ConnectionTrait>(
     db: &C,
     who: Actor,
+    account: i64,
     ended: &[session::Model],
-    reason: &str,
+    more: Value,
 ) -> ApiResult<()> {
-    for s in ended {
-        audit::record(
-            db,
-            &who,
-            Action::UPDATE,
-            "UserSession",
-            s.id,
-            Some(json!({"terminated_at": "changed", "reason": reason})),
-        )
-        .await?;
+    let mut changes = json!({
+        "sessions_terminated": ended.len(),
+        "session_ids": ended.iter().map(|s| s.id).collect::<Vec<_>>(),
+    });
+    if let (Some(changes), Value::Object(more)) = (changes.as_object_mut(), more) {
+        changes.extend(more);
     }
-    Ok(())
+    audit::record(db, who, Action::UPDATE, "User", account, Some(changes)).await
 }
 
 /// End one of the caller's other sessions: its refresh and access tokens stop
@@ -403,11 +402,13 @@ pub async fn end_session(
         .filter(session::Column::Id.eq(found.id))
         .exec(&txn)
         .await?;
-    record_ended(
+    audit::record(
         &txn,
         Actor::user(me.id(), ip),
-        std::slice::from_ref(&found),
-        "user",
+        Action::UPDATE,
+        "UserSession",
+        found.id,
+        Some(json!({"terminated_at": "changed", "reason": "user"})),
     )
     .await?;
     txn.commit().await?;
@@ -437,7 +438,14 @@ pub async fn end_all_sessions(
     let txn = kernel::db::begin_write(&db).await?;
     let ended = end_all(&txn, me.id(), None).await?;
     bump_epoch(&txn, me.id()).await?;
-    record_ended(&txn, Actor::user(me.id(), ip), &ended, "user").await?;
+    record_ended(
+        &txn,
+        Actor::user(me.id(), ip),
+        me.id(),
+        &ended,
+        json!({"token_epoch": "changed", "reason": "user"}),
+    )
+    .await?;
     txn.commit().await?;
     Ok(Json(AllEndedOut {
         message: "All sessions terminated successfully".into(),
@@ -478,7 +486,14 @@ pub async fn end_other_sessions(
 ) -> ApiResult<Json<OthersEndedOut>> {
     let txn = kernel::db::begin_write(&db).await?;
     let ended = end_all(&txn, me.id(), Some(sid(&claims).unwrap_or(0))).await?;
-    record_ended(&txn, Actor::user(me.id(), ip), &ended, "user").await?;
+    record_ended(
+        &txn,
+        Actor::user(me.id(), ip),
+        me.id(),
+        &ended,
+        json!({"reason": "user"}),
+    )
+    .await?;
     txn.commit().await?;
     if ended.is_empty() {
         return Ok(Json(OthersEndedOut {
@@ -657,18 +672,12 @@ pub async fn force_logout(
     let txn = kernel::db::begin_write(&db).await?;
     let ended = end_all(&txn, target.id, None).await?;
     bump_epoch(&txn, target.id).await?;
-    record_ended(&txn, Actor::user(me.id(), ip), &ended, "force_logout").await?;
-    audit::record(
+    record_ended(
         &txn,
         Actor::user(me.id(), ip),
-        Action::UPDATE,
-        "User",
         target.id,
-        Some(json!({
-            "force_logout": "changed",
-            "sessions_terminated": ended.len(),
-            "reason": reason,
-        })),
+        &ended,
+        json!({"force_logout": "changed", "token_epoch": "changed", "reason": reason}),
     )
     .await?;
     txn.commit().await?;

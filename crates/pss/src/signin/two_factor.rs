@@ -244,6 +244,7 @@ pub async fn setup(
     State(state): State<AppState>,
     Db(db): Db,
     SetupCaller(me): SetupCaller,
+    ClientIp(ip): ClientIp,
 ) -> ApiResult<Json<SetupOut>> {
     let secret = totp::new_secret();
     let uri = totp::provisioning_uri(&secret, &me.email);
@@ -260,6 +261,16 @@ pub async fn setup(
     model.pending_at = Set(Some(kernel::time::now()));
     model.updated_at = Set(kernel::time::now());
     model.update(&txn).await?;
+    // A new pending secret replaces any earlier one: worth a row, never its value.
+    audit::record(
+        &txn,
+        Actor::user(me.id, ip),
+        Action::UPDATE,
+        "User",
+        me.id,
+        Some(json!({"two_factor": "setup_started"})),
+    )
+    .await?;
     txn.commit().await?;
     Ok(Json(SetupOut {
         secret,

@@ -22,6 +22,7 @@ db_test!(
         assert_eq!(profile["diagnosis"], "Dyslexia and ADHD");
         assert_eq!(profile["phone_number"], "0821234567");
         assert_eq!(profile["date_of_birth"], "2001-04-17");
+        let first_form = r.json["intake"]["id"].as_i64().unwrap();
 
         let me = app
             .get("/api/users/me/")
@@ -65,24 +66,33 @@ db_test!(
             json!({"medications": "None", "contact_number": "+27821112222"})
         );
 
+        // One audit row per submission: the form, and which profile fields
+        // it set (values only for the intake flag).
         let form_id = r.json["intake"]["id"].as_i64().unwrap();
         let rows = app.audit_rows("IntakeForm", form_id).await;
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].action, "create");
-        let profile_rows = app
-            .audit_rows("UserProfile", profile["id"].as_i64().unwrap())
-            .await;
-        let update = profile_rows.iter().rfind(|r| r.action == "update").unwrap();
         assert_eq!(
-            update.changes,
-            Some(json!({"medications": "changed", "phone_number": "changed"}))
+            rows[0].changes,
+            Some(
+                json!({"responses": "changed", "profile": {"medications": "changed", "phone_number": "changed"}})
+            )
         );
-        let first = profile_rows.iter().find(|r| r.action == "update").unwrap();
+        let first = app.audit_rows("IntakeForm", first_form).await;
+        assert_eq!(first.len(), 1);
+        let profile_changes = &first[0].changes.as_ref().unwrap()["profile"];
         assert_eq!(
-            first.changes.as_ref().unwrap()["has_completed_intake"],
+            profile_changes["has_completed_intake"],
             json!([false, true])
         );
-        assert_eq!(first.changes.as_ref().unwrap()["diagnosis"], "changed");
+        assert_eq!(profile_changes["diagnosis"], "changed");
+        assert!(
+            app.audit_rows("UserProfile", profile["id"].as_i64().unwrap())
+                .await
+                .iter()
+                .all(|r| r.action != "update"),
+            "the submission's row is the form's"
+        );
     }
 );
 

@@ -9,6 +9,7 @@ mod access;
 mod admin_notes;
 mod audit_logs;
 mod auth;
+mod conformance;
 mod dashboard;
 mod encryption;
 mod intake;

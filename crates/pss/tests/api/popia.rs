@@ -878,6 +878,13 @@ db_test!(
             erased.actor_id.as_deref(),
             Some(admin.id.to_string().as_str())
         );
+        // The erasure's one row also names the request it completed.
+        let changes = erased.changes.as_ref().unwrap();
+        assert_eq!(
+            changes["deletion_request"]["status"],
+            json!(["approved", "completed"])
+        );
+        assert_eq!(changes["user_anonymized"], true);
 
         // The person heard of the approval and of the erasure at their old address.
         pss::job_worker(&node.state)

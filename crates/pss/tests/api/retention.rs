@@ -182,6 +182,9 @@ db_test!(
         );
         let erased = app.audit_rows("User", idle.id).await.pop().unwrap();
         assert_eq!((erased.action.as_str(), erased.actor_id), ("delete", None));
+        let changes = erased.changes.unwrap();
+        assert_eq!(changes["retention_policy"], true);
+        assert_eq!(changes["deletion_request"]["status"][1], "completed");
         pss::job_worker(&node.state)
             .run_due(&node.state.db)
             .await
