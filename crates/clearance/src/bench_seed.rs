@@ -9,8 +9,9 @@
 //! data set does not name get what campus stores for such rows (no rejection
 //! reason, no evidence, token epoch 0; `updated_at` is the row's last change
 //! in the data set's story). Rows go in as multi-row inserts as large as the
-//! backend's bind-parameter limit allows, a block of students at a time (so
-//! memory stays bounded at any N), in one transaction per
+//! backend's bind-parameter limit allows, a block of students at a time, built
+//! on one task while another writes them through a short queue (so memory
+//! stays bounded at any N), in one transaction per
 //! [`STUDENTS_PER_TRANSACTION`] students; the planner statistics are gathered
 //! at the end, as a database in service has them.
 
@@ -18,7 +19,8 @@ use std::time::Instant;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use sea_orm::{
-    ConnectionTrait, DbBackend, DbErr, EntityTrait, Insert, IntoActiveModel, Iterable, Statement,
+    ConnectionTrait, DbBackend, DbErr, EntityTrait, Insert, IntoActiveModel, Iterable, QueryTrait,
+    Statement,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -177,29 +179,40 @@ pub async fn seed(state: &AppState, students: u64) -> Result<String, String> {
         .make(PASSWORD)
         .await
         .map_err(|e| format!("cannot hash the password: {e:?}"))?;
+    let backend = db.get_database_backend();
     let seeder = Seeder {
-        limit: bind_limit(db.get_database_backend()),
+        backend,
+        limit: bind_limit(backend),
         password,
     };
 
-    let txn = kernel::db::begin_write(db).await.map_err(db_error)?;
-    seeder.fixed(&txn).await.map_err(db_error)?;
-    let mut txn = Some(txn);
-    let mut start = 0;
-    while start < students {
-        let end = (start + BLOCK).min(students);
-        let open = match txn.take() {
-            Some(open) => open,
-            None => kernel::db::begin_write(db).await.map_err(db_error)?,
-        };
-        seeder.block(&open, start..end).await.map_err(db_error)?;
-        if end.is_multiple_of(STUDENTS_PER_TRANSACTION) || end == students {
-            open.commit().await.map_err(db_error)?;
-        } else {
-            txn = Some(open);
+    // One task builds the rows and their SQL while this one writes them, so
+    // the two halves of the work overlap; the bounded queue keeps a few
+    // statements in memory at any N.
+    let (steps, mut queue) = tokio::sync::mpsc::channel(8);
+    let producer = tokio::spawn(seeder.produce(students, steps));
+    let mut txn = None;
+    while let Some(step) = queue.recv().await {
+        match step {
+            Step::Run(statement) => {
+                let open = match txn.take() {
+                    Some(open) => open,
+                    None => kernel::db::begin_write(db).await.map_err(db_error)?,
+                };
+                open.execute_raw(statement).await.map_err(db_error)?;
+                txn = Some(open);
+            }
+            Step::Commit => {
+                if let Some(open) = txn.take() {
+                    open.commit().await.map_err(db_error)?;
+                }
+            }
         }
-        start = end;
     }
+    // The queue also closes when the producer fails: commit nothing then.
+    producer
+        .await
+        .map_err(|e| format!("building the rows failed: {e}"))?;
     if let Some(open) = txn {
         open.commit().await.map_err(db_error)?;
     }
@@ -251,16 +264,53 @@ async fn gather_statistics<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     db.execute_unprepared(&sql).await.map(drop)
 }
 
+/// What the producer hands the writer.
+enum Step {
+    /// A multi-row insert, in the open transaction (begun when needed).
+    Run(Statement),
+    /// The end of a transaction.
+    Commit,
+}
+
 struct Seeder {
+    backend: DbBackend,
     limit: usize,
     password: String,
 }
 
 impl Seeder {
-    /// Inserts `rows` as multi-row statements of at most `limit` parameters.
-    async fn insert<C, M, A>(&self, db: &C, rows: Vec<M>) -> Result<(), DbErr>
+    /// Sends the statements of the whole data set, with a commit every
+    /// [`STUDENTS_PER_TRANSACTION`] students; stops when the writer has.
+    async fn produce(self, students: u64, steps: tokio::sync::mpsc::Sender<Step>) {
+        let send = async |statements: Vec<Statement>| {
+            for statement in statements {
+                if steps.send(Step::Run(statement)).await.is_err() {
+                    return false;
+                }
+            }
+            true
+        };
+        if !send(self.fixed()).await {
+            return;
+        }
+        let mut start = 0;
+        while start < students {
+            let end = (start + BLOCK).min(students);
+            if !send(self.block(start..end)).await {
+                return;
+            }
+            if end.is_multiple_of(STUDENTS_PER_TRANSACTION)
+                && steps.send(Step::Commit).await.is_err()
+            {
+                return;
+            }
+            start = end;
+        }
+    }
+
+    /// `rows` as multi-row inserts of at most `limit` parameters each.
+    fn statements<M, A>(&self, out: &mut Vec<Statement>, rows: Vec<M>)
     where
-        C: ConnectionTrait,
         M: IntoActiveModel<A>,
         A: sea_orm::ActiveModelTrait,
     {
@@ -268,15 +318,12 @@ impl Seeder {
         let per_statement = (self.limit / columns).max(1);
         let mut rows = rows.into_iter().peekable();
         while rows.peek().is_some() {
-            Insert::<A>::many(rows.by_ref().take(per_statement))
-                .exec_without_returning(db)
-                .await?;
+            out.push(Insert::<A>::many(rows.by_ref().take(per_statement)).build(self.backend));
         }
-        Ok(())
     }
 
     /// The offices, the administrator and the office staff.
-    async fn fixed<C: ConnectionTrait>(&self, db: &C) -> Result<(), DbErr> {
+    fn fixed(&self) -> Vec<Statement> {
         let offices = OFFICES
             .iter()
             .map(|&(order, name, code, kind)| department::Model {
@@ -292,7 +339,6 @@ impl Seeder {
                 updated_at: t0(),
             })
             .collect();
-        self.insert(db, offices).await?;
         let admin = self.account(
             bid(kind::STAFF_USER, 0),
             "admin@bench.test".into(),
@@ -308,8 +354,10 @@ impl Seeder {
                 Role::DepartmentStaff,
             )
         });
-        self.insert(db, std::iter::once(admin).chain(staff).collect())
-            .await
+        let mut out = Vec::new();
+        self.statements(&mut out, offices);
+        self.statements(&mut out, std::iter::once(admin).chain(staff).collect());
+        out
     }
 
     fn account(&self, id: Uuid, email: String, full_name: String, role: Role) -> user::Model {
@@ -331,11 +379,7 @@ impl Seeder {
 
     /// Students `range`: their accounts, records, finance records, requests,
     /// approvals, notifications and audit rows.
-    async fn block<C: ConnectionTrait>(
-        &self,
-        db: &C,
-        range: std::ops::Range<u64>,
-    ) -> Result<(), DbErr> {
+    fn block(&self, range: std::ops::Range<u64>) -> Vec<Statement> {
         let size = (range.end - range.start) as usize;
         let mut users = Vec::with_capacity(size);
         let mut students = Vec::with_capacity(size);
@@ -508,13 +552,15 @@ impl Seeder {
             }
         }
         // Parents before children: the foreign keys are checked per statement.
-        self.insert(db, users).await?;
-        self.insert(db, students).await?;
-        self.insert(db, finance).await?;
-        self.insert(db, requests).await?;
-        self.insert(db, approvals).await?;
-        self.insert(db, notes).await?;
-        self.insert(db, audit).await
+        let mut out = Vec::new();
+        self.statements(&mut out, users);
+        self.statements(&mut out, students);
+        self.statements(&mut out, finance);
+        self.statements(&mut out, requests);
+        self.statements(&mut out, approvals);
+        self.statements(&mut out, notes);
+        self.statements(&mut out, audit);
+        out
     }
 }
 
