@@ -64,6 +64,15 @@ enum Command {
     /// Re-encrypt every encrypted field with the first key of
     /// CAMPUS_FIELD_ENCRYPTION_KEY (after putting a new key first).
     RotateKeys { system: System },
+    /// Create the benchmark data set (see ../shared/peers/README.md) in a
+    /// freshly migrated database.
+    SeedBench {
+        system: System,
+        /// How many students (each with a request, 8 approvals,
+        /// notifications and audit rows).
+        #[arg(long)]
+        students: u64,
+    },
 }
 
 fn main() {
@@ -80,6 +89,7 @@ async fn run() -> anyhow::Result<()> {
         Command::Migrate { system } => (system, Run::Migrate),
         Command::Openapi { system } => (system, Run::Openapi),
         Command::RotateKeys { system } => (system, Run::RotateKeys),
+        Command::SeedBench { system, students } => (system, Run::SeedBench { students }),
         Command::Createsuperuser {
             system,
             email,

@@ -1,5 +1,6 @@
 //! The MksU graduation clearance system (`specs/000_2bb215e86a245d41.txt`).
 
+pub mod bench_seed;
 pub mod entities;
 pub mod migration;
 
@@ -189,6 +190,11 @@ impl System for Clearance {
 
     async fn create_superuser(state: &AppState, account: &NewSuperuser) -> Result<(), String> {
         create_superuser(state, &account.email, &account.password, &account.full_name).await
+    }
+
+    /// The benchmark data set of `../shared/peers/README.md` (see [`bench_seed`]).
+    async fn seed_bench(state: &AppState, students: u64) -> Result<String, String> {
+        bench_seed::seed(state, students).await
     }
 }
 

@@ -211,6 +211,16 @@ pub trait System: Send + Sync + 'static {
     fn rotate_keys(_state: &Self::State) -> impl Future<Output = Result<String, String>> + Send {
         async { Err(format!("{} has no encrypted fields", Self::NAME)) }
     }
+
+    /// `campus seed-bench`: creates the system's benchmark data set for
+    /// `students` students in a freshly migrated database (refusing one that
+    /// already holds the system's rows); answers what it created.
+    fn seed_bench(
+        _state: &Self::State,
+        _students: u64,
+    ) -> impl Future<Output = Result<String, String>> + Send {
+        async { Err(format!("{} has no benchmark data set", Self::NAME)) }
+    }
 }
 
 /// The first administrator, from `campus createsuperuser`.
@@ -319,6 +329,10 @@ pub enum Command {
     /// Print the OpenAPI document.
     Openapi,
     RotateKeys,
+    /// Create the benchmark data set for this many students.
+    SeedBench {
+        students: u64,
+    },
 }
 
 type Run = fn(Command) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
@@ -374,6 +388,13 @@ pub async fn run<S: System>(command: Command) -> anyhow::Result<()> {
         Command::RotateKeys => {
             let state = ready::<S>().await?;
             let report = S::rotate_keys(&state).await.map_err(anyhow::Error::msg)?;
+            println!("{name}: {report}");
+        }
+        Command::SeedBench { students } => {
+            let state = ready::<S>().await?;
+            let report = S::seed_bench(&state, students)
+                .await
+                .map_err(anyhow::Error::msg)?;
             println!("{name}: {report}");
         }
         Command::Serve { bind } => {

@@ -9,6 +9,7 @@ mod academics;
 mod analytics;
 mod audit_logs;
 mod auth;
+mod bench_seed;
 mod conformance;
 mod daraja;
 mod departments;
