@@ -281,7 +281,9 @@ impl<P: Paging> ListQuery<P> {
     ) -> Result<P::Page<<S::Selector as SelectorTrait>::Item>, ApiError>
     where
         C: ConnectionTrait,
-        S: PaginatorTrait<'db, C>,
+        S: PaginatorTrait<'db, C>
+            + sea_orm::QueryTrait<QueryStatement = sea_orm::sea_query::SelectStatement>
+            + Clone,
     {
         let request = P::request(self, size)?;
         let page = request.fetch(db, select).await?.ok_or_else(P::past_end)?;

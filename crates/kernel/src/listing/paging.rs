@@ -75,11 +75,17 @@ impl PageRequest {
     ) -> Result<Option<Fetched<<S::Selector as SelectorTrait>::Item>>, DbErr>
     where
         C: ConnectionTrait,
-        S: PaginatorTrait<'db, C>,
+        S: PaginatorTrait<'db, C>
+            + sea_orm::QueryTrait<QueryStatement = sea_orm::sea_query::SelectStatement>
+            + Clone,
     {
         let size = self.size.max(1);
+        // Counted without the ordering: an ORDER BY inside the counted
+        // subquery makes the database sort every row only to count them.
+        let mut counted = select.clone();
+        counted.query().clear_order_by();
+        let count = counted.paginate(db, size).num_items().await?;
         let paginator = select.paginate(db, size);
-        let count = paginator.num_items().await?;
         let Some((number, pages)) = self.resolve(count) else {
             return Ok(None);
         };
