@@ -85,15 +85,7 @@ impl kernel::Scoped for clearance::Entity {
     fn scope(me: &user::Model) -> Condition {
         match me.role {
             Role::Admin | Role::DepartmentStaff => Condition::all(),
-            Role::Student => Condition::all().add(
-                clearance::Column::StudentId.in_subquery(
-                    Query::select()
-                        .column(student::Column::Id)
-                        .from(student::Entity)
-                        .and_where(student::Column::UserId.eq(me.id))
-                        .to_owned(),
-                ),
-            ),
+            Role::Student => crate::students::own_rows(me.id, clearance::Column::StudentId),
         }
     }
 

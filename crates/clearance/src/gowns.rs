@@ -16,7 +16,7 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use kernel::extract::ClientIp;
 use kernel::listing::ListQuery;
 use kernel::{ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, Money, Page, PageSize};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
     IntoSimpleExpr, JoinType, ModelTrait, Order, QueryFilter, QueryOrder, QuerySelect,
@@ -92,15 +92,7 @@ impl kernel::Scoped for gown::Entity {
     fn scope(me: &user::Model) -> Condition {
         match me.role {
             Role::Admin | Role::DepartmentStaff => Condition::all(),
-            Role::Student => Condition::all().add(
-                gown::Column::StudentId.in_subquery(
-                    Query::select()
-                        .column(student::Column::Id)
-                        .from(student::Entity)
-                        .and_where(student::Column::UserId.eq(me.id))
-                        .to_owned(),
-                ),
-            ),
+            Role::Student => crate::students::own_rows(me.id, gown::Column::StudentId),
         }
     }
 

@@ -124,6 +124,20 @@ pub fn matching(list: &ListQuery) -> Option<sea_orm::sea_query::SelectStatement>
     )
 }
 
+/// Rows whose `student_id` column names a student record of the account
+/// `user_id`: a student's own requests, gowns, finance records, payments.
+pub fn own_rows(user_id: Uuid, student_id: impl sea_orm::ColumnTrait) -> Condition {
+    Condition::all().add(
+        student_id.in_subquery(
+            sea_orm::sea_query::Query::select()
+                .column(student::Column::Id)
+                .from(student::Entity)
+                .and_where(student::Column::UserId.eq(user_id))
+                .to_owned(),
+        ),
+    )
+}
+
 /// The student records `me` may see: all for administrators and office
 /// staff, their own for a student.
 impl kernel::Scoped for student::Entity {

@@ -77,16 +77,8 @@ fn readable(me: &user::Model, student_id: impl ColumnTrait) -> Condition {
                 .and_where(department::Column::DepartmentType.eq(FINANCE_OFFICE))
                 .to_owned(),
         )),
-        (Role::DepartmentStaff, None) => Condition::all().add(Expr::cust("1 = 0")),
-        (Role::Student, _) => Condition::all().add(
-            student_id.in_subquery(
-                Query::select()
-                    .column(student::Column::Id)
-                    .from(student::Entity)
-                    .and_where(student::Column::UserId.eq(me.id))
-                    .to_owned(),
-            ),
-        ),
+        (Role::DepartmentStaff, None) => kernel::scope::none(),
+        (Role::Student, _) => crate::students::own_rows(me.id, student_id),
     }
 }
 
