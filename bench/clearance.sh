@@ -15,6 +15,12 @@
 # driver's scenarios.lua; their figures go to OUT_JSON's "mixed". The server's
 # peak RSS over the whole run (VmHWM) goes to "peak_rss_mib".
 #
+# The limit (issue 11, item 4): with the server stopped, the statements
+# campus issues for one `clearance_detail` and one `student_clearances_list`
+# request are replayed straight through sqlx on a pool of campus's size
+# (crates/clearance/examples/raw_queries.rs), CONNECTIONS tasks for DURATION
+# seconds; the figures go to OUT_JSON's "raw". RAW=0 skips it.
+#
 # Environment: STUDENTS (10000), DURATION (10), CONNECTIONS (64), THREADS (2),
 # SCENARIOS, TIMEOUT (30) as for run.sh; MIXED (1; 0 skips the mixed run),
 # MIXED_CONNECTIONS (8); CAMPUS_PORT (a free one); PG_URL
@@ -37,6 +43,7 @@ export DURATION=${DURATION:-10}
 export CONNECTIONS=${CONNECTIONS:-64}
 export TIMEOUT=${TIMEOUT:-30}
 MIXED=${MIXED:-1}
+RAW=${RAW:-1}
 MIXED_CONNECTIONS=${MIXED_CONNECTIONS:-8}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
 PG_NAME=${PG_NAME:-campus_bench}
@@ -45,6 +52,7 @@ command -v wrk >/dev/null || { echo "clearance.sh: wrk is not installed (apt-get
 export CARGO_TARGET_DIR=${BENCH_TARGET_DIR:-$HOME/.cache/campus-release}
 echo "== building campus (release, $CARGO_TARGET_DIR)" >&2
 (cd "$repo" && cargo build --release --quiet -p campus)
+[[ $RAW == 1 ]] && (cd "$repo" && cargo build --release --quiet -p clearance --example raw_queries)
 bin=$CARGO_TARGET_DIR/release/campus
 
 work=$(mktemp -d)
@@ -117,6 +125,18 @@ fi
 
 peak_kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$server/status")
 python3 "$here/report.py" annotate "$out" "$peak_kib" "$MIXED_CONNECTIONS" "${mixed[@]}"
+
+if [[ $RAW == 1 ]]; then
+  kill -TERM "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  server=
+  for scenario in clearance_detail student_clearances_list; do
+    echo "== $(date +%T) raw $scenario: the same statements through sqlx, $CONNECTIONS tasks, ${DURATION}s" >&2
+    "$CARGO_TARGET_DIR/release/examples/raw_queries" "$scenario" "$STUDENTS" "$CONNECTIONS" "$DURATION" \
+      >"$work/raw-$scenario.json"
+  done
+  python3 "$here/report.py" raw "$out" "$work"/raw-*.json
+fi
 if grep -q '"level":"ERROR"' "$work/server.log"; then
   echo "clearance.sh: the server logged errors:" >&2
   grep '"level":"ERROR"' "$work/server.log" | tail -5 >&2

@@ -4,6 +4,8 @@
   report.py annotate OUT_JSON PEAK_RSS_KIB MIXED_CONNECTIONS [SCENARIO=WRK_OUTPUT ...]
       adds the server's peak RSS and the mixed run's figures (wrk outputs
       holding scenarios.lua's "RESULT {...}" line) to the driver's JSON
+  report.py raw OUT_JSON RAW_JSON...
+      adds raw_queries' figures (the same statements straight through sqlx)
   report.py compare PEER_JSON CAMPUS_JSON
       prints the side-by-side table (Markdown)
 """
@@ -40,6 +42,23 @@ def annotate(out_json, peak_kib, mixed_connections, outputs):
         if name != "connections":
             print(f"mixed: {name:18s} {m['rps']:9.1f} req/s  p50 {m['p50_ms']:8.1f} ms  "
                   f"p99 {m['p99_ms']:8.1f} ms  non-2xx {m['non_2xx']}")
+
+
+def raw(out_json, paths):
+    with open(out_json) as f:
+        data = json.load(f)
+    data["raw"] = {}
+    for path in paths:
+        with open(path) as f:
+            r = json.load(f)
+        data["raw"][r["scenario"]] = r
+        served = data["scenarios"].get(r["scenario"], {}).get("rps")
+        share = f"; campus served {served / r['requests_per_sec']:.0%} of it" if served else ""
+        print(f"raw {r['scenario']}: {r['requests_per_sec']:,.1f} req/s "
+              f"({r['statements_per_request']} statements, pool {r['pool_size']}){share}")
+    with open(out_json, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
 
 
 def peak(data):
@@ -96,10 +115,24 @@ def compare(peer_json, campus_json):
                 print(f"| `{name}` | {fmt(m['rps'])} | {fmt(m['p50_ms'], 2)} "
                       f"| {fmt(m['p99_ms'], 2)} | {m['non_2xx']} |")
 
+    raws = campus.get("raw")
+    if raws:
+        print("\nThe limit: the same statements straight through sqlx, no HTTP, "
+              "same pool size (`raw_queries`)\n")
+        print("| scenario | statements per request | pool | raw req/s | campus req/s | campus ÷ raw |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for name, r in raws.items():
+            served = campus["scenarios"].get(name, {}).get("rps")
+            share = f"{served / r['requests_per_sec']:.0%}" if served else "—"
+            print(f"| `{name}` | {r['statements_per_request']} | {r['pool_size']} "
+                  f"| {fmt(r['requests_per_sec'])} | {fmt(served)} | {share} |")
+
 
 if __name__ == "__main__":
     if len(sys.argv) >= 5 and sys.argv[1] == "annotate":
         annotate(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
+    elif len(sys.argv) >= 4 and sys.argv[1] == "raw":
+        raw(sys.argv[2], sys.argv[3:])
     elif len(sys.argv) == 4 and sys.argv[1] == "compare":
         compare(sys.argv[2], sys.argv[3])
     else:

@@ -148,50 +148,63 @@ pub async fn render<C: ConnectionTrait>(
             let request = requests.get(&a.clearance_request_id);
             let student = request.and_then(|r| students.get(&r.student_id));
             let office = offices.get(&a.department_id);
-            ApprovalOut {
-                id: a.id,
-                clearance_request: a.clearance_request_id,
-                clearance_status: request.map(|r| r.status.clone()).unwrap_or_default(),
-                student_name: student
-                    .map(|(_, u)| u.full_name.clone())
-                    .unwrap_or_default(),
-                registration_number: student
-                    .map(|(s, _)| s.registration_number.clone())
-                    .unwrap_or_default(),
-                student_info: student.map(|(s, u)| StudentInfo {
-                    id: s.id,
-                    full_name: u.full_name.clone(),
-                    email: u.email.clone(),
-                    admission_number: u.admission_number.clone(),
-                    registration_number: s.registration_number.clone(),
-                    faculty: s.faculty.clone(),
-                    program: s.program.clone(),
-                    graduation_year: s.graduation_year,
-                }),
-                department: office.map(|d| d.name.clone()).unwrap_or_default(),
-                department_id: a.department_id,
-                department_name: office.map(|d| d.name.clone()).unwrap_or_default(),
-                department_code: office.map(|d| d.code.clone()).unwrap_or_default(),
-                department_type: office
-                    .map(|d| d.department_type.clone())
-                    .unwrap_or_default(),
-                approval_order: office.map_or(0, |d| d.approval_order),
-                status: a.status,
-                approved_by: a.approved_by_id,
-                approved_by_name: a.approved_by_id.and_then(|id| deciders.get(&id).cloned()),
-                approval_date: a.approval_date,
-                rejection_reason: a.rejection_reason,
-                notes: a.notes,
-                evidence_file: a
-                    .evidence_file
-                    .as_ref()
-                    .map(|_| format!("/api/approvals/{}/evidence/", a.id)),
-                submitted_date: request.map_or(a.created_at, |r| r.submission_date),
-                created_at: a.created_at,
-                updated_at: a.updated_at,
-            }
+            let decider = a.approved_by_id.and_then(|id| deciders.get(&id).cloned());
+            approval_out(a, request, student, office, decider)
         })
         .collect())
+}
+
+/// One approval as the API shows it, from its request, student (with
+/// account), office and the name of whoever decided.
+fn approval_out(
+    a: approval::Model,
+    request: Option<&clearance::Model>,
+    student: Option<&(student::Model, user::Model)>,
+    office: Option<&department::Model>,
+    decider: Option<String>,
+) -> ApprovalOut {
+    ApprovalOut {
+        id: a.id,
+        clearance_request: a.clearance_request_id,
+        clearance_status: request.map(|r| r.status.clone()).unwrap_or_default(),
+        student_name: student
+            .map(|(_, u)| u.full_name.clone())
+            .unwrap_or_default(),
+        registration_number: student
+            .map(|(s, _)| s.registration_number.clone())
+            .unwrap_or_default(),
+        student_info: student.map(|(s, u)| StudentInfo {
+            id: s.id,
+            full_name: u.full_name.clone(),
+            email: u.email.clone(),
+            admission_number: u.admission_number.clone(),
+            registration_number: s.registration_number.clone(),
+            faculty: s.faculty.clone(),
+            program: s.program.clone(),
+            graduation_year: s.graduation_year,
+        }),
+        department: office.map(|d| d.name.clone()).unwrap_or_default(),
+        department_id: a.department_id,
+        department_name: office.map(|d| d.name.clone()).unwrap_or_default(),
+        department_code: office.map(|d| d.code.clone()).unwrap_or_default(),
+        department_type: office
+            .map(|d| d.department_type.clone())
+            .unwrap_or_default(),
+        approval_order: office.map_or(0, |d| d.approval_order),
+        status: a.status,
+        approved_by: a.approved_by_id,
+        approved_by_name: decider,
+        approval_date: a.approval_date,
+        rejection_reason: a.rejection_reason,
+        notes: a.notes,
+        evidence_file: a
+            .evidence_file
+            .as_ref()
+            .map(|_| format!("/api/approvals/{}/evidence/", a.id)),
+        submitted_date: request.map_or(a.created_at, |r| r.submission_date),
+        created_at: a.created_at,
+        updated_at: a.updated_at,
+    }
 }
 
 async fn render_one<C: ConnectionTrait>(db: &C, row: approval::Model) -> ApiResult<ApprovalOut> {
@@ -794,8 +807,15 @@ async fn decide_one(
     let txn = kernel::db::begin_write(db).await?;
     let mut effects = Effects::new();
     let decided = workflow::decide(&txn, state, &mut effects, me, ip, id, decision).await?;
-    let out = render_one(&txn, decided.approval.clone()).await?;
     txn.commit().await?;
+    // Rendered from what the decision read: `me` decided it.
+    let out = approval_out(
+        decided.approval.clone(),
+        Some(&decided.clearance),
+        decided.student.as_ref(),
+        Some(&decided.office),
+        Some(me.full_name.clone()),
+    );
     effects.publish(state);
     let message = match (
         decided.approval.status.as_str(),

@@ -215,6 +215,47 @@ async fn list_out<C: ConnectionTrait>(
         .collect())
 }
 
+/// A request's approvals as its detail and progress show them, ordered by
+/// office (approval order, then name): one query, with each office and the
+/// name of whoever decided.
+async fn steps<C: ConnectionTrait>(db: &C, request_id: Uuid) -> ApiResult<Vec<ApprovalSummary>> {
+    let mut rows = approval::Entity::find()
+        .filter(approval::Column::ClearanceRequestId.eq(request_id))
+        .find_also_related(department::Entity)
+        .find_also_related(user::Entity)
+        .all(db)
+        .await?;
+    rows.sort_by(|(a, da, _), (b, db_, _)| {
+        let key =
+            |d: &Option<department::Model>| d.as_ref().map(|d| (d.approval_order, d.name.clone()));
+        key(da).cmp(&key(db_)).then(a.id.cmp(&b.id))
+    });
+    Ok(rows
+        .into_iter()
+        .map(|(a, d, decider)| {
+            let (name, code, kind, order) = d.map_or_else(
+                || (String::new(), String::new(), String::new(), 0),
+                |d| (d.name, d.code, d.department_type, d.approval_order),
+            );
+            ApprovalSummary {
+                id: a.id,
+                department: name,
+                department_id: a.department_id,
+                department_code: code,
+                department_type: kind,
+                approval_order: order,
+                status: a.status,
+                approved_by: decider.map(|u| u.full_name),
+                approval_date: a.approval_date,
+                rejection_reason: a.rejection_reason,
+                notes: a.notes,
+                has_evidence: a.evidence_file.is_some(),
+                created_at: a.created_at,
+            }
+        })
+        .collect())
+}
+
 /// Loads everything the detail shows to `viewer` (the payment only to those
 /// who may read the student's finances).
 pub async fn detail<C: ConnectionTrait>(
@@ -222,56 +263,30 @@ pub async fn detail<C: ConnectionTrait>(
     viewer: &user::Model,
     request: clearance::Model,
 ) -> ApiResult<ClearanceOut> {
-    let mut approvals = approval::Entity::find()
-        .filter(approval::Column::ClearanceRequestId.eq(request.id))
-        .find_also_related(department::Entity)
-        .all(db)
+    let approvals = steps(db, request.id).await?;
+    let student = student::Entity::find_by_id(request.student_id)
+        .find_also_related(user::Entity)
+        .one(db)
         .await?;
-    approvals.sort_by(|(a, da), (b, db_)| {
-        let key =
-            |d: &Option<department::Model>| d.as_ref().map(|d| (d.approval_order, d.name.clone()));
-        key(da).cmp(&key(db_)).then(a.id.cmp(&b.id))
-    });
-    let decider_ids: Vec<Uuid> = approvals
-        .iter()
-        .filter_map(|(a, _)| a.approved_by_id)
-        .collect();
-    let deciders: HashMap<Uuid, String> = if decider_ids.is_empty() {
-        HashMap::new()
-    } else {
-        user::Entity::find()
-            .filter(user::Column::Id.is_in(decider_ids))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u.full_name))
-            .collect()
+    let (name, reg) = match student {
+        Some((s, Some(u))) => (u.full_name, s.registration_number),
+        _ => (String::new(), String::new()),
     };
-    let students = students_with_users(db, vec![request.student_id]).await?;
-    let (name, reg) = students
-        .get(&request.student_id)
-        .map_or((String::new(), String::new()), |(s, u)| {
-            (u.full_name.clone(), s.registration_number.clone())
-        });
     let payment = payment::Entity::find()
         .filter(payment::Column::StudentId.eq(request.student_id))
         .filter(payment::Entity::scope(viewer))
         .one(db)
         .await?;
-    let approved = approvals
-        .iter()
-        .filter(|(a, _)| a.status == "approved")
-        .count() as u64;
+    let approved = approvals.iter().filter(|a| a.status == "approved").count() as u64;
     let current = approvals
         .iter()
-        .filter(|(a, _)| a.status != "approved")
-        .filter_map(|(_, d)| d.as_ref())
-        .min_by_key(|d| (d.approval_order, d.name.clone()))
-        .map(|d| CurrentDepartment {
-            id: d.id,
-            name: d.name.clone(),
-            code: d.code.clone(),
-            approval_order: d.approval_order,
+        .find(|a| a.status != "approved" && !a.department.is_empty())
+        .filter(|_| request.status != "completed")
+        .map(|a| CurrentDepartment {
+            id: a.department_id,
+            name: a.department.clone(),
+            code: a.department_code.clone(),
+            approval_order: a.approval_order,
         });
     let total = approvals.len() as u64;
     Ok(ClearanceOut {
@@ -279,42 +294,11 @@ pub async fn detail<C: ConnectionTrait>(
         student: request.student_id,
         student_name: name,
         registration_number: reg,
-        status: request.status.clone(),
+        status: request.status,
         submission_date: request.submission_date,
         completion_date: request.completion_date,
-        rejection_reason: request.rejection_reason.clone(),
-        approvals: approvals
-            .into_iter()
-            .map(|(a, d)| {
-                let d = d.unwrap_or_else(|| department::Model {
-                    id: a.department_id,
-                    name: String::new(),
-                    code: String::new(),
-                    department_type: String::new(),
-                    head_email: String::new(),
-                    description: String::new(),
-                    is_active: false,
-                    approval_order: 0,
-                    created_at: a.created_at,
-                    updated_at: a.updated_at,
-                });
-                ApprovalSummary {
-                    id: a.id,
-                    department: d.name,
-                    department_id: d.id,
-                    department_code: d.code,
-                    department_type: d.department_type,
-                    approval_order: d.approval_order,
-                    status: a.status,
-                    approved_by: a.approved_by_id.and_then(|id| deciders.get(&id).cloned()),
-                    approval_date: a.approval_date,
-                    rejection_reason: a.rejection_reason,
-                    notes: a.notes,
-                    has_evidence: a.evidence_file.is_some(),
-                    created_at: a.created_at,
-                }
-            })
-            .collect(),
+        rejection_reason: request.rejection_reason,
+        approvals,
         completion_percentage: completion_percentage(approved, total),
         payment_info: payment.map(|p| PaymentInfo {
             id: p.id,
@@ -326,11 +310,7 @@ pub async fn detail<C: ConnectionTrait>(
             verified_by: p.verified_by_id,
             verification_date: p.verification_date,
         }),
-        current_department: if request.status == "completed" {
-            None
-        } else {
-            current
-        },
+        current_department: current,
         created_at: request.created_at,
         updated_at: request.updated_at,
     })
@@ -762,18 +742,18 @@ pub async fn clearance_progress(
     Id(id): Id,
 ) -> ApiResult<Json<ProgressOut>> {
     let request = clearance::Entity::find_visible(&db, &me, id).await?;
-    let out = detail(&db, &me, request).await?;
-    let count = |status: &str| out.approvals.iter().filter(|a| a.status == status).count();
+    let approvals = steps(&db, request.id).await?;
+    let count = |status: &str| approvals.iter().filter(|a| a.status == status).count();
+    let (approved, total) = (count("approved"), approvals.len());
     Ok(Json(ProgressOut {
-        clearance_request_id: out.id,
-        overall_status: out.status.clone(),
-        completion_percentage: out.completion_percentage,
-        total_departments: out.approvals.len(),
-        approved_count: count("approved"),
+        clearance_request_id: request.id,
+        overall_status: request.status,
+        completion_percentage: completion_percentage(approved as u64, total as u64),
+        total_departments: total,
+        approved_count: approved,
         pending_count: count("pending"),
         rejected_count: count("rejected"),
-        progress: out
-            .approvals
+        progress: approvals
             .into_iter()
             .map(|a| ProgressStep {
                 order: a.approval_order,

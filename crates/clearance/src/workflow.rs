@@ -9,7 +9,7 @@ use kernel::{ApiError, ApiResult, FieldErrors, Money};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QuerySelect,
+    QuerySelect, QueryTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -122,25 +122,6 @@ pub fn may_approve(me: &user::Model) -> ApiResult<()> {
     }
 }
 
-/// Offices that still block `target` (lower order, not yet approved).
-async fn blocking_offices<C: ConnectionTrait>(
-    db: &C,
-    target: &approval::Model,
-    order: i32,
-) -> ApiResult<Vec<department::Model>> {
-    let rows = approval::Entity::find()
-        .filter(approval::Column::ClearanceRequestId.eq(target.clearance_request_id))
-        .filter(approval::Column::Status.ne("approved"))
-        .find_also_related(department::Entity)
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(_, d)| d)
-        .filter(|d| d.approval_order < order)
-        .collect())
-}
-
 /// The graduation-fee rule for finance offices: no outstanding tuition and a
 /// verified graduation fee.
 async fn finance_gate<C: ConnectionTrait>(db: &C, student_id: Uuid) -> ApiResult<()> {
@@ -172,6 +153,10 @@ pub struct Decided {
     pub approval: approval::Model,
     pub clearance: clearance::Model,
     pub remaining: usize,
+    /// The deciding office.
+    pub office: department::Model,
+    /// The request's student and their account.
+    pub student: Option<(student::Model, user::Model)>,
 }
 
 /// Decides one approval inside `txn`: authorisation, order and finance gates,
@@ -187,25 +172,30 @@ pub async fn decide<C: ConnectionTrait>(
 ) -> ApiResult<Decided> {
     let not_found = || ApiError::not_found_msg("No ClearanceApproval matches the given query.");
     may_approve(me)?;
-    let target = approval::Entity::visible(me)
+    // Lock the request of the approval, if `me` may act on it: decisions on
+    // one request are applied one at a time.
+    let of_visible_approval = approval::Entity::visible(me)
         .filter(approval::Column::Id.eq(approval_id))
-        .one(txn)
-        .await?
-        .ok_or_else(not_found)?;
-    // Lock the request: decisions on one request are applied one at a time.
-    let request = clearance::Entity::find_by_id(target.clearance_request_id)
+        .select_only()
+        .column(approval::Column::ClearanceRequestId)
+        .into_query();
+    let request = clearance::Entity::find()
+        .filter(clearance::Column::Id.in_subquery(of_visible_approval))
         .lock_exclusive()
         .one(txn)
         .await?
         .ok_or_else(not_found)?;
-    // Re-read the approval under the lock: a concurrent decision may have landed.
-    let target = approval::Entity::find_by_id(approval_id)
-        .one(txn)
-        .await?
-        .ok_or_else(not_found)?;
-    let office = department::Entity::find_by_id(target.department_id)
-        .one(txn)
-        .await?
+    // Its approvals and their offices, read under the lock: a concurrent
+    // decision may have landed since the approval was found.
+    let mut approvals = approval::Entity::find()
+        .filter(approval::Column::ClearanceRequestId.eq(request.id))
+        .find_also_related(department::Entity)
+        .all(txn)
+        .await?;
+    let (target, office) = approvals
+        .iter()
+        .find(|(a, _)| a.id == approval_id)
+        .and_then(|(a, d)| Some((a.clone(), d.clone()?)))
         .ok_or_else(not_found)?;
 
     match (&decision, target.status.as_str()) {
@@ -215,12 +205,18 @@ pub async fn decide<C: ConnectionTrait>(
         }
         _ => {}
     }
-    let blocking = blocking_offices(txn, &target, office.approval_order).await?;
+    // Offices that still block it: lower order, not yet approved.
+    let blocking: Vec<&str> = approvals
+        .iter()
+        .filter(|(a, _)| a.status != "approved")
+        .filter_map(|(_, d)| d.as_ref())
+        .filter(|d| d.approval_order < office.approval_order)
+        .map(|d| d.name.as_str())
+        .collect();
     if !blocking.is_empty() {
-        let names: Vec<&str> = blocking.iter().map(|d| d.name.as_str()).collect();
         return Err(ApiError::bad_request(format!(
             "This approval cannot be decided yet: waiting for {} to approve first.",
-            names.join(", ")
+            blocking.join(", ")
         )));
     }
     if matches!(decision, Decision::Approve { .. }) && office.department_type == "finance" {
@@ -260,9 +256,13 @@ pub async fn decide<C: ConnectionTrait>(
     )
     .await?;
 
+    if let Some(slot) = approvals.iter_mut().find(|(a, _)| a.id == decided.id) {
+        slot.0 = decided.clone();
+    }
     let (clearance, remaining) =
-        refresh_request(txn, state, effects, request, Some(&decided)).await?;
-    let student = student::Entity::find_by_id(clearance.student_id)
+        apply_approvals(txn, state, effects, request, approvals, Some(&decided)).await?;
+    let (student, account) = student::Entity::find_by_id(clearance.student_id)
+        .find_also_related(user::Entity)
         .one(txn)
         .await?
         .ok_or_else(not_found)?;
@@ -288,6 +288,8 @@ pub async fn decide<C: ConnectionTrait>(
         approval: decided,
         clearance,
         remaining,
+        office,
+        student: account.map(|account| (student, account)),
     })
 }
 
@@ -306,6 +308,19 @@ pub async fn refresh_request<C: ConnectionTrait>(
         .find_also_related(department::Entity)
         .all(txn)
         .await?;
+    apply_approvals(txn, state, effects, request, approvals, decided).await
+}
+
+/// [`refresh_request`] with the request's approvals (and offices) already
+/// read under its lock.
+async fn apply_approvals<C: ConnectionTrait>(
+    txn: &C,
+    state: &AppState,
+    effects: &mut Effects,
+    request: clearance::Model,
+    approvals: Vec<(approval::Model, Option<department::Model>)>,
+    decided: Option<&approval::Model>,
+) -> ApiResult<(clearance::Model, usize)> {
     let statuses: Vec<&str> = approvals.iter().map(|(a, _)| a.status.as_str()).collect();
     let status = derive_status(&statuses);
     let remaining = statuses.iter().filter(|s| **s != "approved").count();

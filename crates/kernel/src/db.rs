@@ -133,9 +133,12 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 std::fs::create_dir_all(&dir)
                     .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
             }
+            // A connection to a local file cannot have been dropped by a
+            // server or a firewall: no ping before handing it out.
             options
                 .max_connections(8)
                 .min_connections(1)
+                .test_before_acquire(false)
                 .map_sqlx_sqlite_opts(|o| {
                     o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                         .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
@@ -144,7 +147,13 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
                 });
         }
         Backend::Postgres | Backend::MySql => {
-            options.max_connections(32).min_connections(1);
+            // Every statement takes a connection from the pool; pinging it each
+            // time doubled the round trips. Only a connection idle long enough
+            // to have been dropped (server restart, proxy, firewall) is pinged.
+            options
+                .max_connections(32)
+                .min_connections(1)
+                .test_before_acquire_if_idle_for(Duration::from_secs(30));
         }
     }
     Database::connect(options).await
@@ -257,5 +266,23 @@ mod tests {
         );
         assert_eq!(sqlite_file("sqlite::memory:"), None);
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+    }
+
+    /// `.cargo/config.toml` builds the embedded SQLite with the planner
+    /// stability guarantee: a bound `LIMIT ?` must not make SQLite prepare a
+    /// cached statement again on every run (docs/ARCHITECTURE.md).
+    #[tokio::test]
+    async fn the_embedded_sqlite_keeps_its_prepared_statements() {
+        use sea_orm::{ConnectionTrait, Statement};
+        let db = connect("sqlite::memory:").await.unwrap();
+        let row = db
+            .query_one_raw(Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "SELECT COUNT(*) AS n FROM pragma_compile_options WHERE compile_options = 'ENABLE_QPSG'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1);
     }
 }

@@ -60,4 +60,11 @@ impl Related<super::department::Entity> for Entity {
     }
 }
 
+/// Who decided (`approved_by`).
+impl Related<super::user::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::ApprovedBy.def()
+    }
+}
+
 impl ActiveModelBehavior for ActiveModel {}
