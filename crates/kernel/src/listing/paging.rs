@@ -80,11 +80,7 @@ impl PageRequest {
             + Clone,
     {
         let size = self.size.max(1);
-        // Counted without the ordering: an ORDER BY inside the counted
-        // subquery makes the database sort every row only to count them.
-        let mut counted = select.clone();
-        counted.query().clear_order_by();
-        let count = counted.paginate(db, size).num_items().await?;
+        let count = count(db, select.as_query()).await?;
         let paginator = select.paginate(db, size);
         let Some((number, pages)) = self.resolve(count) else {
             return Ok(None);
@@ -98,6 +94,37 @@ impl PageRequest {
             results,
         }))
     }
+}
+
+/// The rows of a list's `select`, counted as `SELECT COUNT(*)` over its own
+/// FROM, joins and WHERE: no ordering to sort by, and no subquery around it,
+/// which SQLite scans row by row even where it counts a bare table from its
+/// b-tree. A listed select therefore neither groups nor is DISTINCT nor
+/// limited (checked in debug builds): its rows are what it counts.
+async fn count<C: ConnectionTrait>(
+    db: &C,
+    select: &sea_orm::sea_query::SelectStatement,
+) -> Result<u64, DbErr> {
+    let backend = db.get_database_backend();
+    debug_assert!(
+        {
+            let sql = backend.build(select).sql;
+            !["GROUP BY", "DISTINCT", " LIMIT ", "HAVING"]
+                .iter()
+                .any(|word| sql.contains(word))
+        },
+        "a listed select must not group, be distinct or be limited: {}",
+        backend.build(select).sql
+    );
+    let mut counted = select.clone();
+    counted.clear_order_by().clear_selects().expr_as(
+        sea_orm::sea_query::Expr::cust("COUNT(*)"),
+        sea_orm::sea_query::Alias::new("num_items"),
+    );
+    let row = db.query_one_raw(backend.build(&counted)).await?;
+    Ok(row
+        .map_or(Ok(0), |row| row.try_get::<i64>("", "num_items"))?
+        .max(0) as u64)
 }
 
 /// How a system's lists read a page request, answer a page and document
