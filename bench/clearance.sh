@@ -51,8 +51,9 @@ command -v wrk >/dev/null || { echo "clearance.sh: wrk is not installed (apt-get
 
 export CARGO_TARGET_DIR=${BENCH_TARGET_DIR:-$HOME/.cache/campus-release}
 echo "== building campus (release, $CARGO_TARGET_DIR)" >&2
-(cd "$repo" && cargo build --release --quiet -p campus)
-[[ $RAW == 1 ]] && (cd "$repo" && cargo build --release --quiet -p clearance --example raw_queries)
+# One invocation: built apart, the example's dev-dependencies change the
+# features of shared crates and each build would undo the other's.
+(cd "$repo" && cargo build --release --quiet -p campus -p clearance --bin campus --example raw_queries)
 bin=$CARGO_TARGET_DIR/release/campus
 
 work=$(mktemp -d)
