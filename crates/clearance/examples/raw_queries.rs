@@ -54,8 +54,10 @@ async fn main() -> anyhow::Result<()> {
     {
         let (recorded, recording) = (recorded.clone(), recording.clone());
         kernel.db.set_metric_callback(move |info| {
-            if recording.load(Ordering::Relaxed) {
-                recorded.lock().unwrap().push(info.statement.clone());
+            if recording.load(Ordering::Relaxed)
+                && let Ok(mut recorded) = recorded.lock()
+            {
+                recorded.push(info.statement.clone());
             }
         });
     }
@@ -82,7 +84,11 @@ async fn main() -> anyhow::Result<()> {
     let status = get(&app, &path, &token).await?;
     recording.store(false, Ordering::Relaxed);
     anyhow::ensure!(status == 200, "GET {path} answered {status}");
-    let statements = std::mem::take(&mut *recorded.lock().unwrap());
+    let statements = std::mem::take(
+        &mut *recorded
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the recording was poisoned"))?,
+    );
 
     let done = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + duration;
