@@ -130,25 +130,18 @@ pub async fn render<C: ConnectionTrait>(
         .into_iter()
         .map(|d| (d.id, d))
         .collect();
-    let decider_ids: Vec<Uuid> = rows.iter().filter_map(|a| a.approved_by_id).collect();
-    let deciders: HashMap<Uuid, String> = if decider_ids.is_empty() {
-        HashMap::new()
-    } else {
-        user::Entity::find()
-            .filter(user::Column::Id.is_in(decider_ids))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u.full_name))
-            .collect()
-    };
+    let deciders =
+        crate::users::by_id(db, rows.iter().filter_map(|a| a.approved_by_id).collect()).await?;
     Ok(rows
         .into_iter()
         .map(|a| {
             let request = requests.get(&a.clearance_request_id);
             let student = request.and_then(|r| students.get(&r.student_id));
             let office = offices.get(&a.department_id);
-            let decider = a.approved_by_id.and_then(|id| deciders.get(&id).cloned());
+            let decider = a
+                .approved_by_id
+                .and_then(|id| deciders.get(&id))
+                .map(|u| u.full_name.clone());
             approval_out(a, request, student, office, decider)
         })
         .collect())

@@ -244,18 +244,8 @@ async fn page_out(
     // counts a bare table from its b-tree; with the actors joined it visited
     // every row); the page's actors come in one more query.
     let page = list.page(db, query, PageSize::DEFAULT).await?;
-    let ids: Vec<Uuid> = page.results.iter().filter_map(|row| row.user_id).collect();
-    let actors: HashMap<Uuid, user::Model> = if ids.is_empty() {
-        HashMap::new()
-    } else {
-        user::Entity::find()
-            .filter(user::Column::Id.is_in(ids))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect()
-    };
+    let ids = page.results.iter().filter_map(|row| row.user_id).collect();
+    let actors = crate::users::by_id(db, ids).await?;
     Ok(Json(page.map(|row| {
         let actor = row.user_id.and_then(|id| actors.get(&id));
         AuditLogOut::new(row, actor)

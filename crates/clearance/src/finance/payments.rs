@@ -57,18 +57,8 @@ pub(super) async fn payments_out<C: ConnectionTrait>(
     rows: Vec<payment::Model>,
 ) -> ApiResult<Vec<PaymentOut>> {
     let names = student_names(db, rows.iter().map(|p| p.student_id).collect()).await?;
-    let verifier_ids: Vec<Uuid> = rows.iter().filter_map(|p| p.verified_by_id).collect();
-    let verifiers: std::collections::HashMap<Uuid, String> = if verifier_ids.is_empty() {
-        Default::default()
-    } else {
-        user::Entity::find()
-            .filter(user::Column::Id.is_in(verifier_ids))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u.full_name))
-            .collect()
-    };
+    let verifiers =
+        crate::users::by_id(db, rows.iter().filter_map(|p| p.verified_by_id).collect()).await?;
     Ok(rows
         .into_iter()
         .map(|p| {
@@ -90,7 +80,9 @@ pub(super) async fn payments_out<C: ConnectionTrait>(
                 payment_date: p.payment_date,
                 is_verified: p.is_verified,
                 verified_by: p.verified_by_id,
-                verified_by_name: p.verified_by_id.and_then(|id| verifiers.get(&id).cloned()),
+                verified_by_name: p
+                    .verified_by_id
+                    .and_then(|id| verifiers.get(&id).map(|u| u.full_name.clone())),
                 verification_date: p.verification_date,
                 notes: p.notes,
                 checkout_request_id: p.checkout_request_id,
