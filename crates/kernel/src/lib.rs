@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod audit_log;
 pub mod config;
+pub mod counts;
 pub mod crypto;
 pub mod db;
 pub mod docs;

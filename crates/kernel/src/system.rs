@@ -253,7 +253,8 @@ pub async fn start<S: System>(settings: Settings, config: S::Config) -> Result<S
 /// The kernel's pending migrations, then the system's.
 pub async fn migrate<S: System>(db: &DatabaseConnection) -> Result<(), DbErr> {
     crate::migration::migrate(db).await?;
-    S::migrate(db).await
+    S::migrate(db).await?;
+    crate::counts::fold(db).await.map(drop)
 }
 
 /// The system's OpenAPI 3.1 document.
@@ -403,6 +404,7 @@ pub async fn run<S: System>(command: Command) -> anyhow::Result<()> {
             let address = bind.unwrap_or(state.kernel().settings.bind);
             let needs_admin = !S::has_admin(&state).await?;
             S::spawn_workers(&state);
+            crate::counts::spawn_folding(state.kernel().db.clone());
             let listener = tokio::net::TcpListener::bind(address)
                 .await
                 .with_context(|| format!("cannot listen on {address}"))?;

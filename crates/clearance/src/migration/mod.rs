@@ -5,6 +5,9 @@ use sea_orm_migration::prelude::*;
 mod m0001_identity;
 mod m0002_workflow;
 mod m0003_gown_overdue;
+mod m0004_row_counts;
+
+pub use m0004_row_counts::COUNTED;
 
 pub struct Migrator;
 
@@ -15,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_identity::Migration),
             Box::new(m0002_workflow::Migration),
             Box::new(m0003_gown_overdue::Migration),
+            Box::new(m0004_row_counts::Migration),
         ]
     }
 

@@ -11,6 +11,7 @@ mod audit_logs;
 mod auth;
 mod bench_seed;
 mod conformance;
+mod counts;
 mod daraja;
 mod departments;
 mod finance;

@@ -100,28 +100,27 @@ impl PageRequest {
 /// FROM, joins and WHERE: no ordering to sort by, and no subquery around it,
 /// which SQLite scans row by row even where it counts a bare table from its
 /// b-tree. A listed select therefore neither groups nor is DISTINCT nor
-/// limited (checked in debug builds): its rows are what it counts.
+/// limited (checked in debug builds): its rows are what it counts. A whole
+/// table whose count the database keeps ([`crate::counts`]) is not counted
+/// at all.
 async fn count<C: ConnectionTrait>(
     db: &C,
     select: &sea_orm::sea_query::SelectStatement,
 ) -> Result<u64, DbErr> {
     let backend = db.get_database_backend();
+    let counted = backend.build(&crate::counts::count_of(select.clone()));
     debug_assert!(
-        {
-            let sql = backend.build(select).sql;
-            !["GROUP BY", "DISTINCT", " LIMIT ", "HAVING"]
-                .iter()
-                .any(|word| sql.contains(word))
-        },
+        !["GROUP BY", "DISTINCT", " LIMIT ", "HAVING"]
+            .iter()
+            .any(|word| counted.sql.contains(word)),
         "a listed select must not group, be distinct or be limited: {}",
-        backend.build(select).sql
+        counted.sql
     );
-    let mut counted = select.clone();
-    counted.clear_order_by().clear_selects().expr_as(
-        sea_orm::sea_query::Expr::cust("COUNT(*)"),
-        sea_orm::sea_query::Alias::new("num_items"),
-    );
-    let row = db.query_one_raw(backend.build(&counted)).await?;
+    let statement = match crate::counts::whole_table(backend, &counted) {
+        Some(table) => backend.build(&crate::counts::whole_table_count(&table)),
+        None => counted,
+    };
+    let row = db.query_one_raw(statement).await?;
     Ok(row
         .map_or(Ok(0), |row| row.try_get::<i64>("", "num_items"))?
         .max(0) as u64)

@@ -13,13 +13,17 @@ use sea_orm::DatabaseConnection;
 use sea_orm_migration::prelude::*;
 
 mod m0001_kernel_tables;
+mod m0002_row_counts;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_kernel_tables::Migration)]
+        vec![
+            Box::new(m0001_kernel_tables::Migration),
+            Box::new(m0002_row_counts::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {
