@@ -226,7 +226,7 @@ pub(crate) fn whole_table_count(table: &str) -> SelectStatement {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sea_orm::sea_query::JoinType;
+    use sea_orm::sea_query::{Cond, JoinType};
 
     fn counted(backend: DbBackend, select: SelectStatement) -> Statement {
         backend.build(&count_of(select))
@@ -249,6 +249,10 @@ mod tests {
                 .and_where(Expr::col(Alias::new("action")).eq("CREATE"))
                 .to_owned();
             assert_eq!(whole_table(backend, &counted(backend, filtered)), None);
+            // `Condition::all()` renders `WHERE TRUE`: not bare
+            // (`Scoped::visible` leaves it out for that reason).
+            let always = bare.clone().cond_where(Cond::all()).to_owned();
+            assert_eq!(whole_table(backend, &counted(backend, always)), None);
             let joined = bare
                 .clone()
                 .join(

@@ -26,9 +26,15 @@ pub trait Scoped: EntityTrait {
         ApiError::not_found()
     }
 
-    /// The rows `caller` may see.
+    /// The rows `caller` may see. A caller who may see every row gets the
+    /// bare table (no `WHERE TRUE`), so its list's count is the table's
+    /// kept count ([`crate::counts`]).
     fn visible(caller: &Self::Caller) -> Select<Self> {
-        Self::find().filter(Self::scope(caller))
+        let scope = Self::scope(caller);
+        if scope == sea_orm::Condition::all() {
+            return Self::find();
+        }
+        Self::find().filter(scope)
     }
 
     /// The row `id` if `caller` may see it, else [`Scoped::not_found`].
