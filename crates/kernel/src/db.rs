@@ -1,7 +1,9 @@
 //! Database connections: one code path for SQLite, PostgreSQL and MySQL/MariaDB,
 //! picked by the URL's scheme at run time.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use sea_orm::{
@@ -162,22 +164,125 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 /// Begins a transaction that will write.
 ///
 /// SQLite takes the write lock at `BEGIN` (`BEGIN IMMEDIATE`), so two writers
-/// queue on the busy timeout instead of one failing when it upgrades a read
-/// lock. MySQL/MariaDB run at READ COMMITTED, as PostgreSQL does by default:
-/// after waiting for a row lock, later reads see what the other transaction
-/// committed instead of the snapshot taken before the wait.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+/// queue instead of one failing when it upgrades a read lock. They queue on
+/// the file's [write gate](write_gate) first: SQLite's own busy handler
+/// sleeps and polls (1, 2, 5 … 100 ms), so writers left to it wake up late
+/// and leave the lock idle while they sleep; behind the gate they take turns
+/// as soon as the previous one ends. MySQL/MariaDB run at READ COMMITTED, as
+/// PostgreSQL does by default: after waiting for a row lock, later reads see
+/// what the other transaction committed instead of the snapshot taken before
+/// the wait.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
     let (isolation_level, sqlite_transaction_mode) = match db.get_database_backend() {
         sea_orm::DbBackend::Sqlite => (None, Some(SqliteTransactionMode::Immediate)),
         sea_orm::DbBackend::MySql => (Some(sea_orm::IsolationLevel::ReadCommitted), None),
         _ => (None, None),
     };
-    db.begin_with_options(TransactionOptions {
-        isolation_level,
-        access_mode: None,
-        sqlite_transaction_mode,
-    })
-    .await
+    let gate = match write_gate(db) {
+        Some(gate) => Some(
+            tokio::time::timeout(WRITE_WAIT, gate.lock_owned())
+                .await
+                .map_err(|_| DbErr::Custom("database is locked".into()))?,
+        ),
+        None => None,
+    };
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            isolation_level,
+            access_mode: None,
+            sqlite_transaction_mode,
+        })
+        .await?;
+    Ok(WriteTxn { txn, _gate: gate })
+}
+
+/// How long a writer waits for another one, as SQLite's busy timeout.
+const WRITE_WAIT: Duration = Duration::from_secs(30);
+
+/// The in-process queue of writers to one SQLite database (`None` for
+/// other backends), by its file name (sqlx names each in-memory pool's
+/// database apart). Every pool of the process that opens the file shares
+/// it; other processes still meet SQLite's own lock.
+fn write_gate(db: &DatabaseConnection) -> Option<Arc<tokio::sync::Mutex<()>>> {
+    static GATES: LazyLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
+        LazyLock::new(Mutex::default);
+    if db.get_database_backend() != sea_orm::DbBackend::Sqlite {
+        return None;
+    }
+    let path = db
+        .get_sqlite_connection_pool()
+        .connect_options()
+        .get_filename()
+        .to_owned();
+    let mut gates = GATES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Some(gates.entry(path).or_default().clone())
+}
+
+/// A transaction from [`begin_write`]: used as the transaction it wraps
+/// (`&txn` runs statements; it derefs to [`DatabaseTransaction`]), ended by
+/// [`WriteTxn::commit`] or by dropping it (rolled back). On SQLite it keeps
+/// the file's write gate until it ends.
+pub struct WriteTxn {
+    txn: DatabaseTransaction,
+    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTxn {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        self.txn.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        self.txn.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTxn {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+impl std::fmt::Debug for WriteTxn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteTxn").finish_non_exhaustive()
+    }
+}
+
+#[async_trait::async_trait]
+impl sea_orm::ConnectionTrait for WriteTxn {
+    fn get_database_backend(&self) -> sea_orm::DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: sea_orm::Statement) -> Result<sea_orm::ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(
+        &self,
+        stmt: sea_orm::Statement,
+    ) -> Result<Option<sea_orm::QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(
+        &self,
+        stmt: sea_orm::Statement,
+    ) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
 }
 
 /// SQL for `SUM(expr)` as a 64-bit integer (0 when there are no rows):
@@ -284,5 +389,39 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(row.try_get::<i64>("", "n").unwrap(), 1);
+    }
+
+    /// Writers to one SQLite file take turns at its gate, whichever pool
+    /// of the process they write through; the gate opens when a write
+    /// transaction commits, rolls back or is dropped.
+    #[tokio::test]
+    async fn sqlite_writers_take_turns_at_the_files_gate() {
+        let path = std::env::temp_dir().join(format!("campus-gate-{}.db", uuid::Uuid::new_v4()));
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        let db = connect(&url).await.unwrap();
+        let other_pool = connect(&url).await.unwrap();
+        let gate = write_gate(&other_pool).expect("a file has a gate");
+
+        let txn = begin_write(&db).await.unwrap();
+        assert!(
+            gate.try_lock().is_err(),
+            "held while the transaction is open"
+        );
+        txn.commit().await.unwrap();
+        assert!(gate.try_lock().is_ok(), "open after commit");
+
+        let txn = begin_write(&other_pool).await.unwrap();
+        assert!(write_gate(&db).unwrap().try_lock().is_err());
+        txn.rollback().await.unwrap();
+        drop(begin_write(&db).await.unwrap());
+        assert!(gate.try_lock().is_ok(), "open after rollback and drop");
+
+        let memory = connect("sqlite::memory:").await.unwrap();
+        let _memory_txn = begin_write(&memory).await.unwrap();
+        assert!(gate.try_lock().is_ok(), "another database has its own gate");
+        drop((db, other_pool));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
     }
 }
