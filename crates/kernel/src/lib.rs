@@ -7,6 +7,7 @@ pub mod audit_log;
 pub mod config;
 pub mod counts;
 pub mod crypto;
+pub mod cuid;
 pub mod db;
 pub mod docs;
 pub mod error;
