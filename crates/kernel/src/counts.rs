@@ -186,12 +186,14 @@ pub(crate) fn whole_table(backend: DbBackend, counted: &Statement) -> Option<Str
     if backend == DbBackend::MySql {
         return None;
     }
+    // Anything after the table (a join, a condition) puts a quote inside
+    // what lies between the first and the last one; sea-query doubles a
+    // quote within a name.
     let name = counted
         .sql
         .strip_prefix(r#"SELECT COUNT(*) AS "num_items" FROM ""#)?
         .strip_suffix('"')?;
-    let canonical = backend.build(&count_of(Query::select().from(Alias::new(name)).to_owned()));
-    (canonical == *counted).then(|| name.to_owned())
+    (!name.contains('"')).then(|| name.to_owned())
 }
 
 /// `select` counted as `SELECT COUNT(*) AS num_items`.

@@ -182,7 +182,7 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
         Some(gate) => Some(
             tokio::time::timeout(WRITE_WAIT, gate.lock_owned())
                 .await
-                .map_err(|_| DbErr::Custom("database is locked".into()))?,
+                .map_err(|_| DbErr::Custom(GATE_TIMEOUT.into()))?,
         ),
         None => None,
     };
@@ -198,6 +198,29 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
 
 /// How long a writer waits for another one, as SQLite's busy timeout.
 const WRITE_WAIT: Duration = Duration::from_secs(30);
+
+const GATE_TIMEOUT: &str = "database is locked: the write gate stayed closed";
+
+/// Whether `error` says the database was too busy to answer in time: the
+/// write gate or SQLite's lock stayed taken past the wait (`SQLITE_BUSY`
+/// and its extended codes), or no pooled connection came free.
+pub fn is_busy(error: &DbErr) -> bool {
+    use sea_orm::{ConnAcquireErr, RuntimeErr};
+    match error {
+        DbErr::ConnectionAcquire(ConnAcquireErr::Timeout) => true,
+        DbErr::Custom(message) => message == GATE_TIMEOUT,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e
+            .as_database_error()
+            .filter(|e| {
+                e.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+                    .is_some()
+            })
+            .and_then(|e| e.code())
+            .and_then(|code| code.parse::<i32>().ok())
+            .is_some_and(|code| code & 0xff == 5),
+        _ => false,
+    }
+}
 
 /// The in-process queue of writers to one SQLite database (`None` for
 /// other backends), by its file name (sqlx names each in-memory pool's
@@ -416,10 +439,33 @@ mod tests {
         drop(begin_write(&db).await.unwrap());
         assert!(gate.try_lock().is_ok(), "open after rollback and drop");
 
+        use sea_orm::ConnectionTrait;
+        // A writer that cannot get SQLite's lock in time (another process's
+        // transaction holds it) is told the database is busy: 503, not 500.
+        let txn = begin_write(&db).await.unwrap();
+        let mut impatient = ConnectOptions::new(url.clone());
+        impatient.map_sqlx_sqlite_opts(|o| o.busy_timeout(Duration::ZERO));
+        let impatient = Database::connect(impatient).await.unwrap();
+        let busy = impatient
+            .execute_unprepared("CREATE TABLE busy (id INTEGER)")
+            .await
+            .expect_err("the lock is taken");
+        assert!(is_busy(&busy), "{busy:?}");
+        assert_eq!(
+            crate::ApiError::from(busy).status(),
+            axum::http::StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert!(is_busy(&DbErr::Custom(GATE_TIMEOUT.into())));
+        assert!(is_busy(&DbErr::ConnectionAcquire(
+            sea_orm::ConnAcquireErr::Timeout
+        )));
+        assert!(!is_busy(&DbErr::Custom("something else".into())));
+        txn.rollback().await.unwrap();
+
         let memory = connect("sqlite::memory:").await.unwrap();
         let _memory_txn = begin_write(&memory).await.unwrap();
         assert!(gate.try_lock().is_ok(), "another database has its own gate");
-        drop((db, other_pool));
+        drop((db, other_pool, impatient));
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }

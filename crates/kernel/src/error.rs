@@ -336,7 +336,12 @@ impl IntoResponse for ApiError {
 }
 
 impl From<sea_orm::DbErr> for ApiError {
+    /// A database too busy to answer in time (a writer's 30 s wait, a pool
+    /// with no free connection for 30 s) is a 503 to retry, not a fault.
     fn from(error: sea_orm::DbErr) -> Self {
+        if crate::db::is_busy(&error) {
+            return Self::Unavailable("The database is busy; please try again.".into());
+        }
         Self::internal(error)
     }
 }
