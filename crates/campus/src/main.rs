@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use kernel::system::{Command as Run, Entry, NewSuperuser, entry};
 
 /// Every system campus serves: adding a system adds its line here.
-const SYSTEMS: &[Entry] = &[entry::<clearance::Clearance>(), entry::<pss::Pss>()];
+const SYSTEMS: &[Entry] = &[
+    entry::<clearance::Clearance>(),
+    entry::<pss::Pss>(),
+    entry::<axis::Axis>(),
+];
 
 #[derive(Parser)]
 #[command(

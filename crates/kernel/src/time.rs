@@ -13,6 +13,12 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
+/// `at` as RFC 3339 text, exactly as serde renders it in a response
+/// (`2026-05-01T09:30:00.123456Z`), for values kept inside JSON columns.
+pub fn iso(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Timelike;

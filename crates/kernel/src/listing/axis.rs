@@ -56,9 +56,11 @@ pub struct AxisPagination {
 }
 
 impl<T> AxisPage<T> {
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> AxisPage<U> {
+    /// The same page with `data` as its rows (the page's rows rendered
+    /// together, with what they need loaded for the whole page at once).
+    pub fn with_data<U>(self, data: Vec<U>) -> AxisPage<U> {
         AxisPage {
-            data: self.data.into_iter().map(f).collect(),
+            data,
             pagination: self.pagination,
             results: PhantomData,
             count: self.count,
@@ -68,6 +70,11 @@ impl<T> AxisPage<T> {
             next: self.next,
             previous: self.previous,
         }
+    }
+
+    pub fn map<U>(mut self, f: impl FnMut(T) -> U) -> AxisPage<U> {
+        let data = std::mem::take(&mut self.data).into_iter().map(f).collect();
+        self.with_data(data)
     }
 }
 

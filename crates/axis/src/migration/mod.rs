@@ -1,0 +1,25 @@
+//! axis's migrations (history in `axis_migrations`).
+
+use sea_orm_migration::prelude::*;
+
+mod m0001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_initial::Migration)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "axis_migrations".into_iden()
+    }
+}
+
+/// Tables whose whole-table counts the database keeps.
+pub const COUNTED: &[&str] = &[
+    "axis_audit_logs",
+    "axis_entity_changes",
+    "axis_field_changes",
+];

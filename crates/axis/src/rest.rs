@@ -1,0 +1,192 @@
+//! What every axis resource shares: Title-Case choices, the error texts of
+//! the contract, path ids, foreign ids in bodies, and soft delete.
+
+use axum::http::StatusCode;
+use kernel::{ApiError, ApiResult};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, EntityTrait};
+use serde_json::Value;
+
+/// The values an enum field takes, in their Title-Case form. Input is
+/// matched case-insensitively, ignoring spaces, `_` and `-`, so the spec's
+/// `PENDING_VERIFICATION` reads as `Pending Verification`.
+#[derive(Debug, Clone, Copy)]
+pub struct Choices(pub &'static [&'static str]);
+
+impl Choices {
+    fn fold(text: &str) -> String {
+        text.chars()
+            .filter(|c| !matches!(c, ' ' | '_' | '-'))
+            .flat_map(char::to_lowercase)
+            .collect()
+    }
+
+    /// The canonical form of `raw`, if it is one of these values.
+    pub fn parse(self, raw: &str) -> Option<&'static str> {
+        let folded = Self::fold(raw.trim());
+        self.0.iter().copied().find(|v| Self::fold(v) == folded)
+    }
+
+    /// `raw` as one of these values, else DRF's field error.
+    pub fn check(self, field: &str, raw: &str) -> ApiResult<&'static str> {
+        self.parse(raw).ok_or_else(|| not_a_choice(field, raw))
+    }
+}
+
+pub fn not_a_choice(field: &str, raw: &str) -> ApiError {
+    ApiError::field(field, format!("\"{raw}\" is not a valid choice."))
+}
+
+/// A rule or transition refused: 400 `invalid_state` with the rule's text.
+pub fn invalid_state(message: impl Into<String>) -> ApiError {
+    ApiError::BadRequest {
+        detail: message.into().into(),
+        code: "invalid_state",
+    }
+}
+
+/// `<Model> not found`.
+pub fn not_found(model: &str) -> ApiError {
+    ApiError::not_found_msg(format!("{model} not found"))
+}
+
+/// A foreign id in a body that names no row the caller may see.
+pub fn invalid_pk(field: &str, raw: &str) -> ApiError {
+    ApiError::field(field, invalid_pk_message(raw))
+}
+
+pub fn invalid_pk_message(raw: &str) -> String {
+    format!("Invalid pk \"{raw}\" - object does not exist.")
+}
+
+/// A path id: a CUID, else the model's 404.
+pub fn path_id(raw: &str, model: &str) -> ApiResult<String> {
+    if kernel::cuid::is_valid(raw) {
+        Ok(raw.to_owned())
+    } else {
+        Err(not_found(model))
+    }
+}
+
+/// Sets `deleted_at` (and the tombstone, freeing the row's unique values)
+/// on the live row `id` of `E`; false when there was none.
+pub async fn soft_delete<E: EntityTrait + Default>(
+    db: &impl ConnectionTrait,
+    id: &str,
+    tombstone: bool,
+) -> ApiResult<bool> {
+    let now = kernel::time::now();
+    let mut update = Query::update();
+    update
+        .table(E::default().table_ref())
+        .value("deleted_at", now)
+        .value("updated_at", now)
+        .and_where(Expr::col("id").eq(id))
+        .and_where(Expr::col("deleted_at").is_null());
+    if tombstone {
+        update.value("tombstone", id);
+    }
+    Ok(db.execute(&update).await?.rows_affected() == 1)
+}
+
+/// Clears `deleted_at` (and the tombstone) of the deleted row `id`; a live
+/// row's unique values taken meanwhile make this a 400 on `field`.
+pub async fn undelete<E: EntityTrait + Default>(
+    db: &impl ConnectionTrait,
+    id: &str,
+    tombstone: Option<&str>,
+) -> ApiResult<()> {
+    let now = kernel::time::now();
+    let mut update = Query::update();
+    update
+        .table(E::default().table_ref())
+        .value("deleted_at", Option::<chrono::DateTime<chrono::Utc>>::None)
+        .value("updated_at", now)
+        .and_where(Expr::col("id").eq(id));
+    if tombstone.is_some() {
+        update.value("tombstone", "");
+    }
+    match db.execute(&update).await {
+        Ok(_) => Ok(()),
+        Err(error) if is_unique(&error) => Err(invalid_state(format!(
+            "Cannot restore: a live {} has the same {}",
+            E::default().table_name().trim_start_matches("axis_"),
+            tombstone.unwrap_or("values")
+        ))),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Any unique-constraint violation.
+pub fn is_unique(error: &sea_orm::DbErr) -> bool {
+    matches!(
+        error.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
+/// 204 with an empty body.
+pub fn no_content() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+/// A JSON object body field (`metadata`): an object, else a field error.
+pub fn object(field: &str, value: Value) -> ApiResult<Value> {
+    match value {
+        Value::Object(_) => Ok(value),
+        Value::Null => Ok(Value::Object(serde_json::Map::new())),
+        _ => Err(ApiError::field(field, "Value must be valid JSON object.")),
+    }
+}
+
+/// `?days=` as a positive number of days (default `default`), else the
+/// contract's 400.
+pub fn days(raw: Option<&str>, default: i64) -> ApiResult<i64> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(default);
+    };
+    match raw.parse::<i64>() {
+        Ok(n) if (1..=36_500).contains(&n) => Ok(n),
+        _ => {
+            let message = format!("days must be a valid integer, got: {raw}");
+            Err(ApiError::detailed(
+                StatusCode::BAD_REQUEST,
+                message.clone(),
+                "invalid",
+                serde_json::json!({"error": "Invalid days parameter", "message": message}),
+            ))
+        }
+    }
+}
+
+/// Rows a custom query (a bare array) returns at most.
+pub const ARRAY_LIMIT: u64 = 500;
+
+/// The page sizes of every axis list.
+pub const PAGE: kernel::PageSize = kernel::PageSize {
+    default: 10,
+    max: 100,
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_accept_any_case_and_the_specs_upper_snake() {
+        let statuses = Choices(&["Active", "Pending Verification", "Semi-Annual", "No Show"]);
+        assert_eq!(statuses.parse("active"), Some("Active"));
+        assert_eq!(
+            statuses.parse("PENDING_VERIFICATION"),
+            Some("Pending Verification")
+        );
+        assert_eq!(statuses.parse("SEMI_ANNUAL"), Some("Semi-Annual"));
+        assert_eq!(statuses.parse("no show"), Some("No Show"));
+        assert_eq!(statuses.parse("Bogus"), None);
+    }
+}
+
+/// The query of an axis list.
+pub type List = kernel::listing::ListOf<crate::Axis>;
+/// A page of an axis list in its combined envelope.
+pub type Page<T> = kernel::listing::AxisPage<T>;
