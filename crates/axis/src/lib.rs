@@ -13,9 +13,11 @@ mod audit_api;
 mod auth;
 mod envelope;
 mod health;
+mod industries;
 mod rest;
 mod roles;
 mod state;
+mod tags;
 mod users;
 
 use std::sync::Arc;
@@ -151,6 +153,8 @@ impl System for Axis {
             .merge(microsoft::router())
             .merge(users::router())
             .merge(roles::router())
+            .merge(industries::router())
+            .merge(tags::router())
             .merge(audit_api::router())
             .merge(health::router())
             .split_for_parts()

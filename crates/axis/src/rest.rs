@@ -125,11 +125,6 @@ pub fn is_unique(error: &sea_orm::DbErr) -> bool {
     )
 }
 
-/// 204 with an empty body.
-pub fn no_content() -> StatusCode {
-    StatusCode::NO_CONTENT
-}
-
 /// A JSON object body field (`metadata`): an object, else a field error.
 pub fn object(field: &str, value: Value) -> ApiResult<Value> {
     match value {
@@ -190,3 +185,45 @@ mod tests {
 pub type List = kernel::listing::ListOf<crate::Axis>;
 /// A page of an axis list in its combined envelope.
 pub type Page<T> = kernel::listing::AxisPage<T>;
+
+/// A page of a list held in memory (small reference tables whose order or
+/// filters are computed: the industry tree).
+pub fn page_of<T>(list: &List, items: Vec<T>) -> ApiResult<Page<T>> {
+    use kernel::listing::{Fetched, Paging};
+    let request = kernel::listing::Axis::request(list, PAGE)?;
+    let count = u64::try_from(items.len()).unwrap_or(u64::MAX);
+    let size = Ord::max(request.size, 1);
+    let (number, pages) = request.resolve(count).unwrap_or((1, 1));
+    let skip = usize::try_from((number - 1) * size).unwrap_or(usize::MAX);
+    let take = usize::try_from(size).unwrap_or(usize::MAX);
+    let results = items.into_iter().skip(skip).take(take).collect();
+    Ok(kernel::listing::Axis::render(
+        list,
+        Fetched {
+            count,
+            number,
+            pages,
+            size,
+            results,
+        },
+    ))
+}
+
+/// Whether `value` contains `needle` case-insensitively.
+pub fn contains(value: Option<&str>, needle: &str) -> bool {
+    value.is_some_and(|v| v.to_lowercase().contains(&needle.to_lowercase()))
+}
+
+/// A boolean query parameter (`true/false/1/0`), else a 400 on `name`.
+pub fn flag(list: &List, name: &str) -> ApiResult<Option<bool>> {
+    match list
+        .get(name)
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None => Ok(None),
+        Some("true" | "1") => Ok(Some(true)),
+        Some("false" | "0") => Ok(Some(false)),
+        Some(_) => Err(ApiError::field(name, "Enter a valid boolean.")),
+    }
+}
