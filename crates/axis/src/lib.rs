@@ -11,6 +11,7 @@ mod access;
 mod audit;
 mod audit_api;
 mod auth;
+mod clients;
 mod envelope;
 mod health;
 mod industries;
@@ -155,6 +156,7 @@ impl System for Axis {
             .merge(roles::router())
             .merge(industries::router())
             .merge(tags::router())
+            .merge(clients::router())
             .merge(audit_api::router())
             .merge(health::router())
             .split_for_parts()

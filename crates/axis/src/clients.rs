@@ -1,0 +1,1291 @@
+//! Clients (axis contract §5): CRUD for platform users, read for scoped
+//! users (their granted clients only: others are absent), the status
+//! actions with their history, `verify`, the array queries and `stats/`.
+
+use std::collections::HashMap;
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use chrono::{DateTime, NaiveDate, Utc};
+use kernel::{ApiError, ApiResult, Checker, Db, Field, Json, Scoped};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::access::{Me, Platform};
+use crate::audit::{self, Change, Event, Who};
+use crate::entities::{activity, client, contact, industry, tag, tag_link};
+use crate::rest::{self, Choices, List, Page};
+use crate::state::AppState;
+
+const MODEL: &str = "Client";
+
+pub const STATUSES: Choices = Choices(&["Active", "Inactive", "Pending", "Archived"]);
+pub const CONTACT_METHODS: Choices = Choices(&["Email", "Phone", "SMS", "WhatsApp", "Other"]);
+
+const NO_CONTACT: &str = "Active clients must have at least one contact method (email or phone)";
+
+/// A client is visible to platform users, and to a scoped user when a live
+/// grant names it; deleted clients to nobody.
+impl Scoped for client::Entity {
+    type Caller = Me;
+
+    fn scope(me: &Me) -> Condition {
+        Condition::all()
+            .add(client::Column::DeletedAt.is_null())
+            .add(me.client_condition(client::Column::Id))
+    }
+
+    fn not_found() -> ApiError {
+        rest::not_found(MODEL)
+    }
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_clients, create_client))
+        .routes(routes!(active_clients))
+        .routes(routes!(verified_clients))
+        .routes(routes!(clients_needing_verification))
+        .routes(routes!(recent_clients))
+        .routes(routes!(search_clients))
+        .routes(routes!(clients_of_industry))
+        .routes(routes!(get_client, put_client, patch_client, delete_client))
+        .routes(routes!(activate_client))
+        .routes(routes!(deactivate_client))
+        .routes(routes!(archive_client))
+        .routes(routes!(verify_client))
+        .routes(routes!(restore_client))
+        .routes(routes!(client_stats))
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TagBrief {
+    pub id: String,
+    pub name: String,
+    pub slug: String,
+    pub color: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct IndustryBrief {
+    pub id: String,
+    pub name: String,
+    pub code: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PrimaryContact {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub method: Option<String>,
+}
+
+/// A client in lists.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ClientItem {
+    pub id: String,
+    pub name: String,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub status: String,
+    pub is_verified: bool,
+    pub is_active: bool,
+    pub industry_id: Option<String>,
+    pub industry_name: Option<String>,
+    /// Contracts arrive with the contracts resource; none yet.
+    pub active_contracts_count: u64,
+    pub tags: Vec<TagBrief>,
+    pub parent_client_id: Option<String>,
+    pub parent_client_name: Option<String>,
+    pub subsidiaries_count: u64,
+    pub last_contact_date: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One client: every field, its industry, primary contact and counts.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ClientOut {
+    #[serde(flatten)]
+    pub item: ClientItem,
+    pub website: Option<String>,
+    pub address: Option<String>,
+    pub billing_address: Option<String>,
+    pub tax_id: Option<String>,
+    pub contact_person: Option<String>,
+    pub contact_email: Option<String>,
+    pub contact_phone: Option<String>,
+    pub preferred_contact_method: Option<String>,
+    pub timezone: Option<String>,
+    pub notes: Option<String>,
+    pub metadata: Value,
+    pub tag_ids: Vec<String>,
+    pub industry: Option<IndustryBrief>,
+    pub parent_client: Option<String>,
+    /// `Verified` or `Unverified`.
+    pub verified_status: String,
+    pub primary_contact: PrimaryContact,
+    pub contacts_count: u64,
+    pub activities_count: u64,
+    pub documents_count: u64,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// What the audit trail keeps of a client: its row and tag ids.
+fn record(row: &client::Model, tags: &[String]) -> Value {
+    let mut value = audit::snapshot(row);
+    value["tag_ids"] = json!(tags);
+    value
+}
+
+async fn tag_ids(db: &impl ConnectionTrait, id: &str) -> ApiResult<Vec<String>> {
+    let mut ids: Vec<String> = tag_link::Entity::find()
+        .select_only()
+        .column(tag_link::Column::TagId)
+        .filter(tag_link::Column::ClientId.eq(id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    ids.sort();
+    Ok(ids)
+}
+
+/// Counts of `column` per `key` among live rows of `E` whose key is in `ids`.
+async fn count_by<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    key: E::Column,
+    deleted: E::Column,
+    ids: &[String],
+    extra: Condition,
+) -> ApiResult<HashMap<String, u64>> {
+    let rows: Vec<(String, i64)> = E::find()
+        .select_only()
+        .column(key)
+        .column_as(Expr::cust("COUNT(*)"), "n")
+        .filter(key.is_in(ids.to_vec()))
+        .filter(deleted.is_null())
+        .filter(extra)
+        .group_by(key)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(k, n)| (k, u64::try_from(n).unwrap_or(0)))
+        .collect())
+}
+
+struct Related {
+    industries: HashMap<String, industry::Model>,
+    parents: HashMap<String, String>,
+    subsidiaries: HashMap<String, u64>,
+    tags: HashMap<String, Vec<TagBrief>>,
+    tag_ids: HashMap<String, Vec<String>>,
+}
+
+async fn related(db: &impl ConnectionTrait, me: &Me, rows: &[client::Model]) -> ApiResult<Related> {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let industries = industry::Entity::find()
+        .filter(industry::Column::Id.is_in(rows.iter().filter_map(|r| r.industry_id.clone())))
+        .filter(industry::Column::DeletedAt.is_null())
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|i| (i.id.clone(), i))
+        .collect();
+    let parents = client::Entity::visible(me)
+        .filter(client::Column::Id.is_in(rows.iter().filter_map(|r| r.parent_client_id.clone())))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.name))
+        .collect();
+    let subsidiaries = count_by::<client::Entity>(
+        db,
+        client::Column::ParentClientId,
+        client::Column::DeletedAt,
+        &ids,
+        me.client_condition(client::Column::Id),
+    )
+    .await?;
+    let links = tag_link::Entity::find()
+        .filter(tag_link::Column::ClientId.is_in(ids))
+        .all(db)
+        .await?;
+    let live_tags: HashMap<String, tag::Model> = tag::Entity::find()
+        .filter(tag::Column::Id.is_in(links.iter().map(|l| l.tag_id.clone())))
+        .filter(tag::Column::DeletedAt.is_null())
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.id.clone(), t))
+        .collect();
+    let mut tags: HashMap<String, Vec<TagBrief>> = HashMap::new();
+    let mut tag_ids: HashMap<String, Vec<String>> = HashMap::new();
+    for link in links {
+        if let Some(t) = live_tags.get(&link.tag_id) {
+            tags.entry(link.client_id.clone())
+                .or_default()
+                .push(TagBrief {
+                    id: t.id.clone(),
+                    name: t.name.clone(),
+                    slug: t.slug.clone(),
+                    color: t.color.clone(),
+                });
+            tag_ids
+                .entry(link.client_id)
+                .or_default()
+                .push(t.id.clone());
+        }
+    }
+    for list in tags.values_mut() {
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    Ok(Related {
+        industries,
+        parents,
+        subsidiaries,
+        tags,
+        tag_ids,
+    })
+}
+
+fn item(rel: &Related, r: &client::Model) -> ClientItem {
+    ClientItem {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        email: r.email.clone(),
+        phone: r.phone.clone(),
+        status: r.status.clone(),
+        is_verified: r.is_verified,
+        is_active: r.status == "Active",
+        industry_id: r.industry_id.clone(),
+        industry_name: r
+            .industry_id
+            .as_ref()
+            .and_then(|i| rel.industries.get(i))
+            .map(|i| i.name.clone()),
+        active_contracts_count: 0,
+        tags: rel.tags.get(&r.id).cloned().unwrap_or_default(),
+        parent_client_id: r.parent_client_id.clone(),
+        parent_client_name: r
+            .parent_client_id
+            .as_ref()
+            .and_then(|p| rel.parents.get(p).cloned()),
+        subsidiaries_count: rel.subsidiaries.get(&r.id).copied().unwrap_or(0),
+        last_contact_date: r.last_contact_date,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    }
+}
+
+async fn items(
+    db: &impl ConnectionTrait,
+    me: &Me,
+    rows: Vec<client::Model>,
+) -> ApiResult<Vec<ClientItem>> {
+    let rel = related(db, me, &rows).await?;
+    Ok(rows.iter().map(|r| item(&rel, r)).collect())
+}
+
+/// The detail shape of `row`.
+pub async fn detail(
+    db: &impl ConnectionTrait,
+    me: &Me,
+    row: client::Model,
+) -> ApiResult<ClientOut> {
+    let rel = related(db, me, std::slice::from_ref(&row)).await?;
+    let ids = [row.id.clone()];
+    let contacts = count_by::<contact::Entity>(
+        db,
+        contact::Column::ClientId,
+        contact::Column::DeletedAt,
+        &ids,
+        Condition::all(),
+    )
+    .await?;
+    let activities = count_by::<activity::Entity>(
+        db,
+        activity::Column::ClientId,
+        activity::Column::DeletedAt,
+        &ids,
+        Condition::all(),
+    )
+    .await?;
+    let primary = contact::Entity::find()
+        .filter(contact::Column::ClientId.eq(row.id.as_str()))
+        .filter(contact::Column::DeletedAt.is_null())
+        .filter(contact::Column::IsPrimary.eq(true))
+        .one(db)
+        .await?;
+    let primary_contact = match primary {
+        Some(p) => PrimaryContact {
+            name: Some(p.full_name()),
+            email: p.email.clone(),
+            phone: p.phone.clone().or(p.mobile.clone()),
+            method: Some(p.preferred_contact_method.clone()),
+        },
+        None => PrimaryContact {
+            name: row.contact_person.clone().or(Some(row.name.clone())),
+            email: row.contact_email.clone().or(row.email.clone()),
+            phone: row.contact_phone.clone().or(row.phone.clone()),
+            method: row.preferred_contact_method.clone(),
+        },
+    };
+    Ok(ClientOut {
+        item: item(&rel, &row),
+        tag_ids: rel.tag_ids.get(&row.id).cloned().unwrap_or_default(),
+        industry: row
+            .industry_id
+            .as_ref()
+            .and_then(|i| rel.industries.get(i))
+            .map(|i| IndustryBrief {
+                id: i.id.clone(),
+                name: i.name.clone(),
+                code: i.code.clone(),
+            }),
+        parent_client: row.parent_client_id.clone(),
+        verified_status: if row.is_verified {
+            "Verified"
+        } else {
+            "Unverified"
+        }
+        .to_owned(),
+        primary_contact,
+        contacts_count: contacts.get(&row.id).copied().unwrap_or(0),
+        activities_count: activities.get(&row.id).copied().unwrap_or(0),
+        documents_count: 0,
+        website: row.website,
+        address: row.address,
+        billing_address: row.billing_address,
+        tax_id: row.tax_id,
+        contact_person: row.contact_person,
+        contact_email: row.contact_email,
+        contact_phone: row.contact_phone,
+        preferred_contact_method: row.preferred_contact_method,
+        timezone: row.timezone,
+        notes: row.notes,
+        metadata: row.metadata,
+        deleted_at: row.deleted_at,
+    })
+}
+
+fn date_param(list: &List, name: &str) -> ApiResult<Option<DateTime<Utc>>> {
+    let Some(raw) = list.get(name) else {
+        return Ok(None);
+    };
+    let raw = raw.trim();
+    if let Ok(at) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(Some(at.with_timezone(&Utc)));
+    }
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| Some(t.and_utc()))
+        .ok_or_else(|| ApiError::field(name, "Enter a valid date."))
+}
+
+/// The filters every client query shares.
+fn filtered(me: &Me, list: &List) -> ApiResult<Select<client::Entity>> {
+    let mut query = client::Entity::visible(me);
+    if let Some(name) = list.get("name") {
+        query = query.filter(
+            Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(
+                client::Column::Name,
+            )))
+            .like(format!("%{}%", name.trim().to_lowercase())),
+        );
+    }
+    if let Some(email) = list.get("email") {
+        query = query.filter(client::Column::Email.contains(email.trim().to_lowercase()));
+    }
+    if let Some(status) = list.get("status") {
+        query = query.filter(client::Column::Status.eq(STATUSES.check("status", status)?));
+    }
+    if let Some(verified) = rest::flag(list, "is_verified")? {
+        query = query.filter(client::Column::IsVerified.eq(verified));
+    }
+    if let Some(industry) = list.get("industry_id").or(list.get("industry")) {
+        query = query.filter(client::Column::IndustryId.eq(industry.trim()));
+    }
+    if let Some(method) = list
+        .get("contact_method")
+        .or(list.get("preferred_contact_method"))
+    {
+        query = query.filter(
+            client::Column::PreferredContactMethod
+                .eq(CONTACT_METHODS.check("contact_method", method)?),
+        );
+    }
+    if let Some(after) = date_param(list, "created_after")? {
+        query = query.filter(client::Column::CreatedAt.gte(after));
+    }
+    if let Some(before) = date_param(list, "created_before")? {
+        query = query.filter(client::Column::CreatedAt.lt(before + chrono::TimeDelta::days(1)));
+    }
+    Ok(query)
+}
+
+/// Clients, a page at a time: search `name, email, phone, contact_person,
+/// contact_email`; filters `name, status, is_verified, industry_id`
+/// (alias `industry`), `created_after, created_before`; ordering `name,
+/// created_at, status`.
+#[utoipa::path(get, path = "/api/clients/", tag = "clients", security(("jwt" = [])),
+    params(("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query), ("limit" = Option<u64>, Query),
+        ("search" = Option<String>, Query), ("ordering" = Option<String>, Query), ("name" = Option<String>, Query),
+        ("status" = Option<String>, Query), ("is_verified" = Option<bool>, Query), ("industry_id" = Option<String>, Query),
+        ("industry" = Option<String>, Query), ("created_after" = Option<String>, Query), ("created_before" = Option<String>, Query)),
+    responses((status = 200, body = Page<ClientItem>)))]
+pub async fn list_clients(Db(db): Db, me: Me, list: List) -> ApiResult<Json<Page<ClientItem>>> {
+    let query = filtered(&me, &list)?;
+    let query = list.search(
+        query,
+        &[
+            Expr::col(client::Column::Name).into(),
+            Expr::col(client::Column::Email).into(),
+            Expr::col(client::Column::Phone).into(),
+            Expr::col(client::Column::ContactPerson).into(),
+            Expr::col(client::Column::ContactEmail).into(),
+        ],
+    );
+    let query = list.order(
+        query,
+        &[
+            ("name", Expr::col(client::Column::Name).into()),
+            ("created_at", Expr::col(client::Column::CreatedAt).into()),
+            ("status", Expr::col(client::Column::Status).into()),
+        ],
+        &[("created_at", sea_orm::Order::Desc)],
+        client::Column::Id,
+    );
+    let page = list.page(&db, query, rest::PAGE).await?;
+    let rows = items(&db, &me, page.data.clone()).await?;
+    Ok(Json(page.with_data(rows)))
+}
+
+async fn array(
+    db: &impl ConnectionTrait,
+    me: &Me,
+    query: Select<client::Entity>,
+) -> ApiResult<Json<Vec<ClientItem>>> {
+    let rows = query
+        .order_by_desc(client::Column::CreatedAt)
+        .order_by_asc(client::Column::Id)
+        .limit(rest::ARRAY_LIMIT)
+        .all(db)
+        .await?;
+    Ok(Json(items(db, me, rows).await?))
+}
+
+/// Active clients.
+#[utoipa::path(get, path = "/api/clients/active/", tag = "clients", security(("jwt" = [])),
+    responses((status = 200, body = Vec<ClientItem>)))]
+pub async fn active_clients(Db(db): Db, me: Me) -> ApiResult<Json<Vec<ClientItem>>> {
+    let query = client::Entity::visible(&me).filter(client::Column::Status.eq("Active"));
+    array(&db, &me, query).await
+}
+
+/// Verified clients.
+#[utoipa::path(get, path = "/api/clients/verified/", tag = "clients", security(("jwt" = [])),
+    responses((status = 200, body = Vec<ClientItem>)))]
+pub async fn verified_clients(Db(db): Db, me: Me) -> ApiResult<Json<Vec<ClientItem>>> {
+    let query = client::Entity::visible(&me).filter(client::Column::IsVerified.eq(true));
+    array(&db, &me, query).await
+}
+
+/// Active clients not yet verified.
+#[utoipa::path(get, path = "/api/clients/needs_verification/", tag = "clients", security(("jwt" = [])),
+    responses((status = 200, body = Vec<ClientItem>)))]
+pub async fn clients_needing_verification(Db(db): Db, me: Me) -> ApiResult<Json<Vec<ClientItem>>> {
+    let query = client::Entity::visible(&me)
+        .filter(client::Column::Status.eq("Active"))
+        .filter(client::Column::IsVerified.eq(false));
+    array(&db, &me, query).await
+}
+
+/// Clients created in the last `days` (30).
+#[utoipa::path(get, path = "/api/clients/recent/", tag = "clients", security(("jwt" = [])),
+    params(("days" = Option<u64>, Query)), responses((status = 200, body = Vec<ClientItem>)))]
+pub async fn recent_clients(Db(db): Db, me: Me, list: List) -> ApiResult<Json<Vec<ClientItem>>> {
+    let days = rest::days(list.get("days"), 30)?;
+    let since = kernel::time::now() - chrono::TimeDelta::days(days);
+    let query = client::Entity::visible(&me).filter(client::Column::CreatedAt.gte(since));
+    array(&db, &me, query).await
+}
+
+/// Clients matching `name, email, status, industry_id, is_verified, contact_method`.
+#[utoipa::path(get, path = "/api/clients/search/", tag = "clients", security(("jwt" = [])),
+    params(("name" = Option<String>, Query), ("email" = Option<String>, Query), ("status" = Option<String>, Query),
+        ("industry_id" = Option<String>, Query), ("is_verified" = Option<bool>, Query), ("contact_method" = Option<String>, Query)),
+    responses((status = 200, body = Vec<ClientItem>)))]
+pub async fn search_clients(Db(db): Db, me: Me, list: List) -> ApiResult<Json<Vec<ClientItem>>> {
+    let query = filtered(&me, &list)?;
+    array(&db, &me, query).await
+}
+
+/// The clients of one industry.
+#[utoipa::path(get, path = "/api/clients/industry/{industry_id}/", tag = "clients", security(("jwt" = [])),
+    params(("industry_id" = String, Path)), responses((status = 200, body = Vec<ClientItem>)))]
+pub async fn clients_of_industry(
+    Db(db): Db,
+    me: Me,
+    Path(industry_id): Path<String>,
+) -> ApiResult<Json<Vec<ClientItem>>> {
+    let query = client::Entity::visible(&me).filter(client::Column::IndustryId.eq(industry_id));
+    array(&db, &me, query).await
+}
+
+/// The client `id` if the caller may see it.
+pub async fn visible(db: &impl ConnectionTrait, me: &Me, id: &str) -> ApiResult<client::Model> {
+    let id = rest::path_id(id, MODEL)?;
+    client::Entity::find_visible(db, me, id).await
+}
+
+/// One client.
+#[utoipa::path(get, path = "/api/clients/{id}/", tag = "clients", security(("jwt" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = ClientOut)))]
+pub async fn get_client(Db(db): Db, me: Me, Path(id): Path<String>) -> ApiResult<Json<ClientOut>> {
+    let row = visible(&db, &me, &id).await?;
+    Ok(Json(detail(&db, &me, row).await?))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ClientIn {
+    #[serde(default)]
+    #[schema(value_type = String)]
+    name: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = "email")]
+    email: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    phone: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = "uri")]
+    website: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    address: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    billing_address: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    tax_id: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    contact_person: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = "email")]
+    contact_email: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    contact_phone: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    preferred_contact_method: Field<String>,
+    #[serde(default, alias = "industry")]
+    #[schema(value_type = Option<String>)]
+    industry_id: Field<String>,
+    #[serde(default, alias = "parent_client")]
+    #[schema(value_type = Option<String>)]
+    parent_client_id: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    status: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    is_verified: Field<bool>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    timezone: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = "date-time")]
+    last_contact_date: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    notes: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    metadata: Field<Value>,
+    #[serde(default, alias = "tags")]
+    #[schema(value_type = Option<Vec<String>>)]
+    tag_ids: Field<Vec<String>>,
+}
+
+/// An optional email, lower-cased.
+fn optional_email(c: &mut Checker, name: &str, field: Field<String>) -> Option<Option<String>> {
+    let value = c.optional_text(name, field, 254)?;
+    match value {
+        None => Some(None),
+        Some(v) => match kernel::form::normalize_email(&v) {
+            Some(e) => Some(Some(e)),
+            None => {
+                c.error(name, "Enter a valid email address.");
+                None
+            }
+        },
+    }
+}
+
+fn optional_choice(
+    c: &mut Checker,
+    name: &str,
+    field: Field<String>,
+    choices: Choices,
+) -> Option<Option<String>> {
+    match c.optional_text(name, field, 50)? {
+        None => Some(None),
+        Some(v) => match choices.parse(&v) {
+            Some(v) => Some(Some(v.to_owned())),
+            None => {
+                c.error(name, format!("\"{v}\" is not a valid choice."));
+                None
+            }
+        },
+    }
+}
+
+fn datetime(c: &mut Checker, name: &str, field: Field<String>) -> Option<Option<DateTime<Utc>>> {
+    match c.optional_text(name, field, 64)? {
+        None => Some(None),
+        Some(v) => match DateTime::parse_from_rfc3339(&v) {
+            Ok(at) => Some(Some(at.with_timezone(&Utc))),
+            Err(_) => match NaiveDate::parse_from_str(&v, "%Y-%m-%d") {
+                Ok(d) => Some(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc())),
+                Err(_) => {
+                    c.error(
+                        name,
+                        "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].",
+                    );
+                    None
+                }
+            },
+        },
+    }
+}
+
+async fn save(
+    db: &kernel::Db,
+    me: &Me,
+    current: Option<client::Model>,
+    input: ClientIn,
+    partial: bool,
+) -> ApiResult<(StatusCode, Json<ClientOut>)> {
+    let mut c = match current {
+        Some(_) => Checker::partial(partial),
+        None => Checker::new(),
+    };
+    let name = match &input.name {
+        Field::Value(v) if v.trim().is_empty() => {
+            c.error("name", "Client name cannot be empty");
+            None
+        }
+        _ => c.text("name", input.name, 255),
+    };
+    let email = optional_email(&mut c, "email", input.email);
+    let phone = c.optional_text("phone", input.phone, 30);
+    let website = c.optional_text("website", input.website, 500);
+    if let Some(Some(url)) = &website {
+        let ok = url::Url::parse(url)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
+        if !ok {
+            c.error("website", "Enter a valid URL.");
+        }
+    }
+    let address = c.optional_text("address", input.address, 5000);
+    let billing_address = c.optional_text("billing_address", input.billing_address, 5000);
+    let tax_id = c.optional_text("tax_id", input.tax_id, 50);
+    let contact_person = c.optional_text("contact_person", input.contact_person, 255);
+    let contact_email = optional_email(&mut c, "contact_email", input.contact_email);
+    let contact_phone = c.optional_text("contact_phone", input.contact_phone, 30);
+    let method = optional_choice(
+        &mut c,
+        "preferred_contact_method",
+        input.preferred_contact_method,
+        CONTACT_METHODS,
+    );
+    let industry_id = c.optional_text("industry_id", input.industry_id, 64);
+    let parent_id = c.optional_text("parent_client_id", input.parent_client_id, 64);
+    let status = match input.status {
+        Field::Value(v) => match STATUSES.parse(&v) {
+            Some(s) => Some(s),
+            None => {
+                c.error("status", format!("\"{v}\" is not a valid choice."));
+                None
+            }
+        },
+        Field::Null => {
+            c.error("status", kernel::form::NOT_NULL);
+            None
+        }
+        Field::Absent => current.is_none().then_some("Pending"),
+    };
+    let is_verified = c.boolean("is_verified", input.is_verified, false);
+    let timezone = c.optional_text("timezone", input.timezone, 64);
+    let last_contact = datetime(&mut c, "last_contact_date", input.last_contact_date);
+    let notes = c.optional_text("notes", input.notes, 10_000);
+    let metadata = match input.metadata {
+        Field::Value(v) => match rest::object("metadata", v) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                c.error("metadata", "Value must be valid JSON object.");
+                None
+            }
+        },
+        Field::Null => Some(json!({})),
+        Field::Absent => current.is_none().then(|| json!({})),
+    };
+    let tags = match input.tag_ids {
+        Field::Value(ids) => Some(ids),
+        Field::Null => Some(Vec::new()),
+        Field::Absent => None,
+    };
+    // Foreign ids must name rows the caller may see.
+    if let Some(Some(id)) = &industry_id {
+        let live = industry::Entity::find_by_id(id.clone())
+            .filter(industry::Column::DeletedAt.is_null())
+            .one(&**db)
+            .await?;
+        if live.is_none() {
+            c.error("industry_id", rest::invalid_pk_message(id));
+        }
+    }
+    let own_id = current.as_ref().map(|r| r.id.clone());
+    if let Some(Some(parent)) = &parent_id {
+        if own_id.as_deref() == Some(parent.as_str()) {
+            c.error("parent_client_id", "A client cannot be its own parent");
+        } else if client::Entity::find_visible(&**db, me, parent.clone())
+            .await
+            .is_err()
+        {
+            c.error("parent_client_id", rest::invalid_pk_message(parent));
+        } else if let Some(own) = &own_id {
+            let mut next = Some(parent.clone());
+            for _ in 0..64 {
+                let Some(id) = next else { break };
+                if &id == own {
+                    c.error(
+                        "parent_client_id",
+                        "Cannot update: would create circular reference in hierarchy",
+                    );
+                    break;
+                }
+                next = client::Entity::find_by_id(id)
+                    .one(&**db)
+                    .await?
+                    .and_then(|p| p.parent_client_id);
+            }
+        }
+    }
+    if let Some(ids) = &tags {
+        let live: Vec<String> = tag::Entity::find()
+            .select_only()
+            .column(tag::Column::Id)
+            .filter(tag::Column::Id.is_in(ids.clone()))
+            .filter(tag::Column::DeletedAt.is_null())
+            .into_tuple()
+            .all(&**db)
+            .await?;
+        for id in ids {
+            if !live.contains(id) {
+                c.error("tag_ids", rest::invalid_pk_message(id));
+            }
+        }
+    }
+    if let Some(Some(email)) = &email {
+        let taken = client::Entity::find()
+            .filter(client::Column::Email.eq(email.as_str()))
+            .filter(client::Column::DeletedAt.is_null())
+            .filter(match &own_id {
+                Some(id) => Condition::all().add(client::Column::Id.ne(id.as_str())),
+                None => Condition::all(),
+            })
+            .one(&**db)
+            .await?;
+        if taken.is_some() {
+            c.error("email", "Client with this email already exists");
+        }
+    }
+    c.finish()?;
+    // The contact rule, on the row as it will be.
+    let pick = |new: &Option<Option<String>>, old: Option<&Option<String>>| match new {
+        Some(v) => v.clone(),
+        None => old.cloned().flatten(),
+    };
+    let final_status = status
+        .or(current.as_ref().map(|r| r.status.as_str()))
+        .unwrap_or("Pending");
+    let reachable = [
+        pick(&email, current.as_ref().map(|r| &r.email)),
+        pick(&phone, current.as_ref().map(|r| &r.phone)),
+        pick(&contact_email, current.as_ref().map(|r| &r.contact_email)),
+        pick(&contact_phone, current.as_ref().map(|r| &r.contact_phone)),
+    ]
+    .iter()
+    .any(Option::is_some);
+    if final_status == "Active" && !reachable {
+        return Err(ApiError::non_field(NO_CONTACT));
+    }
+
+    let now = kernel::time::now();
+    let txn = kernel::db::begin_write(db).await?;
+    let taken = |e: sea_orm::DbErr| {
+        if rest::is_unique(&e) {
+            ApiError::field("email", "Client with this email already exists")
+        } else {
+            e.into()
+        }
+    };
+    let before = match &current {
+        Some(r) => Some((r.clone(), tag_ids(&txn, &r.id).await?)),
+        None => None,
+    };
+    let mut row: client::ActiveModel = match &current {
+        Some(r) => r.clone().into(),
+        None => client::ActiveModel {
+            id: Set(kernel::cuid::new()),
+            name: Set(String::new()),
+            email: Set(None),
+            phone: Set(None),
+            website: Set(None),
+            address: Set(None),
+            billing_address: Set(None),
+            tax_id: Set(None),
+            contact_person: Set(None),
+            contact_email: Set(None),
+            contact_phone: Set(None),
+            preferred_contact_method: Set(None),
+            industry_id: Set(None),
+            parent_client_id: Set(None),
+            status: Set("Pending".into()),
+            is_verified: Set(false),
+            timezone: Set(None),
+            last_contact_date: Set(None),
+            notes: Set(None),
+            metadata: Set(json!({})),
+            created_at: Set(now),
+            updated_at: Set(now),
+            deleted_at: Set(None),
+            tombstone: Set(String::new()),
+        },
+    };
+    macro_rules! put {
+        ($($field:ident = $value:expr),* $(,)?) => {
+            $(if let Some(v) = $value { row.$field = Set(v); })*
+        };
+    }
+    put!(
+        name = name,
+        email = email,
+        phone = phone,
+        website = website,
+        address = address,
+        billing_address = billing_address,
+        tax_id = tax_id,
+        contact_person = contact_person,
+        contact_email = contact_email,
+        contact_phone = contact_phone,
+        preferred_contact_method = method,
+        industry_id = industry_id,
+        parent_client_id = parent_id,
+        status = status.map(str::to_owned),
+        is_verified = is_verified,
+        timezone = timezone,
+        last_contact_date = last_contact,
+        notes = notes,
+        metadata = metadata,
+    );
+    row.updated_at = Set(now);
+    let saved = match current {
+        Some(_) => row.update(&txn).await.map_err(taken)?,
+        None => row.insert(&txn).await.map_err(taken)?,
+    };
+    if let Some(ids) = &tags {
+        tag_link::Entity::delete_many()
+            .filter(tag_link::Column::ClientId.eq(saved.id.as_str()))
+            .exec(&txn)
+            .await?;
+        let mut ids = ids.clone();
+        ids.sort();
+        ids.dedup();
+        if !ids.is_empty() {
+            let links = ids.into_iter().map(|tag_id| tag_link::ActiveModel {
+                id: Set(kernel::cuid::new()),
+                client_id: Set(saved.id.clone()),
+                tag_id: Set(tag_id),
+            });
+            tag_link::Entity::insert_many(links).exec(&txn).await?;
+        }
+    }
+    let after_tags = tag_ids(&txn, &saved.id).await?;
+    let (action, change, status) = match &before {
+        None => ("Create", Change::created(&record(&saved, &after_tags)), 201),
+        Some((row, tags)) => (
+            "Update",
+            Change::updated(&record(row, tags), &record(&saved, &after_tags)),
+            200,
+        ),
+    };
+    let event = Event::new(action, MODEL, &saved.id)
+        .status(status)
+        .change(change);
+    audit::record(&txn, Who::from(me), event).await?;
+    let out = detail(&txn, me, saved).await?;
+    txn.commit().await?;
+    let status = if status == 201 {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(out)))
+}
+
+/// Creates a client (platform users); status defaults to Pending.
+#[utoipa::path(post, path = "/api/clients/", tag = "clients", security(("jwt" = [])),
+    request_body = ClientIn, responses((status = 201, body = ClientOut)))]
+pub async fn create_client(
+    db: Db,
+    Platform(me): Platform,
+    Json(input): Json<ClientIn>,
+) -> ApiResult<(StatusCode, Json<ClientOut>)> {
+    save(&db, &me, None, input, false).await
+}
+
+/// Replaces a client (platform users).
+#[utoipa::path(put, path = "/api/clients/{id}/", tag = "clients", security(("jwt" = [])),
+    params(("id" = String, Path)), request_body = ClientIn, responses((status = 200, body = ClientOut)))]
+pub async fn put_client(
+    db: Db,
+    Platform(me): Platform,
+    Path(id): Path<String>,
+    Json(input): Json<ClientIn>,
+) -> ApiResult<Json<ClientOut>> {
+    let current = visible(&*db, &me, &id).await?;
+    save(&db, &me, Some(current), input, false)
+        .await
+        .map(|(_, j)| j)
+}
+
+/// Changes some of a client's fields (platform users).
+#[utoipa::path(patch, path = "/api/clients/{id}/", tag = "clients", security(("jwt" = [])),
+    params(("id" = String, Path)), request_body = ClientIn, responses((status = 200, body = ClientOut)))]
+pub async fn patch_client(
+    db: Db,
+    Platform(me): Platform,
+    Path(id): Path<String>,
+    Json(input): Json<ClientIn>,
+) -> ApiResult<Json<ClientOut>> {
+    let current = visible(&*db, &me, &id).await?;
+    save(&db, &me, Some(current), input, true)
+        .await
+        .map(|(_, j)| j)
+}
+
+/// Soft-deletes a client (platform users): it disappears everywhere, its
+/// email is free again, its audit history stays.
+#[utoipa::path(delete, path = "/api/clients/{id}/", tag = "clients", security(("jwt" = [])),
+    params(("id" = String, Path)), responses((status = 204)))]
+pub async fn delete_client(
+    Db(db): Db,
+    Platform(me): Platform,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let before = visible(&db, &me, &id).await?;
+    let txn = kernel::db::begin_write(&db).await?;
+    let tags = tag_ids(&txn, &before.id).await?;
+    if !rest::soft_delete::<client::Entity>(&txn, &before.id, true).await? {
+        return Err(rest::not_found(MODEL));
+    }
+    let event = Event::new("Delete", MODEL, &before.id)
+        .status(204)
+        .change(Change::deleted(&record(&before, &tags)));
+    audit::record(&txn, Who::from(&me), event).await?;
+    txn.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Undeletes a client (platform users).
+#[utoipa::path(post, path = "/api/clients/{id}/restore/", tag = "clients", security(("jwt" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = ClientOut)))]
+pub async fn restore_client(
+    Db(db): Db,
+    Platform(me): Platform,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ClientOut>> {
+    let id = rest::path_id(&id, MODEL)?;
+    let before = client::Entity::find_by_id(id)
+        .one(&db)
+        .await?
+        .ok_or_else(|| rest::not_found(MODEL))?;
+    if before.deleted_at.is_none() {
+        return Err(rest::invalid_state("Client is not deleted"));
+    }
+    let txn = kernel::db::begin_write(&db).await?;
+    rest::undelete::<client::Entity>(&txn, &before.id, Some("email")).await?;
+    let after = client::Entity::find_by_id(before.id.clone())
+        .one(&txn)
+        .await?
+        .ok_or_else(|| rest::not_found(MODEL))?;
+    let tags = tag_ids(&txn, &after.id).await?;
+    let event = Event::new("Update", MODEL, &after.id).change(Change::action(
+        "Restore",
+        &record(&before, &tags),
+        &record(&after, &tags),
+    ));
+    audit::record(&txn, Who::from(&me), event).await?;
+    let out = detail(&txn, &me, after).await?;
+    txn.commit().await?;
+    Ok(Json(out))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ReasonIn {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    reason: Field<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct VerifyIn {
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    verified_by: Field<String>,
+}
+
+/// A status action: from one of `from` to `to`, with its history.
+async fn transition(
+    db: &kernel::Db,
+    me: &Me,
+    id: &str,
+    verb: &str,
+    from: &[&str],
+    to: &'static str,
+    reason: Field<String>,
+    reason_key: Option<&str>,
+) -> ApiResult<Json<ClientOut>> {
+    let mut c = Checker::new();
+    let reason = c.optional_text("reason", reason, 1000).flatten();
+    c.finish()?;
+    let found = visible(&**db, me, id).await?;
+    let txn = kernel::db::begin_write(db).await?;
+    let before = client::Entity::find_by_id(found.id.clone())
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .filter(|r| r.deleted_at.is_none())
+        .ok_or_else(|| rest::not_found(MODEL))?;
+    if before.status == to {
+        return Err(rest::invalid_state(format!("Client is already {to}")));
+    }
+    if !from.contains(&before.status.as_str()) {
+        return Err(rest::invalid_state(format!(
+            "Cannot {verb} a client that is {}",
+            before.status
+        )));
+    }
+    if to == "Active"
+        && [
+            &before.email,
+            &before.phone,
+            &before.contact_email,
+            &before.contact_phone,
+        ]
+        .iter()
+        .all(|v| v.is_none())
+    {
+        return Err(ApiError::non_field(NO_CONTACT));
+    }
+    let now = kernel::time::now();
+    let mut metadata = before.metadata.clone();
+    if !metadata.is_object() {
+        metadata = json!({});
+    }
+    let entry = json!({
+        "from": before.status,
+        "to": to,
+        "reason": reason,
+        "changed_at": kernel::time::iso(now),
+        "changed_by": me.user.id,
+    });
+    match metadata
+        .get_mut("status_history")
+        .and_then(Value::as_array_mut)
+    {
+        Some(history) => history.push(entry),
+        None => metadata["status_history"] = json!([entry]),
+    }
+    if let (Some(key), Some(reason)) = (reason_key, &reason) {
+        metadata[key] = json!(reason);
+    }
+    let mut row: client::ActiveModel = before.clone().into();
+    row.status = Set(to.to_owned());
+    row.metadata = Set(metadata);
+    row.updated_at = Set(now);
+    let after = row.update(&txn).await?;
+    let tags = tag_ids(&txn, &after.id).await?;
+    let change_type = match to {
+        "Active" => "Activate",
+        "Inactive" => "Deactivate",
+        _ => "Archive",
+    };
+    let change =
+        Change::action(change_type, &record(&before, &tags), &record(&after, &tags)).reason(reason);
+    let event = Event::new("Update", MODEL, &after.id).change(change);
+    audit::record(&txn, Who::from(me), event).await?;
+    let out = detail(&txn, me, after).await?;
+    txn.commit().await?;
+    Ok(Json(out))
+}
+
+/// Activates a client (Pending, Inactive or Archived; it needs a contact method).
+#[utoipa::path(post, path = "/api/clients/{id}/activate/", tag = "clients", security(("jwt" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = ClientOut)))]
+pub async fn activate_client(
+    db: Db,
+    Platform(me): Platform,
+    Path(id): Path<String>,
+    Json(input): Json<ReasonIn>,
+) -> ApiResult<Json<ClientOut>> {
+    let from = &["Pending", "Inactive", "Archived"];
+    transition(
+        &db,
+        &me,
+        &id,
+        "activate",
+        from,
+        "Active",
+        input.reason,
+        None,
+    )
+    .await
+}
+
+/// Deactivates a client (Active or Pending); `reason` kept as `metadata.deactivation_reason`.
+#[utoipa::path(post, path = "/api/clients/{id}/deactivate/", tag = "clients", security(("jwt" = [])),
+    params(("id" = String, Path)), request_body = ReasonIn, responses((status = 200, body = ClientOut)))]
+pub async fn deactivate_client(
+    db: Db,
+    Platform(me): Platform,
+    Path(id): Path<String>,
+    Json(input): Json<ReasonIn>,
+) -> ApiResult<Json<ClientOut>> {
+    let from = &["Active", "Pending"];
+    let key = Some("deactivation_reason");
+    transition(
+        &db,
+        &me,
+        &id,
+        "deactivate",
+        from,
+        "Inactive",
+        input.reason,
+        key,
+    )
+    .await
+}
+
+/// Archives a client (Active, Inactive or Pending); `reason` kept as `metadata.archive_reason`.
+#[utoipa::path(post, path = "/api/clients/{id}/archive/", tag = "clients", security(("jwt" = [])),
+    params(("id" = String, Path)), request_body = ReasonIn, responses((status = 200, body = ClientOut)))]
+pub async fn archive_client(
+    db: Db,
+    Platform(me): Platform,
+    Path(id): Path<String>,
+    Json(input): Json<ReasonIn>,
+) -> ApiResult<Json<ClientOut>> {
+    let from = &["Active", "Inactive", "Pending"];
+    let key = Some("archive_reason");
+    transition(
+        &db,
+        &me,
+        &id,
+        "archive",
+        from,
+        "Archived",
+        input.reason,
+        key,
+    )
+    .await
+}
+
+/// Verifies a client: `metadata.verified_at` and `verified_by` (the given
+/// text, else the caller's email); audited as `Verify`.
+#[utoipa::path(post, path = "/api/clients/{id}/verify/", tag = "clients", security(("jwt" = [])),
+    params(("id" = String, Path)), request_body = VerifyIn, responses((status = 200, body = ClientOut)))]
+pub async fn verify_client(
+    Db(db): Db,
+    Platform(me): Platform,
+    Path(id): Path<String>,
+    Json(input): Json<VerifyIn>,
+) -> ApiResult<Json<ClientOut>> {
+    let mut c = Checker::new();
+    let by = c
+        .optional_text("verified_by", input.verified_by, 255)
+        .flatten();
+    c.finish()?;
+    let found = visible(&db, &me, &id).await?;
+    let txn = kernel::db::begin_write(&db).await?;
+    let before = client::Entity::find_by_id(found.id.clone())
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .filter(|r| r.deleted_at.is_none())
+        .ok_or_else(|| rest::not_found(MODEL))?;
+    if before.is_verified {
+        return Err(rest::invalid_state("Client is already verified"));
+    }
+    let now = kernel::time::now();
+    let mut metadata = before.metadata.clone();
+    if !metadata.is_object() {
+        metadata = json!({});
+    }
+    metadata["verified_at"] = json!(kernel::time::iso(now));
+    metadata["verified_by"] = json!(by.unwrap_or_else(|| me.user.email.clone()));
+    let mut row: client::ActiveModel = before.clone().into();
+    row.is_verified = Set(true);
+    row.metadata = Set(metadata);
+    row.updated_at = Set(now);
+    let after = row.update(&txn).await?;
+    let tags = tag_ids(&txn, &after.id).await?;
+    let change = Change::updated(&record(&before, &tags), &record(&after, &tags));
+    let event = Event::new("Verify", MODEL, &after.id).change(change);
+    audit::record(&txn, Who::from(&me), event).await?;
+    let out = detail(&txn, &me, after).await?;
+    txn.commit().await?;
+    Ok(Json(out))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientStats {
+    pub total_contracts: u64,
+    pub active_contracts: u64,
+    pub total_staff: u64,
+    pub is_verified: bool,
+}
+
+/// A client's contracts and staff (contracts and persons arrive with their
+/// resources; none yet).
+#[utoipa::path(get, path = "/api/clients/{id}/stats/", tag = "clients", security(("jwt" = [])),
+    params(("id" = String, Path)), responses((status = 200, body = ClientStats)))]
+pub async fn client_stats(
+    Db(db): Db,
+    me: Me,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ClientStats>> {
+    let row = visible(&db, &me, &id).await?;
+    Ok(Json(ClientStats {
+        total_contracts: 0,
+        active_contracts: 0,
+        total_staff: 0,
+        is_verified: row.is_verified,
+    }))
+}
