@@ -196,7 +196,9 @@ impl FromRequestParts<AppState> for AdminOnly {
 /// form (else 403 `Invalid client ID format`), a live client (else 403
 /// `Client not found or has been deleted`) and, for a scoped caller, a
 /// granted one (else 403 `You do not have access to this client`). `None`
-/// without the header. Resources tied to clients narrow their lists to it.
+/// without the header. Resources tied to clients narrow their lists to it;
+/// a client's contacts and activities check it (a scoped user cannot send
+/// another client's id), as the URL already names their client.
 #[derive(Debug, Clone)]
 pub struct SelectedClient(pub Option<String>);
 

@@ -8,10 +8,12 @@ pub mod microsoft;
 pub mod migration;
 
 mod access;
+mod activities;
 mod audit;
 mod audit_api;
 mod auth;
 mod clients;
+mod contacts;
 mod envelope;
 mod health;
 mod industries;
@@ -157,6 +159,8 @@ impl System for Axis {
             .merge(industries::router())
             .merge(tags::router())
             .merge(clients::router())
+            .merge(contacts::router())
+            .merge(activities::router())
             .merge(audit_api::router())
             .merge(health::router())
             .split_for_parts()

@@ -51,10 +51,6 @@ pub fn not_found(model: &str) -> ApiError {
 }
 
 /// A foreign id in a body that names no row the caller may see.
-pub fn invalid_pk(field: &str, raw: &str) -> ApiError {
-    ApiError::field(field, invalid_pk_message(raw))
-}
-
 pub fn invalid_pk_message(raw: &str) -> String {
     format!("Invalid pk \"{raw}\" - object does not exist.")
 }
