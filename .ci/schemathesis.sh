@@ -5,7 +5,7 @@
 # (a 500, an undocumented status code, a body or header the document does not
 # describe, valid data refused, invalid data accepted ...) fails the script.
 #
-#   bash .ci/schemathesis.sh              # both systems
+#   bash .ci/schemathesis.sh              # every system
 #   bash .ci/schemathesis.sh pss          # one of them
 #
 # Runs are deterministic (`--generation-deterministic`: the same cases every
@@ -23,7 +23,7 @@ export CARGO_TERM_COLOR=never
 venv="${XDG_CACHE_HOME:-$HOME/.cache}/campus-schemathesis"
 max_examples="${SCHEMATHESIS_MAX_EXAMPLES:-5}"
 systems=("$@")
-[ ${#systems[@]} -gt 0 ] || systems=(clearance pss)
+[ ${#systems[@]} -gt 0 ] || systems=(clearance pss axis)
 
 log() { printf '\n==> %s\n' "$*"; }
 
@@ -123,6 +123,11 @@ for system in "${systems[@]}"; do
       token_path=/api/auth/login/
       me_path=/api/users/me/
       session_ending=(logout end_all_sessions end_session force_logout)
+      ;;
+    axis)
+      token_path=/api/auth/token/
+      me_path=/api/auth/me/
+      session_ending=(logout change_password)
       ;;
     *) echo "unknown system: $system" >&2; exit 2 ;;
   esac

@@ -33,7 +33,19 @@ UNSTATED_RULES = [
         r"^You already have a pending ",
         r"^(Request|Consent) (is )?already ",
         r"cannot be moved to another student\.$",
-        r"^You cannot (delete|deactivate or demote) your own account\.$",
+        r"^You cannot (delete|deactivate or demote) your own account\.?$",
+        r"^You cannot change your own status$",
+        r"^\w[\w ]* is already \w",
+        r"^\w[\w ]* is not deleted$",
+        r"already has access to this client$",
+        r"^A contact with this email already exists for this client\.$",
+        r"^System tags cannot be (deleted|renamed\.)$",
+        r"^Cannot delete an industry that has child industries$",
+        r"^Cannot \w+ a client that is \w+$",
+        r"^(Industry|A client) cannot be its own parent$",
+        r"^Cannot update: would create circular reference in hierarchy$",
+        r"^Cannot restore: a live ",
+        r'^Role ".*" does not exist\.$',
         r"^You cannot change your own role or deactivate your own account\.$",
         # Django's password validators beyond the minimum length.
         r"^The password is too similar to the .*\.$",
@@ -44,6 +56,9 @@ UNSTATED_RULES = [
         # stored secrets.
         r"^Password fields didn't match\.$",
         r"^Old password is (not correct\.|incorrect)$",
+        r"^Your old password was entered incorrectly\. Please enter it again\.$",
+        r"^Active clients must have at least one contact method \(email or phone\)$",
+        r"^Contact must have at least one contact method \(email, phone, or mobile\)\.$",
         r"^Password is incorrect$",
         r"^Unable to log in with provided credentials\.$",
         r"^Rejection reason is required when rejecting",
@@ -66,8 +81,11 @@ UNSTATED_RULES = [
 
 
 def _messages(body):
-    """The messages of a DRF error body: its `detail`, or every field's list."""
-    if isinstance(body, dict) and isinstance(body.get("detail"), str):
+    """The messages of an error body: axis's `errors` per field, else its
+    `detail`, or (DRF) every field's list."""
+    if isinstance(body, dict) and isinstance(body.get("errors"), dict):
+        yield from _messages(body["errors"])
+    elif isinstance(body, dict) and isinstance(body.get("detail"), str):
         yield body["detail"]
     elif isinstance(body, dict):
         for value in body.values():

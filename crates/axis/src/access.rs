@@ -147,12 +147,27 @@ impl FromRequestParts<AppState> for Me {
         if let Some(me) = parts.extensions.get::<Me>() {
             return Ok(me.clone());
         }
-        let Current(user) = Current::<user::Model>::from_request_parts(parts, state).await?;
+        let Current(user) = Current::<user::Model>::from_request_parts(parts, state)
+            .await
+            .map_err(ended_token)?;
         let request = RequestInfo::from_request_parts(parts, state).await?;
         let db = kernel::Db::of(parts, state);
         let me = Me::load(&*db, user, request).await?;
         parts.extensions.insert(me.clone());
         Ok(me)
+    }
+}
+
+/// A token whose account was deactivated, suspended or deleted since it was
+/// issued is an ended token: 401 `token_not_valid` like any other (§0), not
+/// SimpleJWT's `user_inactive` / `user_not_found`.
+fn ended_token(error: ApiError) -> ApiError {
+    match error {
+        ApiError::AuthenticationFailed {
+            code: "user_inactive" | "user_not_found",
+            ..
+        } => kernel::jwt::access_token_error(kernel::jwt::TokenError::Invalid),
+        other => other,
     }
 }
 
@@ -201,7 +216,10 @@ impl FromRequestParts<AppState> for AdminOnly {
 /// another client's id), as the URL already names their client.
 #[derive(Debug, Clone)]
 pub struct SelectedClient(
-    #[expect(dead_code, reason = "lists narrow to it once contracts, persons and documents land")]
+    #[expect(
+        dead_code,
+        reason = "lists narrow to it once contracts, persons and documents land"
+    )]
     pub Option<String>,
 );
 

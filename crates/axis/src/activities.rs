@@ -51,6 +51,7 @@ pub fn router() -> OpenApiRouter<AppState> {
             patch_activity,
             delete_activity
         ))
+        .routes(routes!(restore_activity))
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -170,18 +171,15 @@ pub async fn list_activities(
     let query = list.search(
         query,
         &[
-            Expr::col(activity::Column::Title).into(),
-            Expr::col(activity::Column::Description).into(),
+            Expr::col(activity::Column::Title),
+            Expr::col(activity::Column::Description),
         ],
     );
     let query = list.order(
         query,
         &[
-            (
-                "activity_date",
-                Expr::col(activity::Column::ActivityDate).into(),
-            ),
-            ("created_at", Expr::col(activity::Column::CreatedAt).into()),
+            ("activity_date", Expr::col(activity::Column::ActivityDate)),
+            ("created_at", Expr::col(activity::Column::CreatedAt)),
         ],
         &[("activity_date", sea_orm::Order::Desc)],
         activity::Column::Id,
@@ -401,17 +399,8 @@ async fn save(
     };
     let title = c.text("title", input.title, 255);
     let description = c.optional_text("description", input.description, 10_000);
-    let activity_date = match c.optional_text("activity_date", input.activity_date, 64) {
-        Some(Some(v)) => match DateTime::parse_from_rfc3339(&v) {
-            Ok(at) => Some(at.with_timezone(&Utc)),
-            Err(_) => {
-                c.error(
-                    "activity_date",
-                    "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].",
-                );
-                None
-            }
-        },
+    let activity_date = match clients::datetime(&mut c, "activity_date", input.activity_date) {
+        Some(Some(at)) => Some(at),
         Some(None) if current.is_none() => Some(kernel::time::now()),
         _ => None,
     };
@@ -582,4 +571,41 @@ pub async fn delete_activity(
     audit::record(&txn, Who::from(&me), event).await?;
     txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Undeletes an activity (platform users).
+#[utoipa::path(post, path = "/api/clients/{client_id}/activities/{id}/restore/", tag = "activities", security(("jwt" = [])),
+    params(("client_id" = String, Path), ("id" = String, Path)), responses((status = 200, body = ActivityOut)))]
+pub async fn restore_activity(
+    Db(db): Db,
+    me: Me,
+    Path((client_id, id)): Path<(String, String)>,
+) -> ApiResult<Json<ActivityOut>> {
+    // A client the caller cannot see is absent (404); restoring is for
+    // platform users (403).
+    let client = clients::visible(&db, &me, &client_id).await?;
+    if !me.is_platform() {
+        return Err(kernel::ApiError::forbidden(crate::access::NO_PERMISSION));
+    }
+    let id = rest::path_id(&id, MODEL)?;
+    let before = activity::Entity::find_by_id(id)
+        .filter(activity::Column::ClientId.eq(client.id.as_str()))
+        .one(&db)
+        .await?
+        .ok_or_else(|| rest::not_found(MODEL))?;
+    if before.deleted_at.is_none() {
+        return Err(rest::invalid_state("Activity is not deleted"));
+    }
+    let txn = kernel::db::begin_write(&db).await?;
+    rest::undelete::<activity::Entity>(&txn, &before.id, None).await?;
+    let after = activity::Entity::find_by_id(before.id.clone())
+        .one(&txn)
+        .await?
+        .ok_or_else(|| rest::not_found(MODEL))?;
+    let event = Event::new("Update", "ClientActivity", &after.id)
+        .change(Change::action("Restore", &before, &after));
+    audit::record(&txn, Who::from(&me), event).await?;
+    let out = one(&txn, &client, after).await?;
+    txn.commit().await?;
+    Ok(Json(out))
 }

@@ -162,10 +162,10 @@ pub async fn list_audit_logs(
         query = query.filter(audit_log::Column::CreatedAt.lte(to));
     }
     if let Some(condition) = list.search_condition(&[
-        Expr::col(audit_log::Column::EntityType).into(),
-        Expr::col(audit_log::Column::EntityId).into(),
+        Expr::col(audit_log::Column::EntityType),
+        Expr::col(audit_log::Column::EntityId),
     ]) {
-        let by_email = list.search_condition(&[Expr::col(user::Column::Email).into()]);
+        let by_email = list.search_condition(&[Expr::col(user::Column::Email)]);
         let users: Vec<String> = match by_email {
             Some(c) => {
                 user::Entity::find()
@@ -188,13 +188,10 @@ pub async fn list_audit_logs(
     let query = list.order(
         query,
         &[
-            ("created_at", Expr::col(audit_log::Column::CreatedAt).into()),
-            ("timestamp", Expr::col(audit_log::Column::CreatedAt).into()),
-            ("action", Expr::col(audit_log::Column::Action).into()),
-            (
-                "entity_type",
-                Expr::col(audit_log::Column::EntityType).into(),
-            ),
+            ("created_at", Expr::col(audit_log::Column::CreatedAt)),
+            ("timestamp", Expr::col(audit_log::Column::CreatedAt)),
+            ("action", Expr::col(audit_log::Column::Action)),
+            ("entity_type", Expr::col(audit_log::Column::EntityType)),
         ],
         &[("created_at", Order::Desc)],
         audit_log::Column::Id,
@@ -330,13 +327,13 @@ pub struct EntityChangeOut {
     pub changed_by: Option<String>,
     pub changed_by_email: Option<String>,
     pub is_active: bool,
-    #[serde(flatten)]
-    #[schema(inline)]
-    pub detail: Option<EntityChangeDetail>,
 }
 
+/// One entity change with its snapshots and field changes.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EntityChangeDetail {
+    #[serde(flatten)]
+    pub change: EntityChangeOut,
     pub change_reason: Option<String>,
     pub old_data: Option<Value>,
     pub new_data: Option<Value>,
@@ -345,16 +342,20 @@ pub struct EntityChangeDetail {
     pub field_changes: Vec<FieldChangeOut>,
 }
 
-fn change_out(r: entity_change::Model, fields: Option<Vec<FieldChangeOut>>) -> EntityChangeOut {
+fn change_detail(r: entity_change::Model, fields: Vec<FieldChangeOut>) -> EntityChangeDetail {
+    EntityChangeDetail {
+        change_reason: r.change_reason.clone(),
+        old_data: r.old_data.clone(),
+        new_data: r.new_data.clone(),
+        metadata: r.metadata.clone(),
+        field_changes_count: fields.len(),
+        field_changes: fields,
+        change: change_out(r),
+    }
+}
+
+fn change_out(r: entity_change::Model) -> EntityChangeOut {
     EntityChangeOut {
-        detail: fields.map(|fields| EntityChangeDetail {
-            change_reason: r.change_reason.clone(),
-            old_data: r.old_data.clone(),
-            new_data: r.new_data.clone(),
-            metadata: r.metadata.clone(),
-            field_changes_count: fields.len(),
-            field_changes: fields,
-        }),
         id: r.id,
         entity_type: r.entity_type,
         entity_id: r.entity_id,
@@ -405,15 +406,12 @@ pub async fn list_entity_changes(
     }
     let query = list.order(
         query,
-        &[(
-            "changed_at",
-            Expr::col(entity_change::Column::ChangedAt).into(),
-        )],
+        &[("changed_at", Expr::col(entity_change::Column::ChangedAt))],
         &[("changed_at", Order::Desc)],
         entity_change::Column::Id,
     );
     let page = list.page(&db, query, rest::PAGE).await?;
-    Ok(Json(page.map(|r| change_out(r, None))))
+    Ok(Json(page.map(change_out)))
 }
 
 async fn changes_where(
@@ -428,9 +426,7 @@ async fn changes_where(
         .limit(rest::ARRAY_LIMIT)
         .all(db)
         .await?;
-    Ok(Json(
-        rows.into_iter().map(|r| change_out(r, None)).collect(),
-    ))
+    Ok(Json(rows.into_iter().map(change_out).collect()))
 }
 
 /// Entity changes of the last `days` (7), newest first.
@@ -486,12 +482,12 @@ pub async fn entity_history(
 
 /// One entity change with its snapshots and field changes.
 #[utoipa::path(get, path = "/api/entity-changes/{id}/", tag = "audit", security(("jwt" = [])),
-    params(("id" = String, Path)), responses((status = 200, body = EntityChangeOut)))]
+    params(("id" = String, Path)), responses((status = 200, body = EntityChangeDetail)))]
 pub async fn get_entity_change(
     Db(db): Db,
     _: Platform,
     Path(id): Path<String>,
-) -> ApiResult<Json<EntityChangeOut>> {
+) -> ApiResult<Json<EntityChangeDetail>> {
     let id = rest::path_id(&id, "Entity change")?;
     let row = entity_change::Entity::find_by_id(id)
         .one(&db)
@@ -505,7 +501,7 @@ pub async fn get_entity_change(
         .into_iter()
         .map(|f| field_out(f, false))
         .collect();
-    Ok(Json(change_out(row, Some(fields))))
+    Ok(Json(change_detail(row, fields)))
 }
 
 /// Field changes, newest first; filters `entity_change_id, field_name,
@@ -532,10 +528,7 @@ pub async fn list_field_changes(
     }
     let query = list.order(
         query,
-        &[(
-            "created_at",
-            Expr::col(field_change::Column::CreatedAt).into(),
-        )],
+        &[("created_at", Expr::col(field_change::Column::CreatedAt))],
         &[("created_at", Order::Desc)],
         field_change::Column::Id,
     );

@@ -90,11 +90,16 @@ pub async fn obtain_token(
     request: RequestInfo,
     Json(input): Json<TokenIn>,
 ) -> ApiResult<Response> {
+    // A blank field is as missing as an absent one (contract §1.1).
     let mut c = Checker::new();
-    let email = c.text("email", input.email, 254);
+    let email = match input.email {
+        Field::Value(blank) if blank.trim().is_empty() => Field::Absent,
+        other => other,
+    };
+    let email = c.text("email", email, 254);
     let password = c.value("password", input.password);
     if password.as_deref().is_some_and(str::is_empty) {
-        c.error("password", kernel::form::NOT_BLANK);
+        c.error("password", kernel::form::REQUIRED);
     }
     c.finish()?;
     let email = email.unwrap_or_default().to_lowercase();

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use axum::extract::Path;
 use axum::http::StatusCode;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use kernel::{ApiError, ApiResult, Checker, Db, Field, Json, Scoped};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::access::{Me, Platform};
+use crate::access::{Me, NO_PERMISSION, Platform};
 use crate::audit::{self, Change, Event, Who};
 use crate::entities::{activity, client, contact, industry, tag, tag_link};
 use crate::rest::{self, Choices, List, Page};
@@ -378,19 +378,34 @@ pub async fn detail(
     })
 }
 
+/// The years every database stores (MariaDB's `DATETIME` starts at 1000
+/// and silently stores older values as NULL), as PSS's dates.
+const YEARS: std::ops::RangeInclusive<i32> = 1900..=9999;
+const OUT_OF_RANGE: &str = "Ensure this date is between 1900-01-01 and 9999-12-31.";
+
+/// A query parameter as an RFC 3339 time or a `YYYY-MM-DD` date (midnight
+/// UTC), within [`YEARS`]; else a 400 on `name`.
 fn date_param(list: &List, name: &str) -> ApiResult<Option<DateTime<Utc>>> {
     let Some(raw) = list.get(name) else {
         return Ok(None);
     };
-    let raw = raw.trim();
+    let at = parse_time(raw.trim()).ok_or_else(|| ApiError::field(name, "Enter a valid date."))?;
+    if YEARS.contains(&at.year()) {
+        Ok(Some(at))
+    } else {
+        Err(ApiError::field(name, OUT_OF_RANGE))
+    }
+}
+
+/// An RFC 3339 time, or a `YYYY-MM-DD` date as midnight UTC.
+fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
     if let Ok(at) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(Some(at.with_timezone(&Utc)));
+        return Some(at.with_timezone(&Utc));
     }
     NaiveDate::parse_from_str(raw, "%Y-%m-%d")
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|t| Some(t.and_utc()))
-        .ok_or_else(|| ApiError::field(name, "Enter a valid date."))
+        .map(|t| t.and_utc())
 }
 
 /// The filters every client query shares.
@@ -449,19 +464,19 @@ pub async fn list_clients(Db(db): Db, me: Me, list: List) -> ApiResult<Json<Page
     let query = list.search(
         query,
         &[
-            Expr::col(client::Column::Name).into(),
-            Expr::col(client::Column::Email).into(),
-            Expr::col(client::Column::Phone).into(),
-            Expr::col(client::Column::ContactPerson).into(),
-            Expr::col(client::Column::ContactEmail).into(),
+            Expr::col(client::Column::Name),
+            Expr::col(client::Column::Email),
+            Expr::col(client::Column::Phone),
+            Expr::col(client::Column::ContactPerson),
+            Expr::col(client::Column::ContactEmail),
         ],
     );
     let query = list.order(
         query,
         &[
-            ("name", Expr::col(client::Column::Name).into()),
-            ("created_at", Expr::col(client::Column::CreatedAt).into()),
-            ("status", Expr::col(client::Column::Status).into()),
+            ("name", Expr::col(client::Column::Name)),
+            ("created_at", Expr::col(client::Column::CreatedAt)),
+            ("status", Expr::col(client::Column::Status)),
         ],
         &[("created_at", sea_orm::Order::Desc)],
         client::Column::Id,
@@ -539,6 +554,13 @@ pub async fn clients_of_industry(
     me: Me,
     Path(industry_id): Path<String>,
 ) -> ApiResult<Json<Vec<ClientItem>>> {
+    // The path names an industry: unknown, malformed or deleted is a 404.
+    let industry_id = rest::path_id(&industry_id, "Industry")?;
+    industry::Entity::find_by_id(industry_id.clone())
+        .filter(industry::Column::DeletedAt.is_null())
+        .one(&db)
+        .await?
+        .ok_or_else(|| rest::not_found("Industry"))?;
     let query = client::Entity::visible(&me).filter(client::Column::IndustryId.eq(industry_id));
     array(&db, &me, query).await
 }
@@ -547,6 +569,19 @@ pub async fn clients_of_industry(
 pub async fn visible(db: &impl ConnectionTrait, me: &Me, id: &str) -> ApiResult<client::Model> {
     let id = rest::path_id(id, MODEL)?;
     client::Entity::find_visible(db, me, id).await
+}
+
+/// The client `id` for a write: absent (404) unless the caller may see it,
+/// then refused (403) unless they are a platform user (§3: a row outside
+/// the caller's scope behaves as absent; a forbidden action on a visible
+/// row is a 403). The body is read after both checks.
+async fn writable(db: &impl ConnectionTrait, me: &Me, id: &str) -> ApiResult<client::Model> {
+    let row = visible(db, me, id).await?;
+    if me.is_platform() {
+        Ok(row)
+    } else {
+        Err(ApiError::forbidden(NO_PERMISSION))
+    }
 }
 
 /// One client.
@@ -654,22 +689,30 @@ fn optional_choice(
     }
 }
 
-fn datetime(c: &mut Checker, name: &str, field: Field<String>) -> Option<Option<DateTime<Utc>>> {
-    match c.optional_text(name, field, 64)? {
-        None => Some(None),
-        Some(v) => match DateTime::parse_from_rfc3339(&v) {
-            Ok(at) => Some(Some(at.with_timezone(&Utc))),
-            Err(_) => match NaiveDate::parse_from_str(&v, "%Y-%m-%d") {
-                Ok(d) => Some(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc())),
-                Err(_) => {
-                    c.error(
-                        name,
-                        "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].",
-                    );
-                    None
-                }
-            },
-        },
+/// An optional datetime field (RFC 3339, or a date as midnight UTC) within
+/// [`YEARS`]; blank or null clears it.
+pub(crate) fn datetime(
+    c: &mut Checker,
+    name: &str,
+    field: Field<String>,
+) -> Option<Option<DateTime<Utc>>> {
+    let raw = c.optional_text(name, field, 64)?;
+    let Some(raw) = raw else {
+        return Some(None);
+    };
+    match parse_time(&raw) {
+        Some(at) if YEARS.contains(&at.year()) => Some(Some(at)),
+        Some(_) => {
+            c.error(name, OUT_OF_RANGE);
+            None
+        }
+        None => {
+            c.error(
+                name,
+                "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].",
+            );
+            None
+        }
     }
 }
 
@@ -965,11 +1008,12 @@ pub async fn create_client(
     params(("id" = String, Path)), request_body = ClientIn, responses((status = 200, body = ClientOut)))]
 pub async fn put_client(
     db: Db,
-    Platform(me): Platform,
+    me: Me,
     Path(id): Path<String>,
-    Json(input): Json<ClientIn>,
+    input: Result<Json<ClientIn>, ApiError>,
 ) -> ApiResult<Json<ClientOut>> {
-    let current = visible(&*db, &me, &id).await?;
+    let current = writable(&*db, &me, &id).await?;
+    let Json(input) = input?;
     save(&db, &me, Some(current), input, false)
         .await
         .map(|(_, j)| j)
@@ -980,11 +1024,12 @@ pub async fn put_client(
     params(("id" = String, Path)), request_body = ClientIn, responses((status = 200, body = ClientOut)))]
 pub async fn patch_client(
     db: Db,
-    Platform(me): Platform,
+    me: Me,
     Path(id): Path<String>,
-    Json(input): Json<ClientIn>,
+    input: Result<Json<ClientIn>, ApiError>,
 ) -> ApiResult<Json<ClientOut>> {
-    let current = visible(&*db, &me, &id).await?;
+    let current = writable(&*db, &me, &id).await?;
+    let Json(input) = input?;
     save(&db, &me, Some(current), input, true)
         .await
         .map(|(_, j)| j)
@@ -994,12 +1039,8 @@ pub async fn patch_client(
 /// email is free again, its audit history stays.
 #[utoipa::path(delete, path = "/api/clients/{id}/", tag = "clients", security(("jwt" = [])),
     params(("id" = String, Path)), responses((status = 204)))]
-pub async fn delete_client(
-    Db(db): Db,
-    Platform(me): Platform,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
-    let before = visible(&db, &me, &id).await?;
+pub async fn delete_client(Db(db): Db, me: Me, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    let before = writable(&db, &me, &id).await?;
     let txn = kernel::db::begin_write(&db).await?;
     let tags = tag_ids(&txn, &before.id).await?;
     if !rest::soft_delete::<client::Entity>(&txn, &before.id, true).await? {
@@ -1061,21 +1102,53 @@ pub struct VerifyIn {
     verified_by: Field<String>,
 }
 
+/// A status action: its verb, the states it leaves, the state it reaches
+/// and where its reason is kept in `metadata`.
+struct Move {
+    verb: &'static str,
+    from: &'static [&'static str],
+    to: &'static str,
+    reason_key: Option<&'static str>,
+}
+
+const ACTIVATE: Move = Move {
+    verb: "activate",
+    from: &["Pending", "Inactive", "Archived"],
+    to: "Active",
+    reason_key: None,
+};
+const DEACTIVATE: Move = Move {
+    verb: "deactivate",
+    from: &["Active", "Pending"],
+    to: "Inactive",
+    reason_key: Some("deactivation_reason"),
+};
+const ARCHIVE: Move = Move {
+    verb: "archive",
+    from: &["Active", "Inactive", "Pending"],
+    to: "Archived",
+    reason_key: Some("archive_reason"),
+};
+
 /// A status action: from one of `from` to `to`, with its history.
 async fn transition(
     db: &kernel::Db,
     me: &Me,
     id: &str,
-    verb: &str,
-    from: &[&str],
-    to: &'static str,
-    reason: Field<String>,
-    reason_key: Option<&str>,
+    step: &Move,
+    input: Result<Json<ReasonIn>, ApiError>,
 ) -> ApiResult<Json<ClientOut>> {
+    let Move {
+        verb,
+        from,
+        to,
+        reason_key,
+    } = *step;
+    let found = writable(&**db, me, id).await?;
+    let Json(input) = input?;
     let mut c = Checker::new();
-    let reason = c.optional_text("reason", reason, 1000).flatten();
+    let reason = c.optional_text("reason", input.reason, 1000).flatten();
     c.finish()?;
-    let found = visible(&**db, me, id).await?;
     let txn = kernel::db::begin_write(db).await?;
     let before = client::Entity::find_by_id(found.id.clone())
         .lock_exclusive()
@@ -1151,22 +1224,11 @@ async fn transition(
     params(("id" = String, Path)), responses((status = 200, body = ClientOut)))]
 pub async fn activate_client(
     db: Db,
-    Platform(me): Platform,
+    me: Me,
     Path(id): Path<String>,
-    Json(input): Json<ReasonIn>,
+    input: Result<Json<ReasonIn>, ApiError>,
 ) -> ApiResult<Json<ClientOut>> {
-    let from = &["Pending", "Inactive", "Archived"];
-    transition(
-        &db,
-        &me,
-        &id,
-        "activate",
-        from,
-        "Active",
-        input.reason,
-        None,
-    )
-    .await
+    transition(&db, &me, &id, &ACTIVATE, input).await
 }
 
 /// Deactivates a client (Active or Pending); `reason` kept as `metadata.deactivation_reason`.
@@ -1174,23 +1236,11 @@ pub async fn activate_client(
     params(("id" = String, Path)), request_body = ReasonIn, responses((status = 200, body = ClientOut)))]
 pub async fn deactivate_client(
     db: Db,
-    Platform(me): Platform,
+    me: Me,
     Path(id): Path<String>,
-    Json(input): Json<ReasonIn>,
+    input: Result<Json<ReasonIn>, ApiError>,
 ) -> ApiResult<Json<ClientOut>> {
-    let from = &["Active", "Pending"];
-    let key = Some("deactivation_reason");
-    transition(
-        &db,
-        &me,
-        &id,
-        "deactivate",
-        from,
-        "Inactive",
-        input.reason,
-        key,
-    )
-    .await
+    transition(&db, &me, &id, &DEACTIVATE, input).await
 }
 
 /// Archives a client (Active, Inactive or Pending); `reason` kept as `metadata.archive_reason`.
@@ -1198,23 +1248,11 @@ pub async fn deactivate_client(
     params(("id" = String, Path)), request_body = ReasonIn, responses((status = 200, body = ClientOut)))]
 pub async fn archive_client(
     db: Db,
-    Platform(me): Platform,
+    me: Me,
     Path(id): Path<String>,
-    Json(input): Json<ReasonIn>,
+    input: Result<Json<ReasonIn>, ApiError>,
 ) -> ApiResult<Json<ClientOut>> {
-    let from = &["Active", "Inactive", "Pending"];
-    let key = Some("archive_reason");
-    transition(
-        &db,
-        &me,
-        &id,
-        "archive",
-        from,
-        "Archived",
-        input.reason,
-        key,
-    )
-    .await
+    transition(&db, &me, &id, &ARCHIVE, input).await
 }
 
 /// Verifies a client: `metadata.verified_at` and `verified_by` (the given
@@ -1223,16 +1261,17 @@ pub async fn archive_client(
     params(("id" = String, Path)), request_body = VerifyIn, responses((status = 200, body = ClientOut)))]
 pub async fn verify_client(
     Db(db): Db,
-    Platform(me): Platform,
+    me: Me,
     Path(id): Path<String>,
-    Json(input): Json<VerifyIn>,
+    input: Result<Json<VerifyIn>, ApiError>,
 ) -> ApiResult<Json<ClientOut>> {
+    let found = writable(&db, &me, &id).await?;
+    let Json(input) = input?;
     let mut c = Checker::new();
     let by = c
         .optional_text("verified_by", input.verified_by, 255)
         .flatten();
     c.finish()?;
-    let found = visible(&db, &me, &id).await?;
     let txn = kernel::db::begin_write(&db).await?;
     let before = client::Entity::find_by_id(found.id.clone())
         .lock_exclusive()

@@ -142,17 +142,17 @@ pub async fn list_contacts(
     let query = list.search(
         query,
         &[
-            Expr::col(contact::Column::FirstName).into(),
-            Expr::col(contact::Column::LastName).into(),
-            Expr::col(contact::Column::Email).into(),
+            Expr::col(contact::Column::FirstName),
+            Expr::col(contact::Column::LastName),
+            Expr::col(contact::Column::Email),
         ],
     );
     let query = list.order(
         query,
         &[
-            ("first_name", Expr::col(contact::Column::FirstName).into()),
-            ("last_name", Expr::col(contact::Column::LastName).into()),
-            ("created_at", Expr::col(contact::Column::CreatedAt).into()),
+            ("first_name", Expr::col(contact::Column::FirstName)),
+            ("last_name", Expr::col(contact::Column::LastName)),
+            ("created_at", Expr::col(contact::Column::CreatedAt)),
         ],
         &[("created_at", sea_orm::Order::Desc)],
         contact::Column::Id,
@@ -530,10 +530,15 @@ pub async fn set_primary_contact(
     params(("client_id" = String, Path), ("id" = String, Path)), responses((status = 200, body = ContactOut)))]
 pub async fn restore_contact(
     Db(db): Db,
-    crate::access::Platform(me): crate::access::Platform,
+    me: Me,
     Path((client_id, id)): Path<(String, String)>,
 ) -> ApiResult<Json<ContactOut>> {
+    // A client the caller cannot see is absent (404); restoring is for
+    // platform users (403).
     let client = clients::visible(&db, &me, &client_id).await?;
+    if !me.is_platform() {
+        return Err(ApiError::forbidden(crate::access::NO_PERMISSION));
+    }
     let id = rest::path_id(&id, MODEL)?;
     let before = contact::Entity::find_by_id(id)
         .filter(contact::Column::ClientId.eq(client.id.as_str()))

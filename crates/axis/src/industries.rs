@@ -112,7 +112,7 @@ impl Tree {
             .iter()
             .filter(|r| r.parent_id.as_deref() == Some(id))
             .collect();
-        out.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        out.sort_by_key(|r| r.name.to_lowercase());
         out
     }
 
@@ -355,7 +355,7 @@ pub async fn industry_roots(Db(db): Db, me: Me) -> ApiResult<Json<Vec<IndustryIt
         .iter()
         .filter(|r| tree.level(&r.id) == 0)
         .collect();
-    roots.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    roots.sort_by_key(|r| r.name.to_lowercase());
     Ok(Json(roots.into_iter().map(|r| tree.item(r)).collect()))
 }
 
@@ -369,7 +369,7 @@ pub async fn industry_tree(Db(db): Db, me: Me) -> ApiResult<Json<Vec<TreeNode>>>
         .iter()
         .filter(|r| tree.level(&r.id) == 0)
         .collect();
-    roots.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    roots.sort_by_key(|r| r.name.to_lowercase());
     let mut seen = Vec::new();
     Ok(Json(
         roots.into_iter().map(|r| tree.node(r, &mut seen)).collect(),
@@ -533,7 +533,7 @@ async fn save(
             .any(|r| Some(&r.id) != own_id.as_ref() && f(r))
     };
     if let Some(name) = &name
-        && others(&|r| r.name.eq_ignore_ascii_case(name))
+        && others(&|r| r.name.to_lowercase() == name.to_lowercase())
     {
         c.error(
             "name",
@@ -541,7 +541,11 @@ async fn save(
         );
     }
     if let Some(Some(code)) = &code
-        && others(&|r| r.code.as_deref() == Some(code.as_str()))
+        && others(&|r| {
+            r.code
+                .as_deref()
+                .is_some_and(|c| c.eq_ignore_ascii_case(code))
+        })
     {
         c.error(
             "code",
@@ -549,7 +553,11 @@ async fn save(
         );
     }
     if let Some(Some(ext)) = &external_id
-        && others(&|r| r.external_id.as_deref() == Some(ext.as_str()))
+        && others(&|r| {
+            r.external_id
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(ext))
+        })
     {
         c.error(
             "external_id",

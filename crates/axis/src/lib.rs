@@ -14,6 +14,7 @@ mod audit_api;
 mod auth;
 mod clients;
 mod contacts;
+mod docs;
 mod envelope;
 mod health;
 mod industries;
@@ -151,7 +152,7 @@ impl System for Axis {
     }
 
     fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
-        OpenApiRouter::with_openapi(ApiDoc::openapi())
+        let api = OpenApiRouter::with_openapi(ApiDoc::openapi())
             .merge(auth::router())
             .merge(microsoft::router())
             .merge(users::router())
@@ -162,8 +163,9 @@ impl System for Axis {
             .merge(contacts::router())
             .merge(activities::router())
             .merge(audit_api::router())
-            .merge(health::router())
-            .split_for_parts()
+            .merge(health::router());
+        let (router, openapi) = api.split_for_parts();
+        (router, docs::finish(openapi))
     }
 
     fn aliases() -> axum::Router<AppState> {

@@ -133,7 +133,8 @@ struct Discovery {
 struct Cache {
     discovery: Option<(Discovery, Instant)>,
     jwks: Option<(JwkSet, Instant)>,
-    jwks_fetched: Option<Instant>,
+    /// When an unknown key id last refetched the key set.
+    jwks_refetched: Option<Instant>,
 }
 
 /// Entra ID as campus talks to it: the settings, an HTTP client and the
@@ -202,27 +203,29 @@ impl Microsoft {
         Ok(doc)
     }
 
-    /// The key `kid`: from the cached set, else from a set fetched now
-    /// (unless one was fetched in the last 5 s).
+    /// The key `kid`: from the cached set, else from a set fetched now. A
+    /// key id the fresh cached set lacks refetches it (key rotation), at
+    /// most once in 5 s however many unknown ids arrive; a missing or
+    /// expired cache is always fetched.
     async fn key(&self, discovery: &Discovery, kid: &str) -> ApiResult<Option<DecodingKey>> {
         let mut cache = self.cache.lock().await;
         let fresh = cache
             .jwks
             .as_ref()
-            .is_some_and(|(_, at)| at.elapsed() < JWKS_TTL);
-        if fresh
-            && let Some((set, _)) = &cache.jwks
-            && let Some(jwk) = set.find(kid)
-        {
-            return Ok(DecodingKey::from_jwk(jwk).ok());
+            .filter(|(_, at)| at.elapsed() < JWKS_TTL)
+            .map(|(set, _)| set);
+        if let Some(set) = fresh {
+            if let Some(jwk) = set.find(kid) {
+                return Ok(DecodingKey::from_jwk(jwk).ok());
+            }
+            if cache
+                .jwks_refetched
+                .is_some_and(|at| at.elapsed() < JWKS_REFETCH)
+            {
+                return Ok(None);
+            }
+            cache.jwks_refetched = Some(Instant::now());
         }
-        if cache
-            .jwks_fetched
-            .is_some_and(|at| at.elapsed() < JWKS_REFETCH)
-        {
-            return Ok(None);
-        }
-        cache.jwks_fetched = Some(Instant::now());
         drop(cache);
         let set: JwkSet = self.get_json(&discovery.jwks_uri).await?;
         let key = set
@@ -303,7 +306,11 @@ impl Microsoft {
         {
             jsonwebtoken::errors::ErrorKind::ExpiredSignature => failed("token has expired"),
             jsonwebtoken::errors::ErrorKind::ImmatureSignature => failed("token is not yet valid"),
-            _ => failed("invalid token signature"),
+            jsonwebtoken::errors::ErrorKind::MissingRequiredClaim(claim) => {
+                failed(format!("token has no {claim} claim"))
+            }
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => failed("invalid token signature"),
+            _ => failed("invalid token"),
         })?;
         let claims = data.claims;
         let s = &self.settings;

@@ -105,8 +105,7 @@ pub async fn undelete<E: EntityTrait + Default>(
     match db.execute(&update).await {
         Ok(_) => Ok(()),
         Err(error) if is_unique(&error) => Err(invalid_state(format!(
-            "Cannot restore: a live {} has the same {}",
-            E::default().table_name().trim_start_matches("axis_"),
+            "Cannot restore: another live record has the same {}",
             tombstone.unwrap_or("values")
         ))),
         Err(error) => Err(error.into()),
@@ -159,24 +158,6 @@ pub const PAGE: kernel::PageSize = kernel::PageSize {
     max: 100,
 };
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn choices_accept_any_case_and_the_specs_upper_snake() {
-        let statuses = Choices(&["Active", "Pending Verification", "Semi-Annual", "No Show"]);
-        assert_eq!(statuses.parse("active"), Some("Active"));
-        assert_eq!(
-            statuses.parse("PENDING_VERIFICATION"),
-            Some("Pending Verification")
-        );
-        assert_eq!(statuses.parse("SEMI_ANNUAL"), Some("Semi-Annual"));
-        assert_eq!(statuses.parse("no show"), Some("No Show"));
-        assert_eq!(statuses.parse("Bogus"), None);
-    }
-}
-
 /// The query of an axis list.
 pub type List = kernel::listing::ListOf<crate::Axis>;
 /// A page of an axis list in its combined envelope.
@@ -221,5 +202,23 @@ pub fn flag(list: &List, name: &str) -> ApiResult<Option<bool>> {
         Some("true" | "1") => Ok(Some(true)),
         Some("false" | "0") => Ok(Some(false)),
         Some(_) => Err(ApiError::field(name, "Enter a valid boolean.")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_accept_any_case_and_the_specs_upper_snake() {
+        let statuses = Choices(&["Active", "Pending Verification", "Semi-Annual", "No Show"]);
+        assert_eq!(statuses.parse("active"), Some("Active"));
+        assert_eq!(
+            statuses.parse("PENDING_VERIFICATION"),
+            Some("Pending Verification")
+        );
+        assert_eq!(statuses.parse("SEMI_ANNUAL"), Some("Semi-Annual"));
+        assert_eq!(statuses.parse("no show"), Some("No Show"));
+        assert_eq!(statuses.parse("Bogus"), None);
     }
 }

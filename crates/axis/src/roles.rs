@@ -84,10 +84,10 @@ async fn render_roles(
     responses((status = 200, body = Page<RoleOut>)))]
 pub async fn list_roles(Db(db): Db, _: Platform, list: List) -> ApiResult<Json<Page<RoleOut>>> {
     let query = role::Entity::find().filter(role::Column::DeletedAt.is_null());
-    let query = list.search(query, &[Expr::col(role::Column::Name).into()]);
+    let query = list.search(query, &[Expr::col(role::Column::Name)]);
     let query = list.order(
         query,
-        &[("name", Expr::col(role::Column::Name).into())],
+        &[("name", Expr::col(role::Column::Name))],
         &[("name", sea_orm::Order::Asc)],
         role::Column::Id,
     );
@@ -131,7 +131,7 @@ pub async fn list_permissions(
     let query = permission::Entity::find().filter(permission::Column::DeletedAt.is_null());
     let query = list.order(
         query,
-        &[("name", Expr::col(permission::Column::Name).into())],
+        &[("name", Expr::col(permission::Column::Name))],
         &[("name", sea_orm::Order::Asc)],
         permission::Column::Id,
     );
@@ -216,10 +216,7 @@ pub async fn list_user_clients(
     }
     let query = list.order(
         query,
-        &[(
-            "granted_at",
-            Expr::col(user_client::Column::GrantedAt).into(),
-        )],
+        &[("granted_at", Expr::col(user_client::Column::GrantedAt))],
         &[("granted_at", sea_orm::Order::Desc)],
         user_client::Column::Id,
     );

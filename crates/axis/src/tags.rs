@@ -120,16 +120,16 @@ pub async fn list_tags(Db(db): Db, me: Me, list: List) -> ApiResult<Json<Page<Ta
     let query = list.search(
         query,
         &[
-            Expr::col(tag::Column::Name).into(),
-            Expr::col(tag::Column::Slug).into(),
-            Expr::col(tag::Column::Description).into(),
+            Expr::col(tag::Column::Name),
+            Expr::col(tag::Column::Slug),
+            Expr::col(tag::Column::Description),
         ],
     );
     let query = list.order(
         query,
         &[
-            ("name", Expr::col(tag::Column::Name).into()),
-            ("created_at", Expr::col(tag::Column::CreatedAt).into()),
+            ("name", Expr::col(tag::Column::Name)),
+            ("created_at", Expr::col(tag::Column::CreatedAt)),
         ],
         &[("created_at", sea_orm::Order::Desc)],
         tag::Column::Id,

@@ -250,18 +250,18 @@ pub async fn list_users(Db(db): Db, _: Platform, list: List) -> ApiResult<Json<P
     let query = list.search(
         query,
         &[
-            Expr::col(user::Column::Email).into(),
-            Expr::col(user::Column::FirstName).into(),
-            Expr::col(user::Column::LastName).into(),
+            Expr::col(user::Column::Email),
+            Expr::col(user::Column::FirstName),
+            Expr::col(user::Column::LastName),
         ],
     );
     let query = list.order(
         query,
         &[
-            ("email", Expr::col(user::Column::Email).into()),
-            ("created_at", Expr::col(user::Column::CreatedAt).into()),
-            ("last_login_at", Expr::col(user::Column::LastLoginAt).into()),
-            ("status", Expr::col(user::Column::Status).into()),
+            ("email", Expr::col(user::Column::Email)),
+            ("created_at", Expr::col(user::Column::CreatedAt)),
+            ("last_login_at", Expr::col(user::Column::LastLoginAt)),
+            ("status", Expr::col(user::Column::Status)),
         ],
         &[("created_at", sea_orm::Order::Desc)],
         user::Column::Id,
@@ -733,7 +733,8 @@ async fn set_status(
         .await?
         .filter(|u| u.deleted_at.is_none())
         .ok_or_else(|| rest::not_found(MODEL))?;
-    if before.status == status {
+    // A restored user keeps their status but is inactive until activated.
+    if before.status == status && before.is_active == active_for(status) {
         return Err(rest::invalid_state(format!("User is already {status}")));
     }
     let mut metadata = before.metadata.clone();
@@ -742,7 +743,7 @@ async fn set_status(
     row.metadata = Set(metadata);
     row.status = Set(status.to_owned());
     row.is_active = Set(active_for(status));
-    if before.status == "Active" {
+    if before.status == "Active" && status != "Active" {
         row.token_epoch = Set(before.token_epoch + 1);
     }
     row.updated_at = Set(kernel::time::now());

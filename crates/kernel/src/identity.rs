@@ -86,6 +86,14 @@ pub trait Account:
     fn is_active(&self) -> bool;
     /// Tokens carry the epoch they were issued in; a later epoch ends them.
     fn token_epoch(&self) -> i64;
+
+    /// The rows a password sign-in looks the email up among. A system whose
+    /// deleted accounts keep their email (soft delete, the email free for a
+    /// new account) narrows this to its live rows, so the lookup cannot meet
+    /// the deleted one first. Every row by default.
+    fn signs_in_among() -> sea_orm::Condition {
+        sea_orm::Condition::all()
+    }
 }
 
 /// A system's state, as far as signing people in goes.
@@ -227,6 +235,7 @@ pub async fn check_password<'a, S: Identity>(
     let attempt = kernel.lockout.reserve(&key).await?;
     let found = <S::Account as ModelTrait>::Entity::find()
         .filter(<S::Account as Account>::EMAIL.eq(email))
+        .filter(<S::Account as Account>::signs_in_among())
         .one(db)
         .await?;
     let Some(account) = found else {

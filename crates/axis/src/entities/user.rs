@@ -72,4 +72,9 @@ impl kernel::identity::Account for Model {
     fn token_epoch(&self) -> i64 {
         self.token_epoch
     }
+    /// A deleted user keeps their email while a new user may take it: the
+    /// password sign-in looks among live users only.
+    fn signs_in_among() -> sea_orm::Condition {
+        sea_orm::Condition::all().add(Column::DeletedAt.is_null())
+    }
 }

@@ -225,6 +225,9 @@ mod tests {
         );
         assert_eq!(request(&[("limit", "500")]), at_most(1, 100));
         assert_eq!(request(&[("page", "")]), at_most(1, 10), "blank is absent");
+        let huge = "99999999999999999999999";
+        assert_eq!(request(&[("page", huge)]), at_most(u64::MAX, 10));
+        assert_eq!(request(&[("limit", huge)]), at_most(1, 100));
         assert_eq!(at_most(9, 5).resolve(12), Some((3, 3)));
         assert_eq!(at_most(9, 5).resolve(0), Some((1, 1)));
     }

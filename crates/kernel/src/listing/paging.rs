@@ -191,6 +191,13 @@ impl SystemPaging {
 
 /// A positive integer, as the page parameters take it (surrounding blanks
 /// allowed).
+/// A positive integer; one too large for a `u64` is `u64::MAX` (a page past
+/// any end, a size past any cap), not malformed.
 pub(super) fn positive(raw: &str) -> Option<u64> {
-    raw.trim().parse::<u64>().ok().filter(|n| *n >= 1)
+    let raw = raw.trim();
+    match raw.parse::<u64>() {
+        Ok(n) => (n >= 1).then_some(n),
+        Err(_) if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) => Some(u64::MAX),
+        Err(_) => None,
+    }
 }
