@@ -469,7 +469,9 @@ async fn save(
         Some(_) => row.update(&txn).await?,
         None => row.insert(&txn).await?,
     };
-    // The client's last contact moves forward, never back.
+    // The client's last contact moves forward, never back; the client's
+    // change joins the activity's in the trail.
+    let client_before = clients::snapshot(&txn, &client.id).await?;
     let moved = client::Entity::update_many()
         .col_expr(
             client::Column::LastContactDate,
@@ -487,10 +489,20 @@ async fn save(
         None => ("Create", Change::created(&saved), 201),
         Some(before) => ("Update", Change::updated(before, &saved), 200),
     };
-    let event = Event::new(action, "ClientActivity", &saved.id)
+    let mut event = Event::new(action, "ClientActivity", &saved.id)
         .status(status)
-        .change(change)
-        .data("client_last_contact_moved", json!(moved.rows_affected > 0));
+        .change(change);
+    if moved.rows_affected > 0
+        && let (Some(old), Some(new)) = (client_before, clients::snapshot(&txn, &client.id).await?)
+    {
+        let change = Change {
+            change_type: "Update",
+            reason: Some("Activity recorded".to_owned()),
+            old: Some(old),
+            new: Some(new),
+        };
+        event = event.also("Client", &client.id, change);
+    }
     audit::record(&txn, Who::from(me), event).await?;
     let out = one(&txn, client, saved).await?;
     txn.commit().await?;

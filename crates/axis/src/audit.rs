@@ -190,6 +190,9 @@ pub struct Event<'a> {
     pub change: Option<Change>,
     /// Members of `data` beside the request's (`provider`, `email`, ...).
     pub data: Map<String, Value>,
+    /// Changes the same write made to other rows (the client whose last
+    /// contact an activity moved), each an entity change of its own.
+    pub also: Vec<(&'static str, String, Change)>,
 }
 
 impl<'a> Event<'a> {
@@ -201,7 +204,14 @@ impl<'a> Event<'a> {
             status: 200,
             change: None,
             data: Map::new(),
+            also: Vec::new(),
         }
+    }
+
+    /// A change the same write made to another row.
+    pub fn also(mut self, entity_type: &'static str, entity_id: &str, change: Change) -> Self {
+        self.also.push((entity_type, entity_id.to_owned(), change));
+        self
     }
 
     pub fn status(mut self, status: u16) -> Self {
@@ -255,14 +265,33 @@ pub async fn record(db: &impl ConnectionTrait, who: Who<'_>, event: Event<'_>) -
     }
     .insert(db)
     .await?;
-    let Some(change) = event.change else {
-        return Ok(());
-    };
+    let changes = event
+        .change
+        .map(|c| (event.entity_type, event.entity_id.to_owned(), c))
+        .into_iter()
+        .chain(event.also);
+    for (entity_type, entity_id, change) in changes {
+        entity_changed(db, who, &log_id, entity_type, &entity_id, change).await?;
+    }
+    Ok(())
+}
+
+/// One entity change and its field changes, tied to the audit row `log_id`.
+async fn entity_changed(
+    db: &impl ConnectionTrait,
+    who: Who<'_>,
+    log_id: &str,
+    entity_type: &str,
+    entity_id: &str,
+    change: Change,
+) -> ApiResult<()> {
+    let now = kernel::time::now();
     let change_id = kernel::cuid::new();
+    let fields = change.fields();
     entity_change::ActiveModel {
         id: Set(change_id.clone()),
-        entity_type: Set(event.entity_type.to_owned()),
-        entity_id: Set(event.entity_id.to_owned()),
+        entity_type: Set(entity_type.to_owned()),
+        entity_id: Set(entity_id.to_owned()),
         change_type: Set(change.change_type.to_owned()),
         changed_at: Set(now),
         changed_by: Set(who.user_id.map(str::to_owned)),
@@ -277,13 +306,12 @@ pub async fn record(db: &impl ConnectionTrait, who: Who<'_>, event: Event<'_>) -
     .await?;
     let rows: Vec<field_change::ActiveModel> = fields
         .into_iter()
-        .flatten()
         .map(|(name, old, new)| (shown(&name, old), shown(&name, new), name))
         .map(|(old, new, name)| field_change::ActiveModel {
             id: Set(kernel::cuid::new()),
             entity_change_id: Set(change_id.clone()),
-            entity_type: Set(event.entity_type.to_owned()),
-            entity_id: Set(event.entity_id.to_owned()),
+            entity_type: Set(entity_type.to_owned()),
+            entity_id: Set(entity_id.to_owned()),
             field_name: Set(name),
             old_value: Set(Some(old)),
             new_value: Set(Some(new)),

@@ -146,6 +146,16 @@ fn record(row: &client::Model, tags: &[String]) -> Value {
     value
 }
 
+/// The client `id` as the audit trail keeps it, read on `db` (the
+/// transaction of a change that touches it).
+pub async fn snapshot(db: &impl ConnectionTrait, id: &str) -> ApiResult<Option<Value>> {
+    let Some(row) = client::Entity::find_by_id(id.to_owned()).one(db).await? else {
+        return Ok(None);
+    };
+    let tags = tag_ids(db, id).await?;
+    Ok(Some(record(&row, &tags)))
+}
+
 async fn tag_ids(db: &impl ConnectionTrait, id: &str) -> ApiResult<Vec<String>> {
     let mut ids: Vec<String> = tag_link::Entity::find()
         .select_only()

@@ -276,6 +276,11 @@ async fn save(
     };
     let description = c.optional_text("description", input.description, 5000);
     let is_system = c.boolean("is_system", input.is_system, false);
+    if let (Some(before), Some(false)) = (&current, is_system)
+        && before.is_system
+    {
+        return Err(rest::invalid_state("System tags cannot be made custom."));
+    }
     if let (Some(before), Some(name)) = (&current, &name)
         && before.is_system
         && *name != before.name

@@ -103,6 +103,48 @@ db_test!(activity_shapes_and_last_contact_date, |app| {
     let d = read(&app, &admin, &format!("/api/clients/{client}/")).await;
     assert_eq!(at(&d["last_contact_date"]), when);
     assert_eq!(d["activities_count"], 1);
+    // The client's change is in the trail too, tied to the activity's audit row.
+    let history = read(
+        &app,
+        &admin,
+        &format!("/api/entity-changes/entity/Client/{client}/"),
+    )
+    .await;
+    let moved = history.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(moved["change_type"], "Update");
+    let fields = read(
+        &app,
+        &admin,
+        &format!(
+            "/api/field-changes/entity-change/{}/",
+            moved["id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    let names: Vec<&str> = fields
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["last_contact_date"]);
+    let detail = read(
+        &app,
+        &admin,
+        &format!("/api/entity-changes/{}/", moved["id"].as_str().unwrap()),
+    )
+    .await;
+    let log = read(
+        &app,
+        &admin,
+        &format!(
+            "/api/audit-logs/{}/",
+            detail["metadata"]["audit_log_id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(log["entity_type"], "ClientActivity");
+    assert_eq!(log["entity_id"], call["id"]);
 
     // An older activity does not move it back.
     let old = create(

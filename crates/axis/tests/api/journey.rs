@@ -278,6 +278,9 @@ db_test!(back_office_journey, |app| {
             ("Create", "manager@axis.example"),
             ("Activate", "manager@axis.example"),
             ("Update", "root@axis.example"),
+            // The two activities moved its last contact.
+            ("Update", "manager@axis.example"),
+            ("Update", "scoped@client.example"),
             ("Delete", "manager@axis.example"),
         ]
     );

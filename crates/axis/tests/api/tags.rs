@@ -219,6 +219,19 @@ db_test!(system_tags_keep_their_name_and_stay, |app| {
         .send()
         .await;
     assert_error(&r, 400, "invalid_state", "System tags cannot be deleted");
+    // Nor can it be made custom first, to rename or delete it then.
+    let r = app
+        .patch(&format!("/api/tags/{id}/"))
+        .bearer(&admin.access)
+        .json(&json!({"is_system": false}))
+        .send()
+        .await;
+    assert_error(
+        &r,
+        400,
+        "invalid_state",
+        "System tags cannot be made custom.",
+    );
     let one = read(&app, &admin, &format!("/api/tags/{id}/")).await;
     assert_eq!(one["name"], "Onboarding");
     let list = read(&app, &admin, "/api/tags/?is_system=1").await;
