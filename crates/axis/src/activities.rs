@@ -151,7 +151,7 @@ fn live_of(client: &client::Model) -> sea_orm::Select<activity::Entity> {
 #[utoipa::path(get, path = "/api/clients/{client_id}/activities/", tag = "activities", security(("jwt" = [])),
     params(("client_id" = String, Path), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query),
         ("limit" = Option<u64>, Query), ("search" = Option<String>, Query), ("ordering" = Option<String>, Query),
-        ("activity_type" = Option<String>, Query), ("contact_id" = Option<String>, Query)),
+        ("activity_type" = inline(Option<ActivityType>), Query), ("contact_id" = Option<String>, Query)),
     responses((status = 200, body = Page<ActivityOut>)))]
 pub async fn list_activities(
     Db(db): Db,
@@ -204,7 +204,7 @@ pub struct Timeline {
 
 /// The activities of the last `days` (90), newest first; `activity_type` filters.
 #[utoipa::path(get, path = "/api/clients/{client_id}/activities/timeline/", tag = "activities", security(("jwt" = [])),
-    params(("client_id" = String, Path), ("days" = Option<u64>, Query), ("activity_type" = Option<String>, Query)),
+    params(("client_id" = String, Path), ("days" = Option<u64>, Query), ("activity_type" = inline(Option<ActivityType>), Query)),
     responses((status = 200, body = Timeline)))]
 pub async fn activity_timeline(
     Db(db): Db,
@@ -349,23 +349,38 @@ pub async fn get_activity(
     Ok(Json(one(&db, &client, row).await?))
 }
 
+kernel::choices!(
+    /// What kind of activity it was.
+    pub ActivityType = TYPES.0
+);
+
+fn activity_type() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::choice(TYPES.0)
+}
+
+/// The writable fields of an activity.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ActivityIn {
+    /// Note when left out on a create.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = activity_type, required = false)]
     activity_type: Field<String>,
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(schema_with = kernel::form::schema::text::<255>, required = true)]
     title: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<10000>)]
     description: Field<String>,
+    /// Now when blank, null or left out on a create; left as it is on an
+    /// update.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = "date-time")]
+    #[schema(schema_with = clients::schema::optional_time)]
     activity_date: Field<String>,
+    /// A live contact of this client (alias `contact`).
     #[serde(default, alias = "contact")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = clients::schema::optional_cuid)]
     contact_id: Field<String>,
+    /// A JSON object (null reads as `{}`).
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     metadata: Field<Value>,

@@ -103,6 +103,28 @@ async fn render_logs(
         .collect())
 }
 
+/// What [`instant`] reads: a `YYYY-MM-DD` date or an RFC 3339 date-time.
+pub struct DateOrTime;
+
+impl utoipa::PartialSchema for DateOrTime {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type,
+        };
+        let formatted = |format| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(format)))
+        };
+        AnyOfBuilder::new()
+            .item(formatted(KnownFormat::Date))
+            .item(formatted(KnownFormat::DateTime))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for DateOrTime {}
+
 /// A date or time filter: `YYYY-MM-DD` (the day's start; for `date_to`
 /// its end) or RFC 3339.
 fn instant(list: &List, name: &str, end_of_day: bool) -> ApiResult<Option<DateTime<Utc>>> {
@@ -133,9 +155,9 @@ fn recent_since(list: &List) -> ApiResult<DateTime<Utc>> {
 /// entity id and user email.
 #[utoipa::path(get, path = "/api/audit-logs/", tag = "audit", security(("jwt" = [])),
     params(("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query), ("limit" = Option<u64>, Query),
-        ("search" = Option<String>, Query), ("ordering" = Option<String>, Query), ("action" = Option<String>, Query),
+        ("search" = Option<String>, Query), ("ordering" = Option<String>, Query), ("action" = inline(Option<AuditAction>), Query),
         ("entity_type" = Option<String>, Query), ("entity_id" = Option<String>, Query), ("user_id" = Option<String>, Query),
-        ("user" = Option<String>, Query), ("date_from" = Option<String>, Query), ("date_to" = Option<String>, Query)),
+        ("user" = Option<String>, Query), ("date_from" = inline(Option<DateOrTime>), Query), ("date_to" = inline(Option<DateOrTime>), Query)),
     responses((status = 200, body = Page<AuditLogOut>)))]
 pub async fn list_audit_logs(
     Db(db): Db,
@@ -204,6 +226,11 @@ pub async fn list_audit_logs(
 const ACTIONS: rest::Choices = rest::Choices(&[
     "Create", "Update", "Delete", "Login", "Logout", "Verify", "Approve", "Reject", "Other",
 ]);
+
+kernel::choices!(
+    /// What an audited request did (also accepted in any case).
+    pub AuditAction = ACTIONS.0
+);
 
 async fn logs_where(
     db: &impl ConnectionTrait,
@@ -378,12 +405,17 @@ const CHANGE_TYPES: rest::Choices = rest::Choices(&[
     "Activate",
 ]);
 
+kernel::choices!(
+    /// What an entity change did (also accepted in any case).
+    pub ChangeType = CHANGE_TYPES.0
+);
+
 /// Entity changes, newest first; filters `entity_type, entity_id,
 /// change_type, changed_by`.
 #[utoipa::path(get, path = "/api/entity-changes/", tag = "audit", security(("jwt" = [])),
     params(("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query), ("limit" = Option<u64>, Query),
         ("entity_type" = Option<String>, Query), ("entity_id" = Option<String>, Query),
-        ("change_type" = Option<String>, Query), ("changed_by" = Option<String>, Query), ("ordering" = Option<String>, Query)),
+        ("change_type" = inline(Option<ChangeType>), Query), ("changed_by" = Option<String>, Query), ("ordering" = Option<String>, Query)),
     responses((status = 200, body = Page<EntityChangeOut>)))]
 pub async fn list_entity_changes(
     Db(db): Db,
@@ -508,7 +540,7 @@ pub async fn get_entity_change(
 /// change_type`.
 #[utoipa::path(get, path = "/api/field-changes/", tag = "audit", security(("jwt" = [])),
     params(("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query), ("limit" = Option<u64>, Query),
-        ("entity_change_id" = Option<String>, Query), ("field_name" = Option<String>, Query), ("change_type" = Option<String>, Query)),
+        ("entity_change_id" = Option<String>, Query), ("field_name" = Option<String>, Query), ("change_type" = inline(Option<ChangeType>), Query)),
     responses((status = 200, body = Page<FieldChangeOut>)))]
 pub async fn list_field_changes(
     Db(db): Db,

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use kernel::jwt::{TokenPair, TokenType};
 use kernel::{ApiError, ApiResult, Checker, Db, Field, Json};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -66,11 +66,12 @@ fn pair_body(pair: &TokenPair) -> Value {
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct TokenIn {
+    /// Matched case-insensitively; an unknown address is a 401.
     #[serde(default)]
-    #[schema(value_type = String, format = "email")]
+    #[schema(schema_with = kernel::form::schema::text::<254>, required = true)]
     email: Field<String>,
     #[serde(default)]
-    #[schema(value_type = String, format = "password")]
+    #[schema(schema_with = kernel::form::schema::secret, required = true)]
     password: Field<String>,
 }
 
@@ -83,7 +84,8 @@ fn bad_login() -> ApiError {
 
 /// Sign in with email and password: `{access, refresh}` and the refresh cookie.
 #[utoipa::path(post, path = "/api/auth/token/", tag = "auth", request_body = TokenIn,
-    responses((status = 200, description = "`{access, refresh}`", body = TokenPair), (status = 401, description = "Wrong credentials")))]
+    responses((status = 200, description = "`{access, refresh}`", body = TokenPair), (status = 401, description = "Wrong credentials"),
+        (status = 429, description = "Too many failed sign-ins for this account from this address")))]
 pub async fn obtain_token(
     State(state): State<AppState>,
     Db(db): Db,
@@ -121,10 +123,22 @@ pub async fn obtain_token(
     Ok(with_cookie(&state, &pair.refresh, pair_body(&pair)))
 }
 
+/// The refresh token to end with the session, if the caller has one at hand
+/// (else the `refresh_token` cookie's).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct RefreshIn {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
+    refresh: Field<String>,
+}
+
+/// The refresh token to rotate.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct RotateIn {
+    /// May be left out when the `refresh_token` cookie carries it (the
+    /// frontend posts `{}` with credentials); with neither, 400.
+    #[serde(default)]
+    #[schema(schema_with = kernel::form::schema::non_blank, required = true)]
     refresh: Field<String>,
 }
 
@@ -152,13 +166,13 @@ fn sent_refresh(input: Field<String>, headers: &HeaderMap) -> Option<String> {
 
 /// A new pair for a refresh token (body, else the cookie); the used one is
 /// blacklisted.
-#[utoipa::path(post, path = "/api/auth/token/refresh/", tag = "auth", request_body = RefreshIn,
+#[utoipa::path(post, path = "/api/auth/token/refresh/", tag = "auth", request_body = RotateIn,
     responses((status = 200, body = TokenPair), (status = 401, description = "Invalid, used or ended token")))]
 pub async fn refresh_token(
     State(state): State<AppState>,
     Db(db): Db,
     headers: HeaderMap,
-    Json(input): Json<RefreshIn>,
+    Json(input): Json<RotateIn>,
 ) -> ApiResult<Response> {
     let Some(token) = sent_refresh(input.refresh, &headers) else {
         return Err(ApiError::field("refresh", kernel::form::REQUIRED));
@@ -173,7 +187,7 @@ pub async fn refresh_token(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct VerifyIn {
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(schema_with = kernel::form::schema::text::<4096>, required = true)]
     token: Field<String>,
 }
 
@@ -208,10 +222,19 @@ pub async fn verify_token(
     Ok(Json(json!({})))
 }
 
+/// What `logout/` answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoggedOut {
+    #[schema(value_type = String, pattern = "^Logged out successfully$")]
+    pub message: &'static str,
+    #[schema(value_type = String, pattern = "^Successfully logged out\\.$")]
+    pub detail: &'static str,
+}
+
 /// Ends every token of the account (access tokens included), deletes the
 /// cookie; audited as `Logout`.
 #[utoipa::path(post, path = "/api/auth/logout/", tag = "auth", request_body = RefreshIn, security(("jwt" = [])),
-    responses((status = 200, description = "`{message, detail}`")))]
+    responses((status = 200, description = "`{message, detail}`", body = LoggedOut)))]
 pub async fn logout(
     State(state): State<AppState>,
     Db(db): Db,
@@ -228,7 +251,10 @@ pub async fn logout(
     Ok(with_cookie(
         &state,
         "",
-        json!({"message": "Logged out successfully", "detail": "Successfully logged out."}),
+        json!(LoggedOut {
+            message: "Logged out successfully",
+            detail: "Successfully logged out."
+        }),
     ))
 }
 
@@ -242,17 +268,28 @@ pub async fn me(Db(db): Db, me: Me) -> ApiResult<Json<UserOut>> {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ChangePasswordIn {
     #[serde(default)]
-    #[schema(value_type = String, format = "password")]
+    #[schema(schema_with = kernel::form::schema::secret, required = true)]
     old_password: Field<String>,
+    /// At least 8 characters; not too like the email or name, not a common
+    /// password, not all digits.
     #[serde(default)]
-    #[schema(value_type = String, format = "password")]
+    #[schema(schema_with = kernel::form::schema::password::<8>, required = true)]
     new_password: Field<String>,
+}
+
+/// What `change-password/` answers: a fresh pair for this session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordChanged {
+    #[schema(value_type = String, pattern = "^Password changed$")]
+    pub detail: &'static str,
+    pub access: String,
+    pub refresh: String,
 }
 
 /// Changes the caller's password and ends every token issued before; the
 /// answer carries a fresh pair (and cookie) for this session.
 #[utoipa::path(post, path = "/api/auth/change-password/", tag = "auth", security(("jwt" = [])), request_body = ChangePasswordIn,
-    responses((status = 200, description = "`{detail: \"Password changed\", access, refresh}`")))]
+    responses((status = 200, description = "`{detail: \"Password changed\", access, refresh}`", body = PasswordChanged)))]
 pub async fn change_password(
     State(state): State<AppState>,
     Db(db): Db,
@@ -289,6 +326,10 @@ pub async fn change_password(
     Ok(with_cookie(
         &state,
         &pair.refresh,
-        json!({"detail": "Password changed", "access": pair.access, "refresh": pair.refresh}),
+        json!(PasswordChanged {
+            detail: "Password changed",
+            access: pair.access,
+            refresh: pair.refresh.clone()
+        }),
     ))
 }

@@ -74,7 +74,7 @@ pub struct TagBrief {
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct IndustryBrief {
+pub struct ClientIndustry {
     pub id: String,
     pub name: String,
     pub code: Option<String>,
@@ -128,7 +128,7 @@ pub struct ClientOut {
     pub notes: Option<String>,
     pub metadata: Value,
     pub tag_ids: Vec<String>,
-    pub industry: Option<IndustryBrief>,
+    pub industry: Option<ClientIndustry>,
     pub parent_client: Option<String>,
     /// `Verified` or `Unverified`.
     pub verified_status: String,
@@ -357,7 +357,7 @@ pub async fn detail(
             .industry_id
             .as_ref()
             .and_then(|i| rel.industries.get(i))
-            .map(|i| IndustryBrief {
+            .map(|i| ClientIndustry {
                 id: i.id.clone(),
                 name: i.name.clone(),
                 code: i.code.clone(),
@@ -388,34 +388,149 @@ pub async fn detail(
     })
 }
 
+/// OpenAPI schemas of what the input fields of clients, contacts,
+/// activities and industries accept, beyond `kernel::form::schema`.
+pub(crate) mod schema {
+    use kernel::form::schema::{blank_or_null, choice, date_from_1900, email};
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    use utoipa::openapi::{RefOr, Schema};
+
+    /// A row id (a CUID); one that names no row the caller may see is
+    /// refused with `Invalid pk "x" - object does not exist.`.
+    pub fn cuid() -> Schema {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^[a-z][a-z0-9]{24}$"))
+            .into()
+    }
+
+    /// A row id, or blank or null to clear it.
+    pub fn optional_cuid() -> Schema {
+        blank_or_null(cuid())
+    }
+
+    /// An address, or blank or null to clear it.
+    pub fn optional_email() -> Schema {
+        blank_or_null(email())
+    }
+
+    /// One of `allowed`, or blank or null to clear it.
+    pub fn optional_choice(allowed: &[&str]) -> Schema {
+        blank_or_null(choice(allowed))
+    }
+
+    /// What [`super::parse_time`] reads within [`super::YEARS`]: a
+    /// `YYYY-MM-DD` date (midnight UTC) or an RFC 3339 date-time, written
+    /// in years 1900 to 9999.
+    pub fn time() -> Schema {
+        AnyOfBuilder::new()
+            .item(date_from_1900())
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+                    .pattern(Some("^(19[0-9]{2}|[2-9][0-9]{3})-"))
+                    .max_length(Some(64)),
+            )
+            .into()
+    }
+
+    /// [`time`], or blank or null to clear it.
+    pub fn optional_time() -> Schema {
+        blank_or_null(time())
+    }
+
+    /// [`time`] as a type, for query parameters.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Time;
+
+    impl utoipa::PartialSchema for Time {
+        fn schema() -> RefOr<Schema> {
+            time().into()
+        }
+    }
+
+    impl utoipa::ToSchema for Time {}
+}
+
+kernel::choices!(
+    /// Where a client stands.
+    pub ClientStatus = STATUSES.0
+);
+
+kernel::choices!(
+    /// How a client or contact prefers to be reached.
+    pub ContactMethod = CONTACT_METHODS.0
+);
+
 /// The years every database stores (MariaDB's `DATETIME` starts at 1000
 /// and silently stores older values as NULL), as PSS's dates.
 const YEARS: std::ops::RangeInclusive<i32> = 1900..=9999;
 const OUT_OF_RANGE: &str = "Ensure this date is between 1900-01-01 and 9999-12-31.";
 
 /// A query parameter as an RFC 3339 time or a `YYYY-MM-DD` date (midnight
-/// UTC), within [`YEARS`]; else a 400 on `name`.
+/// UTC), written within [`YEARS`]; else a 400 on `name`. A time past the
+/// last instant every database stores (`9999-12-31T23:00:00-05:00`) reads
+/// as that instant, which compares the same with every stored row.
 fn date_param(list: &List, name: &str) -> ApiResult<Option<DateTime<Utc>>> {
     let Some(raw) = list.get(name) else {
         return Ok(None);
     };
-    let at = parse_time(raw.trim()).ok_or_else(|| ApiError::field(name, "Enter a valid date."))?;
-    if YEARS.contains(&at.year()) {
-        Ok(Some(at))
-    } else {
-        Err(ApiError::field(name, OUT_OF_RANGE))
+    match parse_time(raw.trim()) {
+        Ok(at) => Ok(Some(at)),
+        Err(TimeError::Late) => Ok(Some(last_instant())),
+        Err(TimeError::OutOfRange) => Err(ApiError::field(name, OUT_OF_RANGE)),
+        Err(TimeError::Malformed) => Err(ApiError::field(name, "Enter a valid date.")),
     }
 }
 
-/// An RFC 3339 time, or a `YYYY-MM-DD` date as midnight UTC.
-fn parse_time(raw: &str) -> Option<DateTime<Utc>> {
-    if let Ok(at) = DateTime::parse_from_rfc3339(raw) {
-        return Some(at.with_timezone(&Utc));
-    }
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
+/// 9999-12-31T23:59:59.999999Z.
+fn last_instant() -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(*YEARS.end(), 12, 31)
+        .and_then(|d| d.and_hms_micro_opt(23, 59, 59, 999_999))
         .map(|t| t.and_utc())
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// Why [`parse_time`] refused a value.
+enum TimeError {
+    Malformed,
+    /// Written in a year outside [`YEARS`].
+    OutOfRange,
+    /// Written in [`YEARS`], but past 9999 in UTC (a negative offset on
+    /// 9999-12-31).
+    Late,
+}
+
+/// An RFC 3339 time, or a `YYYY-MM-DD` date as midnight UTC, written in a
+/// year of [`YEARS`].
+fn parse_time(raw: &str) -> Result<DateTime<Utc>, TimeError> {
+    let (written, at) = match DateTime::parse_from_rfc3339(raw) {
+        Ok(at) => (at.year(), at.with_timezone(&Utc)),
+        Err(_) => {
+            // `YYYY-MM-DD` exactly (chrono would also read `+2020-1-1`).
+            let shaped = raw.len() == 10
+                && raw.bytes().enumerate().all(|(i, b)| match i {
+                    4 | 7 => b == b'-',
+                    _ => b.is_ascii_digit(),
+                });
+            let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                .ok()
+                .filter(|_| shaped)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .ok_or(TimeError::Malformed)?;
+            (date.year(), date.and_utc())
+        }
+    };
+    if !YEARS.contains(&written) {
+        Err(TimeError::OutOfRange)
+    } else if at.year() > *YEARS.end() {
+        Err(TimeError::Late)
+    } else {
+        // Possibly 1899 in UTC (1900-01-01 at a positive offset), which
+        // every database stores.
+        Ok(at)
+    }
 }
 
 /// The filters every client query shares.
@@ -454,7 +569,10 @@ fn filtered(me: &Me, list: &List) -> ApiResult<Select<client::Entity>> {
         query = query.filter(client::Column::CreatedAt.gte(after));
     }
     if let Some(before) = date_param(list, "created_before")? {
-        query = query.filter(client::Column::CreatedAt.lt(before + chrono::TimeDelta::days(1)));
+        let end = before
+            .checked_add_signed(chrono::TimeDelta::days(1))
+            .map_or(last_instant(), |end| Ord::min(end, last_instant()));
+        query = query.filter(client::Column::CreatedAt.lt(end));
     }
     Ok(query)
 }
@@ -466,8 +584,9 @@ fn filtered(me: &Me, list: &List) -> ApiResult<Select<client::Entity>> {
 #[utoipa::path(get, path = "/api/clients/", tag = "clients", security(("jwt" = [])),
     params(("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query), ("limit" = Option<u64>, Query),
         ("search" = Option<String>, Query), ("ordering" = Option<String>, Query), ("name" = Option<String>, Query),
-        ("status" = Option<String>, Query), ("is_verified" = Option<bool>, Query), ("industry_id" = Option<String>, Query),
-        ("industry" = Option<String>, Query), ("created_after" = Option<String>, Query), ("created_before" = Option<String>, Query)),
+        ("status" = inline(Option<ClientStatus>), Query), ("is_verified" = Option<bool>, Query), ("industry_id" = Option<String>, Query),
+        ("industry" = Option<String>, Query), ("created_after" = inline(Option<schema::Time>), Query),
+        ("created_before" = inline(Option<schema::Time>), Query)),
     responses((status = 200, body = Page<ClientItem>)))]
 pub async fn list_clients(Db(db): Db, me: Me, list: List) -> ApiResult<Json<Page<ClientItem>>> {
     let query = filtered(&me, &list)?;
@@ -548,8 +667,9 @@ pub async fn recent_clients(Db(db): Db, me: Me, list: List) -> ApiResult<Json<Ve
 
 /// Clients matching `name, email, status, industry_id, is_verified, contact_method`.
 #[utoipa::path(get, path = "/api/clients/search/", tag = "clients", security(("jwt" = [])),
-    params(("name" = Option<String>, Query), ("email" = Option<String>, Query), ("status" = Option<String>, Query),
-        ("industry_id" = Option<String>, Query), ("is_verified" = Option<bool>, Query), ("contact_method" = Option<String>, Query)),
+    params(("name" = Option<String>, Query), ("email" = Option<String>, Query), ("status" = inline(Option<ClientStatus>), Query),
+        ("industry_id" = Option<String>, Query), ("is_verified" = Option<bool>, Query),
+        ("contact_method" = inline(Option<ContactMethod>), Query)),
     responses((status = 200, body = Vec<ClientItem>)))]
 pub async fn search_clients(Db(db): Db, me: Me, list: List) -> ApiResult<Json<Vec<ClientItem>>> {
     let query = filtered(&me, &list)?;
@@ -602,68 +722,123 @@ pub async fn get_client(Db(db): Db, me: Me, Path(id): Path<String>) -> ApiResult
     Ok(Json(detail(&db, &me, row).await?))
 }
 
+/// What clients' `preferred_contact_method` accepts.
+fn contact_method() -> utoipa::openapi::schema::Schema {
+    schema::optional_choice(CONTACT_METHODS.0)
+}
+
+fn client_status() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::choice(STATUSES.0)
+}
+
+/// What `website` accepts: an `http` or `https` address with a host name
+/// (letters beyond ASCII as Django's `URLValidator` takes them, from the
+/// Basic Multilingual Plane) or IPv4 address, an optional port, and
+/// printable text without spaces after it. The same pattern in the
+/// document and the server, so that they agree exactly.
+const WEBSITE: &str = concat!(
+    "^[Hh][Tt][Tt][Pp][Ss]?://",
+    "[A-Za-z0-9\\u00a1-\\uffff]([A-Za-z0-9.\\u00a1-\\uffff-]*[A-Za-z0-9\\u00a1-\\uffff])?",
+    "(:[0-9]{1,5})?",
+    "([/?#][!-~\\u00a1-\\uffff]*)?$",
+);
+
+fn is_website(text: &str) -> bool {
+    static PATTERN: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| regex::Regex::new(WEBSITE).ok());
+    PATTERN.as_ref().is_some_and(|p| p.is_match(text))
+}
+
+/// [`WEBSITE`], or blank or null to clear it.
+fn website() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    kernel::form::schema::blank_or_null(
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(WEBSITE))
+            .max_length(Some(500)),
+    )
+}
+
+/// The writable fields of a client. `status` Active needs one of `email,
+/// phone, contact_email, contact_phone`; `email` is unique among live
+/// clients.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ClientIn {
+    /// Not blank.
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(schema_with = kernel::form::schema::text::<255>, required = true)]
     name: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = "email")]
+    #[schema(schema_with = schema::optional_email)]
     email: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<30>)]
     phone: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = "uri")]
+    #[schema(schema_with = website)]
     website: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<5000>)]
     address: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<5000>)]
     billing_address: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<50>)]
     tax_id: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<255>)]
     contact_person: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = "email")]
+    #[schema(schema_with = schema::optional_email)]
     contact_email: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<30>)]
     contact_phone: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = contact_method)]
     preferred_contact_method: Field<String>,
+    /// A live industry (alias `industry`).
     #[serde(default, alias = "industry")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::optional_cuid)]
     industry_id: Field<String>,
+    /// A client the caller may see, not this one nor below it (alias `parent_client`).
     #[serde(default, alias = "parent_client")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schema::optional_cuid)]
     parent_client_id: Field<String>,
+    /// Pending when left out on a create.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = client_status, required = false)]
     status: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool, required = false)]
     is_verified: Field<bool>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<64>)]
     timezone: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = "date-time")]
+    #[schema(schema_with = schema::optional_time)]
     last_contact_date: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<10000>)]
     notes: Field<String>,
+    /// A JSON object (null reads as `{}`).
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     metadata: Field<Value>,
+    /// Live tags (alias `tags`); replaces the client's tags.
     #[serde(default, alias = "tags")]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(schema_with = tag_id_list)]
     tag_ids: Field<Vec<String>>,
+}
+
+/// Tag ids; null clears them.
+fn tag_id_list() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::or_null(
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(utoipa::openapi::RefOr::T(schema::cuid())),
+    )
 }
 
 /// An optional email, lower-cased.
@@ -711,12 +886,13 @@ pub(crate) fn datetime(
         return Some(None);
     };
     match parse_time(&raw) {
-        Some(at) if YEARS.contains(&at.year()) => Some(Some(at)),
-        Some(_) => {
+        Ok(at) => Some(Some(at)),
+        // A time past 9999 in UTC cannot be stored.
+        Err(TimeError::OutOfRange | TimeError::Late) => {
             c.error(name, OUT_OF_RANGE);
             None
         }
-        None => {
+        Err(TimeError::Malformed) => {
             c.error(
                 name,
                 "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].",
@@ -747,12 +923,10 @@ async fn save(
     let email = optional_email(&mut c, "email", input.email);
     let phone = c.optional_text("phone", input.phone, 30);
     let website = c.optional_text("website", input.website, 500);
-    if let Some(Some(url)) = &website {
-        let ok = url::Url::parse(url)
-            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some());
-        if !ok {
-            c.error("website", "Enter a valid URL.");
-        }
+    if let Some(Some(url)) = &website
+        && !is_website(url)
+    {
+        c.error("website", "Enter a valid URL.");
     }
     let address = c.optional_text("address", input.address, 5000);
     let billing_address = c.optional_text("billing_address", input.billing_address, 5000);
@@ -1099,16 +1273,18 @@ pub async fn restore_client(
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct ReasonIn {
+pub struct ClientReasonIn {
+    /// Kept in the status history.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<1000>)]
     reason: Field<String>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct VerifyIn {
+pub struct ClientVerifyIn {
+    /// Who verified the client; the caller's email when left out.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<255>)]
     verified_by: Field<String>,
 }
 
@@ -1146,7 +1322,7 @@ async fn transition(
     me: &Me,
     id: &str,
     step: &Move,
-    input: Result<Json<ReasonIn>, ApiError>,
+    input: Result<Json<ClientReasonIn>, ApiError>,
 ) -> ApiResult<Json<ClientOut>> {
     let Move {
         verb,
@@ -1231,36 +1407,36 @@ async fn transition(
 
 /// Activates a client (Pending, Inactive or Archived; it needs a contact method).
 #[utoipa::path(post, path = "/api/clients/{id}/activate/", tag = "clients", security(("jwt" = [])),
-    params(("id" = String, Path)), responses((status = 200, body = ClientOut)))]
+    params(("id" = String, Path)), request_body = ClientReasonIn, responses((status = 200, body = ClientOut)))]
 pub async fn activate_client(
     db: Db,
     me: Me,
     Path(id): Path<String>,
-    input: Result<Json<ReasonIn>, ApiError>,
+    input: Result<Json<ClientReasonIn>, ApiError>,
 ) -> ApiResult<Json<ClientOut>> {
     transition(&db, &me, &id, &ACTIVATE, input).await
 }
 
 /// Deactivates a client (Active or Pending); `reason` kept as `metadata.deactivation_reason`.
 #[utoipa::path(post, path = "/api/clients/{id}/deactivate/", tag = "clients", security(("jwt" = [])),
-    params(("id" = String, Path)), request_body = ReasonIn, responses((status = 200, body = ClientOut)))]
+    params(("id" = String, Path)), request_body = ClientReasonIn, responses((status = 200, body = ClientOut)))]
 pub async fn deactivate_client(
     db: Db,
     me: Me,
     Path(id): Path<String>,
-    input: Result<Json<ReasonIn>, ApiError>,
+    input: Result<Json<ClientReasonIn>, ApiError>,
 ) -> ApiResult<Json<ClientOut>> {
     transition(&db, &me, &id, &DEACTIVATE, input).await
 }
 
 /// Archives a client (Active, Inactive or Pending); `reason` kept as `metadata.archive_reason`.
 #[utoipa::path(post, path = "/api/clients/{id}/archive/", tag = "clients", security(("jwt" = [])),
-    params(("id" = String, Path)), request_body = ReasonIn, responses((status = 200, body = ClientOut)))]
+    params(("id" = String, Path)), request_body = ClientReasonIn, responses((status = 200, body = ClientOut)))]
 pub async fn archive_client(
     db: Db,
     me: Me,
     Path(id): Path<String>,
-    input: Result<Json<ReasonIn>, ApiError>,
+    input: Result<Json<ClientReasonIn>, ApiError>,
 ) -> ApiResult<Json<ClientOut>> {
     transition(&db, &me, &id, &ARCHIVE, input).await
 }
@@ -1268,12 +1444,12 @@ pub async fn archive_client(
 /// Verifies a client: `metadata.verified_at` and `verified_by` (the given
 /// text, else the caller's email); audited as `Verify`.
 #[utoipa::path(post, path = "/api/clients/{id}/verify/", tag = "clients", security(("jwt" = [])),
-    params(("id" = String, Path)), request_body = VerifyIn, responses((status = 200, body = ClientOut)))]
+    params(("id" = String, Path)), request_body = ClientVerifyIn, responses((status = 200, body = ClientOut)))]
 pub async fn verify_client(
     Db(db): Db,
     me: Me,
     Path(id): Path<String>,
-    input: Result<Json<VerifyIn>, ApiError>,
+    input: Result<Json<ClientVerifyIn>, ApiError>,
 ) -> ApiResult<Json<ClientOut>> {
     let found = writable(&db, &me, &id).await?;
     let Json(input) = input?;
@@ -1337,4 +1513,52 @@ pub async fn client_stats(
         total_staff: 0,
         is_verified: row.is_verified,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn websites_are_http_addresses_with_a_host() {
+        for good in [
+            "https://beta.example",
+            "HTTP://A:8080",
+            "http://10.0.0.1/x?y=1#z",
+            "https://münchen.example/straße",
+        ] {
+            assert!(is_website(good), "{good}");
+        }
+        for bad in [
+            "notaurl",
+            "http://",
+            "ftp://a.example",
+            "http://-a.example",
+            "http://a_b.example",
+            "https://a.example/with space",
+            "http://a.example*",
+        ] {
+            assert!(!is_website(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn times_are_read_in_the_years_they_are_written_in() {
+        let year = |raw: &str| {
+            parse_time(raw).map(|t| t.year()).map_err(|e| match e {
+                TimeError::Malformed => "malformed",
+                TimeError::OutOfRange => "out of range",
+                TimeError::Late => "late",
+            })
+        };
+        assert_eq!(year("2026-05-01"), Ok(2026));
+        assert_eq!(year("2026-05-01T09:30:00.123456Z"), Ok(2026));
+        assert_eq!(year("1900-01-01T00:30:00+01:00"), Ok(1899));
+        assert_eq!(year("1899-12-31"), Err("out of range"));
+        assert_eq!(year("1899-12-31T23:30:00-01:00"), Err("out of range"));
+        assert_eq!(year("9999-12-31T23:00:00-05:00"), Err("late"));
+        assert_eq!(year("2026-5-1"), Err("malformed"));
+        assert_eq!(year("+2026-05-01"), Err("malformed"));
+        assert_eq!(year("yesterday"), Err("malformed"));
+    }
 }

@@ -117,7 +117,7 @@ async fn live(
 #[utoipa::path(get, path = "/api/clients/{client_id}/contacts/", tag = "contacts", security(("jwt" = [])),
     params(("client_id" = String, Path), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query),
         ("limit" = Option<u64>, Query), ("search" = Option<String>, Query), ("ordering" = Option<String>, Query),
-        ("is_primary" = Option<bool>, Query), ("is_active" = Option<bool>, Query), ("role" = Option<String>, Query)),
+        ("is_primary" = Option<bool>, Query), ("is_active" = Option<bool>, Query), ("role" = inline(Option<ContactRole>), Query)),
     responses((status = 200, body = Page<ContactOut>)))]
 pub async fn list_contacts(
     Db(db): Db,
@@ -195,44 +195,64 @@ pub async fn get_contact(
     Ok(Json(out(&client, row)))
 }
 
+kernel::choices!(
+    /// A contact's role.
+    pub ContactRole = ROLES.0
+);
+
+fn role() -> utoipa::openapi::schema::Schema {
+    clients::schema::optional_choice(ROLES.0)
+}
+
+/// Email when blank or null on a create; left as it is on an update.
+fn contact_method() -> utoipa::openapi::schema::Schema {
+    clients::schema::optional_choice(CONTACT_METHODS.0)
+}
+
+/// The writable fields of a contact: it needs one of `email, phone,
+/// mobile`; `email` is unique among the client's live contacts; a primary
+/// contact makes the others not so.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ContactIn {
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(schema_with = kernel::form::schema::text::<100>, required = true)]
     first_name: Field<String>,
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(schema_with = kernel::form::schema::text::<100>, required = true)]
     last_name: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = "email")]
+    #[schema(schema_with = clients::schema::optional_email)]
     email: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<30>)]
     phone: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<30>)]
     mobile: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = role)]
     role: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<100>)]
     title: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<100>)]
     department: Field<String>,
+    /// False when left out on a create.
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool, required = false)]
     is_primary: Field<bool>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = contact_method)]
     preferred_contact_method: Field<String>,
+    /// True when left out on a create.
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool, required = false)]
     is_active: Field<bool>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<10000>)]
     notes: Field<String>,
+    /// A JSON object (null reads as `{}`).
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     metadata: Field<Value>,

@@ -1,7 +1,8 @@
 //! `GET health/`: public.
 
 use kernel::Json;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::state::AppState;
@@ -10,8 +11,20 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(health))
 }
 
+/// What `health/` answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthOut {
+    #[schema(value_type = String, pattern = "^healthy$")]
+    pub status: &'static str,
+    #[schema(value_type = String, pattern = "^AXIS EAP API$")]
+    pub service: &'static str,
+}
+
 /// `{"status": "healthy", "service": "AXIS EAP API"}`.
-#[utoipa::path(get, path = "/api/health/", tag = "health", responses((status = 200, description = "Healthy")))]
-pub async fn health() -> Json<Value> {
-    Json(json!({"status": "healthy", "service": "AXIS EAP API"}))
+#[utoipa::path(get, path = "/api/health/", tag = "health", responses((status = 200, description = "Healthy", body = HealthOut)))]
+pub async fn health() -> Json<HealthOut> {
+    Json(HealthOut {
+        status: "healthy",
+        service: "AXIS EAP API",
+    })
 }

@@ -464,23 +464,28 @@ pub async fn industry_subtree(
     Ok(Json(vec![tree.node(row, &mut seen)]))
 }
 
+/// The writable fields of an industry. `name` is unique among live
+/// industries (ignoring case), as are `code` and `external_id`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct IndustryIn {
+    /// Not blank.
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(schema_with = kernel::form::schema::text::<100>, required = true)]
     name: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<50>)]
     code: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<5000>)]
     description: Field<String>,
+    /// A live industry, neither this one nor below it (alias `parent`).
     #[serde(default, alias = "parent")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::clients::schema::optional_cuid)]
     parent_id: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<100>)]
     external_id: Field<String>,
+    /// A JSON object (null reads as `{}`).
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     metadata: Field<Value>,

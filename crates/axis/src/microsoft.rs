@@ -369,6 +369,13 @@ pub struct MicrosoftIn {
     nonce: Field<String>,
 }
 
+/// What a Microsoft sign-in answers.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct MicrosoftOut {
+    pub user: users::UserOut,
+    pub tokens: kernel::jwt::TokenPair,
+}
+
 fn text(field: Field<String>) -> Option<String> {
     field
         .value()
@@ -379,7 +386,7 @@ fn text(field: Field<String>) -> Option<String> {
 /// Sign in with Microsoft: `{user, tokens: {access, refresh}}` and the
 /// refresh cookie; a new user is created unless that is turned off.
 #[utoipa::path(post, path = "/api/auth/login/microsoft/", tag = "auth", request_body = MicrosoftIn,
-    responses((status = 200, description = "`{user, tokens: {access, refresh}}`"),
+    responses((status = 200, description = "`{user, tokens: {access, refresh}}`", body = MicrosoftOut),
         (status = 401, description = "`Authentication failed: <reason>`"),
         (status = 503, description = "Microsoft sign-in is not configured")))]
 pub async fn microsoft_login(
@@ -458,7 +465,10 @@ pub async fn microsoft_login(
     Ok(crate::auth::with_cookie(
         &state,
         &pair.refresh,
-        json!({"user": out, "tokens": {"access": pair.access, "refresh": pair.refresh}}),
+        json!(MicrosoftOut {
+            user: out,
+            tokens: pair.clone()
+        }),
     ))
 }
 

@@ -227,14 +227,16 @@ pub async fn list_user_clients(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct UserClientIn {
+    /// A live user's id (alias `user`).
     #[serde(default, alias = "user")]
-    #[schema(value_type = String)]
+    #[schema(schema_with = kernel::form::schema::text::<64>, required = true)]
     user_id: Field<String>,
+    /// A live client's id (alias `client`).
     #[serde(default, alias = "client")]
-    #[schema(value_type = String)]
+    #[schema(schema_with = kernel::form::schema::text::<64>, required = true)]
     client_id: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<2000>)]
     notes: Field<String>,
 }
 

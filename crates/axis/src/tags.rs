@@ -218,19 +218,34 @@ async fn one(db: &impl ConnectionTrait, me: &Me, row: tag::Model) -> ApiResult<T
         .ok_or_else(|| rest::not_found(MODEL))
 }
 
+/// `#RRGGBB`; null means the default, #6B7280.
+fn color() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::or_null(
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some("^#[0-9A-Fa-f]{6}$")),
+    )
+}
+
+/// The writable fields of a tag. Its slug (the name lower-cased, with
+/// runs of anything but letters and digits as `-`) is unique among live
+/// tags; a system tag keeps its name and stays a system tag.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct TagIn {
+    /// Not blank, with a letter or a digit (the slug is made of them:
+    /// `Enter a name with at least one letter or digit.`; "letter or
+    /// digit" in Unicode's sense, which patterns read differently).
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(schema_with = kernel::form::schema::text::<100>, required = true)]
     name: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, pattern = "^#[0-9A-Fa-f]{6}$")]
+    #[schema(schema_with = color)]
     color: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<5000>)]
     description: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool, required = false)]
     is_system: Field<bool>,
 }
 

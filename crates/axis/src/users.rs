@@ -29,6 +29,11 @@ pub const STATUSES: Choices = Choices(&[
     "Pending Verification",
     "Banned",
 ]);
+kernel::choices!(
+    /// A user's status.
+    pub UserStatus = STATUSES.0
+);
+
 pub const LANGUAGES: Choices = Choices(&["English", "Spanish", "French", "German", "Other"]);
 
 const MODEL: &str = "User";
@@ -218,7 +223,7 @@ async fn live(db: &impl ConnectionTrait, id: &str) -> ApiResult<user::Model> {
 #[utoipa::path(get, path = "/api/users/", tag = "users", security(("jwt" = [])),
     params(("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query), ("limit" = Option<u64>, Query),
         ("search" = Option<String>, Query), ("ordering" = Option<String>, Query),
-        ("status" = Option<String>, Query), ("is_staff" = Option<bool>, Query), ("role" = Option<String>, Query)),
+        ("status" = inline(Option<UserStatus>), Query), ("is_staff" = Option<bool>, Query), ("role" = Option<String>, Query)),
     responses((status = 200, body = Page<UserOut>)))]
 pub async fn list_users(Db(db): Db, _: Platform, list: List) -> ApiResult<Json<Page<UserOut>>> {
     let mut query = user::Entity::find().filter(user::Column::DeletedAt.is_null());
@@ -273,36 +278,68 @@ pub async fn list_users(Db(db): Db, _: Platform, list: List) -> ApiResult<Json<P
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct UserIn {
+    /// Unique, case-insensitively.
     #[serde(default)]
-    #[schema(value_type = String, format = "email")]
+    #[schema(schema_with = kernel::form::schema::email, required = true)]
     email: Field<String>,
+    /// Optional (Microsoft-only accounts have none; blank or null is none);
+    /// at least 8 characters once trimmed, at most 128, not too like the
+    /// email, not a common password, not all digits.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = "password")]
+    #[schema(schema_with = new_password)]
     password: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<150>)]
     first_name: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::blank_text::<150>)]
     last_name: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<150>)]
     username: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     is_staff: Field<bool>,
+    /// Default `Active`; also accepted in any case and as `PENDING_VERIFICATION`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = status_schema)]
     status: Field<String>,
+    /// Role names; replaces the user's roles (null: none).
     #[serde(default)]
     #[schema(value_type = Option<Vec<String>>)]
     roles: Field<Vec<String>>,
+    /// Blank or null clears it.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = language_schema)]
     preferred_language: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<64>)]
     timezone: Field<String>,
+}
+
+fn status_schema() -> utoipa::openapi::Schema {
+    kernel::form::schema::choice(STATUSES.0)
+}
+
+fn language_schema() -> utoipa::openapi::Schema {
+    kernel::form::schema::blank_or_null(kernel::form::schema::choice(LANGUAGES.0))
+}
+
+/// A password the user form sets: blank or null for none, else 8 to 128
+/// characters once the whitespace around it is trimmed.
+fn new_password() -> utoipa::openapi::Schema {
+    use kernel::form::schema::{NOT_BLANK_PATTERN, blank_or_null};
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let space =
+        &kernel::form::schema::BLANK_PATTERN[1..kernel::form::schema::BLANK_PATTERN.len() - 2];
+    let pattern =
+        format!("^{space}*{NOT_BLANK_PATTERN}[\\s\\S]{{6,126}}{NOT_BLANK_PATTERN}{space}*$");
+    blank_or_null(
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(pattern))
+            .write_only(true),
+    )
 }
 
 /// The checked input of a create or update.
@@ -545,6 +582,10 @@ async fn update(
 ) -> ApiResult<Json<UserOut>> {
     let current = live(&**db, id).await?;
     let checked = check(&**db, Checker::partial(partial), input, Some(&current)).await?;
+    // As with the status actions, nobody changes their own status.
+    if current.id == me.user.id && checked.status.is_some_and(|s| s != current.status) {
+        return Err(rest::invalid_state("You cannot change your own status"));
+    }
     let password = match checked.password.clone().flatten() {
         Some(p) => Some(state.hasher.make(&p).await?),
         None => None,
@@ -705,7 +746,7 @@ fn push_history(metadata: &mut Value, from: &str, to: &str, reason: Option<&str>
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ReasonIn {
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<500>)]
     pub reason: Field<String>,
 }
 
@@ -803,8 +844,10 @@ status_action!(
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct SetPasswordIn {
+    /// At least 8 characters; not too like the email or name, not a common
+    /// password, not all digits.
     #[serde(default)]
-    #[schema(value_type = String, format = "password")]
+    #[schema(schema_with = kernel::form::schema::password::<8>, required = true)]
     password: Field<String>,
 }
 

@@ -571,6 +571,32 @@ db_test!(a_status_change_through_patch_is_the_same, |app| {
     let history = &app.user_row(&person.id).await.metadata["status_history"];
     assert_eq!(history[0]["from"], "Active");
     assert_eq!(history[0]["to"], "Banned");
+    // Nor through PATCH or PUT does anyone change their own status; the
+    // status they have already is fine.
+    for method in ["PATCH", "PUT"] {
+        let request = match method {
+            "PATCH" => app.patch(&format!("/api/users/{}/", root.id)),
+            _ => app.put(&format!("/api/users/{}/", root.id)),
+        };
+        let r = request
+            .bearer(&root.access)
+            .json(&json!({"email": "root@axis.example", "status": "Suspended"}))
+            .send()
+            .await;
+        r.assert_status(400);
+        assert_eq!(r.json["error"], "You cannot change your own status");
+    }
+    app.patch(&format!("/api/users/{}/", root.id))
+        .bearer(&root.access)
+        .json(&json!({"status": "Active"}))
+        .send()
+        .await
+        .assert_status(200);
+    app.get("/api/auth/me/")
+        .bearer(&root.access)
+        .send()
+        .await
+        .assert_status(200);
 });
 
 db_test!(set_password_replaces_it_and_ends_tokens, |app| {
