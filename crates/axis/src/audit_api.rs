@@ -262,6 +262,39 @@ pub async fn recent_audit_logs(
     .await
 }
 
+/// The entity types the trail records (§11), matched case-insensitively.
+const ENTITY_TYPES: rest::Choices = rest::Choices(&[
+    "Client",
+    "Contract",
+    "Industry",
+    "ClientTag",
+    "ClientContact",
+    "ClientActivity",
+    "Person",
+    "ServiceCategory",
+    "Service",
+    "ServiceProvider",
+    "ServiceAssignment",
+    "ServiceSession",
+    "SessionFeedback",
+    "Document",
+    "KPIType",
+    "KPI",
+    "KPIAssignment",
+    "User",
+    "UserClient",
+]);
+
+/// The canonical type and the id of an entity named in a path; an unknown
+/// type or a malformed id is a 404. A deleted entity's history stays
+/// readable, so the row itself need not exist.
+fn entity(entity_type: &str, entity_id: &str) -> ApiResult<(&'static str, String)> {
+    let kind = ENTITY_TYPES
+        .parse(entity_type)
+        .ok_or_else(|| rest::not_found("Entity"))?;
+    Ok((kind, rest::path_id(entity_id, "Entity")?))
+}
+
 /// What one user did, newest first.
 #[utoipa::path(get, path = "/api/audit-logs/user/{user_id}/", tag = "audit", security(("jwt" = [])),
     params(("user_id" = String, Path)), responses((status = 200, body = Vec<AuditLogOut>)))]
@@ -270,6 +303,7 @@ pub async fn user_audit_logs(
     _: Platform,
     Path(user_id): Path<String>,
 ) -> ApiResult<Json<Vec<AuditLogOut>>> {
+    let user_id = rest::path_id(&user_id, "User")?;
     logs_where(
         &db,
         sea_orm::Condition::all().add(audit_log::Column::UserId.eq(user_id)),
@@ -285,6 +319,7 @@ pub async fn entity_audit_logs(
     _: Platform,
     Path((entity_type, entity_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Vec<AuditLogOut>>> {
+    let (entity_type, entity_id) = entity(&entity_type, &entity_id)?;
     logs_where(
         &db,
         sea_orm::Condition::all()
@@ -486,6 +521,7 @@ pub async fn user_entity_changes(
     _: Platform,
     Path(user_id): Path<String>,
 ) -> ApiResult<Json<Vec<EntityChangeOut>>> {
+    let user_id = rest::path_id(&user_id, "User")?;
     changes_where(
         &db,
         sea_orm::Condition::all().add(entity_change::Column::ChangedBy.eq(user_id)),
@@ -502,6 +538,7 @@ pub async fn entity_history(
     _: Platform,
     Path((entity_type, entity_id)): Path<(String, String)>,
 ) -> ApiResult<Json<Vec<EntityChangeOut>>> {
+    let (entity_type, entity_id) = entity(&entity_type, &entity_id)?;
     changes_where(
         &db,
         sea_orm::Condition::all()
@@ -576,6 +613,7 @@ pub async fn entity_change_fields(
     _: Platform,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<FieldChangeOut>>> {
+    let id = rest::path_id(&id, "Entity change")?;
     let rows = field_change::Entity::find()
         .filter(field_change::Column::EntityChangeId.eq(id))
         .order_by_asc(field_change::Column::FieldName)
@@ -596,6 +634,7 @@ pub async fn field_history(
     _: Platform,
     Path((entity_type, entity_id, field_name)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Vec<FieldChangeOut>>> {
+    let (entity_type, entity_id) = entity(&entity_type, &entity_id)?;
     let rows = field_change::Entity::find()
         .filter(field_change::Column::EntityType.eq(entity_type))
         .filter(field_change::Column::EntityId.eq(entity_id))

@@ -15,5 +15,6 @@ mod contacts;
 mod industries;
 mod journey;
 mod microsoft;
+mod platform;
 mod tags;
 mod users;
