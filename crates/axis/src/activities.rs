@@ -430,17 +430,7 @@ async fn save(
             c.error("contact_id", rest::invalid_pk_message(id));
         }
     }
-    let metadata = match input.metadata {
-        Field::Value(v) => match rest::object("metadata", v) {
-            Ok(v) => Some(v),
-            Err(_) => {
-                c.error("metadata", "Value must be valid JSON object.");
-                None
-            }
-        },
-        Field::Null => Some(json!({})),
-        Field::Absent => current.is_none().then(|| json!({})),
-    };
+    let metadata = rest::metadata(&mut c, input.metadata, current.is_none());
     c.finish()?;
     let now = kernel::time::now();
     let txn = kernel::db::begin_write(db).await?;
@@ -589,7 +579,7 @@ pub async fn delete_activity(
     let client = clients::visible(&db, &me, &client_id).await?;
     let before = live(&db, &client, &id).await?;
     let txn = kernel::db::begin_write(&db).await?;
-    if !rest::soft_delete::<activity::Entity>(&txn, &before.id, false).await? {
+    if !rest::soft_delete::<activity::Entity>(&txn, &before.id).await? {
         return Err(rest::not_found(MODEL));
     }
     let event = Event::new("Delete", "ClientActivity", &before.id)
@@ -614,21 +604,8 @@ pub async fn restore_activity(
     if !me.is_platform() {
         return Err(kernel::ApiError::forbidden(crate::access::NO_PERMISSION));
     }
-    let id = rest::path_id(&id, MODEL)?;
-    let before = activity::Entity::find_by_id(id)
-        .filter(activity::Column::ClientId.eq(client.id.as_str()))
-        .one(&db)
-        .await?
-        .ok_or_else(|| rest::not_found(MODEL))?;
-    if before.deleted_at.is_none() {
-        return Err(rest::invalid_state("Activity is not deleted"));
-    }
-    let txn = kernel::db::begin_write(&db).await?;
-    rest::undelete::<activity::Entity>(&txn, &before.id, None).await?;
-    let after = activity::Entity::find_by_id(before.id.clone())
-        .one(&txn)
-        .await?
-        .ok_or_else(|| rest::not_found(MODEL))?;
+    let scope = sea_orm::Condition::all().add(activity::Column::ClientId.eq(client.id.as_str()));
+    let (txn, before, after) = rest::restore::<activity::Entity>(&db, &id, scope).await?;
     let event = Event::new("Update", "ClientActivity", &after.id)
         .change(Change::action("Restore", &before, &after));
     audit::record(&txn, Who::from(&me), event).await?;

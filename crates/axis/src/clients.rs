@@ -856,24 +856,6 @@ fn optional_email(c: &mut Checker, name: &str, field: Field<String>) -> Option<O
     }
 }
 
-fn optional_choice(
-    c: &mut Checker,
-    name: &str,
-    field: Field<String>,
-    choices: Choices,
-) -> Option<Option<String>> {
-    match c.optional_text(name, field, 50)? {
-        None => Some(None),
-        Some(v) => match choices.parse(&v) {
-            Some(v) => Some(Some(v.to_owned())),
-            None => {
-                c.error(name, format!("\"{v}\" is not a valid choice."));
-                None
-            }
-        },
-    }
-}
-
 /// An optional datetime field (RFC 3339, or a date as midnight UTC) within
 /// [`YEARS`]; blank or null clears it.
 pub(crate) fn datetime(
@@ -934,7 +916,7 @@ async fn save(
     let contact_person = c.optional_text("contact_person", input.contact_person, 255);
     let contact_email = optional_email(&mut c, "contact_email", input.contact_email);
     let contact_phone = c.optional_text("contact_phone", input.contact_phone, 30);
-    let method = optional_choice(
+    let method = rest::optional_choice(
         &mut c,
         "preferred_contact_method",
         input.preferred_contact_method,
@@ -960,17 +942,7 @@ async fn save(
     let timezone = c.optional_text("timezone", input.timezone, 64);
     let last_contact = datetime(&mut c, "last_contact_date", input.last_contact_date);
     let notes = c.optional_text("notes", input.notes, 10_000);
-    let metadata = match input.metadata {
-        Field::Value(v) => match rest::object("metadata", v) {
-            Ok(v) => Some(v),
-            Err(_) => {
-                c.error("metadata", "Value must be valid JSON object.");
-                None
-            }
-        },
-        Field::Null => Some(json!({})),
-        Field::Absent => current.is_none().then(|| json!({})),
-    };
+    let metadata = rest::metadata(&mut c, input.metadata, current.is_none());
     let tags = match input.tag_ids {
         Field::Value(ids) => Some(ids),
         Field::Null => Some(Vec::new()),
@@ -1227,7 +1199,7 @@ pub async fn delete_client(Db(db): Db, me: Me, Path(id): Path<String>) -> ApiRes
     let before = writable(&db, &me, &id).await?;
     let txn = kernel::db::begin_write(&db).await?;
     let tags = tag_ids(&txn, &before.id).await?;
-    if !rest::soft_delete::<client::Entity>(&txn, &before.id, true).await? {
+    if !rest::soft_delete::<client::Entity>(&txn, &before.id).await? {
         return Err(rest::not_found(MODEL));
     }
     let event = Event::new("Delete", MODEL, &before.id)
@@ -1246,20 +1218,7 @@ pub async fn restore_client(
     Platform(me): Platform,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ClientOut>> {
-    let id = rest::path_id(&id, MODEL)?;
-    let before = client::Entity::find_by_id(id)
-        .one(&db)
-        .await?
-        .ok_or_else(|| rest::not_found(MODEL))?;
-    if before.deleted_at.is_none() {
-        return Err(rest::invalid_state("Client is not deleted"));
-    }
-    let txn = kernel::db::begin_write(&db).await?;
-    rest::undelete::<client::Entity>(&txn, &before.id, Some("email")).await?;
-    let after = client::Entity::find_by_id(before.id.clone())
-        .one(&txn)
-        .await?
-        .ok_or_else(|| rest::not_found(MODEL))?;
+    let (txn, before, after) = rest::restore::<client::Entity>(&db, &id, Condition::all()).await?;
     let tags = tag_ids(&txn, &after.id).await?;
     let event = Event::new("Update", MODEL, &after.id).change(Change::action(
         "Restore",

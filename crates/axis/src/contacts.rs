@@ -258,24 +258,6 @@ pub struct ContactIn {
     metadata: Field<Value>,
 }
 
-fn choice(
-    c: &mut Checker,
-    name: &str,
-    field: Field<String>,
-    choices: Choices,
-) -> Option<Option<String>> {
-    match c.optional_text(name, field, 50)? {
-        None => Some(None),
-        Some(v) => match choices.parse(&v) {
-            Some(v) => Some(Some(v.to_owned())),
-            None => {
-                c.error(name, format!("\"{v}\" is not a valid choice."));
-                None
-            }
-        },
-    }
-}
-
 /// Clears the other primary contacts of `client_id`.
 async fn clear_primary(db: &impl ConnectionTrait, client_id: &str, keep: &str) -> ApiResult<()> {
     contact::Entity::update_many()
@@ -314,11 +296,11 @@ async fn save(
     };
     let phone = c.optional_text("phone", input.phone, 30);
     let mobile = c.optional_text("mobile", input.mobile, 30);
-    let role = choice(&mut c, "role", input.role, ROLES);
+    let role = rest::optional_choice(&mut c, "role", input.role, ROLES);
     let title = c.optional_text("title", input.title, 100);
     let department = c.optional_text("department", input.department, 100);
     let is_primary = c.boolean("is_primary", input.is_primary, false);
-    let method = match choice(
+    let method = match rest::optional_choice(
         &mut c,
         "preferred_contact_method",
         input.preferred_contact_method,
@@ -331,17 +313,7 @@ async fn save(
     };
     let is_active = c.boolean("is_active", input.is_active, true);
     let notes = c.optional_text("notes", input.notes, 10_000);
-    let metadata = match input.metadata {
-        Field::Value(v) => match rest::object("metadata", v) {
-            Ok(v) => Some(v),
-            Err(_) => {
-                c.error("metadata", "Value must be valid JSON object.");
-                None
-            }
-        },
-        Field::Null => Some(json!({})),
-        Field::Absent => current.is_none().then(|| json!({})),
-    };
+    let metadata = rest::metadata(&mut c, input.metadata, current.is_none());
     if let Some(Some(email)) = &email {
         let taken = contact::Entity::find()
             .filter(contact::Column::ClientId.eq(client.id.as_str()))
@@ -510,7 +482,7 @@ pub async fn delete_contact(
     let client = clients::visible(&db, &me, &client_id).await?;
     let before = live(&db, &client, &id).await?;
     let txn = kernel::db::begin_write(&db).await?;
-    if !rest::soft_delete::<contact::Entity>(&txn, &before.id, true).await? {
+    if !rest::soft_delete::<contact::Entity>(&txn, &before.id).await? {
         return Err(rest::not_found(MODEL));
     }
     let event = Event::new("Delete", "ClientContact", &before.id)
@@ -559,21 +531,8 @@ pub async fn restore_contact(
     if !me.is_platform() {
         return Err(ApiError::forbidden(crate::access::NO_PERMISSION));
     }
-    let id = rest::path_id(&id, MODEL)?;
-    let before = contact::Entity::find_by_id(id)
-        .filter(contact::Column::ClientId.eq(client.id.as_str()))
-        .one(&db)
-        .await?
-        .ok_or_else(|| rest::not_found(MODEL))?;
-    if before.deleted_at.is_none() {
-        return Err(rest::invalid_state("Contact is not deleted"));
-    }
-    let txn = kernel::db::begin_write(&db).await?;
-    rest::undelete::<contact::Entity>(&txn, &before.id, Some("email")).await?;
-    let mut after = contact::Entity::find_by_id(before.id.clone())
-        .one(&txn)
-        .await?
-        .ok_or_else(|| rest::not_found(MODEL))?;
+    let scope = Condition::all().add(contact::Column::ClientId.eq(client.id.as_str()));
+    let (txn, before, mut after) = rest::restore::<contact::Entity>(&db, &id, scope).await?;
     if after.is_primary {
         let mut row: contact::ActiveModel = after.clone().into();
         row.is_primary = Set(false);

@@ -519,17 +519,7 @@ async fn save(
     let description = c.optional_text("description", input.description, 5000);
     let parent_id = c.optional_text("parent_id", input.parent_id, 64);
     let external_id = c.optional_text("external_id", input.external_id, 100);
-    let metadata = match input.metadata {
-        Field::Value(v) => match rest::object("metadata", v) {
-            Ok(v) => Some(v),
-            Err(_) => {
-                c.error("metadata", "Value must be valid JSON object.");
-                None
-            }
-        },
-        Field::Null => Some(json!({})),
-        Field::Absent => current.is_none().then(|| json!({})),
-    };
+    let metadata = rest::metadata(&mut c, input.metadata, current.is_none());
     let tree = Tree::load(&**db, me).await?;
     let own_id = current.as_ref().map(|r| r.id.clone());
     let others = |f: &dyn Fn(&industry::Model) -> bool| {
@@ -738,7 +728,7 @@ pub async fn delete_industry(
             "Cannot delete an industry that has child industries",
         ));
     }
-    if !rest::soft_delete::<industry::Entity>(&txn, &before.id, true).await? {
+    if !rest::soft_delete::<industry::Entity>(&txn, &before.id).await? {
         return Err(rest::not_found(MODEL));
     }
     let event = Event::new("Delete", MODEL, &before.id)
@@ -757,16 +747,8 @@ pub async fn restore_industry(
     Platform(me): Platform,
     Path(id): Path<String>,
 ) -> ApiResult<Json<IndustryOut>> {
-    let id = rest::path_id(&id, MODEL)?;
-    let before = industry::Entity::find_by_id(id)
-        .one(&db)
-        .await?
-        .ok_or_else(|| rest::not_found(MODEL))?;
-    if before.deleted_at.is_none() {
-        return Err(rest::invalid_state("Industry is not deleted"));
-    }
-    let txn = kernel::db::begin_write(&db).await?;
-    rest::undelete::<industry::Entity>(&txn, &before.id, Some("name")).await?;
+    let (txn, before, _) =
+        rest::restore::<industry::Entity>(&db, &id, sea_orm::Condition::all()).await?;
     let tree = Tree::load(&txn, &me).await?;
     let after = tree.get(&before.id).ok_or_else(|| rest::not_found(MODEL))?;
     let event = Event::new("Update", MODEL, &after.id).change(Change::action(

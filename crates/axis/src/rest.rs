@@ -66,11 +66,8 @@ pub fn path_id(raw: &str, model: &str) -> ApiResult<String> {
 
 /// Sets `deleted_at` (and the tombstone, freeing the row's unique values)
 /// on the live row `id` of `E`; false when there was none.
-pub async fn soft_delete<E: EntityTrait + Default>(
-    db: &impl ConnectionTrait,
-    id: &str,
-    tombstone: bool,
-) -> ApiResult<bool> {
+pub async fn soft_delete<E: SoftDelete>(db: &impl ConnectionTrait, id: &str) -> ApiResult<bool> {
+    let tombstone = E::UNIQUE.is_some();
     let now = kernel::time::now();
     let mut update = Query::update();
     update
@@ -112,6 +109,70 @@ pub async fn undelete<E: EntityTrait + Default>(
     }
 }
 
+/// A table whose rows are soft-deleted (`deleted_at`).
+pub trait SoftDelete: EntityTrait + Default {
+    /// `Client`, `Tag`: the name in `<Model> not found`.
+    const MODEL: &'static str;
+    /// The field a `tombstone` frees on delete, if the table keeps one.
+    const UNIQUE: Option<&'static str>;
+    fn deleted_at(row: &Self::Model) -> Option<chrono::DateTime<chrono::Utc>>;
+}
+
+/// Undeletes the deleted row `id` of `E` among the rows of `scope` (a
+/// nested resource's parent): a missing or out-of-scope row is a 404, a live
+/// one a 400. Answers the write transaction and the row before and after,
+/// for the caller to audit, render and commit.
+pub async fn restore<E>(
+    db: &sea_orm::DatabaseConnection,
+    id: &str,
+    scope: sea_orm::Condition,
+) -> ApiResult<(kernel::db::WriteTxn, E::Model, E::Model)>
+where
+    E: SoftDelete,
+    <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<String>,
+{
+    use sea_orm::QueryFilter;
+    let id = path_id(id, E::MODEL)?;
+    let find = |id: String| E::find_by_id(id).filter(scope.clone());
+    let before = find(id.clone())
+        .one(db)
+        .await?
+        .ok_or_else(|| not_found(E::MODEL))?;
+    if E::deleted_at(&before).is_none() {
+        return Err(invalid_state(format!("{} is not deleted", E::MODEL)));
+    }
+    let txn = kernel::db::begin_write(db).await?;
+    undelete::<E>(&txn, &id, E::UNIQUE).await?;
+    let after = find(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| not_found(E::MODEL))?;
+    Ok((txn, before, after))
+}
+
+/// Declares tables [`SoftDelete`]: `entity => ("Model", unique field)`.
+macro_rules! soft_delete {
+    ($($entity:ident => ($model:literal, $unique:expr)),* $(,)?) => {
+        $(impl SoftDelete for crate::entities::$entity::Entity {
+            const MODEL: &'static str = $model;
+            const UNIQUE: Option<&'static str> = $unique;
+            fn deleted_at(row: &crate::entities::$entity::Model) -> Option<chrono::DateTime<chrono::Utc>> {
+                row.deleted_at
+            }
+        })*
+    };
+}
+
+soft_delete! {
+    user => ("User", Some("email")),
+    industry => ("Industry", Some("name")),
+    tag => ("Tag", Some("name")),
+    client => ("Client", Some("email")),
+    contact => ("Contact", Some("email")),
+    activity => ("Activity", None),
+    user_client => ("User client", Some("client")),
+}
+
 /// Any unique-constraint violation.
 pub fn is_unique(error: &sea_orm::DbErr) -> bool {
     matches!(
@@ -126,6 +187,46 @@ pub fn object(field: &str, value: Value) -> ApiResult<Value> {
         Value::Object(_) => Ok(value),
         Value::Null => Ok(Value::Object(serde_json::Map::new())),
         _ => Err(ApiError::field(field, "Value must be valid JSON object.")),
+    }
+}
+
+/// An optional choice: null and blank clear it; anything else must be one
+/// of `choices` (any case, or the spec's UPPER_SNAKE).
+pub fn optional_choice(
+    c: &mut kernel::Checker,
+    name: &str,
+    field: kernel::Field<String>,
+    choices: Choices,
+) -> Option<Option<String>> {
+    match c.optional_text(name, field, 50)? {
+        None => Some(None),
+        Some(v) => match choices.parse(&v) {
+            Some(v) => Some(Some(v.to_owned())),
+            None => {
+                c.error(name, format!("\"{v}\" is not a valid choice."));
+                None
+            }
+        },
+    }
+}
+
+/// A `metadata` object: null is `{}`; absent is `{}` on a create and left
+/// as it is on an update.
+pub fn metadata(
+    c: &mut kernel::Checker,
+    field: kernel::Field<Value>,
+    creating: bool,
+) -> Option<Value> {
+    match field {
+        kernel::Field::Value(v) => match object("metadata", v) {
+            Ok(v) => Some(v),
+            Err(_) => {
+                c.error("metadata", "Value must be valid JSON object.");
+                None
+            }
+        },
+        kernel::Field::Null => Some(Value::Object(serde_json::Map::new())),
+        kernel::Field::Absent => creating.then(|| Value::Object(serde_json::Map::new())),
     }
 }
 

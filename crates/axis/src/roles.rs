@@ -344,7 +344,7 @@ pub async fn delete_user_client(
 ) -> ApiResult<StatusCode> {
     let before = live_grant(&db, &id).await?;
     let txn = kernel::db::begin_write(&db).await?;
-    if !rest::soft_delete::<user_client::Entity>(&txn, &before.id, true).await? {
+    if !rest::soft_delete::<user_client::Entity>(&txn, &before.id).await? {
         return Err(rest::not_found("User client"));
     }
     let event = Event::new("Delete", "UserClient", &before.id)

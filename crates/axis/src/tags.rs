@@ -438,7 +438,7 @@ pub async fn delete_tag(
         return Err(rest::invalid_state("System tags cannot be deleted"));
     }
     let txn = kernel::db::begin_write(&db).await?;
-    if !rest::soft_delete::<tag::Entity>(&txn, &before.id, true).await? {
+    if !rest::soft_delete::<tag::Entity>(&txn, &before.id).await? {
         return Err(rest::not_found(MODEL));
     }
     let event = Event::new("Delete", "ClientTag", &before.id)
@@ -457,20 +457,8 @@ pub async fn restore_tag(
     Platform(me): Platform,
     Path(id): Path<String>,
 ) -> ApiResult<Json<TagOut>> {
-    let id = rest::path_id(&id, MODEL)?;
-    let before = tag::Entity::find_by_id(id)
-        .one(&db)
-        .await?
-        .ok_or_else(|| rest::not_found(MODEL))?;
-    if before.deleted_at.is_none() {
-        return Err(rest::invalid_state("Tag is not deleted"));
-    }
-    let txn = kernel::db::begin_write(&db).await?;
-    rest::undelete::<tag::Entity>(&txn, &before.id, Some("name")).await?;
-    let after = tag::Entity::find_by_id(before.id.clone())
-        .one(&txn)
-        .await?
-        .ok_or_else(|| rest::not_found(MODEL))?;
+    let (txn, before, after) =
+        rest::restore::<tag::Entity>(&db, &id, sea_orm::Condition::all()).await?;
     let event = Event::new("Update", "ClientTag", &after.id)
         .change(Change::action("Restore", &before, &after));
     audit::record(&txn, Who::from(&me), event).await?;

@@ -703,7 +703,7 @@ pub async fn delete_user(
         return Err(rest::invalid_state("You cannot delete your own account"));
     }
     let txn = kernel::db::begin_write(&db).await?;
-    if !rest::soft_delete::<user::Entity>(&txn, &before.id, true).await? {
+    if !rest::soft_delete::<user::Entity>(&txn, &before.id).await? {
         return Err(rest::not_found(MODEL));
     }
     user::Entity::update_many()
@@ -890,20 +890,7 @@ pub async fn restore_user(
     AdminOnly(me): AdminOnly,
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserOut>> {
-    let id = rest::path_id(&id, MODEL)?;
-    let before = user::Entity::find_by_id(id)
-        .one(&db)
-        .await?
-        .ok_or_else(|| rest::not_found(MODEL))?;
-    if before.deleted_at.is_none() {
-        return Err(rest::invalid_state("User is not deleted"));
-    }
-    let txn = kernel::db::begin_write(&db).await?;
-    rest::undelete::<user::Entity>(&txn, &before.id, Some("email")).await?;
-    let after = user::Entity::find_by_id(before.id.clone())
-        .one(&txn)
-        .await?
-        .ok_or_else(|| rest::not_found(MODEL))?;
+    let (txn, before, after) = rest::restore::<user::Entity>(&db, &id, Condition::all()).await?;
     let event = Event::new("Update", MODEL, &after.id).change(Change::action(
         "Restore",
         &record(&before),
