@@ -579,13 +579,8 @@ pub async fn delete_activity(
     let client = clients::visible(&db, &me, &client_id).await?;
     let before = live(&db, &client, &id).await?;
     let txn = kernel::db::begin_write(&db).await?;
-    if !rest::soft_delete::<activity::Entity>(&txn, &before.id).await? {
-        return Err(rest::not_found(MODEL));
-    }
-    let event = Event::new("Delete", "ClientActivity", &before.id)
-        .status(204)
-        .change(Change::deleted(&before));
-    audit::record(&txn, Who::from(&me), event).await?;
+    rest::delete_recorded::<activity::Entity>(&txn, &me, &before.id, audit::snapshot(&before))
+        .await?;
     txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

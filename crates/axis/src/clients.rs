@@ -1199,13 +1199,7 @@ pub async fn delete_client(Db(db): Db, me: Me, Path(id): Path<String>) -> ApiRes
     let before = writable(&db, &me, &id).await?;
     let txn = kernel::db::begin_write(&db).await?;
     let tags = tag_ids(&txn, &before.id).await?;
-    if !rest::soft_delete::<client::Entity>(&txn, &before.id).await? {
-        return Err(rest::not_found(MODEL));
-    }
-    let event = Event::new("Delete", MODEL, &before.id)
-        .status(204)
-        .change(Change::deleted(&record(&before, &tags)));
-    audit::record(&txn, Who::from(&me), event).await?;
+    rest::delete_recorded::<client::Entity>(&txn, &me, &before.id, record(&before, &tags)).await?;
     txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

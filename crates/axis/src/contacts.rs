@@ -482,13 +482,8 @@ pub async fn delete_contact(
     let client = clients::visible(&db, &me, &client_id).await?;
     let before = live(&db, &client, &id).await?;
     let txn = kernel::db::begin_write(&db).await?;
-    if !rest::soft_delete::<contact::Entity>(&txn, &before.id).await? {
-        return Err(rest::not_found(MODEL));
-    }
-    let event = Event::new("Delete", "ClientContact", &before.id)
-        .status(204)
-        .change(Change::deleted(&before));
-    audit::record(&txn, Who::from(&me), event).await?;
+    rest::delete_recorded::<contact::Entity>(&txn, &me, &before.id, audit::snapshot(&before))
+        .await?;
     txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

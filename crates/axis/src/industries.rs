@@ -728,13 +728,7 @@ pub async fn delete_industry(
             "Cannot delete an industry that has child industries",
         ));
     }
-    if !rest::soft_delete::<industry::Entity>(&txn, &before.id).await? {
-        return Err(rest::not_found(MODEL));
-    }
-    let event = Event::new("Delete", MODEL, &before.id)
-        .status(204)
-        .change(Change::deleted(&record(&before)));
-    audit::record(&txn, Who::from(&me), event).await?;
+    rest::delete_recorded::<industry::Entity>(&txn, &me, &before.id, record(&before)).await?;
     txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -82,6 +82,29 @@ pub async fn soft_delete<E: SoftDelete>(db: &impl ConnectionTrait, id: &str) -> 
     Ok(db.execute(&update).await?.rows_affected() == 1)
 }
 
+/// Soft-deletes the live row `id` of `E` on `txn` and records it in the
+/// trail by `me`, with `before` (its snapshot) as what was deleted.
+pub async fn delete_recorded<E: SoftDelete>(
+    txn: &impl ConnectionTrait,
+    me: &crate::access::Me,
+    id: &str,
+    before: Value,
+) -> ApiResult<()> {
+    use crate::audit::{Change, Event, Who};
+    if !soft_delete::<E>(txn, id).await? {
+        return Err(not_found(E::MODEL));
+    }
+    let event = Event::new("Delete", E::TRAIL, id)
+        .status(204)
+        .change(Change {
+            change_type: "Delete",
+            reason: None,
+            old: Some(before),
+            new: None,
+        });
+    crate::audit::record(txn, Who::from(me), event).await
+}
+
 /// Clears `deleted_at` (and the tombstone) of the deleted row `id`; a live
 /// row's unique values taken meanwhile make this a 400 on `field`.
 pub async fn undelete<E: EntityTrait + Default>(
@@ -115,6 +138,8 @@ pub trait SoftDelete: EntityTrait + Default {
     const MODEL: &'static str;
     /// The field a `tombstone` frees on delete, if the table keeps one.
     const UNIQUE: Option<&'static str>;
+    /// Its entity type in the audit trail (`ClientContact`).
+    const TRAIL: &'static str;
     fn deleted_at(row: &Self::Model) -> Option<chrono::DateTime<chrono::Utc>>;
 }
 
@@ -150,11 +175,12 @@ where
     Ok((txn, before, after))
 }
 
-/// Declares tables [`SoftDelete`]: `entity => ("Model", unique field)`.
+/// Declares tables [`SoftDelete`]: `entity => ("Model", "TrailType", unique field)`.
 macro_rules! soft_delete {
-    ($($entity:ident => ($model:literal, $unique:expr)),* $(,)?) => {
+    ($($entity:ident => ($model:literal, $trail:literal, $unique:expr)),* $(,)?) => {
         $(impl SoftDelete for crate::entities::$entity::Entity {
             const MODEL: &'static str = $model;
+            const TRAIL: &'static str = $trail;
             const UNIQUE: Option<&'static str> = $unique;
             fn deleted_at(row: &crate::entities::$entity::Model) -> Option<chrono::DateTime<chrono::Utc>> {
                 row.deleted_at
@@ -164,13 +190,13 @@ macro_rules! soft_delete {
 }
 
 soft_delete! {
-    user => ("User", Some("email")),
-    industry => ("Industry", Some("name")),
-    tag => ("Tag", Some("name")),
-    client => ("Client", Some("email")),
-    contact => ("Contact", Some("email")),
-    activity => ("Activity", None),
-    user_client => ("User client", Some("client")),
+    user => ("User", "User", Some("email")),
+    industry => ("Industry", "Industry", Some("name")),
+    tag => ("Tag", "ClientTag", Some("name")),
+    client => ("Client", "Client", Some("email")),
+    contact => ("Contact", "ClientContact", Some("email")),
+    activity => ("Activity", "ClientActivity", None),
+    user_client => ("User client", "UserClient", Some("client")),
 }
 
 /// Any unique-constraint violation.

@@ -344,13 +344,8 @@ pub async fn delete_user_client(
 ) -> ApiResult<StatusCode> {
     let before = live_grant(&db, &id).await?;
     let txn = kernel::db::begin_write(&db).await?;
-    if !rest::soft_delete::<user_client::Entity>(&txn, &before.id).await? {
-        return Err(rest::not_found("User client"));
-    }
-    let event = Event::new("Delete", "UserClient", &before.id)
-        .status(204)
-        .change(Change::deleted(&before));
-    audit::record(&txn, Who::from(&me), event).await?;
+    rest::delete_recorded::<user_client::Entity>(&txn, &me, &before.id, audit::snapshot(&before))
+        .await?;
     txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -438,13 +438,7 @@ pub async fn delete_tag(
         return Err(rest::invalid_state("System tags cannot be deleted"));
     }
     let txn = kernel::db::begin_write(&db).await?;
-    if !rest::soft_delete::<tag::Entity>(&txn, &before.id).await? {
-        return Err(rest::not_found(MODEL));
-    }
-    let event = Event::new("Delete", "ClientTag", &before.id)
-        .status(204)
-        .change(Change::deleted(&before));
-    audit::record(&txn, Who::from(&me), event).await?;
+    rest::delete_recorded::<tag::Entity>(&txn, &me, &before.id, audit::snapshot(&before)).await?;
     txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

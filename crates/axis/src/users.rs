@@ -703,9 +703,8 @@ pub async fn delete_user(
         return Err(rest::invalid_state("You cannot delete your own account"));
     }
     let txn = kernel::db::begin_write(&db).await?;
-    if !rest::soft_delete::<user::Entity>(&txn, &before.id).await? {
-        return Err(rest::not_found(MODEL));
-    }
+    rest::delete_recorded::<user::Entity>(&txn, &me, &before.id, record(&before)).await?;
+    // Deleted users are inactive, and their tokens end.
     user::Entity::update_many()
         .col_expr(user::Column::IsActive, Expr::value(false))
         .col_expr(
@@ -715,10 +714,6 @@ pub async fn delete_user(
         .filter(user::Column::Id.eq(before.id.as_str()))
         .exec(&txn)
         .await?;
-    let event = Event::new("Delete", MODEL, &before.id)
-        .status(204)
-        .change(Change::deleted(&record(&before)));
-    audit::record(&txn, Who::from(&me), event).await?;
     txn.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
