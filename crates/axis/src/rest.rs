@@ -96,12 +96,7 @@ pub async fn delete_recorded<E: SoftDelete>(
     }
     let event = Event::new("Delete", E::TRAIL, id)
         .status(204)
-        .change(Change {
-            change_type: "Delete",
-            reason: None,
-            old: Some(before),
-            new: None,
-        });
+        .change(Change::deleted(&before));
     crate::audit::record(txn, Who::from(me), event).await
 }
 
