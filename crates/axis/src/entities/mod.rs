@@ -9,6 +9,7 @@ pub mod activity;
 pub mod audit_log;
 pub mod client;
 pub mod contact;
+pub mod contract;
 pub mod entity_change;
 pub mod field_change;
 pub mod industry;

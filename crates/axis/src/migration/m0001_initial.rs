@@ -16,7 +16,7 @@ impl MigrationName for Migration {
 }
 
 /// A table with a CUID primary key.
-fn table(name: &'static str) -> TableCreateStatement {
+pub(super) fn table(name: &'static str) -> TableCreateStatement {
     Table::create()
         .table(name)
         .col(string_len("id", 25).primary_key())
@@ -24,7 +24,7 @@ fn table(name: &'static str) -> TableCreateStatement {
 }
 
 /// `created_at`, `updated_at`, `deleted_at`.
-fn stamps(db: DbBackend, table: &mut TableCreateStatement) {
+pub(super) fn stamps(db: DbBackend, table: &mut TableCreateStatement) {
     table
         .col(ts(db, "created_at", false))
         .col(ts(db, "updated_at", false))
@@ -32,7 +32,7 @@ fn stamps(db: DbBackend, table: &mut TableCreateStatement) {
 }
 
 /// A unique index over `columns` named `uq_<table>_<first column>`.
-fn unique(table: &'static str, columns: &[&'static str]) -> IndexCreateStatement {
+pub(super) fn unique(table: &'static str, columns: &[&'static str]) -> IndexCreateStatement {
     let mut index = Index::create();
     index
         .name(format!("uq_{table}_{}", columns[0]))
