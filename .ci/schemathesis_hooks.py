@@ -81,6 +81,52 @@ UNSTATED_RULES = [
         # Schemathesis's reading of `\p{L}`) do not agree on.
         r"^System tags cannot be made custom\.$",
         r"^Enter a name with at least one letter or digit\.$",
+        # axis contracts and KPIs: dates that must agree with each other or
+        # with the row's, ids fixed once created, a contract that must belong
+        # to the client named beside it, and the state of the row acted on.
+        r"^End date must be after start date$",
+        r"^End date must be on or after start date$",
+        r"^Renewal date must be within the contract period$",
+        r"^New end date must be after current end date$",
+        r"^This field cannot be changed after creation\.$",
+        r"^Contract does not belong to this client$",
+        r"^Cannot \w+ a (contract|KPI assignment) that is \w+$",
+        r"^Cannot activate a contract whose end date has passed$",
+        r"^Contract is not renewable$",
+        r"^Cannot mark a contract (paid|overdue) when its payment is \w+$",
+        r"^Cannot record a measurement on a KPI assignment that is \w+$",
+        r"^Cannot restore: another live record has the same \w+$",
+        # axis persons and services: rules on the rows an input names, on
+        # two fields together, or on the type a person has.
+        r"^This field is required for a (ClientEmployee|Dependent|PlatformStaff|ServiceProvider)\.$",
+        r"^(Client|Primary employee) is not active$",
+        r"^Employment end date cannot be before the start date\.$",
+        r"^An end date is required when employment is Terminated or Resigned\.$",
+        r"^Person type cannot be changed\.$",
+        r"^This field cannot be changed\.$",
+        r"^Only client employees (and dependents have a family|have an employment status)$",
+        r"^End date cannot be before the start date\.$",
+        r"^Contract does not belong to specified client$",
+        r" is not currently eligible for EAP services\.$",
+        r"^(Service|Provider) is not available$",
+        r"^Scheduled time must be in the future\.$",
+        r"^Cannot \w+ a session that is [\w ]+$",
+        r"^Feedback can only be given for completed sessions$",
+        r"^Cannot delete a service category that has services$",
+        # axis documents: a file's size and content, a date after today,
+        # multipart text that must be JSON, fields only a new version
+        # changes, and the state a document action needs.
+        r"^Either 'file' \(upload\) or 'url' \(cloud storage\) must be provided$",
+        r"^File size cannot exceed 10 MB\.$",
+        r"^Unsupported file type: ",
+        r"^Expiry date must be in the future$",
+        r"^Value must be valid JSON\.$",
+        r"^This field cannot be changed; create a new version instead\.$",
+        r"^Can only publish documents in Draft status\. Current status: \w+$",
+        r"^Can only archive Published documents\. Current status: \w+$",
+        r"^Can only publish the latest version of a document$",
+        r"^Cannot publish expired document$",
+        r"^Can only create a new version from the latest version$",
     )
 ]
 

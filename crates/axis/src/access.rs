@@ -215,13 +215,7 @@ impl FromRequestParts<AppState> for AdminOnly {
 /// a client's contacts and activities check it (a scoped user cannot send
 /// another client's id), as the URL already names their client.
 #[derive(Debug, Clone)]
-pub struct SelectedClient(
-    #[expect(
-        dead_code,
-        reason = "lists narrow to it once contracts, persons and documents land"
-    )]
-    pub Option<String>,
-);
+pub struct SelectedClient(pub Option<String>);
 
 impl FromRequestParts<AppState> for SelectedClient {
     type Rejection = ApiError;

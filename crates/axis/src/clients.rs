@@ -100,7 +100,7 @@ pub struct ClientItem {
     pub is_active: bool,
     pub industry_id: Option<String>,
     pub industry_name: Option<String>,
-    /// Contracts arrive with the contracts resource; none yet.
+    /// Live contracts running today (Active or Renewed, within their period).
     pub active_contracts_count: u64,
     pub tags: Vec<TagBrief>,
     pub parent_client_id: Option<String>,
@@ -199,6 +199,7 @@ struct Related {
     subsidiaries: HashMap<String, u64>,
     tags: HashMap<String, Vec<TagBrief>>,
     tag_ids: HashMap<String, Vec<String>>,
+    active_contracts: HashMap<String, u64>,
 }
 
 async fn related(db: &impl ConnectionTrait, me: &Me, rows: &[client::Model]) -> ApiResult<Related> {
@@ -226,6 +227,7 @@ async fn related(db: &impl ConnectionTrait, me: &Me, rows: &[client::Model]) -> 
         me.client_condition(client::Column::Id),
     )
     .await?;
+    let active_contracts = crate::contracts::counts(db, &ids, true).await?;
     let links = tag_link::Entity::find()
         .filter(tag_link::Column::ClientId.is_in(ids))
         .all(db)
@@ -265,6 +267,7 @@ async fn related(db: &impl ConnectionTrait, me: &Me, rows: &[client::Model]) -> 
         subsidiaries,
         tags,
         tag_ids,
+        active_contracts,
     })
 }
 
@@ -283,7 +286,7 @@ fn item(rel: &Related, r: &client::Model) -> ClientItem {
             .as_ref()
             .and_then(|i| rel.industries.get(i))
             .map(|i| i.name.clone()),
-        active_contracts_count: 0,
+        active_contracts_count: rel.active_contracts.get(&r.id).copied().unwrap_or(0),
         tags: rel.tags.get(&r.id).cloned().unwrap_or_default(),
         parent_client_id: r.parent_client_id.clone(),
         parent_client_name: r
@@ -372,7 +375,7 @@ pub async fn detail(
         primary_contact,
         contacts_count: contacts.get(&row.id).copied().unwrap_or(0),
         activities_count: activities.get(&row.id).copied().unwrap_or(0),
-        documents_count: 0,
+        documents_count: crate::documents::count(db, me, &row.id).await?,
         website: row.website,
         address: row.address,
         billing_address: row.billing_address,
@@ -1450,8 +1453,7 @@ pub struct ClientStats {
     pub is_verified: bool,
 }
 
-/// A client's contracts and staff (contracts and persons arrive with their
-/// resources; none yet).
+/// A client's contracts (all live ones, and those running today) and staff.
 #[utoipa::path(get, path = "/api/clients/{id}/stats/", tag = "clients", security(("jwt" = [])),
     params(("id" = String, Path)), responses((status = 200, body = ClientStats)))]
 pub async fn client_stats(
@@ -1460,10 +1462,13 @@ pub async fn client_stats(
     Path(id): Path<String>,
 ) -> ApiResult<Json<ClientStats>> {
     let row = visible(&db, &me, &id).await?;
+    let ids = [row.id.clone()];
+    let total = crate::contracts::counts(&db, &ids, false).await?;
+    let active = crate::contracts::counts(&db, &ids, true).await?;
     Ok(Json(ClientStats {
-        total_contracts: 0,
-        active_contracts: 0,
-        total_staff: 0,
+        total_contracts: total.get(&row.id).copied().unwrap_or(0),
+        active_contracts: active.get(&row.id).copied().unwrap_or(0),
+        total_staff: crate::persons::staff_count(&db, &row.id).await?,
         is_verified: row.is_verified,
     }))
 }

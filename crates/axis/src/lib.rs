@@ -1,6 +1,7 @@
 //! AXIS EAP (`specs/004_882326dfb3fb2c11.txt`), the employee-assistance
 //! back office: users and client access, industries, clients with their
-//! tags, contacts and activities, and the full audit trail. The contract
+//! tags, contacts and activities, contracts, persons, services and
+//! counselling sessions, documents, KPIs, and the full audit trail. The contract
 //! it serves is `reference/axis-contract.md`.
 
 pub mod entities;
@@ -14,12 +15,18 @@ mod audit_api;
 mod auth;
 mod clients;
 mod contacts;
+mod contracts;
 mod docs;
+mod documents;
 mod envelope;
 mod health;
 mod industries;
+mod kpi_assignments;
+mod kpis;
+mod persons;
 mod rest;
 mod roles;
+mod services;
 mod state;
 mod tags;
 mod users;
@@ -51,9 +58,10 @@ pub struct Axis;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "AXIS EAP API", description = "The AXIS employee-assistance back office: users and client access, industries, clients, tags, contacts, activities and the audit trail; password and Microsoft Entra ID sign-in."),
+    info(title = "AXIS EAP API", description = "The AXIS employee-assistance back office: users and client access, industries, clients, tags, contacts, activities, contracts, persons, services and counselling sessions, documents with versions, KPIs and the audit trail; password and Microsoft Entra ID sign-in."),
     tags((name = "auth"), (name = "users"), (name = "access"), (name = "industries"), (name = "clients"), (name = "tags"),
-         (name = "contacts"), (name = "activities"), (name = "audit"), (name = "health")),
+         (name = "contacts"), (name = "activities"), (name = "contracts"), (name = "kpis"), (name = "documents"), (name = "persons"), (name = "services"),
+         (name = "audit"), (name = "health")),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;
@@ -162,6 +170,12 @@ impl System for Axis {
             .merge(clients::router())
             .merge(contacts::router())
             .merge(activities::router())
+            .merge(contracts::router())
+            .merge(kpis::router())
+            .merge(kpi_assignments::router())
+            .merge(documents::router())
+            .merge(persons::router())
+            .merge(services::router())
             .merge(audit_api::router())
             .merge(health::router());
         let (router, openapi) = api.split_for_parts();

@@ -192,6 +192,18 @@ soft_delete! {
     contact => ("Contact", "ClientContact", Some("email")),
     activity => ("Activity", "ClientActivity", None),
     user_client => ("User client", "UserClient", Some("client")),
+    contract => ("Contract", "Contract", Some("contract_number")),
+    kpi_type => ("KPI type", "KPIType", Some("name")),
+    kpi => ("KPI", "KPI", None),
+    kpi_assignment => ("KPI assignment", "KPIAssignment", None),
+    document => ("Document", "Document", None),
+    person => ("Person", "Person", None),
+    service_category => ("Service category", "ServiceCategory", Some("name")),
+    service => ("Service", "Service", None),
+    service_provider => ("Service provider", "ServiceProvider", None),
+    service_assignment => ("Service assignment", "ServiceAssignment", None),
+    service_session => ("Service session", "ServiceSession", None),
+    session_feedback => ("Session feedback", "SessionFeedback", None),
 }
 
 /// Any unique-constraint violation.

@@ -90,6 +90,9 @@ impl UploadedFile {
 pub struct FormBody {
     pub fields: Map<String, Value>,
     pub files: HashMap<String, UploadedFile>,
+    /// Every text value of a multipart body per name, in order (DRF's
+    /// `getlist`: a list sent as repeated fields); `fields` keeps the last.
+    pub lists: HashMap<String, Vec<String>>,
 }
 
 impl<S: Send + Sync> FromRequest<S> for FormBody {
@@ -107,13 +110,11 @@ impl<S: Send + Sync> FromRequest<S> for FormBody {
                 crate::Json::<Map<String, Value>>::from_request(req, state).await?;
             return Ok(Self {
                 fields,
-                files: HashMap::new(),
+                ..Self::default()
             });
         }
         let mut multipart = Multipart::from_request(req, state).await.map_err(|_| {
-            ApiError::bad_request(
-                "Multipart form parse error - Invalid boundary in multipart: None",
-            )
+            parse_error("Multipart form parse error - Invalid boundary in multipart: None")
         })?;
         let mut body = Self::default();
         loop {
@@ -136,6 +137,10 @@ impl<S: Send + Sync> FromRequest<S> for FormBody {
                             "Not a valid string.",
                         ))
                     })?;
+                    body.lists
+                        .entry(name.clone())
+                        .or_default()
+                        .push(text.clone());
                     body.fields.insert(name, Value::String(text));
                 }
             }
@@ -151,7 +156,15 @@ fn multipart_error(error: &axum::extract::multipart::MultipartError) -> ApiError
     } else if crate::serve::is_body_timeout(error) {
         crate::serve::timed_out()
     } else {
-        ApiError::bad_request("Multipart form parse error.")
+        parse_error("Multipart form parse error.")
+    }
+}
+
+/// A malformed body: 400 `parse_error`, as DRF's `ParseError`.
+fn parse_error(detail: &'static str) -> ApiError {
+    ApiError::BadRequest {
+        detail: detail.into(),
+        code: "parse_error",
     }
 }
 
@@ -173,11 +186,18 @@ impl Storage {
         bytes: &[u8],
         kind: FileKind,
     ) -> std::io::Result<String> {
-        let name = format!(
-            "{folder}/{}.{}",
-            uuid::Uuid::new_v4().simple(),
-            kind.extension()
-        );
+        self.save_as(folder, bytes, kind.extension()).await
+    }
+
+    /// Stores `bytes` as `<folder>/<uuid>.<extension>` (an extension of
+    /// ASCII letters and digits, checked by the caller); returns that name.
+    pub async fn save_as(
+        &self,
+        folder: &str,
+        bytes: &[u8],
+        extension: &str,
+    ) -> std::io::Result<String> {
+        let name = format!("{folder}/{}.{extension}", uuid::Uuid::new_v4().simple());
         let path = self.root.join(&name);
         if let Some(dir) = path.parent() {
             tokio::fs::create_dir_all(dir).await?;
@@ -212,13 +232,23 @@ impl Storage {
 
 /// A download: `Content-Disposition: attachment` with the stored type.
 pub fn attachment(bytes: Vec<u8>, kind: FileKind, filename: &str) -> Response {
+    attachment_as(bytes, kind.content_type(), filename)
+}
+
+/// A download of `content_type` as an attachment named `filename` (kept to
+/// ASCII letters, digits, spaces and `._-`, so the header stays plain).
+pub fn attachment_as(bytes: Vec<u8>, content_type: &str, filename: &str) -> Response {
     let safe: String = filename
         .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c))
+        .filter(|c| c.is_ascii_alphanumeric() || " ._-".contains(*c))
         .collect();
+    let safe = match safe.trim() {
+        "" => "download".to_owned(),
+        name => name.to_owned(),
+    };
     (
         [
-            (header::CONTENT_TYPE, kind.content_type().to_owned()),
+            (header::CONTENT_TYPE, content_type.to_owned()),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{safe}\""),

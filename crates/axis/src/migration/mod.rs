@@ -4,6 +4,10 @@ use sea_orm_migration::prelude::*;
 
 mod m0001_initial;
 mod m0002_contracts;
+mod m0003_kpis;
+mod m0004_persons;
+mod m0005_services;
+mod m0006_documents;
 
 use m0001_initial::{stamps, table, unique};
 
@@ -15,6 +19,10 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_initial::Migration),
             Box::new(m0002_contracts::Migration),
+            Box::new(m0004_persons::Migration),
+            Box::new(m0005_services::Migration),
+            Box::new(m0006_documents::Migration),
+            Box::new(m0003_kpis::Migration),
         ]
     }
 
