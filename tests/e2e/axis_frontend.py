@@ -73,6 +73,20 @@ def shows(page, text):
         return False
 
 
+def walk(page, args, calls, pages, out, suffix):
+    """Opens every page, noting its calls; a page fails on a 5xx."""
+    for path in PAGES:
+        before = len(calls)
+        page.goto(args.web + path)
+        page.wait_for_load_state("networkidle")
+        shot = path.strip("/").replace("/", "_") + suffix.replace(" ", "_") + ".png"
+        page.screenshot(path=str(out / shot))
+        mine = calls[before:]
+        broken = [c for c in mine if c["status"] >= 500]
+        pages[path + suffix] = "failed" if broken else "ok"
+        pages[path + suffix + " calls"] = [f"{c['method']} {c['path']} {c['status']}" for c in mine]
+
+
 def main():
     parser = argparse.ArgumentParser()
     for name in ("api", "web", "email", "password", "frontend", "out"):
@@ -94,6 +108,9 @@ def main():
                 "path": response.url[len(args.api):],
                 "status": response.status,
             }
+            selected = response.request.headers.get("x-client-id")
+            if selected:
+                call["x_client_id"] = selected
             if response.status >= 400:
                 try:
                     call["body"] = response.text()[:300]
@@ -137,15 +154,15 @@ def main():
             page.screenshot(path=str(out / "client-detail.png"))
             pages["client detail"] = "ok" if "/clients/" in page.url else "failed"
 
-        for path in PAGES:
-            before = len(calls)
-            page.goto(args.web + path)
-            page.wait_for_load_state("networkidle")
-            page.screenshot(path=str(out / (path.strip("/").replace("/", "_") + ".png")))
-            mine = calls[before:]
-            broken = [c for c in mine if c["status"] >= 500]
-            pages[path] = "failed" if broken or page.url.endswith("/404") else "ok"
-            pages[path + " calls"] = [f"{c['method']} {c['path']} {c['status']}" for c in mine]
+        # Client selection: the frontend sends the selected client as
+        # `X-Client-ID` on every request; walk the pages once without and
+        # once with one selected.
+        client_id = page.url.rstrip("/").split("/")[-1] if created else None
+        walks = [("", None)] + ([(" (client selected)", client_id)] if client_id else [])
+        for suffix, selected in walks:
+            if selected:
+                page.evaluate(f"localStorage.setItem('current_client_id', '{selected}')")
+            walk(page, args, calls, pages, out, suffix)
         browser.close()
 
     failures = [c for c in calls if c["status"] >= 400]
