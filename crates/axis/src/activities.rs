@@ -490,13 +490,12 @@ async fn save(
         )
         .exec(&txn)
         .await?;
-    let (action, change, status) = match &current {
-        None => ("Create", Change::created(&saved), 201),
-        Some(before) => ("Update", Change::updated(before, &saved), 200),
-    };
-    let mut event = Event::new(action, "ClientActivity", &saved.id)
-        .status(status)
-        .change(change);
+    let (mut event, status) = Event::saved(
+        "ClientActivity",
+        &saved.id,
+        current.as_ref().map(audit::snapshot),
+        audit::snapshot(&saved),
+    );
     if moved.rows_affected > 0
         && let (Some(old), Some(new)) = (client_before, clients::snapshot(&txn, &client.id).await?)
     {
@@ -511,11 +510,6 @@ async fn save(
     audit::record(&txn, Who::from(me), event).await?;
     let out = one(&txn, client, saved).await?;
     txn.commit().await?;
-    let status = if status == 201 {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
     Ok((status, Json(out)))
 }
 

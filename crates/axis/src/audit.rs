@@ -214,6 +214,32 @@ impl<'a> Event<'a> {
         self
     }
 
+    /// A create (no `before`) or an update of the row `entity_id`, whose
+    /// snapshot is now `after`; with the status its response answers (201
+    /// for a create, 200 for an update).
+    pub fn saved(
+        entity_type: &'static str,
+        entity_id: &'a str,
+        before: Option<Value>,
+        after: Value,
+    ) -> (Self, axum::http::StatusCode) {
+        use axum::http::StatusCode;
+        let (action, status) = match before {
+            None => ("Create", StatusCode::CREATED),
+            Some(_) => ("Update", StatusCode::OK),
+        };
+        let change = Change {
+            change_type: action,
+            reason: None,
+            new: Some(after),
+            old: before,
+        };
+        let event = Self::new(action, entity_type, entity_id)
+            .status(status.as_u16())
+            .change(change);
+        (event, status)
+    }
+
     pub fn status(mut self, status: u16) -> Self {
         self.status = status;
         self

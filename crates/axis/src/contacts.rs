@@ -405,20 +405,14 @@ async fn save(
     if saved.is_primary {
         clear_primary(&txn, &client.id, &saved.id).await?;
     }
-    let (action, change, status) = match &current {
-        None => ("Create", Change::created(&saved), 201),
-        Some(before) => ("Update", Change::updated(before, &saved), 200),
-    };
-    let event = Event::new(action, "ClientContact", &saved.id)
-        .status(status)
-        .change(change);
+    let (event, status) = Event::saved(
+        "ClientContact",
+        &saved.id,
+        current.as_ref().map(audit::snapshot),
+        audit::snapshot(&saved),
+    );
     audit::record(&txn, Who::from(me), event).await?;
     txn.commit().await?;
-    let status = if status == 201 {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
     Ok((status, Json(out(client, saved))))
 }
 

@@ -1086,25 +1086,15 @@ async fn save(
             row.update(&txn).await.map_err(taken)?
         }
     };
-    let (action, change, status) = match &current {
-        None => ("Create", Change::created(&record(&saved)), 201),
-        Some(before) => (
-            "Update",
-            Change::updated(&record(before), &record(&saved)),
-            200,
-        ),
-    };
-    let event = Event::new(action, MODEL, &saved.id)
-        .status(status)
-        .change(change);
+    let (event, status) = Event::saved(
+        MODEL,
+        &saved.id,
+        current.as_ref().map(record),
+        record(&saved),
+    );
     audit::record(&txn, Who::from(me), event).await?;
     let out = detail(&txn, saved).await?;
     txn.commit().await?;
-    let status = if status == 201 {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
     Ok((status, Json(out)))
 }
 

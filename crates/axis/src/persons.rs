@@ -1599,28 +1599,18 @@ async fn save(
         Some(_) => row.update(&txn).await?,
         None => row.insert(&txn).await?,
     };
-    let (action, change, status) = match &current {
-        None => ("Create", Change::created(&record(&saved)), 201),
-        Some(before) => (
-            "Update",
-            Change::updated(&record(before), &record(&saved)),
-            200,
-        ),
-    };
-    let mut event = Event::new(action, MODEL, &saved.id)
-        .status(status)
-        .change(change);
+    let (mut event, status) = Event::saved(
+        MODEL,
+        &saved.id,
+        current.as_ref().map(record),
+        record(&saved),
+    );
     if let Some(u) = &made_user {
         event = event.also("User", &u.id, Change::created(&crate::users::record(u)));
     }
     audit::record(&txn, Who::from(me), event).await?;
     let out = detail(&txn, me, saved).await?;
     txn.commit().await?;
-    let status = if status == 201 {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
     Ok((status, Json(out)))
 }
 

@@ -468,21 +468,12 @@ async fn save(
         Some(_) => row.update(&txn).await?,
         None => row.insert(&txn).await?,
     };
-    let (action, change, status) = match &current {
-        None => (
-            "Create",
-            Change::created(&record(&saved)),
-            StatusCode::CREATED,
-        ),
-        Some(before) => (
-            "Update",
-            Change::updated(&record(before), &record(&saved)),
-            StatusCode::OK,
-        ),
-    };
-    let event = Event::new(action, TRAIL, &saved.id)
-        .status(status.as_u16())
-        .change(change);
+    let (event, status) = Event::saved(
+        TRAIL,
+        &saved.id,
+        current.as_ref().map(record),
+        record(&saved),
+    );
     audit::record(&txn, Who::from(me), event).await?;
     let out = render_one(&txn, saved).await?;
     txn.commit().await?;

@@ -609,13 +609,12 @@ async fn save(
         Some(_) => row.update(&txn).await?,
         None => row.insert(&txn).await?,
     };
-    let (action, change, status) = match &current {
-        None => ("Create", Change::created(&saved), StatusCode::CREATED),
-        Some(before) => ("Update", Change::updated(before, &saved), StatusCode::OK),
-    };
-    let event = Event::new(action, TRAIL, &saved.id)
-        .status(status.as_u16())
-        .change(change);
+    let (event, status) = Event::saved(
+        TRAIL,
+        &saved.id,
+        current.as_ref().map(audit::snapshot),
+        audit::snapshot(&saved),
+    );
     audit::record(&txn, Who::from(me), event).await?;
     let out = detail(&txn, saved).await?;
     txn.commit().await?;
