@@ -5,6 +5,7 @@
 //! it serves is `reference/axis-contract.md`.
 
 pub mod entities;
+pub mod expiry;
 pub mod microsoft;
 pub mod migration;
 
@@ -204,16 +205,7 @@ impl System for Axis {
     }
 
     fn spawn_workers(state: &AppState) {
-        let db = state.db.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(3600));
-            loop {
-                tick.tick().await;
-                if let Err(error) = kernel::jwt::purge_expired(&db).await {
-                    tracing::warn!(%error, "could not purge expired blacklist rows");
-                }
-            }
-        });
+        spawn_workers(state);
     }
 
     async fn has_admin(state: &AppState) -> Result<bool, sea_orm::DbErr> {
@@ -228,6 +220,49 @@ impl System for Axis {
     async fn create_superuser(state: &AppState, account: &NewSuperuser) -> Result<(), String> {
         create_superuser(state, account).await
     }
+}
+
+/// What runs the axis jobs (the email queue).
+pub fn job_worker(state: &AppState) -> kernel::jobs::Worker {
+    let mail_state = state.clone();
+    kernel::jobs::Worker::new().on(expiry::EMAIL_JOB, move |payload| {
+        expiry::send(mail_state.clone(), payload)
+    })
+}
+
+/// Background work: the job queue (email); hourly, forgetting blacklist rows
+/// of expired tokens; daily (and at start), [`expiry::run`].
+fn spawn_workers(state: &AppState) {
+    job_worker(state).spawn(
+        state.db.clone(),
+        state.jobs_wake.clone(),
+        Duration::from_secs(5),
+    );
+    let db = state.db.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            if let Err(error) = kernel::jwt::purge_expired(&db).await {
+                tracing::warn!(%error, "could not purge expired blacklist rows");
+            }
+        }
+    });
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(24 * 3600));
+        loop {
+            tick.tick().await;
+            let today = kernel::time::now().date_naive();
+            match expiry::run(&state, today).await {
+                Ok(report) if report != expiry::Report::default() => {
+                    tracing::info!(?report, "expiry job applied");
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "could not run the expiry job"),
+            }
+        }
+    });
 }
 
 /// `campus createsuperuser axis`: an active staff superuser with a profile.

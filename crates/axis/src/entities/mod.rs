@@ -12,6 +12,7 @@ pub mod contact;
 pub mod contract;
 pub mod document;
 pub mod entity_change;
+pub mod expiry_reminder;
 pub mod field_change;
 pub mod industry;
 pub mod kpi;

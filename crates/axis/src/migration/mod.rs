@@ -8,6 +8,7 @@ mod m0003_kpis;
 mod m0004_persons;
 mod m0005_services;
 mod m0006_documents;
+mod m0007_expiry;
 
 use m0001_initial::{stamps, table, unique};
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_services::Migration),
             Box::new(m0006_documents::Migration),
             Box::new(m0003_kpis::Migration),
+            Box::new(m0007_expiry::Migration),
         ]
     }
 

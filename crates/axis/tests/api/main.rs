@@ -14,6 +14,7 @@ mod clients;
 mod contacts;
 mod contracts;
 mod documents;
+mod expiry;
 mod industries;
 mod journey;
 mod kpis;
