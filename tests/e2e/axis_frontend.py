@@ -1,8 +1,12 @@
 """Walks the original AXIS React frontend against campus (see axis-frontend.sh).
 
 Signs in through the landing page, creates an industry and a client through
-the frontend's own forms, opens every page of its router, and records each
-API call campus answered. Then compares the calls the frontend's API modules
+the frontend's own forms, seeds one row of each part-2 resource through the
+API, opens every page of its router (without and with a selected client,
+which the frontend sends as `X-Client-ID`), checks each page shows its row,
+and records each API call campus answered. A page on which the frontend
+itself throws while rendering is reported as a frontend error, apart from
+campus's failures. Then compares the calls the frontend's API modules
 can make (src/api/*.ts) with the operations of campus's OpenAPI document and
 lists those campus does not serve. Writes report.json and one screenshot per
 page to --out; exits 1 when a page failed to load or a call answered 5xx.
@@ -64,6 +68,65 @@ def served(api: str):
     return ops
 
 
+def api_call(api, token, method, path, body=None):
+    """One JSON call to campus as the signed-in administrator; its body."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        api + path,
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request) as response:
+        return json.load(response)
+
+
+def seed(api, token, client_id):
+    """What the part-2 pages show: a contract, an employee, a counselling
+    service, a verified counsellor with a session, a document and a KPI."""
+    import datetime
+
+    today = datetime.date.today()
+    post = lambda path, body=None: api_call(api, token, "POST", path, body or {})  # noqa: E731
+    post("/api/contracts/", {
+        "client_id": client_id, "title": "Wellness 2026",
+        "start_date": (today - datetime.timedelta(days=30)).isoformat(),
+        "end_date": (today + datetime.timedelta(days=335)).isoformat(),
+        "billing_amount": "1500.00", "status": "Active",
+    })
+    person = post("/api/persons/create-employee/", {
+        "full_name": "Grace Njeri", "client_id": client_id, "email": "grace@acme.example",
+    })
+    category = post("/api/services/categories/", {"name": "Counselling"})
+    service = post("/api/services/services/", {
+        "name": "Individual counselling", "category_id": category["id"],
+    })
+    provider = post("/api/services/providers/", {"name": "Dr Amani Otieno", "type": "Counselor"})
+    post(f"/api/services/providers/{provider['id']}/verify/")
+    when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=2)
+    post("/api/services/sessions/", {
+        "service_id": service["id"], "provider_id": provider["id"],
+        "person_id": person["id"], "scheduled_at": when.isoformat(),
+    })
+    post("/api/documents/", {
+        "title": "Service agreement", "type": "contract",
+        "url": "https://example.org/agreement.pdf", "client_id": client_id,
+    })
+    kpi_type = post("/api/kpi-types/", {"name": "Engagement"})
+    post("/api/kpis/", {
+        "name": "Utilisation rate", "type_id": kpi_type["id"], "unit": "%",
+        "unit_type": "Percentage",
+    })
+    return {
+        "/contracts": "Wellness 2026",
+        "/persons": "Grace Njeri",
+        "/services": "Individual counselling",
+        "/service-providers": "Dr Amani Otieno",
+        "/sessions": "Grace Njeri",
+        "/documents": "Service agreement",
+    }
+
+
 def shows(page, text):
     """Whether `text` appears on the page within a few seconds."""
     try:
@@ -73,8 +136,9 @@ def shows(page, text):
         return False
 
 
-def walk(page, args, calls, pages, out, suffix):
-    """Opens every page, noting its calls; a page fails on a 5xx."""
+def walk(page, args, calls, pages, out, suffix, expected):
+    """Opens every page, noting its calls; a page fails on a 5xx, or when
+    it does not show the row seeded for it."""
     for path in PAGES:
         before = len(calls)
         page.goto(args.web + path)
@@ -83,7 +147,18 @@ def walk(page, args, calls, pages, out, suffix):
         page.screenshot(path=str(out / shot))
         mine = calls[before:]
         broken = [c for c in mine if c["status"] >= 500]
-        pages[path + suffix] = "failed" if broken else "ok"
+        # React Router's error page: the frontend threw while rendering
+        # what campus answered (every call above answered below 500).
+        crashed = page.locator("text=Unexpected Application Error!").count() > 0
+        missing = path in expected and not crashed and not shows(page, expected[path])
+        if crashed:
+            message = page.locator("h3, i, em").first.inner_text() if page.locator("h3, i, em").count() else ""
+            pages[path + suffix] = f"frontend error: {message}"
+        else:
+            pages[path + suffix] = "failed" if broken or missing else "ok"
+        if path in expected and not crashed:
+            pages[path + suffix] += f" (shows {expected[path]!r})" if not missing else f" (missing {expected[path]!r})"
+        page.screenshot(path=str(out / shot))
         pages[path + suffix + " calls"] = [f"{c['method']} {c['path']} {c['status']}" for c in mine]
 
 
@@ -158,11 +233,14 @@ def main():
         # `X-Client-ID` on every request; walk the pages once without and
         # once with one selected.
         client_id = page.url.rstrip("/").split("/")[-1] if created else None
+        token = page.evaluate("localStorage.getItem('auth_access_token')")
+        expected = seed(args.api, token, client_id) if client_id and token else {}
+        pages["seed part-2 rows through the API"] = "ok" if expected else "failed"
         walks = [("", None)] + ([(" (client selected)", client_id)] if client_id else [])
         for suffix, selected in walks:
             if selected:
                 page.evaluate(f"localStorage.setItem('current_client_id', '{selected}')")
-            walk(page, args, calls, pages, out, suffix)
+            walk(page, args, calls, pages, out, suffix, expected)
         browser.close()
 
     failures = [c for c in calls if c["status"] >= 400]
@@ -179,7 +257,8 @@ def main():
     for call in unserved:
         print(f"    {call}")
     print(f"  report: {out / 'report.json'}")
-    bad = [n for n, r in pages.items() if r == "failed"] or [c for c in calls if c["status"] >= 500]
+    bad = [n for n, r in pages.items() if isinstance(r, str) and r.startswith("failed")]
+    bad += [c for c in calls if c["status"] >= 500]
     sys.exit(1 if bad else 0)
 
 
