@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use axum::extract::Path;
 use axum::http::StatusCode;
-use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
+use chrono::{DateTime, Months, NaiveDate, Utc};
 use kernel::money::Money;
 use kernel::{ApiError, ApiResult, Checker, Db, Field, Json, Scoped};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
@@ -59,9 +59,6 @@ pub const FREQUENCIES: Choices = Choices(&[
 /// Statuses in which a contract counts as running.
 const RUNNING: &[&str] = &["Active", "Renewed"];
 
-pub const DATE_FORMAT: &str =
-    "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.";
-const DATE_RANGE: &str = "Ensure this date is between 1900-01-01 and 9999-12-31.";
 const END_BEFORE_START: &str = "End date must be after start date";
 const RENEWAL_OUTSIDE: &str = "Renewal date must be within the contract period";
 const NUMBER_TAKEN: &str = "A contract with this contract number already exists.";
@@ -153,67 +150,6 @@ async fn fresh_id(db: &impl ConnectionTrait, numbered: bool) -> ApiResult<String
 /// The UTC date.
 pub fn today() -> NaiveDate {
     kernel::time::now().date_naive()
-}
-
-// ---------------------------------------------------------------- dates
-
-/// A `YYYY-MM-DD` date in years 1900 to 9999, else the message.
-pub fn parse_date(raw: &str) -> Result<NaiveDate, &'static str> {
-    let raw = raw.trim();
-    let shaped = raw.len() == 10
-        && raw.bytes().enumerate().all(|(i, b)| match i {
-            4 | 7 => b == b'-',
-            _ => b.is_ascii_digit(),
-        });
-    let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .ok()
-        .filter(|_| shaped)
-        .ok_or(DATE_FORMAT)?;
-    if (1900..=9999).contains(&date.year()) {
-        Ok(date)
-    } else {
-        Err(DATE_RANGE)
-    }
-}
-
-/// A required date field.
-pub fn required_date(c: &mut Checker, name: &str, field: Field<String>) -> Option<NaiveDate> {
-    let raw = c.value(name, field)?;
-    match parse_date(&raw) {
-        Ok(d) => Some(d),
-        Err(message) => {
-            c.error(name, message);
-            None
-        }
-    }
-}
-
-/// An optional date field: null and blank clear it.
-pub fn optional_date(
-    c: &mut Checker,
-    name: &str,
-    field: Field<String>,
-) -> Option<Option<NaiveDate>> {
-    match c.optional_text(name, field, 64)? {
-        None => Some(None),
-        Some(raw) => match parse_date(&raw) {
-            Ok(d) => Some(Some(d)),
-            Err(message) => {
-                c.error(name, message);
-                None
-            }
-        },
-    }
-}
-
-/// A required `YYYY-MM-DD` date (1900 to 9999).
-pub fn date_schema() -> utoipa::openapi::schema::Schema {
-    kernel::form::schema::date_from_1900()
-}
-
-/// A date, or blank or null to clear it.
-pub fn optional_date_schema() -> utoipa::openapi::schema::Schema {
-    kernel::form::schema::blank_or_null(kernel::form::schema::date_from_1900())
 }
 
 /// The next billing date after `from` for `frequency`: a week, a month,
@@ -781,15 +717,15 @@ pub struct ContractIn {
     #[schema(schema_with = kernel::form::schema::optional_text::<50>)]
     contract_number: Field<String>,
     #[serde(default)]
-    #[schema(schema_with = date_schema, required = true)]
+    #[schema(schema_with = rest::date_schema, required = true)]
     start_date: Field<String>,
     /// After `start_date`.
     #[serde(default)]
-    #[schema(schema_with = date_schema, required = true)]
+    #[schema(schema_with = rest::date_schema, required = true)]
     end_date: Field<String>,
     /// Within the contract's period.
     #[serde(default)]
-    #[schema(schema_with = optional_date_schema)]
+    #[schema(schema_with = rest::optional_date_schema)]
     renewal_date: Field<String>,
     /// Zero or more (alias `billing_rate`).
     #[serde(default, alias = "billing_rate")]
@@ -813,10 +749,10 @@ pub struct ContractIn {
     #[schema(schema_with = kernel::form::schema::optional_text::<10000>)]
     payment_terms: Field<String>,
     #[serde(default)]
-    #[schema(schema_with = optional_date_schema)]
+    #[schema(schema_with = rest::optional_date_schema)]
     last_billing_date: Field<String>,
     #[serde(default)]
-    #[schema(schema_with = optional_date_schema)]
+    #[schema(schema_with = rest::optional_date_schema)]
     next_billing_date: Field<String>,
     /// Alias `is_auto_renew`; false when left out.
     #[serde(default, alias = "is_auto_renew")]
@@ -874,9 +810,9 @@ async fn save(
     let title = c.optional_text("title", input.title, 255);
     let description = c.optional_text("description", input.description, 10_000);
     let number = c.optional_text("contract_number", input.contract_number, 50);
-    let start = required_date(&mut c, "start_date", input.start_date);
-    let end = required_date(&mut c, "end_date", input.end_date);
-    let renewal = optional_date(&mut c, "renewal_date", input.renewal_date);
+    let start = rest::required_date(&mut c, "start_date", input.start_date);
+    let end = rest::required_date(&mut c, "end_date", input.end_date);
+    let renewal = rest::optional_date(&mut c, "renewal_date", input.renewal_date);
     let amount = match c.value("billing_amount", input.billing_amount) {
         Some(m) if m.cents() < 0 => {
             c.error(
@@ -906,8 +842,8 @@ async fn save(
         Field::Absent => creating.then_some("Pending"),
     };
     let payment_terms = c.optional_text("payment_terms", input.payment_terms, 10_000);
-    let last_billing = optional_date(&mut c, "last_billing_date", input.last_billing_date);
-    let next_billing = optional_date(&mut c, "next_billing_date", input.next_billing_date);
+    let last_billing = rest::optional_date(&mut c, "last_billing_date", input.last_billing_date);
+    let next_billing = rest::optional_date(&mut c, "next_billing_date", input.next_billing_date);
     let auto_renew = c.boolean("auto_renew", input.auto_renew, false);
     let renewable = c.boolean("is_renewable", input.is_renewable, true);
     let notice = match input.renewal_notice_days {
@@ -1262,7 +1198,7 @@ pub struct RenewIn {
     /// After the current end date (`New end date must be after current end
     /// date`).
     #[serde(default)]
-    #[schema(schema_with = date_schema, required = true)]
+    #[schema(schema_with = rest::date_schema, required = true)]
     new_end_date: Field<String>,
     /// The new amount (alias `new_billing_amount`); the current one stays
     /// when left out.
@@ -1394,7 +1330,7 @@ pub async fn renew_contract(
     let found = writable(&*db, &me, &id).await?;
     let Json(input) = input?;
     let mut c = Checker::new();
-    let new_end = required_date(&mut c, "new_end_date", input.new_end_date);
+    let new_end = rest::required_date(&mut c, "new_end_date", input.new_end_date);
     let new_amount = match c.nullable(input.new_billing_rate).flatten() {
         Some(m) if m.cents() < 0 => {
             c.error(
@@ -1528,7 +1464,7 @@ mod tests {
     use super::*;
 
     fn d(raw: &str) -> NaiveDate {
-        parse_date(raw).unwrap_or_default()
+        rest::parse_date(raw).unwrap_or_default()
     }
 
     #[test]
@@ -1545,9 +1481,9 @@ mod tests {
 
     #[test]
     fn dates_are_yyyy_mm_dd_from_1900() {
-        assert!(parse_date("2026-05-01").is_ok());
-        assert_eq!(parse_date("2026-5-1"), Err(DATE_FORMAT));
-        assert_eq!(parse_date("2026-02-30"), Err(DATE_FORMAT));
-        assert_eq!(parse_date("1899-12-31"), Err(DATE_RANGE));
+        assert!(rest::parse_date("2026-05-01").is_ok());
+        assert_eq!(rest::parse_date("2026-5-1"), Err(rest::DATE_FORMAT));
+        assert_eq!(rest::parse_date("2026-02-30"), Err(rest::DATE_FORMAT));
+        assert_eq!(rest::parse_date("1899-12-31"), Err(rest::DATE_RANGE));
     }
 }

@@ -649,38 +649,12 @@ fn url_field(c: &mut Checker, field: Field<String>) -> Option<Option<String>> {
 
 /// An expiry date: `YYYY-MM-DD` after today; blank or null clears it.
 fn expiry_field(c: &mut Checker, field: Field<String>) -> Option<Option<NaiveDate>> {
-    let raw = c.optional_text("expiry_date", field, 32)?;
-    let Some(raw) = raw else {
-        return Some(None);
-    };
-    let shaped = raw.len() == 10
-        && raw.bytes().enumerate().all(|(i, b)| match i {
-            4 | 7 => b == b'-',
-            _ => b.is_ascii_digit(),
-        });
-    let date = NaiveDate::parse_from_str(&raw, "%Y-%m-%d")
-        .ok()
-        .filter(|_| shaped);
-    match date {
-        None => {
-            c.error(
-                "expiry_date",
-                "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.",
-            );
-            None
-        }
-        Some(d) if !(1900..=9999).contains(&chrono::Datelike::year(&d)) => {
-            c.error(
-                "expiry_date",
-                "Ensure this date is between 1900-01-01 and 9999-12-31.",
-            );
-            None
-        }
+    match rest::optional_date(c, "expiry_date", field)? {
         Some(d) if d <= today() => {
             c.error("expiry_date", "Expiry date must be in the future");
             None
         }
-        Some(d) => Some(Some(d)),
+        date => Some(date),
     }
 }
 

@@ -322,11 +322,11 @@ pub struct AssignmentIn {
     #[schema(schema_with = status, required = false)]
     status: Field<String>,
     #[serde(default)]
-    #[schema(schema_with = contracts::date_schema, required = true)]
+    #[schema(schema_with = rest::date_schema, required = true)]
     start_date: Field<String>,
     /// On or after `start_date`.
     #[serde(default)]
-    #[schema(schema_with = contracts::optional_date_schema)]
+    #[schema(schema_with = rest::optional_date_schema)]
     end_date: Field<String>,
     #[serde(default)]
     #[schema(schema_with = kernel::form::schema::optional_text::<10000>)]
@@ -335,22 +335,6 @@ pub struct AssignmentIn {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     metadata: Field<Value>,
-}
-
-fn required_choice(
-    c: &mut Checker,
-    name: &str,
-    field: Field<String>,
-    choices: Choices,
-) -> Option<&'static str> {
-    let raw = c.value(name, field)?;
-    match choices.parse(&raw) {
-        Some(v) => Some(v),
-        None => {
-            c.error(name, format!("\"{raw}\" is not a valid choice."));
-            None
-        }
-    }
 }
 
 async fn save(
@@ -373,7 +357,7 @@ async fn save(
         .value("contract_id", input.contract_id)
         .map(|v| v.trim().to_owned());
     let target = c.optional_text("target_value", input.target_value, 255);
-    let frequency = required_choice(&mut c, "frequency", input.frequency, FREQUENCIES);
+    let frequency = rest::required_choice(&mut c, "frequency", input.frequency, FREQUENCIES);
     // Checked on every write, used on create only.
     let status = match input.status {
         Field::Value(v) => match STATUSES.parse(&v) {
@@ -389,8 +373,8 @@ async fn save(
         }
         Field::Absent => creating.then_some("Pending"),
     };
-    let start = contracts::required_date(&mut c, "start_date", input.start_date);
-    let end = contracts::optional_date(&mut c, "end_date", input.end_date);
+    let start = rest::required_date(&mut c, "start_date", input.start_date);
+    let end = rest::optional_date(&mut c, "end_date", input.end_date);
     let notes = c.optional_text("notes", input.notes, 10_000);
     let metadata = rest::metadata(&mut c, input.metadata, creating);
     match &current {

@@ -666,23 +666,6 @@ pub struct KpiIn {
     metadata: Field<Value>,
 }
 
-/// A required choice.
-fn required_choice(
-    c: &mut Checker,
-    name: &str,
-    field: Field<String>,
-    choices: Choices,
-) -> Option<&'static str> {
-    let raw = c.value(name, field)?;
-    match choices.parse(&raw) {
-        Some(v) => Some(v),
-        None => {
-            c.error(name, format!("\"{raw}\" is not a valid choice."));
-            None
-        }
-    }
-}
-
 async fn save(
     db: &kernel::Db,
     me: &Me,
@@ -701,7 +684,7 @@ async fn save(
         .value("type_id", input.type_id)
         .map(|v| v.trim().to_owned());
     let unit = c.text("unit", input.unit, 100);
-    let unit_type = required_choice(&mut c, "unit_type", input.unit_type, UNIT_TYPES);
+    let unit_type = rest::required_choice(&mut c, "unit_type", input.unit_type, UNIT_TYPES);
     let target = c.optional_text("target_value", input.target_value, 255);
     let method = c.optional_text("calculation_method", input.calculation_method, 5000);
     let frequency = rest::optional_choice(&mut c, "frequency", input.frequency, FREQUENCIES);

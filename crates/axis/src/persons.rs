@@ -625,58 +625,6 @@ pub(crate) mod schema {
     }
 }
 
-/// A date field: `YYYY-MM-DD` from 1900; blank or null clears it.
-pub(crate) fn optional_date(
-    c: &mut Checker,
-    name: &str,
-    field: Field<String>,
-) -> Option<Option<NaiveDate>> {
-    let raw = c.optional_text(name, field, 32)?;
-    let Some(raw) = raw else {
-        return Some(None);
-    };
-    match parse_date(&raw) {
-        Some(d) => Some(Some(d)),
-        None => {
-            c.error(
-                name,
-                "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.",
-            );
-            None
-        }
-    }
-}
-
-/// A required date field.
-pub(crate) fn required_date(
-    c: &mut Checker,
-    name: &str,
-    field: Field<String>,
-) -> Option<NaiveDate> {
-    let raw = c.text(name, field, 32)?;
-    let parsed = parse_date(&raw);
-    if parsed.is_none() {
-        c.error(
-            name,
-            "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.",
-        );
-    }
-    parsed
-}
-
-/// `YYYY-MM-DD` exactly, in years 1900 to 9999.
-pub(crate) fn parse_date(raw: &str) -> Option<NaiveDate> {
-    let raw = raw.trim();
-    let shaped = raw.len() == 10
-        && raw.bytes().enumerate().all(|(i, b)| match i {
-            4 | 7 => b == b'-',
-            _ => b.is_ascii_digit(),
-        });
-    NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .ok()
-        .filter(|d| shaped && (1900..=9999).contains(&d.year()))
-}
-
 /// An optional email, lower-cased.
 pub(crate) fn optional_email(
     c: &mut Checker,
@@ -1147,7 +1095,7 @@ async fn save(
     {
         c.error("phone", PHONE_MESSAGE);
     }
-    let date_of_birth = optional_date(&mut c, "date_of_birth", input.date_of_birth);
+    let date_of_birth = rest::optional_date(&mut c, "date_of_birth", input.date_of_birth);
     let gender = choice_or_blank(&mut c, "gender", input.gender, GENDERS);
     let address = c.optional_text("address", input.address, 5000);
     let city = c.optional_text("city", input.city, 100);
@@ -1229,8 +1177,8 @@ async fn save(
     let role = c.optional_text("employee_role", input.employee_role, 255);
     let department = c.optional_text("employee_department", input.employee_department, 255);
     let number = c.optional_text("employee_id_number", input.employee_id_number, 100);
-    let start = optional_date(&mut c, "employment_start_date", input.employment_start_date);
-    let end = optional_date(&mut c, "employment_end_date", input.employment_end_date);
+    let start = rest::optional_date(&mut c, "employment_start_date", input.employment_start_date);
+    let end = rest::optional_date(&mut c, "employment_end_date", input.employment_end_date);
     let employment_status = employment(&mut c, "employment_status", input.employment_status);
     let manager = c.optional_text("manager_id", input.manager_id, 64);
     let relationship: Option<Option<String>> = match input.relationship_to_employee {
@@ -1258,7 +1206,7 @@ async fn save(
     let can_reports = c.boolean("can_view_reports", input.can_view_reports, false);
     let provider_type = c.optional_text("provider_type", input.provider_type, 100);
     let license = c.optional_text("license_number", input.license_number, 100);
-    let expiry = optional_date(&mut c, "license_expiry", input.license_expiry);
+    let expiry = rest::optional_date(&mut c, "license_expiry", input.license_expiry);
     let specializations = texts(&mut c, "specializations", input.specializations);
     let languages = texts(&mut c, "languages_spoken", input.languages_spoken);
     let rate = match input.hourly_rate {
@@ -2059,7 +2007,7 @@ pub async fn update_employment_status(
         }
         other => employment(&mut c, "employment_status", other).flatten(),
     };
-    let end = optional_date(&mut c, "employment_end_date", input.employment_end_date);
+    let end = rest::optional_date(&mut c, "employment_end_date", input.employment_end_date);
     c.finish()?;
     let Some(status) = status else {
         return Err(ApiError::field("employment_status", kernel::form::NOT_NULL));

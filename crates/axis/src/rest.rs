@@ -243,6 +243,21 @@ pub fn optional_choice(
     }
 }
 
+/// A required choice among `choices` (any case, or the spec's UPPER_SNAKE).
+pub fn required_choice(
+    c: &mut kernel::Checker,
+    name: &str,
+    field: kernel::Field<String>,
+    choices: Choices,
+) -> Option<&'static str> {
+    let raw = c.value(name, field)?;
+    let parsed = choices.parse(&raw);
+    if parsed.is_none() {
+        c.error(name, format!("\"{raw}\" is not a valid choice."));
+    }
+    parsed
+}
+
 /// A `metadata` object: null is `{}`; absent is `{}` on a create and left
 /// as it is on an update.
 pub fn metadata(
@@ -261,6 +276,75 @@ pub fn metadata(
         kernel::Field::Null => Some(Value::Object(serde_json::Map::new())),
         kernel::Field::Absent => creating.then(|| Value::Object(serde_json::Map::new())),
     }
+}
+
+/// What a malformed date field says.
+pub const DATE_FORMAT: &str =
+    "Date has wrong format. Use one of these formats instead: YYYY-MM-DD.";
+/// What a date outside 1900 to 9999 says (MySQL cannot store earlier ones).
+pub const DATE_RANGE: &str = "Ensure this date is between 1900-01-01 and 9999-12-31.";
+
+/// A `YYYY-MM-DD` date in years 1900 to 9999, else the message.
+pub fn parse_date(raw: &str) -> Result<chrono::NaiveDate, &'static str> {
+    let raw = raw.trim();
+    let shaped = raw.len() == 10
+        && raw.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    let date = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .filter(|_| shaped)
+        .ok_or(DATE_FORMAT)?;
+    if (1900..=9999).contains(&chrono::Datelike::year(&date)) {
+        Ok(date)
+    } else {
+        Err(DATE_RANGE)
+    }
+}
+
+/// A required date field.
+pub fn required_date(
+    c: &mut kernel::Checker,
+    name: &str,
+    field: kernel::Field<String>,
+) -> Option<chrono::NaiveDate> {
+    let raw = c.value(name, field)?;
+    match parse_date(&raw) {
+        Ok(d) => Some(d),
+        Err(message) => {
+            c.error(name, message);
+            None
+        }
+    }
+}
+
+/// An optional date field: null and blank clear it.
+pub fn optional_date(
+    c: &mut kernel::Checker,
+    name: &str,
+    field: kernel::Field<String>,
+) -> Option<Option<chrono::NaiveDate>> {
+    match c.optional_text(name, field, 64)? {
+        None => Some(None),
+        Some(raw) => match parse_date(&raw) {
+            Ok(d) => Some(Some(d)),
+            Err(message) => {
+                c.error(name, message);
+                None
+            }
+        },
+    }
+}
+
+/// A required `YYYY-MM-DD` date (1900 to 9999).
+pub fn date_schema() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::date_from_1900()
+}
+
+/// A date, or blank or null to clear it.
+pub fn optional_date_schema() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::blank_or_null(kernel::form::schema::date_from_1900())
 }
 
 /// `?days=` as a positive number of days (default `default`), else the

@@ -440,9 +440,9 @@ async fn save(
     let start = if partial && input.start_date.is_absent() {
         None
     } else {
-        crate::persons::required_date(&mut c, "start_date", input.start_date)
+        rest::required_date(&mut c, "start_date", input.start_date)
     };
-    let end = crate::persons::optional_date(&mut c, "end_date", input.end_date);
+    let end = rest::optional_date(&mut c, "end_date", input.end_date);
     let frequency = rest::optional_choice(&mut c, "frequency", input.frequency, FREQUENCIES);
     let metadata = rest::metadata(&mut c, input.metadata, creating);
     let service = super::foreign::<service::Entity>(
