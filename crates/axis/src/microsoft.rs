@@ -571,12 +571,12 @@ async fn resolve(
 /// Two first sign-ins of one account at once: the loser retries.
 fn raced(error: sea_orm::DbErr) -> ApiError {
     if crate::rest::is_unique(&error) {
-        ApiError::Detailed {
-            status: StatusCode::CONFLICT,
-            detail: "This account is being signed in elsewhere; please try again.".into(),
-            code: "conflict",
-            fields: serde_json::Map::new(),
-        }
+        ApiError::detailed(
+            StatusCode::CONFLICT,
+            "This account is being signed in elsewhere; please try again.",
+            "conflict",
+            serde_json::Value::Null,
+        )
     } else {
         error.into()
     }

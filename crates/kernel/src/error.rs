@@ -120,8 +120,9 @@ pub enum ApiError {
     /// 503: a dependency of ours is unavailable.
     #[error("service unavailable: {0}")]
     Unavailable(Text),
-    /// A 4xx with `{"detail", "code"}` and fields of the system's own, for
-    /// clients written against an original that answered, say, `{"error": …}`.
+    /// A 4xx (or a 503 from [`ApiError::unavailable`]) with `{"detail",
+    /// "code"}` and fields of the system's own, for clients written against
+    /// an original that answered, say, `{"error": …}`.
     #[error("{status}: {detail}")]
     Detailed {
         status: StatusCode,
@@ -193,6 +194,18 @@ impl ApiError {
             detail: detail.into(),
             code,
             fields,
+        }
+    }
+
+    /// 503 `{"detail", "code"}`: something this operation needs is not
+    /// installed or not reachable on this node (a client can tell which
+    /// by the code).
+    pub fn unavailable(detail: impl Into<Text>, code: &'static str) -> Self {
+        Self::Detailed {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            detail: detail.into(),
+            code,
+            fields: serde_json::Map::new(),
         }
     }
 

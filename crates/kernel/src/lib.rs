@@ -24,6 +24,7 @@ pub mod mail;
 pub mod migration;
 pub mod money;
 pub mod password;
+pub mod pdf;
 pub mod scope;
 pub mod serve;
 pub mod system;

@@ -312,6 +312,59 @@ impl TestResponse {
     }
 }
 
+/// A `multipart/form-data` body as a browser sends an upload form.
+#[derive(Debug, Clone, Default)]
+pub struct Multipart {
+    body: Vec<u8>,
+}
+
+impl Multipart {
+    const BOUNDARY: &'static str = "campus-test-boundary-7d93a1c2";
+
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A text field.
+    #[must_use]
+    pub fn text(mut self, name: &str, value: &str) -> Self {
+        let boundary = Self::BOUNDARY;
+        self.body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+        self
+    }
+
+    /// A file field.
+    #[must_use]
+    pub fn file(mut self, name: &str, filename: &str, content_type: &str, bytes: &[u8]) -> Self {
+        let boundary = Self::BOUNDARY;
+        self.body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        self.body.extend_from_slice(bytes);
+        self.body.extend_from_slice(b"\r\n");
+        self
+    }
+
+    /// The body's content type (with its boundary) and bytes.
+    pub fn finish(mut self) -> (String, Vec<u8>) {
+        let boundary = Self::BOUNDARY;
+        self.body
+            .extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        (
+            format!("multipart/form-data; boundary={boundary}"),
+            self.body,
+        )
+    }
+}
+
 /// A request being built.
 pub struct TestRequest {
     client: TestClient,
@@ -379,6 +432,12 @@ impl TestRequest {
         self.builder = self.builder.header(header::CONTENT_TYPE, content_type);
         self.body = body.into();
         self
+    }
+
+    /// A `multipart/form-data` body.
+    pub fn multipart(self, form: Multipart) -> Self {
+        let (content_type, body) = form.finish();
+        self.raw(&content_type, body)
     }
 
     pub async fn send(self) -> TestResponse {

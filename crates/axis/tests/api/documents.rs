@@ -147,31 +147,15 @@ pub enum Part<'a> {
 
 /// `parts` as a `multipart/form-data` body: its content type and bytes.
 pub fn multipart(parts: &[Part<'_>]) -> (String, Vec<u8>) {
-    let boundary = "campusboundary7d93a1c2";
-    let mut body = Vec::new();
-    for part in parts {
-        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-        match part {
-            Part::Text(name, value) => {
-                body.extend_from_slice(
-                    format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
-                );
-                body.extend_from_slice(value.as_bytes());
-            }
+    parts
+        .iter()
+        .fold(kernel::testing::Multipart::new(), |form, part| match part {
+            Part::Text(name, value) => form.text(name, value),
             Part::File(name, filename, bytes) => {
-                body.extend_from_slice(
-                    format!(
-                        "Content-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-                    )
-                    .as_bytes(),
-                );
-                body.extend_from_slice(bytes);
+                form.file(name, filename, "application/octet-stream", bytes)
             }
-        }
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
+        })
+        .finish()
 }
 
 /// Sends `parts` as multipart to `path` with `method`, as `actor`.

@@ -80,13 +80,15 @@ async fn journey(backend: TestBackend) {
         .assert_status(400);
 
     // The library attaches evidence and approves.
-    let boundary = "journeyBoundary";
-    let mut body = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"evidence_file\"; filename=\"books.pdf\"\r\nContent-Type: application/pdf\r\n\r\n").into_bytes();
-    body.extend_from_slice(b"%PDF-1.4 no books owed\n%%EOF");
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let evidence = kernel::testing::Multipart::new().file(
+        "evidence_file",
+        "books.pdf",
+        "application/pdf",
+        b"%PDF-1.4 no books owed\n%%EOF",
+    );
     app.patch(&format!("/api/approvals/{lib_approval}/"))
         .bearer(&librarian.access)
-        .raw(&format!("multipart/form-data; boundary={boundary}"), body)
+        .multipart(evidence)
         .send()
         .await
         .assert_status(200);

@@ -11,22 +11,12 @@ fn multipart(
     bytes: &[u8],
     notes: Option<&str>,
 ) -> (String, Vec<u8>) {
-    let boundary = "campusBoundary7MA4YWxkTrZu0gW";
-    let mut body = Vec::new();
-    if let Some(notes) = notes {
-        body.extend_from_slice(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"notes\"\r\n\r\n{notes}\r\n"
-            )
-            .as_bytes(),
-        );
-    }
-    body.extend_from_slice(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n").as_bytes(),
-    );
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
+    let form = kernel::testing::Multipart::new();
+    let form = match notes {
+        Some(notes) => form.text("notes", notes),
+        None => form,
+    };
+    form.file(field, filename, content_type, bytes).finish()
 }
 
 db_test!(

@@ -23,7 +23,6 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::http::StatusCode;
 use base64::Engine as _;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
 use kernel::ApiError;
@@ -99,13 +98,7 @@ impl From<FaceError> for ApiError {
 /// 503 `{"detail": "Face verification is not available on this server.",
 /// "code": "face_verification_unavailable"}`.
 pub fn unavailable() -> ApiError {
-    // Built directly: `ApiError::detailed` is meant for 4xx answers.
-    ApiError::Detailed {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        detail: UNAVAILABLE.into(),
-        code: UNAVAILABLE_CODE,
-        fields: serde_json::Map::new(),
-    }
+    ApiError::unavailable(UNAVAILABLE, UNAVAILABLE_CODE)
 }
 
 /// A face as 128 floats (dlib's ResNet descriptor).

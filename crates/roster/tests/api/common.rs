@@ -498,17 +498,9 @@ pub fn link_param(message: &str, param: &str) -> String {
 
 /// A `multipart/form-data` body with one file field `file`.
 pub fn multipart_file(filename: &str, bytes: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "roster-test-boundary-7d2f";
-    let mut body = Vec::new();
-    body.extend_from_slice(
-        format!(
-            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-        )
-        .as_bytes(),
-    );
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
+    kernel::testing::Multipart::new()
+        .file("file", filename, "application/octet-stream", bytes)
+        .finish()
 }
 
 /// A department (`code`) with a HOD and a trainer, a programme, the

@@ -126,17 +126,9 @@ fn blank(side: u32) -> Vec<u8> {
     )
 }
 
-const BOUNDARY: &str = "campus-face-test-boundary";
-
 /// A multipart body with `bytes` as the file field `image`.
-fn multipart(bytes: &[u8]) -> Vec<u8> {
-    let mut body = format!(
-        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"photo.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{BOUNDARY}--\r\n").as_bytes());
-    body
+fn photo(bytes: &[u8]) -> kernel::testing::Multipart {
+    kernel::testing::Multipart::new().file("image", "photo.jpg", "image/jpeg", bytes)
 }
 
 fn data_url(bytes: &[u8]) -> String {
@@ -159,10 +151,7 @@ impl TestApp {
         let r = self
             .post(path)
             .bearer(&who.access)
-            .raw(
-                &format!("multipart/form-data; boundary={BOUNDARY}"),
-                multipart(bytes),
-            )
+            .multipart(photo(bytes))
             .send()
             .await;
         eprintln!("POST {path}: {} in {:?}", r.status, started.elapsed());
@@ -542,14 +531,7 @@ db_test!(
             app.get(path).send().await.assert_status(401);
         }
         let own = format!("/api/users/{}/face/", own_trainer.id);
-        let anonymous = app
-            .post(&own)
-            .raw(
-                &format!("multipart/form-data; boundary={BOUNDARY}"),
-                multipart(&obama),
-            )
-            .send()
-            .await;
+        let anonymous = app.post(&own).multipart(photo(&obama)).send().await;
         anonymous.assert_status(401);
         app.post("/api/users/me/face/verify/")
             .send()

@@ -12,14 +12,9 @@ const PNG: &[u8] = &[
 ];
 
 fn multipart(field: &str, filename: &str, bytes: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "XBOUNDARYX";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
+    kernel::testing::Multipart::new()
+        .file(field, filename, "application/octet-stream", bytes)
+        .finish()
 }
 
 db_test!(school_is_a_single_instance, |app| {
