@@ -11,18 +11,15 @@
 use std::collections::{HashMap, HashSet};
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use kernel::audit::{Action, AuditSink, Caller, Entry};
 use kernel::extract::Query;
 use kernel::upload::FormBody;
-use kernel::{ApiError, ApiResult, Current, Db, FieldErrors, Json};
+use kernel::{ApiError, ApiResult, Current, Db, FieldErrors};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
 };
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -31,7 +28,7 @@ use crate::audit::Log;
 use crate::entities::{
     class_group, class_group_trainee, department, department_trainer, programme, user,
 };
-use crate::sheets::{self, Cell, Format, Sheet};
+use crate::sheets::{self, Report, TemplateQuery, UploadQuery};
 use crate::state::AppState;
 use crate::users::{self, UserChanges, Writer};
 
@@ -85,6 +82,12 @@ const HELP: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Rows are named by their email.
+const REPORT: Report = Report {
+    key: "email",
+    noun: "user",
+};
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(template))
@@ -103,13 +106,6 @@ async fn uploader(db: &impl ConnectionTrait, me: &user::Model) -> ApiResult<Opti
     }
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct TemplateQuery {
-    /// `xlsx` (default) or `csv`.
-    #[serde(default)]
-    pub format: Option<String>,
-}
-
 /// The bulk registration template (admin, HOD): the columns, and in XLSX
 /// an instructions sheet.
 #[utoipa::path(get, path = "/api/users/bulk-template/", tag = "users", security(("jwt" = [])),
@@ -121,29 +117,7 @@ async fn template(
     Query(query): Query<TemplateQuery>,
 ) -> ApiResult<Response> {
     uploader(&db, &me).await?;
-    let format = match query.format.as_deref() {
-        None => Format::Xlsx,
-        Some(raw) => Format::parse(raw).ok_or_else(|| {
-            ApiError::field("format", format!("\"{raw}\" is not a valid choice."))
-        })?,
-    };
-    let users = Sheet::new("Users", COLUMNS);
-    let mut help = Sheet::new("Instructions", &["column", "required", "description"]);
-    for (column, required, about) in HELP {
-        help.push(vec![
-            Cell::from(*column),
-            Cell::from(*required),
-            Cell::from(*about),
-        ]);
-    }
-    sheets::download(format, &[users, help], "users-template")
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct UploadQuery {
-    /// `true`: validate only, write nothing.
-    #[serde(default)]
-    pub dry_run: Option<String>,
+    sheets::template(&query, "Users", COLUMNS, HELP, "users-template")
 }
 
 /// One validated row, ready to write.
@@ -362,35 +336,6 @@ async fn check_capacity(
     Ok(())
 }
 
-fn error_rows(table: &sheets::Table, mut bad: Vec<(usize, FieldErrors)>) -> ApiError {
-    bad.sort_by_key(|(n, _)| *n);
-    let count = bad.len();
-    let rows: Vec<Value> = bad
-        .into_iter()
-        .map(|(number, errors)| {
-            let email = table
-                .rows
-                .iter()
-                .find(|r| r.number == number)
-                .and_then(|r| r.get("email"))
-                .unwrap_or_default();
-            json!({"row": number, "email": email, "status": "error", "errors": errors.to_json()})
-        })
-        .collect();
-    let mut fields = Map::new();
-    fields.insert("rows".into(), Value::Array(rows));
-    ApiError::Detailed {
-        status: StatusCode::BAD_REQUEST,
-        detail: if count == 1 {
-            "1 row has errors; no user was created.".into()
-        } else {
-            format!("{count} rows have errors; no user was created.").into()
-        },
-        code: "invalid_rows",
-        fields,
-    }
-}
-
 /// Writes the row's department and class group links.
 async fn place(txn: &impl ConnectionTrait, p: &Planned, id: Uuid) -> ApiResult<()> {
     let now = kernel::time::now();
@@ -443,11 +388,7 @@ async fn upload(
     body: FormBody,
 ) -> ApiResult<Response> {
     let own_department = uploader(&db, &me).await?;
-    let dry_run = match query.dry_run.as_deref().map(str::to_lowercase).as_deref() {
-        None | Some("false" | "0") => false,
-        Some("true" | "1") => true,
-        Some(_) => return Err(ApiError::field("dry_run", "Must be a valid boolean.")),
-    };
+    let dry_run = query.dry_run()?;
     let table = sheets::read_upload(body.files.get(sheets::FILE_FIELD))?;
     table.require(&["email", "first_name", "last_name", "role"])?;
     let mut seen = HashSet::new();
@@ -462,18 +403,14 @@ async fn upload(
     }
     check_capacity(&db, &planned, &mut bad).await?;
     if !bad.is_empty() {
-        return Err(error_rows(&table, bad));
+        return Err(REPORT.errors(&table, bad));
     }
-    let email_of = |p: &Planned| p.changes.email.clone().unwrap_or_default();
     if dry_run {
-        let rows: Vec<Value> = planned
-            .iter()
-            .map(|p| json!({"row": p.number, "email": email_of(p), "status": "valid"}))
-            .collect();
-        return Ok(
-            Json(json!({"created": 0, "dry_run": true, "valid": rows.len(), "rows": rows}))
-                .into_response(),
-        );
+        return Ok(REPORT.valid(
+            planned
+                .iter()
+                .map(|p| (p.number, p.changes.email.clone().unwrap_or_default())),
+        ));
     }
     let txn = kernel::db::begin_write(&db).await?;
     let mut rows = Vec::with_capacity(planned.len());
@@ -485,22 +422,16 @@ async fn upload(
             .map_err(|e| {
                 // A race with another writer: report it on its row.
                 match e {
-                    ApiError::Validation(errors) => error_rows(&table, vec![(p.number, errors)]),
+                    ApiError::Validation(errors) => REPORT.errors(&table, vec![(p.number, errors)]),
                     other => other,
                 }
             })?;
         place(&txn, p, created.id).await?;
-        rows.push(
-            json!({"row": p.number, "email": created.email, "status": "created", "id": created.id}),
-        );
+        rows.push((p.number, created.email, created.id));
     }
-    let ids: Vec<Value> = rows.iter().map(|r| r["id"].clone()).collect();
+    let ids: Vec<Uuid> = rows.iter().map(|(_, _, id)| *id).collect();
     let entry = Entry::new(&actor, Action("bulk_create"), "user", "bulk");
     Log::write(&txn, entry.changes(json!({"created": ids}))).await?;
     txn.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"created": rows.len(), "rows": rows})),
-    )
-        .into_response())
+    Ok(REPORT.created(rows))
 }

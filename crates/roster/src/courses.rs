@@ -27,7 +27,7 @@ use crate::state::AppState;
 
 const CODE_TAKEN: &str = "Course with this code already exists.";
 const NO_SESSIONS: &str = "A course needs at least one session per week.";
-const SELF_PREREQUISITE: &str = "A course cannot be its own prerequisite.";
+pub(crate) const SELF_PREREQUISITE: &str = "A course cannot be its own prerequisite.";
 const IN_USE: &str = "This course has enrollments and cannot be deleted.";
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -225,7 +225,7 @@ fn snapshot(c: &course::Model, prerequisites: &[Uuid]) -> serde_json::Value {
 #[utoipa::path(get, path = "/api/courses/", tag = "courses", security(("jwt" = [])),
     params(("department" = Option<Uuid>, Query), ("is_active" = Option<bool>, Query), ("search" = Option<String>, Query),
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
-    responses((status = 200, body = Vec<CourseOut>), (status = 401)))]
+    responses((status = 200, body = kernel::listing::Page<CourseOut>), (status = 401)))]
 pub async fn list_courses(
     Db(db): Db,
     me: Me,

@@ -13,6 +13,7 @@ mod access;
 mod audit;
 mod auth;
 mod availability;
+mod bulk_courses;
 mod bulk_users;
 mod class_groups;
 mod courses;
@@ -159,6 +160,7 @@ impl System for Roster {
             .merge(auth::router())
             .merge(users::router())
             .merge(bulk_users::router())
+            .merge(bulk_courses::router())
             .merge(faces::router())
             .merge(audit::router())
             .merge(school::router())

@@ -10,14 +10,23 @@
 //!
 //! Writing: [`Sheet`]s of [`Cell`]s to RFC 4180 CSV or to an XLSX workbook
 //! (bold header row, numbers as numbers), served by [`download`].
+//!
+//! Bulk uploads share their edges here: the template download
+//! ([`TemplateQuery`], [`template`]), `?dry_run=` ([`UploadQuery`]) and the
+//! per-row reports ([`Report`]).
 
 use std::collections::HashMap;
 use std::io::Cursor;
 
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use calamine::{Data, Reader};
-use kernel::ApiError;
 use kernel::upload::UploadedFile;
+use kernel::{ApiError, FieldErrors, Json};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use utoipa::IntoParams;
+use uuid::Uuid;
 
 /// The largest file accepted (5 MB).
 pub(crate) const MAX_BYTES: usize = 5 * 1024 * 1024;
@@ -430,6 +439,154 @@ pub(crate) fn download(format: Format, sheets: &[Sheet], stem: &str) -> Result<R
         format.content_type(),
         &filename,
     ))
+}
+
+kernel::choices!(
+    /// A template's file format.
+    pub TemplateFormat = &["xlsx", "csv"]
+);
+
+/// `?format=` of a template download.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct TemplateQuery {
+    /// `xlsx` (default) or `csv`.
+    #[serde(default)]
+    #[param(value_type = Option<TemplateFormat>, inline)]
+    pub format: Option<String>,
+}
+
+impl TemplateQuery {
+    /// XLSX when absent; anything but `csv`/`xlsx` is a 400 on `format`.
+    pub fn format(&self) -> Result<Format, ApiError> {
+        match self.format.as_deref() {
+            None => Ok(Format::Xlsx),
+            Some(raw) => Format::parse(raw).ok_or_else(|| {
+                ApiError::field("format", format!("\"{raw}\" is not a valid choice."))
+            }),
+        }
+    }
+}
+
+/// A bulk upload's template `<stem>.<ext>`: an empty sheet `name` with the
+/// `columns` and, in XLSX, an instructions sheet of `help` rows (column,
+/// required, description).
+pub(crate) fn template(
+    query: &TemplateQuery,
+    name: &str,
+    columns: &[&str],
+    help: &[(&str, &str, &str)],
+    stem: &str,
+) -> Result<Response, ApiError> {
+    let format = query.format()?;
+    let mut instructions = Sheet::new("Instructions", &["column", "required", "description"]);
+    for (column, required, about) in help {
+        instructions.push(vec![
+            Cell::from(*column),
+            Cell::from(*required),
+            Cell::from(*about),
+        ]);
+    }
+    download(format, &[Sheet::new(name, columns), instructions], stem)
+}
+
+/// `?dry_run=` of a bulk upload.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UploadQuery {
+    /// `true`: validate only, write nothing.
+    #[serde(default)]
+    pub dry_run: Option<String>,
+}
+
+impl UploadQuery {
+    /// Whether to validate only (`true`/`1`; `false`/`0` or absent: no);
+    /// anything else is a 400 on `dry_run`.
+    pub fn dry_run(&self) -> Result<bool, ApiError> {
+        match self.dry_run.as_deref().map(str::to_lowercase).as_deref() {
+            None | Some("false" | "0") => Ok(false),
+            Some("true" | "1") => Ok(true),
+            Some(_) => Err(ApiError::field("dry_run", "Must be a valid boolean.")),
+        }
+    }
+}
+
+/// The per-row answers of an all-or-nothing bulk upload whose rows are
+/// named by their `key` column and create `noun`s.
+pub(crate) struct Report {
+    pub key: &'static str,
+    pub noun: &'static str,
+}
+
+impl Report {
+    /// 400 `{"detail":"2 rows have errors; no user was created.","rows":
+    /// [{row, <key>, status:"error", errors}]}`, rows in file order, each
+    /// named by its cell as uploaded.
+    pub fn errors(&self, table: &Table, mut bad: Vec<(usize, FieldErrors)>) -> ApiError {
+        bad.sort_by_key(|(n, _)| *n);
+        let count = bad.len();
+        let rows: Vec<Value> = bad
+            .into_iter()
+            .map(|(number, errors)| {
+                let name = table
+                    .rows
+                    .iter()
+                    .find(|r| r.number == number)
+                    .and_then(|r| r.get(self.key))
+                    .unwrap_or_default();
+                let mut row = self.row(number, name, "error");
+                row.insert("errors".into(), errors.to_json());
+                Value::Object(row)
+            })
+            .collect();
+        let mut fields = Map::new();
+        fields.insert("rows".into(), Value::Array(rows));
+        let noun = self.noun;
+        ApiError::Detailed {
+            status: StatusCode::BAD_REQUEST,
+            detail: if count == 1 {
+                format!("1 row has errors; no {noun} was created.").into()
+            } else {
+                format!("{count} rows have errors; no {noun} was created.").into()
+            },
+            code: "invalid_rows",
+            fields,
+        }
+    }
+
+    /// A dry run's 200 `{created: 0, dry_run: true, valid, rows: [{row,
+    /// <key>, status: "valid"}]}`.
+    pub fn valid(&self, rows: impl IntoIterator<Item = (usize, String)>) -> Response {
+        let rows: Vec<Value> = rows
+            .into_iter()
+            .map(|(number, name)| Value::Object(self.row(number, &name, "valid")))
+            .collect();
+        Json(json!({"created": 0, "dry_run": true, "valid": rows.len(), "rows": rows}))
+            .into_response()
+    }
+
+    /// 201 `{created, rows: [{row, <key>, status: "created", id}]}`.
+    pub fn created(&self, rows: impl IntoIterator<Item = (usize, String, Uuid)>) -> Response {
+        let rows: Vec<Value> = rows
+            .into_iter()
+            .map(|(number, name, id)| {
+                let mut row = self.row(number, &name, "created");
+                row.insert("id".into(), json!(id));
+                Value::Object(row)
+            })
+            .collect();
+        (
+            StatusCode::CREATED,
+            Json(json!({"created": rows.len(), "rows": rows})),
+        )
+            .into_response()
+    }
+
+    fn row(&self, number: usize, name: &str, status: &str) -> Map<String, Value> {
+        let mut row = Map::new();
+        row.insert("row".into(), json!(number));
+        row.insert(self.key.into(), json!(name));
+        row.insert("status".into(), json!(status));
+        row
+    }
 }
 
 #[cfg(test)]
