@@ -9,6 +9,7 @@
 pub mod drafts;
 pub mod engine;
 pub mod entries;
+pub mod export;
 pub mod generate;
 pub mod generation_api;
 pub mod schedule;
@@ -35,6 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(entries::router())
         .merge(drafts::router())
         .merge(schedule::router())
+        .merge(export::router())
 }
 
 /// The hyphenated forms of the action names.

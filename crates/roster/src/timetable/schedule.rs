@@ -376,7 +376,10 @@ pub struct TermParam {
 }
 
 /// The term `?term=` names, or the current one.
-async fn term_of(db: &impl ConnectionTrait, raw: Option<&str>) -> Result<term::Model, ApiError> {
+pub(crate) async fn term_of(
+    db: &impl ConnectionTrait,
+    raw: Option<&str>,
+) -> Result<term::Model, ApiError> {
     match raw.map(str::trim).filter(|s| !s.is_empty()) {
         Some(raw) => {
             let id =

@@ -3,20 +3,14 @@
 //! registers trainers' faces, enrols class groups; every clash is refused
 //! with its conflicts and suggestions while a free slot is accepted; a
 //! generated timetable for the whole term has zero conflicts, is reviewed
-//! and published, and trainers and trainees see it in `my_schedule`. (The
-//! PDF grid export is not built yet.)
+//! and published, and trainers and trainees see it in `my_schedule` and as a
+//! PDF grid.
 
 use crate::common::*;
 
 /// A CSV file as a multipart body under `file`.
-fn csv_upload(csv: &str) -> (String, Vec<u8>) {
-    let boundary = "rosterJourneyBoundary42";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"trainees.csv\"\r\nContent-Type: text/csv\r\n\r\n{csv}\r\n--{boundary}--\r\n"
-    )
-    .into_bytes();
-    body.shrink_to_fit();
-    (format!("multipart/form-data; boundary={boundary}"), body)
+fn csv_upload(csv: &str) -> kernel::testing::Multipart {
+    kernel::testing::Multipart::new().file("file", "trainees.csv", "text/csv", csv.as_bytes())
 }
 
 /// One photo from the face_recognition test images, when they are here.
@@ -25,15 +19,8 @@ fn photo(name: &str) -> Option<Vec<u8>> {
     std::fs::read(std::path::Path::new(&dir).join(name)).ok()
 }
 
-fn image_upload(bytes: &[u8]) -> (String, Vec<u8>) {
-    let boundary = "rosterJourneyImage42";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"face.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
+fn image_upload(bytes: &[u8]) -> kernel::testing::Multipart {
+    kernel::testing::Multipart::new().file("image", "face.jpg", "image/jpeg", bytes)
 }
 
 async fn created(app: &TestApp, admin: &Actor, path: &str, body: Value) -> Value {
@@ -105,11 +92,10 @@ db_test!(
                 tag()
             ));
         }
-        let (content_type, body) = csv_upload(&csv);
         let r = app
             .post("/api/users/bulk-upload/")
             .bearer(&admin.access)
-            .raw(&content_type, body)
+            .multipart(csv_upload(&csv))
             .send()
             .await;
         assert_eq!(r.status, 201, "{}", r.json);
@@ -126,14 +112,13 @@ db_test!(
 
         // Trainers' faces from real photos (when the verifier is installed).
         if let Some(face) = photo("obama.jpg") {
-            let (content_type, body) = image_upload(&face);
             let r = app
                 .post(&format!(
                     "/api/users/{}/face/",
                     staff[1]["id"].as_str().unwrap()
                 ))
                 .bearer(&admin.access)
-                .raw(&content_type, body)
+                .multipart(image_upload(&face))
                 .send()
                 .await;
             assert_eq!(r.status, 201, "{}", r.json);
@@ -392,5 +377,49 @@ db_test!(
             .map(|d| d["sessions"].as_array().unwrap().len())
             .sum();
         assert!(sessions > 0, "{}", hers.json);
+
+        // … and as a PDF grid of the week: the trainee their class group's,
+        // the trainer their own.
+        let grids = [
+            (&tina, format!("class_group={}", groups[0])),
+            (&trainers[1], format!("trainer={}", trainers[1].id)),
+        ];
+        for (who, subject) in grids {
+            let r = app
+                .get(&format!(
+                    "/api/timetable/export/?term={term}&{subject}&format=pdf"
+                ))
+                .bearer(&who.access)
+                .send()
+                .await;
+            r.assert_status(200);
+            assert_eq!(r.header("content-type"), Some("application/pdf"));
+            let text = kernel::pdf::text_of(&r.body);
+            assert!(text.contains("Published timetable"), "{text}");
+            assert!(text.contains("Monday\n"), "{text}");
+            assert!(text.contains("Page 1 of "), "{text}");
+            let schedule = if subject.starts_with("class") {
+                &hers.json
+            } else {
+                &mine.json
+            };
+            for course in course_names(schedule) {
+                assert!(text.contains(&course), "{course} not in {text}");
+            }
+        }
     }
 );
+
+/// The courses of a `my_schedule` answer.
+fn course_names(schedule: &Value) -> Vec<String> {
+    let mut names: Vec<String> = schedule
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| d["sessions"].as_array().unwrap().iter())
+        .map(|s| s["course_name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
