@@ -84,7 +84,7 @@ UNSTATED_RULES = [
         # axis contracts and KPIs: dates that must agree with each other or
         # with the row's, ids fixed once created, a contract that must belong
         # to the client named beside it, and the state of the row acted on.
-        r"^End date must be after start date$",
+        r"^End date must be after start date\.?$",
         r"^End date must be on or after start date$",
         r"^Renewal date must be within the contract period$",
         r"^New end date must be after current end date$",
@@ -127,6 +127,17 @@ UNSTATED_RULES = [
         r"^Can only publish the latest version of a document$",
         r"^Cannot publish expired document$",
         r"^Can only create a new version from the latest version$",
+        # roster: an administrator keeps their own account; an emailed
+        # link's token is only one the server issued; departments belong to
+        # the school, which must exist first; an online room is virtual.
+        r"^You cannot deactivate your own account\.$",
+        r"^This link is invalid or has expired\.$",
+        r"^Create the school first\.$",
+        r"^An online room is virtual\.$",
+        r"^End time must be after start time\.$",
+        # django-filter's answer to a filter naming a row that does not exist.
+        r"^Select a valid choice\. That choice is not one of the available choices\.$",
+        r"^The second year must be the first plus one, e\.g\. 2025/2026\.$",
     )
 ]
 
@@ -136,6 +147,15 @@ def _messages(body):
     `detail`, or (DRF) every field's list."""
     if isinstance(body, dict) and isinstance(body.get("errors"), dict):
         yield from _messages(body["errors"])
+    elif (
+        isinstance(body, dict)
+        and isinstance(body.get("errors"), list)
+        and all(isinstance(e, dict) and "errors" in e for e in body["errors"])
+    ):
+        # roster's all-or-nothing bulk writes: `{detail, errors: [{index,
+        # errors}]}`; the detail only says that none was written.
+        for item in body["errors"]:
+            yield from _messages(item["errors"])
     elif isinstance(body, dict) and isinstance(body.get("detail"), str):
         yield body["detail"]
     elif isinstance(body, dict):

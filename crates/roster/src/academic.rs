@@ -82,7 +82,7 @@ pub struct AcademicYearOut {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct AcademicYearIn {
     #[serde(default)]
-    #[schema(value_type = String, required = true, example = "2025/2026")]
+    #[schema(schema_with = year_name_schema, required = true, example = "2025/2026")]
     pub name: Field<String>,
     #[serde(default)]
     #[schema(value_type = NaiveDate, required = true)]
@@ -92,7 +92,7 @@ pub struct AcademicYearIn {
     pub end_date: Field<String>,
     /// Making a year active deactivates every other.
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub is_active: Field<bool>,
 }
 
@@ -128,6 +128,15 @@ async fn find_year(db: &impl ConnectionTrait, id: Uuid) -> ApiResult<academic_ye
         .one(db)
         .await?
         .ok_or_else(ApiError::not_found)
+}
+
+/// OpenAPI: a `YYYY/YYYY` name (that the second is the first plus one is
+/// beyond a schema).
+fn year_name_schema() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some("^[0-9]{4}/[0-9]{4}$"))
+        .into()
 }
 
 /// The `YYYY/YYYY` rule: both years, the second the first plus one.
@@ -254,7 +263,7 @@ async fn only_active(db: &impl ConnectionTrait, id: Uuid) -> ApiResult<()> {
 #[utoipa::path(get, path = "/api/academic-years/", tag = "school", security(("jwt" = [])),
     params(("is_active" = Option<bool>, Query), ("search" = Option<String>, Query), ("ordering" = Option<String>, Query),
            ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
-    responses((status = 200, body = Vec<AcademicYearOut>), (status = 401)))]
+    responses((status = 200, body = kernel::listing::Page<AcademicYearOut>), (status = 401)))]
 pub async fn list_years(
     Db(db): Db,
     _me: Me,
@@ -535,7 +544,7 @@ pub struct TermIn {
     #[schema(value_type = Uuid, required = true)]
     pub academic_year: Field<String>,
     #[serde(default)]
-    #[schema(value_type = String, required = true, example = "Term 1")]
+    #[schema(schema_with = kernel::form::schema::text::<50>, required = true, example = "Term 1")]
     pub name: Field<String>,
     #[serde(default)]
     #[schema(value_type = i64, required = true, minimum = 1, maximum = 4)]
@@ -685,7 +694,7 @@ fn term_unique(e: sea_orm::DbErr, year: &academic_year::Model, number: i32) -> A
 #[utoipa::path(get, path = "/api/terms/", tag = "school", security(("jwt" = [])),
     params(("academic_year" = Option<Uuid>, Query), ("number" = Option<i64>, Query), ("search" = Option<String>, Query),
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
-    responses((status = 200, body = Vec<TermOut>), (status = 401)))]
+    responses((status = 200, body = kernel::listing::Page<TermOut>), (status = 401)))]
 pub async fn list_terms(
     Db(db): Db,
     _me: Me,

@@ -8,10 +8,13 @@
 //! groups — so every module narrows its queries the same way.
 
 use kernel::ApiError;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::sea_query::Query;
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
-use crate::entities::{class_group_trainee, department, department_trainer, enrollment, user};
+use crate::entities::{
+    class_group, class_group_trainee, department, department_trainer, enrollment, programme, user,
+};
 use crate::state::AppState;
 
 /// The signed-in user (the kernel's [`kernel::Current`] over roster's users).
@@ -170,4 +173,33 @@ pub async fn trainer_class_groups(
         .into_tuple::<Uuid>()
         .all(db)
         .await
+}
+
+/// The users of `department` as a condition on `roster_users`: its
+/// trainers (the HOD among them when listed), and the trainees of the class
+/// groups of its programmes.
+pub fn department_members(department: Uuid) -> Condition {
+    let trainers = Query::select()
+        .column(department_trainer::Column::TrainerId)
+        .from(department_trainer::Entity)
+        .and_where(department_trainer::Column::DepartmentId.eq(department))
+        .to_owned();
+    let programmes = Query::select()
+        .column(programme::Column::Id)
+        .from(programme::Entity)
+        .and_where(programme::Column::DepartmentId.eq(department))
+        .to_owned();
+    let class_groups = Query::select()
+        .column(class_group::Column::Id)
+        .from(class_group::Entity)
+        .and_where(class_group::Column::ProgrammeId.in_subquery(programmes))
+        .to_owned();
+    let trainees = Query::select()
+        .column(class_group_trainee::Column::TraineeId)
+        .from(class_group_trainee::Entity)
+        .and_where(class_group_trainee::Column::ClassGroupId.in_subquery(class_groups))
+        .to_owned();
+    Condition::any()
+        .add(user::Column::Id.in_subquery(trainers))
+        .add(user::Column::Id.in_subquery(trainees))
 }

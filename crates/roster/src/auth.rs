@@ -92,12 +92,12 @@ async fn sign_in(
     if !matched.account.email_verified {
         // The password was right: not a failure to count, and not a sign-in.
         matched.release().await?;
-        return Err(ApiError::Detailed {
-            status: axum::http::StatusCode::FORBIDDEN,
-            detail: "Verify your email address before signing in.".into(),
-            code: "email_not_verified",
-            fields: Map::new(),
-        });
+        return Err(ApiError::detailed(
+            axum::http::StatusCode::FORBIDDEN,
+            "Verify your email address before signing in.",
+            "email_not_verified",
+            Value::Null,
+        ));
     }
     let user = matched.sign_in(db).await?;
     let pair = kernel::identity::issue(state, &user, Map::new())?;
@@ -231,7 +231,7 @@ async fn me(Db(db): Db, kernel::Current(me): Me) -> ApiResult<Json<UserOut>> {
 
 /// Edit your own account: names, phone, address, gender, date of birth and
 /// (trainers) qualifications and specialization; other fields are ignored.
-#[utoipa::path(patch, path = "/api/auth/me/", tag = "auth", security(("jwt" = [])), request_body = Object,
+#[utoipa::path(patch, path = "/api/auth/me/", tag = "auth", security(("jwt" = [])), request_body = crate::users::UserChangesIn,
     responses((status = 200, body = UserOut), (status = 400), (status = 401)))]
 async fn update_me(
     Db(db): Db,
@@ -380,9 +380,9 @@ pub struct EmailIn {
 
 fn read_email(input: EmailIn) -> ApiResult<String> {
     let mut c = Checker::new();
-    let email = c.text("email", input.email, 254);
+    let email = c.email("email", input.email);
     c.finish()?;
-    Ok(email.unwrap_or_default().trim().to_lowercase())
+    Ok(email.unwrap_or_default())
 }
 
 async fn active_by_email(
@@ -525,7 +525,7 @@ async fn reset_password(Db(db): Db, Json(input): Json<EmailIn>) -> ApiResult<Jso
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ResetConfirmIn {
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = Uuid, required = true)]
     #[serde(default)]
     pub uid: Field<String>,
     #[schema(schema_with = kernel::form::schema::text::<512>, required = true)]

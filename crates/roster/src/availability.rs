@@ -44,10 +44,6 @@ use crate::state::AppState;
 
 /// One weekly window: `(day, start, end)`, day 0 = Monday, minutes after
 /// midnight (school time), half-open.
-#[allow(
-    dead_code,
-    reason = "the timetable conflict engine and the generator use it"
-)]
 pub type Window = (i32, i32, i32);
 
 /// The windows that apply in `term_id` to each of `trainer_ids` (every id
@@ -55,10 +51,6 @@ pub type Window = (i32, i32, i32);
 /// trainer has any, else their all-terms windows — or `None` when the
 /// trainer has no window at all (always available). Windows are sorted by
 /// day, then start.
-#[allow(
-    dead_code,
-    reason = "the timetable conflict engine and the generator call it"
-)]
 pub async fn windows_for_term(
     db: &impl ConnectionTrait,
     term_id: Uuid,
@@ -102,10 +94,6 @@ pub async fn windows_for_term(
 
 /// Whether `day`, `start..end` lies wholly inside one of `windows` (`None`:
 /// no windows at all, always available).
-#[allow(
-    dead_code,
-    reason = "the timetable conflict engine and the generator call it"
-)]
 pub fn covers(windows: Option<&[Window]>, day: i32, start: i32, end: i32) -> bool {
     windows.is_none_or(|list| {
         list.iter()
@@ -247,7 +235,7 @@ impl AvailabilityOut {
 pub struct AvailabilityIn {
     /// The trainer (ignored for a trainer, who writes their own windows).
     #[serde(default)]
-    #[schema(value_type = Option<Uuid>)]
+    #[schema(value_type = Uuid, required = true)]
     pub trainer: Field<String>,
     /// The term; null or absent: every term.
     #[serde(default)]
@@ -255,15 +243,15 @@ pub struct AvailabilityIn {
     pub term: Field<String>,
     /// `monday`…`sunday` (any case) or 0…6.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(schema_with = crate::rest::weekday_schema, required = true)]
     pub day_of_week: Field<Value>,
     /// `HH:MM`.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(schema_with = crate::rest::clock_schema, required = true)]
     pub start_time: Field<String>,
     /// `HH:MM`, after `start_time`.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(schema_with = crate::rest::clock_schema, required = true)]
     pub end_time: Field<String>,
 }
 
@@ -654,7 +642,7 @@ fn filtered(
 /// `day_of_week`; ordering `day_of_week`, `start_time`, `end_time`,
 /// `trainer`, `created_at` (default weekday, then start).
 #[utoipa::path(get, path = "/api/trainer-availability/", tag = "timetable", security(("jwt" = [])),
-    params(("trainer" = Option<Uuid>, Query), ("term" = Option<String>, Query), ("day_of_week" = Option<String>, Query),
+    params(("trainer" = Option<Uuid>, Query), ("term" = Option<String>, Query), ("day_of_week" = inline(Option<rest::Weekday>), Query),
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<AvailabilityOut>), (status = 400), (status = 401), (status = 403)))]
 pub async fn list_availability(
@@ -681,7 +669,7 @@ pub async fn list_availability(
 /// The caller's own windows, unpaged (any staff member; trainee: 403).
 /// Filters as the list.
 #[utoipa::path(get, path = "/api/trainer-availability/my_availability/", tag = "timetable", security(("jwt" = [])),
-    params(("term" = Option<String>, Query), ("day_of_week" = Option<String>, Query)),
+    params(("term" = Option<String>, Query), ("day_of_week" = inline(Option<rest::Weekday>), Query)),
     responses((status = 200, body = Vec<AvailabilityOut>), (status = 400), (status = 401), (status = 403)))]
 pub async fn my_availability(
     Db(db): Db,
@@ -837,6 +825,7 @@ pub struct BulkError {
 
 /// The answer of `bulk_create/`: every window created, or none and why.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AvailabilityBulkOut)]
 pub struct BulkOut {
     pub created: Vec<AvailabilityOut>,
     pub errors: Vec<BulkError>,
@@ -892,7 +881,7 @@ fn bulk_items(content_type: Option<&str>, body: &[u8]) -> ApiResult<Vec<Value>> 
 /// 201 `{created, errors: []}`, or 400 `{created: [], errors: [{index, errors}]}`.
 #[utoipa::path(post, path = "/api/trainer-availability/bulk_create/", tag = "timetable", security(("jwt" = [])),
     request_body = Vec<AvailabilityIn>,
-    responses((status = 201, body = BulkOut), (status = 400, body = BulkOut), (status = 401), (status = 403), (status = 415)))]
+    responses((status = 201, body = BulkOut), (status = 400), (status = 401), (status = 403), (status = 415)))]
 pub async fn bulk_create(
     Db(db): Db,
     Caller(Staff(Current(me)), actor): Caller<Staff>,

@@ -62,7 +62,7 @@ pub struct ClassGroupOut {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ClassGroupIn {
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(schema_with = kernel::form::schema::text::<100>, required = true)]
     pub name: Field<String>,
     #[serde(default)]
     #[schema(value_type = Uuid, required = true)]
@@ -72,10 +72,10 @@ pub struct ClassGroupIn {
     pub academic_year: Field<String>,
     /// 1 to the programme's duration in years.
     #[serde(default)]
-    #[schema(value_type = i64, required = true)]
+    #[schema(value_type = i64, required = true, minimum = 1, maximum = 6)]
     pub year_of_study: Field<i64>,
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 1000)]
     pub capacity: Field<i64>,
     #[serde(default)]
     #[schema(value_type = Option<Vec<Uuid>>)]
@@ -187,7 +187,7 @@ fn snapshot(g: &class_group::Model, trainees: &[Uuid]) -> serde_json::Value {
     params(("programme" = Option<Uuid>, Query), ("academic_year" = Option<Uuid>, Query), ("year_of_study" = Option<i64>, Query),
            ("department" = Option<Uuid>, Query), ("search" = Option<String>, Query), ("ordering" = Option<String>, Query),
            ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
-    responses((status = 200, body = Vec<ClassGroupOut>), (status = 401)))]
+    responses((status = 200, body = kernel::listing::Page<ClassGroupOut>), (status = 401)))]
 pub async fn list_class_groups(
     Db(db): Db,
     me: Me,

@@ -217,7 +217,7 @@ pub async fn find(db: &impl ConnectionTrait, id: Uuid) -> ApiResult<department::
 #[utoipa::path(get, path = "/api/departments/", tag = "school", security(("jwt" = [])),
     params(("hod" = Option<Uuid>, Query), ("search" = Option<String>, Query), ("ordering" = Option<String>, Query),
            ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
-    responses((status = 200, body = Vec<DepartmentOut>), (status = 401)))]
+    responses((status = 200, body = kernel::listing::Page<DepartmentOut>), (status = 401)))]
 pub async fn list_departments(
     Db(db): Db,
     _me: Me,

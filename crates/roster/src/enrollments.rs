@@ -31,6 +31,11 @@ use crate::notify::{self, Kind, Note};
 use crate::state::AppState;
 
 pub const STATUSES: &[&str] = &["scheduled", "in_progress", "completed", "cancelled"];
+
+kernel::choices!(
+    /// An enrollment's status.
+    pub EnrollmentStatus = STATUSES
+);
 /// Hours a trainer teaches a week unless their profile says otherwise.
 pub const DEFAULT_MAX_WEEKLY_HOURS: i32 = 20;
 const NOT_UNIQUE: &str = "The fields class_group, course, term must make a unique set.";
@@ -89,7 +94,7 @@ pub struct EnrollmentIn {
     #[schema(value_type = Option<Uuid>)]
     pub trainer: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = EnrollmentStatus)]
     pub status: Field<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>)]
@@ -183,7 +188,7 @@ fn snapshot(e: &enrollment::Model) -> serde_json::Value {
     params(("class_group" = Option<Uuid>, Query), ("course" = Option<Uuid>, Query), ("academic_year" = Option<Uuid>, Query),
            ("term" = Option<Uuid>, Query), ("trainer" = Option<Uuid>, Query), ("status" = Option<String>, Query),
            ("search" = Option<String>, Query), ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
-    responses((status = 200, body = Vec<EnrollmentOut>), (status = 401)))]
+    responses((status = 200, body = kernel::listing::Page<EnrollmentOut>), (status = 401)))]
 pub async fn list_enrollments(
     Db(db): Db,
     me: Me,

@@ -17,10 +17,8 @@ use chrono::{DateTime, Utc};
 use kernel::audit::{Action, AuditSink, Caller, Entry};
 use kernel::upload::{FileKind, FormBody};
 use kernel::{ApiError, ApiResult, Id};
-use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -31,9 +29,7 @@ use uuid::Uuid;
 
 use crate::access::{Me, Role, forbidden};
 use crate::audit::Log;
-use crate::entities::{
-    class_group, class_group_trainee, department_trainer, face, programme, user,
-};
+use crate::entities::{face, user};
 use crate::face::{DEFAULT_THRESHOLD, FaceBox, FaceMatch};
 use crate::state::AppState;
 
@@ -198,7 +194,7 @@ async fn managed_user(db: &impl ConnectionTrait, me: &user::Model, id: Uuid) -> 
             let Some(department) = crate::access::headed_department(db, me).await? else {
                 return Err(ApiError::not_found());
             };
-            query = query.filter(in_department(department));
+            query = query.filter(crate::access::department_members(department));
         }
         Role::DpAcademics | Role::Trainer | Role::Trainee => return Err(forbidden()),
     }
@@ -207,34 +203,6 @@ async fn managed_user(db: &impl ConnectionTrait, me: &user::Model, id: Uuid) -> 
         .await?
         .map(|found| found.id)
         .ok_or_else(ApiError::not_found)
-}
-
-/// Users of `department`: its trainers, and trainees of class groups of its
-/// programmes.
-fn in_department(department: Uuid) -> Condition {
-    let trainers = Query::select()
-        .column(department_trainer::Column::TrainerId)
-        .from(department_trainer::Entity)
-        .and_where(department_trainer::Column::DepartmentId.eq(department))
-        .to_owned();
-    let programmes = Query::select()
-        .column(programme::Column::Id)
-        .from(programme::Entity)
-        .and_where(programme::Column::DepartmentId.eq(department))
-        .to_owned();
-    let class_groups = Query::select()
-        .column(class_group::Column::Id)
-        .from(class_group::Entity)
-        .and_where(class_group::Column::ProgrammeId.in_subquery(programmes))
-        .to_owned();
-    let trainees = Query::select()
-        .column(class_group_trainee::Column::TraineeId)
-        .from(class_group_trainee::Entity)
-        .and_where(class_group_trainee::Column::ClassGroupId.in_subquery(class_groups))
-        .to_owned();
-    Condition::any()
-        .add(user::Column::Id.in_subquery(trainers))
-        .add(user::Column::Id.in_subquery(trainees))
 }
 
 async fn stored(db: &impl ConnectionTrait, user_id: Uuid) -> ApiResult<Option<face::Model>> {

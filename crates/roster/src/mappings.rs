@@ -60,21 +60,21 @@ pub struct MappingIn {
     #[schema(value_type = Uuid, required = true)]
     pub course: Field<String>,
     #[serde(default)]
-    #[schema(value_type = i64, required = true)]
+    #[schema(value_type = i64, required = true, minimum = 1, maximum = 6)]
     pub year_of_study: Field<i64>,
     #[serde(default)]
     #[schema(value_type = i64, required = true, minimum = 1, maximum = 4)]
     pub term_number: Field<i64>,
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub is_core: Field<bool>,
     /// Required when the course has theory sessions.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = room_type_schema)]
     pub theory_room_type: Field<String>,
     /// Required when the course has practical sessions.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = room_type_schema)]
     pub practical_room_type: Field<String>,
 }
 
@@ -163,7 +163,7 @@ async fn find_visible(
     params(("programme" = Option<Uuid>, Query), ("course" = Option<Uuid>, Query), ("year_of_study" = Option<i64>, Query),
            ("term_number" = Option<i64>, Query), ("is_core" = Option<bool>, Query), ("ordering" = Option<String>, Query),
            ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
-    responses((status = 200, body = Vec<MappingOut>), (status = 401)))]
+    responses((status = 200, body = kernel::listing::Page<MappingOut>), (status = 401)))]
 pub async fn list_mappings(
     Db(db): Db,
     me: Me,
@@ -235,6 +235,11 @@ struct Valid {
     is_core: bool,
     theory_room_type: Option<String>,
     practical_room_type: Option<String>,
+}
+
+/// OpenAPI: a room type, or blank or null for none.
+fn room_type_schema() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::blank_or_null(kernel::form::schema::choice(ROOM_TYPES))
 }
 
 fn room_type(c: &mut Checker, name: &str, field: Field<String>) -> Option<Option<String>> {

@@ -30,6 +30,12 @@ pub const LEVELS: &[&str] = &[
     "artisan",
     "other",
 ];
+
+kernel::choices!(
+    /// A programme's level.
+    pub ProgrammeLevel = LEVELS
+);
+
 const NAME_TAKEN: &str = "A programme with this name already exists in this department.";
 const CODE_TAKEN: &str = "Programme with this code already exists.";
 const IN_USE: &str = "This programme has class groups and cannot be deleted.";
@@ -63,16 +69,16 @@ pub struct ProgrammeOut {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ProgrammeIn {
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(schema_with = kernel::form::schema::text::<200>, required = true)]
     pub name: Field<String>,
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(schema_with = kernel::form::schema::text::<20>, required = true)]
     pub code: Field<String>,
     #[serde(default)]
     #[schema(value_type = Uuid, required = true)]
     pub department: Field<String>,
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = ProgrammeLevel, required = true)]
     pub level: Field<String>,
     #[serde(default)]
     #[schema(value_type = i64, required = true, minimum = 1, maximum = 6)]
@@ -81,7 +87,7 @@ pub struct ProgrammeIn {
     #[schema(value_type = Option<String>)]
     pub description: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub is_active: Field<bool>,
 }
 
@@ -201,9 +207,9 @@ fn snapshot(p: &programme::Model) -> serde_json::Value {
 /// List programmes in reach. Filters `department`, `level`, `is_active`;
 /// search name, code; ordering `name`, `code`, `created_at`.
 #[utoipa::path(get, path = "/api/programmes/", tag = "school", security(("jwt" = [])),
-    params(("department" = Option<Uuid>, Query), ("level" = Option<String>, Query), ("is_active" = Option<bool>, Query),
+    params(("department" = Option<Uuid>, Query), ("level" = inline(Option<ProgrammeLevel>), Query), ("is_active" = Option<bool>, Query),
            ("search" = Option<String>, Query), ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
-    responses((status = 200, body = Vec<ProgrammeOut>), (status = 401)))]
+    responses((status = 200, body = kernel::listing::Page<ProgrammeOut>), (status = 401)))]
 pub async fn list_programmes(
     Db(db): Db,
     me: Me,

@@ -23,6 +23,18 @@ pub const WEEKDAYS: [&str; 7] = [
     "sunday",
 ];
 
+/// A weekday as [`weekday_schema`] documents it, for query parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct Weekday;
+
+impl utoipa::PartialSchema for Weekday {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        weekday_schema().into()
+    }
+}
+
+impl utoipa::ToSchema for Weekday {}
+
 /// `monday`…`sunday` (any case) as 0…6.
 pub fn parse_weekday(value: &str) -> Option<i32> {
     let lower = value.trim().to_ascii_lowercase();
@@ -74,6 +86,22 @@ pub fn parse_clock(value: &str) -> Option<i32> {
         24 if minutes == 0 => Some(24 * 60),
         _ => None,
     }
+}
+
+/// OpenAPI: a clock time [`parse_clock`] reads, `HH:MM` or `HH:MM:00`.
+pub fn clock_schema() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .pattern(Some("^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)(:00)?$"))
+        .into()
+}
+
+/// OpenAPI: a weekday [`parse_weekday`] reads, `monday`…`sunday`, or 0…6.
+pub fn weekday_schema() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::schema::AnyOfBuilder::new()
+        .item(kernel::form::schema::choice(&WEEKDAYS))
+        .item(kernel::form::schema::int(0, 6))
+        .into()
 }
 
 /// Minutes after midnight as `HH:MM`.

@@ -571,6 +571,7 @@ fn unique(error: DbErr, term_id: Option<Uuid>) -> ApiError {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct TermParam {
     /// The term; absent: the default grid.
+    #[param(value_type = Option<Uuid>)]
     pub term: Option<String>,
 }
 

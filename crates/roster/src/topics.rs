@@ -220,7 +220,7 @@ async fn topic_page(
 #[utoipa::path(get, path = "/api/courses/{id}/topics/", tag = "courses", security(("jwt" = [])),
     params(("id" = Uuid, Path), ("search" = Option<String>, Query), ("ordering" = Option<String>, Query),
            ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
-    responses((status = 200, body = Vec<TopicOut>), (status = 401), (status = 404)))]
+    responses((status = 200, body = kernel::listing::Page<TopicOut>), (status = 401), (status = 404)))]
 pub async fn course_topics(
     Db(db): Db,
     me: Me,
@@ -236,7 +236,7 @@ pub async fn course_topics(
 #[utoipa::path(get, path = "/api/topics/", tag = "courses", security(("jwt" = [])),
     params(("course" = Option<Uuid>, Query), ("search" = Option<String>, Query), ("ordering" = Option<String>, Query),
            ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
-    responses((status = 200, body = Vec<TopicOut>), (status = 401)))]
+    responses((status = 200, body = kernel::listing::Page<TopicOut>), (status = 401)))]
 pub async fn list_topics(
     Db(db): Db,
     me: Me,

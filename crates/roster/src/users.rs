@@ -28,8 +28,8 @@ use crate::access::{Admin, Me, Role};
 use crate::audit::Log;
 use crate::email::{self, Purpose};
 use crate::entities::{
-    academic_year, class_group, class_group_trainee, department, department_trainer, enrollment,
-    face, profile, programme, term, timetable_entry, user,
+    academic_year, class_group, class_group_trainee, department, enrollment, face, profile,
+    programme, term, timetable_entry, user,
 };
 use crate::notify::{self, Kind, Note};
 use crate::rest::PAGE;
@@ -777,29 +777,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_user, put_user, patch_user, delete_user))
 }
 
-/// Users of the HOD's department: its trainers (and HOD) and the trainees
-/// of its programmes' class groups.
-fn department_members(department: Uuid) -> Condition {
-    let trainers = Query::select()
-        .column(department_trainer::Column::TrainerId)
-        .from(department_trainer::Entity)
-        .and_where(department_trainer::Column::DepartmentId.eq(department))
-        .to_owned();
-    Condition::any()
-        .add(user::Column::Id.in_subquery(trainers))
-        .add(
-            user::Column::Id.in_subquery(trainees_of(
-                class_group::Column::ProgrammeId.in_subquery(
-                    Query::select()
-                        .column(programme::Column::Id)
-                        .from(programme::Entity)
-                        .and_where(programme::Column::DepartmentId.eq(department))
-                        .to_owned(),
-                ),
-            )),
-        )
-}
-
 /// Trainee ids of the class groups matching `groups`.
 fn trainees_of(groups: sea_orm::sea_query::SimpleExpr) -> sea_orm::sea_query::SelectStatement {
     Query::select()
@@ -828,7 +805,7 @@ async fn readable(db: &impl ConnectionTrait, me: &user::Model) -> ApiResult<Cond
             };
             Ok(Condition::all()
                 .add(user::Column::Role.is_in([Role::Trainer.as_str(), Role::Trainee.as_str()]))
-                .add(department_members(dept)))
+                .add(crate::access::department_members(dept)))
         }
         _ => Err(crate::access::forbidden()),
     }
@@ -871,15 +848,17 @@ async fn list_users(
     )?;
     if let Some(dept) = uuid_param(&list, "department")? {
         query = query.filter(
-            Condition::any().add(department_members(dept)).add(
-                user::Column::Id.in_subquery(
-                    Query::select()
-                        .column(department::Column::HodId)
-                        .from(department::Entity)
-                        .and_where(department::Column::Id.eq(dept))
-                        .to_owned(),
+            Condition::any()
+                .add(crate::access::department_members(dept))
+                .add(
+                    user::Column::Id.in_subquery(
+                        Query::select()
+                            .column(department::Column::HodId)
+                            .from(department::Entity)
+                            .and_where(department::Column::Id.eq(dept))
+                            .to_owned(),
+                    ),
                 ),
-            ),
         );
     }
     if let Some(group) = uuid_param(&list, "class_group")? {
@@ -1173,9 +1152,14 @@ async fn put_user(
     update_user(&db, &me, &actor, id, body, false).await
 }
 
+/// A PATCH body of a user: any of the fields a PUT takes, none required
+/// (others are ignored).
+#[derive(Debug, utoipa::ToSchema)]
+pub struct UserChangesIn {}
+
 /// Edit a user (admin).
 #[utoipa::path(patch, path = "/api/users/{id}/", tag = "users", security(("jwt" = [])), params(("id" = Uuid, Path)),
-    request_body = Object,
+    request_body = UserChangesIn,
     responses((status = 200, body = UserOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 async fn patch_user(
     Db(db): Db,

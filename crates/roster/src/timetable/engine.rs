@@ -31,13 +31,13 @@ use std::collections::{HashMap, HashSet};
 use chrono::{Duration, NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 use kernel::ApiError;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::entities::{
-    availability, class_group, class_group_trainee, course, course_mapping, draft_scope,
-    draft_version, enrollment, room, room_maintenance, school, term, timetable_entry, user,
+    class_group, class_group_trainee, course, course_mapping, draft_scope, draft_version,
+    enrollment, room, room_maintenance, school, term, timetable_entry, user,
 };
 use crate::rest::{clock, weekday_of, weekday_title};
 
@@ -890,11 +890,12 @@ impl TermPlan {
     /// Wholly inside one of the trainer's windows of that weekday (a
     /// trainer with no window at all is always available).
     pub fn trainer_available(&self, trainer: Uuid, day: i32, start: i32, end: i32) -> bool {
-        self.availability.get(&trainer).is_none_or(|windows| {
-            windows
-                .iter()
-                .any(|&(d, s, e)| d == day && s <= start && end <= e)
-        })
+        crate::availability::covers(
+            self.availability.get(&trainer).map(Vec::as_slice),
+            day,
+            start,
+            end,
+        )
     }
 
     /// No visible overlapping entry in the room, no maintenance, and the
@@ -1071,12 +1072,18 @@ impl TermPlan {
             });
         }
         let enrollments = load_enrollments(db, &term).await?;
-        let trainers: Vec<Uuid> = enrollments.iter().filter_map(|e| e.trainer).collect();
+        let mut trainers: Vec<Uuid> = enrollments.iter().filter_map(|e| e.trainer).collect();
+        trainers.sort_unstable();
+        trainers.dedup();
         for e in enrollments {
             plan.add_enrollment(e);
         }
-        for (trainer, windows) in load_windows(db, term_id, &trainers).await? {
-            plan.set_availability(trainer, windows);
+        for (trainer, windows) in
+            crate::availability::windows_for_term(db, term_id, &trainers).await?
+        {
+            if let Some(windows) = windows {
+                plan.set_availability(trainer, windows);
+            }
         }
         for w in load_maintenance(db, &plan.term, timezone).await? {
             plan.add_maintenance(w);
@@ -1236,46 +1243,6 @@ async fn load_enrollments(
             })
         })
         .collect())
-}
-
-/// The windows in force for each trainer with any (contract decision:
-/// term-specific windows if the trainer has any for the term, else the
-/// all-terms ones).
-async fn load_windows(
-    db: &impl ConnectionTrait,
-    term_id: Uuid,
-    trainers: &[Uuid],
-) -> Result<HashMap<Uuid, Vec<(i32, i32, i32)>>, sea_orm::DbErr> {
-    if trainers.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let unique: HashSet<Uuid> = trainers.iter().copied().collect();
-    let rows = availability::Entity::find()
-        .filter(availability::Column::TrainerId.is_in(unique))
-        .filter(
-            Condition::any()
-                .add(availability::Column::TermId.eq(term_id))
-                .add(availability::Column::TermId.is_null()),
-        )
-        .all(db)
-        .await?;
-    let mut specific: HashMap<Uuid, Vec<(i32, i32, i32)>> = HashMap::new();
-    let mut general: HashMap<Uuid, Vec<(i32, i32, i32)>> = HashMap::new();
-    for a in rows {
-        let target = if a.term_id.is_some() {
-            &mut specific
-        } else {
-            &mut general
-        };
-        target
-            .entry(a.trainer_id)
-            .or_default()
-            .push((a.day, a.start_minute, a.end_minute));
-    }
-    for (trainer, windows) in specific {
-        general.insert(trainer, windows);
-    }
-    Ok(general)
 }
 
 /// Maintenance windows that can touch the term, in school-local time.

@@ -1,0 +1,100 @@
+//! The kernel's conformance checks over roster's whole document: every
+//! secured operation answers 401 in roster's envelope without a token or
+//! with a forged one, a malformed path id is a 404, and every JSON body that
+//! is malformed, of the wrong shape or of the wrong types is a 400 (or the
+//! role's 403) that changes no row.
+
+use crate::common::*;
+use crate::timetable::{ENTRIES, body, entry, room};
+
+async fn created(app: &TestApp, admin: &Actor, path: &str, body: Value) -> Uuid {
+    let r = app
+        .post(path)
+        .bearer(&admin.access)
+        .json(&body)
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "POST {path} {body}: {}", r.json);
+    id_of(&r.json)
+}
+
+db_test!(every_documented_endpoint_conforms, |app| {
+    let admin = app.admin().await;
+    kernel::conformance::check::<roster::Roster>(&app, &admin.access).await;
+});
+
+db_test!(bad_bodies_are_refused_and_change_nothing, |app| {
+    let e = app.enrolled().await;
+    let admin = &e.admin;
+    let room = room(&app, admin, "B12", "classroom", 30).await;
+    let maintenance = created(
+        &app,
+        admin,
+        &format!("/api/rooms/{room}/maintenance/"),
+        json!({"start": "2026-05-01T08:00:00Z", "end": "2026-05-01T12:00:00Z", "reason": "Painting"}),
+    )
+    .await;
+    let topic = created(
+        &app,
+        admin,
+        "/api/topics/",
+        json!({"course": e.course, "title": "Variables", "duration_minutes": 60}),
+    )
+    .await;
+    let subtopic = created(
+        &app,
+        admin,
+        &format!("/api/topics/{topic}/subtopics/"),
+        json!({"title": "Scope", "duration_minutes": 30}),
+    )
+    .await;
+    let settings = created(&app, admin, "/api/timetable-settings/", json!({})).await;
+    let window = created(
+        &app,
+        admin,
+        "/api/trainer-availability/",
+        json!({"trainer": e.trainer.id, "day_of_week": "monday", "start_time": "08:00", "end_time": "12:00"}),
+    )
+    .await;
+    let timetable_entry = id_of(
+        &entry(
+            &app,
+            admin,
+            body(e.enrollment, room, "monday", "08:00", "10:00"),
+        )
+        .await,
+    );
+    let (year, term) = (e.year.id, e.year.terms[0]);
+    let (group, trainee) = (e.class_group, e.trainees[0].id);
+    let (department, trainer) = (e.department, e.trainer.id);
+    let rows = [
+        format!("/api/academic-years/{year}/"),
+        format!("/api/academic-years/{year}/activate/"),
+        format!("/api/terms/{term}/"),
+        format!("/api/departments/{department}/"),
+        format!("/api/departments/{department}/trainers/"),
+        format!("/api/departments/{department}/trainers/{trainer}/"),
+        format!("/api/programmes/{}/", e.programme),
+        format!("/api/class-groups/{group}/"),
+        format!("/api/class-groups/{group}/trainees/"),
+        format!("/api/class-groups/{group}/trainees/{trainee}/"),
+        format!("/api/courses/{}/", e.course),
+        format!("/api/courses/{}/topics/", e.course),
+        format!("/api/courses/{}/topics/reorder/", e.course),
+        format!("/api/topics/{topic}/"),
+        format!("/api/topics/{topic}/subtopics/"),
+        format!("/api/subtopics/{subtopic}/"),
+        format!("/api/programme-course-mappings/{}/", e.mapping),
+        format!("/api/enrollments/{}/", e.enrollment),
+        format!("/api/rooms/{room}/"),
+        format!("/api/rooms/{room}/maintenance/"),
+        format!("/api/rooms/{room}/maintenance/{maintenance}/"),
+        format!("/api/timetable-settings/{settings}/"),
+        format!("/api/trainer-availability/{window}/"),
+        format!("{ENTRIES}{timetable_entry}/"),
+        format!("{ENTRIES}{timetable_entry}/publish/"),
+        format!("/api/users/{trainee}/"),
+        format!("/api/users/{trainee}/face/"),
+    ];
+    kernel::conformance::check_bad_bodies::<roster::Roster>(&app, &admin.access, &rows).await;
+});
