@@ -10,11 +10,10 @@
 # Prints one JSON line per run: requested/placed sessions, the search steps,
 # duration_ms (the server's load + search + write) and wall_ms (the request).
 #
-# Measured 2026-11-29 on the 2-CPU build box, SQLite, seed 42, DEBUG build
-# (`cargo run -p roster --example generation_bench -- sqlite 1 10`; the
-# release figures via this script are still to be taken):
-#   scale 1:  12 groups, 40 enrollments, 15 rooms:   92/92 placed,  92 steps, 110 ms
-#   scale 10: 120 groups, 400 enrollments, 150 rooms: 920/920 placed, 920 steps, 835 ms
+# Measured 2026-11-29 on the 2-CPU build box, SQLite, seed 42, release
+# build, three runs (BENCHMARKS.md, "roster: timetable generation"):
+#   scale 1:  12 groups, 40 enrollments, 15 rooms:   92/92 placed,  92 steps, 14–18 ms
+#   scale 10: 120 groups, 400 enrollments, 150 rooms: 920/920 placed, 920 steps, 166–200 ms
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/campus-target}"
