@@ -134,6 +134,37 @@ UNSTATED_RULES = [
         r"^This link is invalid or has expired\.$",
         r"^Create the school first\.$",
         r"^An online room is virtual\.$",
+        # roster: coordinates come in pairs; a birth date is before today.
+        r"^Give both latitude and longitude, or neither\.$",
+        r"^Date of birth must be in the past\.$",
+        # roster: a course has a session a week, theory or practical; there
+        # is one school.
+        r"^A course needs at least one session per week\.$",
+        r"^Only one school can exist\.$",
+        # roster: a department code's characters (checked after trimming and
+        # upper-casing, which a pattern cannot say).
+        r"^Use only letters, digits and hyphens \(it is stored upper-cased\)\.$",
+        # roster's bulk uploads: what a spreadsheet's content must be.
+        r"^Upload an \.xlsx workbook or a UTF-8 \.csv file\.$",
+        r"^The CSV file is malformed near line \d+\.$",
+        r"^The (workbook has no sheet|file has no data rows)\.$",
+        r'^The column ".*" appears more than once\.$',
+        r"^The file is missing the column\(s\): .*\.$",
+        # roster rooms: a maintenance window and a bookings range run
+        # forwards; a range spans at most a month.
+        r"^End must be after start\.$",
+        r"^end_date must not be before start_date\.$",
+        r"^The range may span at most \d+ days\.$",
+        # roster's timetable: a draft version named must exist; an export
+        # names exactly one of its three subjects; a term's settings exist
+        # once; the school day and its breaks must agree with each other.
+        r'^Draft version ".*" does not exist\.$',
+        r"^Give exactly one of class_group, trainer or room\.$",
+        r"^(Default timetable settings|Timetable settings for this term) already exist\.$",
+        r"^The day must end after it starts\.$",
+        r"^Break \d+ \(.*\): end must be after start\.$",
+        r"^Break .* is not inside the school day\.$",
+        r"^Breaks .* and .* overlap\.$",
         r"^End time must be after start time\.$",
         # django-filter's answer to a filter naming a row that does not exist.
         r"^Select a valid choice\. That choice is not one of the available choices\.$",
@@ -156,6 +187,22 @@ def _messages(body):
         # errors}]}`; the detail only says that none was written.
         for item in body["errors"]:
             yield from _messages(item["errors"])
+    elif (
+        isinstance(body, dict)
+        and isinstance(body.get("detail"), str)
+        and any(
+            isinstance(v, list) and v and all(isinstance(e, dict) for e in v)
+            for k, v in body.items()
+            if k not in ("detail", "code")
+        )
+    ):
+        # roster's all-or-nothing imports in DRF's `many=True` shape:
+        # `{detail, code, mappings: [{}, {"course": [...]}, ...]}`, one
+        # error object per item in order; the detail only says that none
+        # was written.
+        for key, value in body.items():
+            if key not in ("detail", "code"):
+                yield from _messages(value)
     elif isinstance(body, dict) and isinstance(body.get("detail"), str):
         yield body["detail"]
     elif isinstance(body, dict):

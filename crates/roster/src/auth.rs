@@ -266,7 +266,7 @@ pub struct RegisteredOut {
 
 /// Register as a trainee (public). The account stays unverified until the
 /// emailed link is opened; no tokens are issued.
-#[utoipa::path(post, path = "/api/auth/register/", tag = "auth", request_body = Object,
+#[utoipa::path(post, path = "/api/auth/register/", tag = "auth", request_body = crate::users::RegisterIn,
     responses((status = 201, body = RegisteredOut), (status = 400)))]
 async fn register(
     State(state): State<AppState>,
@@ -339,8 +339,12 @@ pub struct EmailTokenIn {
     pub token: Field<String>,
 }
 
+/// An emailed link's token (or, for a reset, the account it names) is not
+/// one the server issued, or no longer valid.
+const BAD_LINK: &str = "This link is invalid or has expired.";
+
 fn bad_link() -> ApiError {
-    ApiError::field("token", "This link is invalid or has expired.")
+    ApiError::field("token", BAD_LINK)
 }
 
 /// Verify an email address with the emailed token.
@@ -552,13 +556,13 @@ async fn reset_password_confirm(
     let new = c.value("new_password", input.new_password);
     c.finish()?;
     let uid = Uuid::parse_str(uid.unwrap_or_default().trim())
-        .map_err(|_| ApiError::field("uid", "Invalid value."))?;
+        .map_err(|_| ApiError::field("uid", BAD_LINK))?;
     let (token, new) = (token.unwrap_or_default(), new.unwrap_or_default());
     let account = user::Entity::find_by_id(uid)
         .filter(user::Column::IsActive.eq(true))
         .one(&db)
         .await?
-        .ok_or_else(|| ApiError::field("uid", "Invalid value."))?;
+        .ok_or_else(|| ApiError::field("uid", BAD_LINK))?;
     new_password_problems(&new, &account)?;
     let txn = kernel::db::begin_write(&db).await?;
     let (_, purpose) = email::redeem(&txn, &token, &[Purpose::Reset, Purpose::Invite], Some(uid))

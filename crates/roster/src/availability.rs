@@ -587,6 +587,29 @@ fn day_filter(list: &ListOf<Roster>) -> ApiResult<Option<i32>> {
         })
 }
 
+/// The `?term=` filter: a term's id, or `null` for the windows of every
+/// term.
+#[derive(Debug, Clone, Copy)]
+pub struct TermFilter;
+
+impl utoipa::PartialSchema for TermFilter {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type,
+        };
+        AnyOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+            )
+            .item(kernel::form::schema::choice(&["null"]))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for TermFilter {}
+
 fn filtered(
     list: &ListOf<Roster>,
     mut query: Select<availability::Entity>,
@@ -642,7 +665,7 @@ fn filtered(
 /// `day_of_week`; ordering `day_of_week`, `start_time`, `end_time`,
 /// `trainer`, `created_at` (default weekday, then start).
 #[utoipa::path(get, path = "/api/trainer-availability/", tag = "timetable", security(("jwt" = [])),
-    params(("trainer" = Option<Uuid>, Query), ("term" = Option<String>, Query), ("day_of_week" = inline(Option<rest::Weekday>), Query),
+    params(("trainer" = Option<Uuid>, Query), ("term" = inline(Option<TermFilter>), Query), ("day_of_week" = inline(Option<rest::Weekday>), Query),
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<AvailabilityOut>), (status = 400), (status = 401), (status = 403)))]
 pub async fn list_availability(
@@ -669,7 +692,7 @@ pub async fn list_availability(
 /// The caller's own windows, unpaged (any staff member; trainee: 403).
 /// Filters as the list.
 #[utoipa::path(get, path = "/api/trainer-availability/my_availability/", tag = "timetable", security(("jwt" = [])),
-    params(("term" = Option<String>, Query), ("day_of_week" = inline(Option<rest::Weekday>), Query)),
+    params(("term" = inline(Option<TermFilter>), Query), ("day_of_week" = inline(Option<rest::Weekday>), Query)),
     responses((status = 200, body = Vec<AvailabilityOut>), (status = 400), (status = 401), (status = 403)))]
 pub async fn my_availability(
     Db(db): Db,
@@ -831,6 +854,22 @@ pub struct BulkOut {
     pub errors: Vec<BulkError>,
 }
 
+/// OpenAPI: a `bulk_create/` body, 1 to [`BULK_MAX`] window bodies.
+#[derive(Debug, Clone, Copy)]
+pub struct AvailabilityList;
+
+impl utoipa::PartialSchema for AvailabilityList {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(utoipa::openapi::Ref::from_schema_name("AvailabilityIn"))
+            .min_items(Some(1))
+            .max_items(Some(BULK_MAX))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for AvailabilityList {}
+
 /// The list a `bulk_create/` body holds: a JSON array of window bodies
 /// (or an object with one under `availabilities`).
 fn bulk_items(content_type: Option<&str>, body: &[u8]) -> ApiResult<Vec<Value>> {
@@ -880,7 +919,7 @@ fn bulk_items(content_type: Option<&str>, body: &[u8]) -> ApiResult<Vec<Value>> 
 /// create, items checked against stored windows and against each other):
 /// 201 `{created, errors: []}`, or 400 `{created: [], errors: [{index, errors}]}`.
 #[utoipa::path(post, path = "/api/trainer-availability/bulk_create/", tag = "timetable", security(("jwt" = [])),
-    request_body = Vec<AvailabilityIn>,
+    request_body(content = inline(AvailabilityList), content_type = "application/json"),
     responses((status = 201, body = BulkOut), (status = 400), (status = 401), (status = 403), (status = 415)))]
 pub async fn bulk_create(
     Db(db): Db,

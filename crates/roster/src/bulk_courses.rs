@@ -468,7 +468,7 @@ async fn add_topics(
 /// nothing, with a report per row; `?dry_run=true` validates only.
 #[utoipa::path(post, path = "/api/courses/bulk-upload/", tag = "courses", security(("jwt" = [])),
     params(UploadQuery),
-    request_body(content_type = "multipart/form-data", content = Object, description = "`file`: the spreadsheet (columns as the template's)."),
+    request_body(content_type = "multipart/form-data", content = crate::sheets::SheetUpload),
     responses((status = 201, description = "`{created, rows: [{row, code, status: \"created\", id}]}`"),
         (status = 200, description = "Dry run: `{created: 0, dry_run: true, valid, rows: [{row, code, status: \"valid\"}]}`"),
         (status = 400, description = "A bad file (`{\"file\": [...]}`), or `{detail, rows: [{row, code, status: \"error\", errors}]}`"),

@@ -377,7 +377,7 @@ async fn place(txn: &impl ConnectionTrait, p: &Planned, id: Uuid) -> ApiResult<(
 /// or nothing, with a report per row; `?dry_run=true` validates only.
 #[utoipa::path(post, path = "/api/users/bulk-upload/", tag = "users", security(("jwt" = [])),
     params(UploadQuery),
-    request_body(content_type = "multipart/form-data", content = Object, description = "`file`: the spreadsheet."),
+    request_body(content_type = "multipart/form-data", content = crate::sheets::SheetUpload),
     responses((status = 201, description = "`{created, rows}`"), (status = 200, description = "Dry run: `{created: 0, dry_run: true, rows}`"),
         (status = 400), (status = 401), (status = 403)))]
 async fn upload(

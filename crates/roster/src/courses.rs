@@ -63,36 +63,56 @@ pub struct CourseOut {
 pub struct CourseIn {
     /// Upper-cased; unique.
     #[serde(default)]
-    #[schema(value_type = String, required = true, max_length = 20)]
+    #[schema(schema_with = kernel::form::schema::text::<20>, required = true)]
     pub code: Field<String>,
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(schema_with = kernel::form::schema::text::<200>, required = true)]
     pub name: Field<String>,
     #[serde(default)]
     #[schema(value_type = Uuid, required = true)]
     pub department: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<10000>)]
     pub description: Field<String>,
+    /// Default 0.
     #[serde(default)]
-    #[schema(value_type = Option<i64>, minimum = 0)]
+    #[schema(schema_with = credit_hours_schema)]
     pub credit_hours: Field<i64>,
+    /// Default 1; theory and practical sessions together at least 1.
     #[serde(default)]
-    #[schema(value_type = Option<i64>, minimum = 0, maximum = 20)]
+    #[schema(schema_with = sessions_schema)]
     pub theory_sessions_per_week: Field<i64>,
+    /// Default 0.
     #[serde(default)]
-    #[schema(value_type = Option<i64>, minimum = 0, maximum = 20)]
+    #[schema(schema_with = sessions_schema)]
     pub practical_sessions_per_week: Field<i64>,
-    /// 30–240, a multiple of 15.
+    /// 30–240, a multiple of 15; default 60.
     #[serde(default)]
-    #[schema(value_type = Option<i64>, minimum = 30, maximum = 240)]
+    #[schema(schema_with = duration_schema)]
     pub session_duration_minutes: Field<i64>,
     #[serde(default)]
     #[schema(value_type = Option<Vec<Uuid>>)]
     pub prerequisites: Field<Vec<String>>,
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub is_active: Field<bool>,
+}
+
+fn credit_hours_schema() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::int(0, 1000)
+}
+
+fn sessions_schema() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::int(0, 20)
+}
+
+fn duration_schema() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Integer)
+        .minimum(Some(30))
+        .maximum(Some(240))
+        .multiple_of(Some(15))
+        .into()
 }
 
 /// A course's weekly teaching load in hours.

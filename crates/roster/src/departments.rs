@@ -73,11 +73,11 @@ pub struct DepartmentOut {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct DepartmentIn {
     #[serde(default)]
-    #[schema(value_type = String, required = true, max_length = 200)]
+    #[schema(schema_with = kernel::form::schema::text::<200>, required = true)]
     pub name: Field<String>,
     /// Upper-cased; letters, digits and hyphens.
     #[serde(default)]
-    #[schema(value_type = String, required = true, max_length = 20)]
+    #[schema(schema_with = kernel::form::schema::text::<20>, required = true)]
     pub code: Field<String>,
     #[serde(default)]
     #[schema(value_type = Option<String>)]
@@ -93,7 +93,7 @@ pub struct DepartmentIn {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct TrainerIdsIn {
     #[serde(default)]
-    #[schema(value_type = Vec<Uuid>)]
+    #[schema(value_type = Vec<Uuid>, required = true)]
     pub trainer_ids: Field<Vec<String>>,
 }
 

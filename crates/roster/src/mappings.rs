@@ -80,8 +80,9 @@ pub struct MappingIn {
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct BulkIn {
+    /// 1 to 1000 mapping bodies.
     #[serde(default)]
-    #[schema(value_type = Vec<MappingIn>)]
+    #[schema(value_type = Vec<MappingIn>, required = true, min_items = 1, max_items = 1000)]
     pub mappings: Field<Vec<Value>>,
 }
 

@@ -104,6 +104,18 @@ pub fn weekday_schema() -> utoipa::openapi::schema::Schema {
         .into()
 }
 
+/// A clock time as [`clock_schema`] documents it, for query parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock;
+
+impl utoipa::PartialSchema for Clock {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        clock_schema().into()
+    }
+}
+
+impl utoipa::ToSchema for Clock {}
+
 /// Minutes after midnight as `HH:MM`.
 pub fn clock(minutes: i32) -> String {
     format!("{:02}:{:02}", minutes / 60, minutes % 60)

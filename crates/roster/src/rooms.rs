@@ -232,56 +232,95 @@ impl RoomOut {
 pub struct RoomIn {
     /// Unique (case-insensitively), at most 100 characters.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(schema_with = kernel::form::schema::text::<100>, required = true)]
     pub name: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<20>)]
     pub code: Field<String>,
     /// Default `classroom`.
     #[serde(default)]
-    #[schema(value_type = Option<RoomType>)]
+    #[schema(value_type = RoomType)]
     pub room_type: Field<String>,
     /// At least 1.
     #[serde(default)]
-    #[schema(value_type = i64, required = true)]
+    #[schema(schema_with = capacity_schema, required = true)]
     pub capacity: Field<i64>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<100>)]
     pub building: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<20>)]
     pub floor: Field<String>,
     /// The owning department's id; null for a shared room (a HOD's rooms
     /// default to the department they head).
     #[serde(default)]
     #[schema(value_type = Option<Uuid>)]
     pub department: Field<String>,
+    /// Non-blank names of at most 100 characters.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(schema_with = facilities_schema)]
     pub facilities: Field<Vec<String>>,
     /// -90…90; given together with `longitude`.
     #[serde(default)]
-    #[schema(value_type = Option<f64>)]
+    #[schema(schema_with = latitude_schema)]
     pub latitude: Field<f64>,
     /// -180…180; given together with `latitude`.
     #[serde(default)]
-    #[schema(value_type = Option<f64>)]
+    #[schema(schema_with = longitude_schema)]
     pub longitude: Field<f64>,
     /// 10…1000, default 50.
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(schema_with = geofence_schema)]
     pub geofence_radius_m: Field<i64>,
     /// Default false (true for `online` rooms, which are always virtual).
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub is_virtual: Field<bool>,
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub is_active: Field<bool>,
     /// At least 1; null for no limit.
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(schema_with = max_sessions_schema)]
     pub max_sessions_per_day: Field<i64>,
+}
+
+fn capacity_schema() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::int(1, 100_000)
+}
+
+fn geofence_schema() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::int(10, 1000)
+}
+
+fn max_sessions_schema() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::or_null(kernel::form::schema::int(1, 1000))
+}
+
+fn facilities_schema() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(utoipa::openapi::RefOr::T(
+            kernel::form::schema::text::<100>(),
+        ))
+        .into()
+}
+
+/// A coordinate within `-limit..=limit`, or null.
+pub(crate) fn coordinate_schema(limit: f64) -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::or_null(
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Number)
+            .minimum(Some(-limit))
+            .maximum(Some(limit)),
+    )
+}
+
+fn latitude_schema() -> utoipa::openapi::schema::Schema {
+    coordinate_schema(90.0)
+}
+
+fn longitude_schema() -> utoipa::openapi::schema::Schema {
+    coordinate_schema(180.0)
 }
 
 /// A room's fields as a write leaves them (before they are stored).
@@ -804,8 +843,10 @@ pub async fn destroy_room(
 #[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct RangeParams {
     /// `YYYY-MM-DD`, default today (school time).
+    #[param(inline, value_type = Option<kernel::form::schema::Date1900>)]
     pub start_date: Option<String>,
     /// `YYYY-MM-DD`, default six days after `start_date`; at most 31 days in all.
+    #[param(inline, value_type = Option<kernel::form::schema::Date1900>)]
     pub end_date: Option<String>,
 }
 
@@ -1050,16 +1091,22 @@ impl Labels {
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct SlotParams {
-    /// `monday`…`sunday` (or 0…6), required.
+    /// `monday`…`sunday` (or 0…6).
+    #[param(required = true, inline, value_type = rest::Weekday)]
     pub day_of_week: Option<String>,
-    /// `HH:MM`, required.
+    /// `HH:MM`.
+    #[param(required = true, inline, value_type = rest::Clock)]
     pub start_time: Option<String>,
-    /// `HH:MM`, required, after `start_time`.
+    /// `HH:MM`, after `start_time`.
+    #[param(required = true, inline, value_type = rest::Clock)]
     pub end_time: Option<String>,
     /// The term whose timetable and dates count (default: the term of today;
     /// without one, every term's entries and the coming week's maintenance).
+    #[param(value_type = Option<Uuid>)]
     pub term: Option<String>,
+    #[param(inline, value_type = Option<RoomType>)]
     pub room_type: Option<String>,
+    #[param(value_type = Option<i64>)]
     pub min_capacity: Option<String>,
 }
 

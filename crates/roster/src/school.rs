@@ -91,38 +91,75 @@ pub struct SchoolOut {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct SchoolIn {
     #[serde(default)]
-    #[schema(value_type = String, required = true, max_length = 200)]
+    #[schema(schema_with = kernel::form::schema::text::<200>, required = true)]
     pub name: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<20>)]
     pub code: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<10000>)]
     pub description: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<1000>)]
     pub address: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<30>)]
     pub phone: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = email_schema)]
     pub email: Field<String>,
+    /// An `http://` or `https://` address.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = website_schema)]
     pub website: Field<String>,
+    /// -90…90; given together with `longitude`.
     #[serde(default)]
-    #[schema(value_type = Option<f64>)]
+    #[schema(schema_with = latitude_schema)]
     pub latitude: Field<f64>,
+    /// -180…180; given together with `latitude`.
     #[serde(default)]
-    #[schema(value_type = Option<f64>)]
+    #[schema(schema_with = longitude_schema)]
     pub longitude: Field<f64>,
+    /// 1…100 000 metres, default 200.
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(schema_with = geofence_schema)]
     pub geofence_radius_m: Field<i64>,
+    /// An IANA time zone, default `UTC`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = timezone_schema)]
     pub timezone: Field<String>,
+}
+
+fn email_schema() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::blank_or_null(kernel::form::schema::email())
+}
+
+fn website_schema() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::blank_or_null(
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .max_length(Some(200))
+            .pattern(Some("^https?://")),
+    )
+}
+
+fn latitude_schema() -> utoipa::openapi::schema::Schema {
+    crate::rooms::coordinate_schema(90.0)
+}
+
+fn longitude_schema() -> utoipa::openapi::schema::Schema {
+    crate::rooms::coordinate_schema(180.0)
+}
+
+fn geofence_schema() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::int(1, 100_000)
+}
+
+fn timezone_schema() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())))
+        .into()
 }
 
 /// The school, if it was set up.
@@ -481,10 +518,20 @@ pub async fn delete_school(_me: Me) -> ApiError {
     )
 }
 
+/// The logo upload's `multipart/form-data` body.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code, reason = "documents the multipart body")]
+pub struct LogoUpload {
+    /// A PNG or JPEG image of at most 2 MB (also accepted as `image` or
+    /// `file`).
+    #[schema(schema_with = crate::sheets::file_schema, required = true)]
+    logo: Vec<u8>,
+}
+
 /// Upload the school's logo (admin): multipart `logo` (or `image`/`file`),
 /// PNG or JPEG by content, at most 2 MB. Replaces the previous one.
 #[utoipa::path(post, path = "/api/school/logo/", tag = "school", security(("jwt" = [])),
-    request_body(content_type = "multipart/form-data", content = Object),
+    request_body(content_type = "multipart/form-data", content = LogoUpload),
     responses((status = 200, body = SchoolOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn upload_logo(
     axum::extract::State(state): axum::extract::State<AppState>,

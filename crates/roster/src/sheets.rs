@@ -489,12 +489,37 @@ pub(crate) fn template(
     download(format, &[Sheet::new(name, columns), instructions], stem)
 }
 
+kernel::choices!(
+    /// `?dry_run=`: `true` or `1` validates only (any case).
+    pub DryRun = &["true", "false", "1", "0"]
+);
+
 /// `?dry_run=` of a bulk upload.
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct UploadQuery {
     /// `true`: validate only, write nothing.
     #[serde(default)]
+    #[param(value_type = Option<DryRun>, inline)]
     pub dry_run: Option<String>,
+}
+
+/// A bulk upload's `multipart/form-data` body.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code, reason = "documents the multipart body")]
+pub struct SheetUpload {
+    /// The `.xlsx` workbook or UTF-8 `.csv` file (at most 5 MB, 5 000 rows,
+    /// columns as the template's).
+    #[schema(schema_with = file_schema, required = true)]
+    file: Vec<u8>,
+}
+
+/// OpenAPI: a file part.
+pub(crate) fn file_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+        .into()
 }
 
 impl UploadQuery {

@@ -231,30 +231,67 @@ pub struct SettingsIn {
     #[serde(default)]
     #[schema(value_type = Option<Uuid>)]
     pub term: Field<String>,
-    /// Weekday names; default monday–friday.
+    /// Weekday names (any case); default monday–friday.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(schema_with = working_days_schema)]
     pub working_days: Field<Value>,
     /// `HH:MM`, default `08:00`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = rest::clock_schema)]
     pub day_start: Field<String>,
     /// `HH:MM`, default `17:00`, after `day_start`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = rest::clock_schema)]
     pub day_end: Field<String>,
     /// 15, 20, 30 or 60; default 30.
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(schema_with = slot_minutes_schema)]
     pub slot_minutes: Field<i64>,
-    /// `[{name, start, end}]` inside the day, not overlapping; default none.
+    /// `[{name, start, end}]` inside the day, not overlapping; default
+    /// none (null: none).
     #[serde(default)]
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(schema_with = breaks_schema)]
     pub breaks: Field<Value>,
-    /// At least 1, default 6.
+    /// Default 6.
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = i64, minimum = 1, maximum = 48)]
     pub max_sessions_per_day_per_class_group: Field<i64>,
+}
+
+/// OpenAPI: a non-empty list of weekday names.
+fn working_days_schema() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(utoipa::openapi::RefOr::T(kernel::form::schema::choice(
+            &rest::WEEKDAYS,
+        )))
+        .min_items(Some(1))
+        .into()
+}
+
+/// OpenAPI: one of [`SLOT_CHOICES`].
+fn slot_minutes_schema() -> utoipa::openapi::schema::Schema {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Integer)
+        .enum_values(Some(SLOT_CHOICES.iter().copied()))
+        .into()
+}
+
+/// OpenAPI: up to 20 breaks `{name, start, end}`, or null for none.
+fn breaks_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let name = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(50))
+        .pattern(Some(kernel::form::schema::NOT_BLANK_PATTERN));
+    let one = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property("name", name)
+        .property("start", rest::clock_schema())
+        .property("end", rest::clock_schema())
+        .required("name")
+        .required("start")
+        .required("end");
+    kernel::form::schema::or_null(ArrayBuilder::new().items(one).max_items(Some(20)))
 }
 
 /// Working days from a body: a non-empty list of weekday names.

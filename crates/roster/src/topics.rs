@@ -78,22 +78,40 @@ pub struct TopicOut {
 /// not say it).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct TopicIn {
+    /// Read only by the flat create ([`TopicCreateIn`]); the nested route
+    /// and updates take the course from the path.
     #[serde(default)]
-    #[schema(value_type = Option<Uuid>)]
+    #[schema(ignore)]
     pub course: Field<String>,
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(schema_with = kernel::form::schema::text::<200>, required = true)]
     pub title: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::optional_text::<10000>)]
     pub description: Field<String>,
-    /// ≥ 1, unique in the course; the next free number when left out.
+    /// Unique in the course; the next free number when left out.
     #[serde(default)]
-    #[schema(value_type = Option<i64>, minimum = 1)]
+    #[schema(schema_with = position_schema)]
     pub order: Field<i64>,
     #[serde(default)]
-    #[schema(value_type = i64, required = true, minimum = 1)]
+    #[schema(schema_with = position_schema, required = true)]
     pub duration_minutes: Field<i64>,
+}
+
+/// 1…100 000 (an order, or minutes).
+fn position_schema() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::int(1, 100_000)
+}
+
+/// The body of the flat `POST /api/topics/`: a [`TopicIn`] that names its
+/// course (the handler reads it as a `TopicIn`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code, reason = "documents the body")]
+pub struct TopicCreateIn {
+    #[schema(value_type = Uuid, required = true)]
+    course: String,
+    #[serde(flatten)]
+    topic: TopicIn,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -406,7 +424,7 @@ pub async fn create_course_topic(
 }
 
 /// Add a topic to the course the body names (flat path).
-#[utoipa::path(post, path = "/api/topics/", tag = "courses", security(("jwt" = [])), request_body = TopicIn,
+#[utoipa::path(post, path = "/api/topics/", tag = "courses", security(("jwt" = [])), request_body = TopicCreateIn,
     responses((status = 201, body = TopicOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn create_topic(
     Db(db): Db,

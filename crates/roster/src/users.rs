@@ -960,7 +960,7 @@ fn body_map(body: Value) -> ApiResult<Map<String, Value>> {
 }
 
 /// Create a user (admin). Without `password` an invitation is emailed.
-#[utoipa::path(post, path = "/api/users/", tag = "users", security(("jwt" = [])), request_body = Object,
+#[utoipa::path(post, path = "/api/users/", tag = "users", security(("jwt" = [])), request_body = UserIn,
     responses((status = 201, body = UserOut), (status = 400), (status = 401), (status = 403)))]
 async fn create_user(
     State(state): State<AppState>,
@@ -1141,7 +1141,7 @@ async fn update_user(
 
 /// Replace a user (admin).
 #[utoipa::path(put, path = "/api/users/{id}/", tag = "users", security(("jwt" = [])), params(("id" = Uuid, Path)),
-    request_body = Object,
+    request_body = UserIn,
     responses((status = 200, body = UserOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
 async fn put_user(
     Db(db): Db,
@@ -1156,6 +1156,185 @@ async fn put_user(
 /// (others are ignored).
 #[derive(Debug, utoipa::ToSchema)]
 pub struct UserChangesIn {}
+
+/// OpenAPI schemas of the user bodies [`read_changes`] reads (the handlers
+/// read the JSON themselves; these only document it).
+pub(crate) mod schema {
+    use kernel::form::schema::{
+        blank_or_null, choice, date_from_1900, email, int, optional_text, password, text,
+    };
+    use utoipa::openapi::Schema;
+    use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
+
+    pub fn role() -> Schema {
+        choice(crate::access::Role::CHOICES)
+    }
+
+    pub fn gender() -> Schema {
+        blank_or_null(choice(super::GENDERS))
+    }
+
+    /// 7 to 20 characters: digits and spaces, an optional leading `+`.
+    pub fn phone() -> Schema {
+        blank_or_null(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^(\\+[0-9][0-9 ]{4,17}[0-9]|[0-9][0-9 ]{5,18}[0-9])$")),
+        )
+    }
+
+    pub fn date() -> Schema {
+        blank_or_null(date_from_1900())
+    }
+
+    /// A new password (at least 8 characters), or empty or null for none.
+    pub fn optional_password() -> Schema {
+        AnyOfBuilder::new()
+            .item(password::<8>())
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .max_length(Some(0)),
+            )
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .into()
+    }
+
+    pub fn new_password() -> Schema {
+        password::<8>()
+    }
+
+    pub fn address() -> Schema {
+        email()
+    }
+
+    pub fn name() -> Schema {
+        text::<150>()
+    }
+
+    pub fn id_number() -> Schema {
+        optional_text::<20>()
+    }
+
+    pub fn long_text() -> Schema {
+        optional_text::<1000>()
+    }
+
+    pub fn number() -> Schema {
+        optional_text::<30>()
+    }
+
+    pub fn status() -> Schema {
+        blank_or_null(choice(super::STATUSES))
+    }
+
+    pub fn employment() -> Schema {
+        blank_or_null(choice(super::EMPLOYMENT))
+    }
+
+    pub fn weekly_hours() -> Schema {
+        int(1, 60)
+    }
+
+    pub fn qualifications() -> Schema {
+        optional_text::<2000>()
+    }
+
+    pub fn specialization() -> Schema {
+        optional_text::<200>()
+    }
+
+    /// [`super::UserProfileIn`], or null.
+    pub fn profile() -> Schema {
+        kernel::form::schema::or_null(<super::UserProfileIn as utoipa::PartialSchema>::schema())
+    }
+}
+
+/// The role-specific fields of a user body (trainee: `admission_number`,
+/// `status`, `enrollment_date`; trainer and HOD: the rest).
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct UserProfileIn {
+    #[schema(schema_with = schema::number)]
+    admission_number: Option<String>,
+    #[schema(schema_with = schema::status)]
+    status: Option<String>,
+    #[schema(schema_with = schema::date)]
+    enrollment_date: Option<String>,
+    #[schema(schema_with = schema::number)]
+    staff_number: Option<String>,
+    #[schema(schema_with = schema::employment)]
+    employment_type: Option<String>,
+    #[schema(schema_with = schema::weekly_hours)]
+    max_weekly_hours: Option<i64>,
+    #[schema(schema_with = schema::qualifications)]
+    qualifications: Option<String>,
+    #[schema(schema_with = schema::specialization)]
+    specialization: Option<String>,
+}
+
+/// A user body of a create or PUT (admin); other fields are ignored.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct UserIn {
+    /// Unique, case-insensitively.
+    #[schema(schema_with = schema::address, required = true)]
+    email: String,
+    #[schema(schema_with = schema::name, required = true)]
+    first_name: String,
+    #[schema(schema_with = schema::name, required = true)]
+    last_name: String,
+    #[schema(schema_with = schema::role, required = true)]
+    role: String,
+    /// Create only; without one an invitation is emailed.
+    #[schema(schema_with = schema::optional_password)]
+    password: Option<String>,
+    #[schema(required = false)]
+    is_active: bool,
+    #[schema(required = false)]
+    email_verified: bool,
+    #[schema(schema_with = schema::gender)]
+    gender: Option<String>,
+    #[schema(schema_with = schema::phone)]
+    phone: Option<String>,
+    /// Unique when set.
+    #[schema(schema_with = schema::id_number)]
+    id_number: Option<String>,
+    #[schema(schema_with = schema::long_text)]
+    address: Option<String>,
+    /// In the past.
+    #[schema(schema_with = schema::date)]
+    date_of_birth: Option<String>,
+    #[schema(schema_with = schema::profile)]
+    profile: Option<UserProfileIn>,
+}
+
+/// A self-registration body (the role is always `trainee`); other fields
+/// are ignored.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct RegisterIn {
+    #[schema(schema_with = schema::address, required = true)]
+    email: String,
+    #[schema(schema_with = schema::new_password, required = true)]
+    password: String,
+    #[schema(schema_with = schema::name, required = true)]
+    first_name: String,
+    #[schema(schema_with = schema::name, required = true)]
+    last_name: String,
+    #[schema(schema_with = schema::gender)]
+    gender: Option<String>,
+    #[schema(schema_with = schema::phone)]
+    phone: Option<String>,
+    #[schema(schema_with = schema::id_number)]
+    id_number: Option<String>,
+    #[schema(schema_with = schema::long_text)]
+    address: Option<String>,
+    #[schema(schema_with = schema::date)]
+    date_of_birth: Option<String>,
+    #[schema(schema_with = schema::number)]
+    admission_number: Option<String>,
+}
 
 /// Edit a user (admin).
 #[utoipa::path(patch, path = "/api/users/{id}/", tag = "users", security(("jwt" = [])), params(("id" = Uuid, Path)),

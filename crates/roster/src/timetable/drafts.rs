@@ -24,7 +24,10 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::engine::{Candidate, Conflict, PlanEntry, TermPlan};
-use super::entries::{EntryIn, ensure_writable, find_visible, parse, refusal, snapshot};
+use super::entries::{
+    CONFLICT_400, ConflictOrInvalid, EntryIn, TimetableConflict, ensure_writable, find_visible,
+    parse, refusal, snapshot,
+};
 use super::{EntryOut, schedule, write_scope};
 use crate::access::{Manager, forbidden};
 use crate::audit::Log;
@@ -62,7 +65,7 @@ pub fn aliases() -> axum::Router<AppState> {
 // ----- one entry -----
 
 #[utoipa::path(post, path = "/api/timetable/{id}/publish/", tag = "timetable", security(("jwt" = [])),
-    params(("id" = Uuid, Path)), responses((status = 200, body = EntryOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
+    params(("id" = Uuid, Path)), responses((status = 200, body = EntryOut), (status = 400, description = CONFLICT_400, body = ConflictOrInvalid), (status = 401), (status = 403), (status = 404)))]
 /// Publishes one draft entry after checking it against the published and
 /// hand-made timetable.
 pub async fn publish_entry(
@@ -110,7 +113,7 @@ pub async fn publish_entry(
 }
 
 #[utoipa::path(post, path = "/api/timetable/bulk_create/", tag = "timetable", security(("jwt" = [])),
-    request_body = Vec<EntryIn>, responses((status = 201, body = Vec<EntryOut>), (status = 400), (status = 401), (status = 403)))]
+    request_body = EntryList, responses((status = 201, body = Vec<EntryOut>), (status = 400), (status = 401), (status = 403)))]
 /// Creates a list of entries, all or nothing: each is checked against the
 /// timetable and the ones before it; a refusal is 400 `{created: [],
 /// errors: [{index, errors}]}`.
@@ -223,6 +226,33 @@ pub async fn bulk_create(
     ))
 }
 
+/// OpenAPI: `bulk_create`'s body, 1 to 500 entries (the server also reads
+/// `{"entries": […]}`).
+pub struct EntryList;
+
+impl utoipa::PartialSchema for EntryList {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ArrayBuilder::new()
+            .items(utoipa::openapi::Ref::from_schema_name("EntryIn"))
+            .min_items(Some(1))
+            .max_items(Some(500))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for EntryList {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push(("EntryIn".to_owned(), EntryIn::schema()));
+        <EntryIn as utoipa::ToSchema>::schemas(schemas);
+    }
+}
+
 /// A JSON list body (`[…]` or `{"entries": […]}`).
 fn read_list(body: &[u8]) -> Result<Vec<Value>, ApiError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| ApiError::BadRequest {
@@ -302,7 +332,8 @@ async fn version_of(
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct VersionIn {
-    #[schema(value_type = String)]
+    /// The version's name, e.g. `T1-20250901120000`.
+    #[schema(schema_with = kernel::form::schema::non_blank, required = true)]
     pub draft_version: Option<Value>,
 }
 
@@ -313,7 +344,7 @@ impl VersionIn {
 }
 
 #[utoipa::path(post, path = "/api/timetable/publish_draft/", tag = "timetable", security(("jwt" = [])),
-    request_body = VersionIn, responses((status = 200, body = Object), (status = 400), (status = 401), (status = 403)))]
+    request_body = VersionIn, responses((status = 200, body = Object), (status = 400, description = CONFLICT_400, body = ConflictOrInvalid), (status = 401), (status = 403)))]
 /// Publishes version V: the term's published entries of the enrollments V
 /// covers go back to draft and V's entries are published, after every
 /// entry of V passes the conflict check.
@@ -338,12 +369,10 @@ pub async fn publish_draft(
         conflicts.extend(plan.check(&Candidate::of_entry(&PlanEntry::from_model(e))));
     }
     if !conflicts.is_empty() {
-        let messages: Vec<&str> = conflicts.iter().map(|k| k.message.as_str()).collect();
-        return Err(ApiError::detailed(
-            StatusCode::BAD_REQUEST,
+        return Err(TimetableConflict::refuse(
             "This draft version no longer passes the conflict check.",
-            "timetable_conflict",
-            json!({"non_field_errors": messages, "conflicts": conflicts}),
+            conflicts,
+            None,
         ));
     }
     let now = kernel::time::now();
@@ -500,8 +529,10 @@ pub async fn revert_to_draft(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct VersionsParams {
+    #[param(value_type = Option<Uuid>)]
     pub term_id: Option<String>,
     /// Same as `term_id`.
+    #[param(value_type = Option<Uuid>)]
     pub term: Option<String>,
 }
 
@@ -585,8 +616,21 @@ pub async fn draft_versions(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SummaryParams {
+    /// The version's name.
+    #[param(value_type = NonBlank, inline, required = true)]
     pub draft_version: Option<String>,
 }
+
+/// OpenAPI: text that is not blank (a version's name).
+pub struct NonBlank;
+
+impl utoipa::PartialSchema for NonBlank {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        kernel::form::schema::non_blank().into()
+    }
+}
+
+impl utoipa::ToSchema for NonBlank {}
 
 /// `[{id, name, count}]`, largest first.
 fn tally(counts: HashMap<Uuid, usize>, names: &HashMap<Uuid, String>) -> Vec<Value> {

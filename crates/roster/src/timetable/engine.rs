@@ -48,7 +48,7 @@ pub const SESSION_TYPES: [&str; 2] = ["theory", "practical"];
 pub const ONLINE: &str = "online";
 
 /// One rule of the contract's table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConflictKind {
     RoomConflict,
@@ -81,7 +81,7 @@ impl ConflictKind {
 }
 
 /// A failed rule: serialises as `{type, message, entry}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Conflict {
     #[serde(rename = "type")]
     pub kind: ConflictKind,

@@ -24,7 +24,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::engine::{Candidate, Conflict, ConflictKind, SESSION_TYPES, TermPlan};
-use super::{EntryOut, read_scope, schedule, write_scope};
+use super::{DayName, EntryOut, SessionType, read_scope, schedule, write_scope};
 use crate::Roster;
 use crate::access::{Manager, Me, forbidden};
 use crate::audit::Log;
@@ -57,49 +57,55 @@ pub fn aliases() -> axum::Router<AppState> {
 }
 
 /// What an entry body may set; `/conflicts/` and `/suggestions/` read the
-/// same body (plus `id`).
+/// same body (plus `id`). A PATCH keeps what it leaves out.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct EntryIn {
-    /// The enrollment's id (required).
+    /// The enrollment's id (the server also reads it as
+    /// `course_enrollment`).
+    #[serde(default)]
+    #[schema(value_type = Uuid, required = true)]
+    pub enrollment: Field<String>,
+    /// The original's name for `enrollment` (ignored when `enrollment` is
+    /// given).
     #[serde(default)]
     #[schema(value_type = Uuid)]
-    pub enrollment: Field<String>,
-    /// The original's name for `enrollment`.
-    #[serde(default)]
-    #[schema(value_type = Option<Uuid>)]
     pub course_enrollment: Field<String>,
-    /// `monday` … `sunday` (a one-off's date decides when omitted).
+    /// `monday` … `sunday` (any case; the server also takes a one-off's
+    /// weekday from its date when this is left out).
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(value_type = DayName, required = true)]
     pub day_of_week: Field<String>,
     /// `HH:MM`.
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(schema_with = rest::clock_schema, required = true)]
     pub start_time: Field<String>,
+    /// `HH:MM`, after `start_time`: a multiple of 15 minutes later, at
+    /// most 4 hours.
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(schema_with = rest::clock_schema, required = true)]
     pub end_time: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Uuid)]
+    #[schema(value_type = Uuid, required = true)]
     pub room: Field<String>,
     /// `theory` (default) or `practical`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = SessionType)]
     pub session_type: Field<String>,
     /// Default true: weekly for the whole term.
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub is_recurring: Field<bool>,
     /// `YYYY-MM-DD`, inside the term; required when not recurring or a makeup.
     #[serde(default)]
     #[schema(value_type = Option<NaiveDate>)]
     pub specific_date: Field<String>,
+    /// Default false.
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub is_makeup: Field<bool>,
     /// Default true.
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub is_draft: Field<bool>,
     /// `/conflicts/` and `/suggestions/` only: the entry being edited.
     #[serde(default)]
@@ -441,45 +447,145 @@ pub(crate) async fn ensure_writable(
     }
 }
 
+/// A room suitable and free at the candidate's slot.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SuggestedRoom {
+    pub id: Uuid,
+    pub name: String,
+    pub room_type: String,
+    pub capacity: i32,
+}
+
+/// A conflict-free slot of the candidate's duration.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SuggestedSlot {
+    /// `monday` … `sunday`.
+    pub day_of_week: String,
+    /// `HH:MM`.
+    pub start_time: String,
+    pub end_time: String,
+    pub room: Uuid,
+    pub room_name: String,
+}
+
+/// The rooms (smallest adequate first) and up to 10 slots the engine
+/// suggests for a would-be entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Suggestions {
+    pub rooms: Vec<SuggestedRoom>,
+    pub slots: Vec<SuggestedSlot>,
+}
+
 /// The rooms and slots the engine suggests for `c`, as the API shows them.
-pub(crate) fn suggestions_json(plan: &TermPlan, c: &Candidate) -> Value {
-    let rooms: Vec<Value> = if plan.room(c.room).is_some() {
+pub(crate) fn suggestions(plan: &TermPlan, c: &Candidate) -> Suggestions {
+    let rooms = if plan.room(c.room).is_some() {
         plan.suggest_rooms(c)
             .into_iter()
-            .map(|r| json!({"id": r.id, "name": r.name, "room_type": r.room_type, "capacity": r.capacity}))
+            .map(|r| SuggestedRoom {
+                id: r.id,
+                name: r.name.clone(),
+                room_type: r.room_type.clone(),
+                capacity: r.capacity,
+            })
             .collect()
     } else {
         Vec::new()
     };
-    let slots: Vec<Value> = plan
+    let slots = plan
         .suggest_slots(c, 10)
         .into_iter()
-        .map(|s| {
-            json!({
-                "day_of_week": weekday(s.day),
-                "start_time": clock(s.start),
-                "end_time": clock(s.end),
-                "room": s.room,
-                "room_name": plan.room(s.room).map(|r| r.name.clone()).unwrap_or_default(),
-            })
+        .map(|s| SuggestedSlot {
+            day_of_week: weekday(s.day).to_owned(),
+            start_time: clock(s.start),
+            end_time: clock(s.end),
+            room: s.room,
+            room_name: plan
+                .room(s.room)
+                .map(|r| r.name.clone())
+                .unwrap_or_default(),
         })
         .collect();
-    json!({"rooms": rooms, "slots": slots})
+    Suggestions { rooms, slots }
 }
+
+/// A write the conflict check refused (contract §4): 400 with one message
+/// per failed rule, the rules and, for one entry, the suggestions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimetableConflict {
+    pub detail: String,
+    /// `timetable_conflict`.
+    pub code: String,
+    /// One message per failed rule.
+    pub non_field_errors: Vec<String>,
+    pub conflicts: Vec<Conflict>,
+    /// Absent when a whole draft version is refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggestions: Option<Suggestions>,
+}
+
+impl TimetableConflict {
+    pub const CODE: &'static str = "timetable_conflict";
+
+    /// The 400 refusing `conflicts` (not empty).
+    pub(crate) fn refuse(
+        detail: &'static str,
+        conflicts: Vec<Conflict>,
+        suggestions: Option<Suggestions>,
+    ) -> ApiError {
+        let body = Self {
+            detail: detail.to_owned(),
+            code: Self::CODE.to_owned(),
+            non_field_errors: conflicts.iter().map(|k| k.message.clone()).collect(),
+            conflicts,
+            suggestions,
+        };
+        ApiError::detailed(
+            StatusCode::BAD_REQUEST,
+            detail,
+            Self::CODE,
+            serde_json::to_value(body).unwrap_or_default(),
+        )
+    }
+}
+
+/// OpenAPI: the 400 of a write the conflict check runs on — a
+/// [`TimetableConflict`], or the usual field errors.
+pub struct ConflictOrInvalid;
+
+impl utoipa::PartialSchema for ConflictOrInvalid {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::AnyOfBuilder::new()
+            .item(utoipa::openapi::Ref::from_schema_name("TimetableConflict"))
+            .item(utoipa::openapi::Ref::from_schema_name("ValidationError"))
+            .into()
+    }
+}
+
+impl ToSchema for ConflictOrInvalid {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push(("TimetableConflict".to_owned(), TimetableConflict::schema()));
+        TimetableConflict::schemas(schemas);
+    }
+}
+
+/// How the 400 of a checked write reads.
+pub(crate) const CONFLICT_400: &str = "A clash with the timetable (`TimetableConflict`: \
+    `{detail, code: \"timetable_conflict\", non_field_errors, conflicts: [{type, message, entry}], \
+    suggestions: {rooms, slots}}`), or invalid fields.";
 
 /// The contract's refusal: 400 with one message per conflict, the
 /// conflicts and the suggestions.
 pub(crate) fn refusal(plan: &TermPlan, c: &Candidate, conflicts: &[Conflict]) -> ApiError {
-    let messages: Vec<&str> = conflicts.iter().map(|k| k.message.as_str()).collect();
-    ApiError::detailed(
-        StatusCode::BAD_REQUEST,
+    TimetableConflict::refuse(
         "This timetable entry conflicts with the timetable.",
-        "timetable_conflict",
-        json!({
-            "non_field_errors": messages,
-            "conflicts": conflicts,
-            "suggestions": suggestions_json(plan, c),
-        }),
+        conflicts.to_vec(),
+        Some(suggestions(plan, c)),
     )
 }
 
@@ -617,8 +723,8 @@ async fn through_enrollment(
 #[utoipa::path(get, path = "/api/timetable/", tag = "timetable", security(("jwt" = [])),
     params(
         ("term" = Option<Uuid>, Query), ("enrollment" = Option<Uuid>, Query), ("class_group" = Option<Uuid>, Query),
-        ("trainer" = Option<Uuid>, Query), ("room" = Option<Uuid>, Query), ("day_of_week" = Option<String>, Query),
-        ("session_type" = Option<String>, Query), ("is_draft" = Option<bool>, Query), ("draft_version" = Option<String>, Query),
+        ("trainer" = Option<Uuid>, Query), ("room" = Option<Uuid>, Query), ("day_of_week" = inline(Option<DayName>), Query),
+        ("session_type" = inline(Option<SessionType>), Query), ("is_draft" = Option<bool>, Query), ("draft_version" = Option<String>, Query),
         ("search" = Option<String>, Query), ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<EntryOut>), (status = 400), (status = 401)))]
 /// The entries the caller may see (trainers and trainees: published ones).
@@ -735,7 +841,7 @@ pub async fn retrieve_entry(Db(db): Db, Current(me): Me, Id(id): Id) -> ApiResul
 /// Writes a checked entry: the class group's cached schedule is rebuilt
 /// and its people told when a published entry changes.
 #[utoipa::path(post, path = "/api/timetable/", tag = "timetable", security(("jwt" = [])), request_body = EntryIn,
-    responses((status = 201, body = EntryOut), (status = 400), (status = 401), (status = 403)))]
+    responses((status = 201, body = EntryOut), (status = 400, description = CONFLICT_400, body = ConflictOrInvalid), (status = 401), (status = 403)))]
 /// Creates an entry (admin, dp, hod of the enrollment's department); a
 /// clash with the timetable is refused with its conflicts and suggestions.
 pub async fn create_entry(
@@ -857,7 +963,7 @@ async fn update(
 }
 
 #[utoipa::path(put, path = "/api/timetable/{id}/", tag = "timetable", security(("jwt" = [])), params(("id" = Uuid, Path)),
-    request_body = EntryIn, responses((status = 200, body = EntryOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
+    request_body = EntryIn, responses((status = 200, body = EntryOut), (status = 400, description = CONFLICT_400, body = ConflictOrInvalid), (status = 401), (status = 403), (status = 404)))]
 /// Replaces an entry (checked like a create).
 pub async fn update_entry(
     Db(db): Db,
@@ -869,7 +975,7 @@ pub async fn update_entry(
 }
 
 #[utoipa::path(patch, path = "/api/timetable/{id}/", tag = "timetable", security(("jwt" = [])), params(("id" = Uuid, Path)),
-    request_body = EntryIn, responses((status = 200, body = EntryOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
+    request_body = EntryIn, responses((status = 200, body = EntryOut), (status = 400, description = CONFLICT_400, body = ConflictOrInvalid), (status = 401), (status = 403), (status = 404)))]
 /// Changes some fields of an entry (checked like a create).
 pub async fn partial_update_entry(
     Db(db): Db,
@@ -960,7 +1066,6 @@ pub struct ConflictReport {
     pub trainer_conflicts: Vec<Clash>,
     pub class_group_conflicts: Vec<Clash>,
     /// Every failed rule: `{type, message, entry}`.
-    #[schema(value_type = Vec<Object>)]
     pub conflicts: Vec<Conflict>,
 }
 
@@ -1011,15 +1116,15 @@ pub async fn check_conflicts(
 }
 
 #[utoipa::path(post, path = "/api/timetable/suggestions/", tag = "timetable", security(("jwt" = [])), request_body = EntryIn,
-    responses((status = 200, body = Object), (status = 400), (status = 401), (status = 403)))]
+    responses((status = 200, body = Suggestions), (status = 400), (status = 401), (status = 403)))]
 /// Rooms free and suitable at the slot, and up to 10 conflict-free slots.
 pub async fn suggest(
     Db(db): Db,
     Manager(Current(me)): Manager,
     Json(input): Json<EntryIn>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Suggestions>> {
     let (plan, candidate) = checked(&db, &me, input).await?;
-    Ok(Json(suggestions_json(&plan, &candidate)))
+    Ok(Json(suggestions(&plan, &candidate)))
 }
 
 #[utoipa::path(post, path = "/api/timetable-generation/validate_timetable_entry/", tag = "timetable", security(("jwt" = [])),

@@ -57,17 +57,27 @@ impl Format {
     }
 }
 
+kernel::choices!(
+    /// The grid's file formats, as `?format=` names them.
+    pub ExportFormat = &["pdf", "xlsx", "csv"]
+);
+
 /// `?term&class_group|trainer|room&format&draft_version`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExportParams {
     /// The term (default: the term containing today, else the latest).
+    #[param(value_type = Option<Uuid>)]
     pub term: Option<String>,
     /// Whose week: exactly one of `class_group`, `trainer` and `room`.
+    #[param(value_type = Option<Uuid>)]
     pub class_group: Option<String>,
+    #[param(value_type = Option<Uuid>)]
     pub trainer: Option<String>,
+    #[param(value_type = Option<Uuid>)]
     pub room: Option<String>,
     /// `pdf` (default), `xlsx` or `csv`.
+    #[param(value_type = Option<ExportFormat>, inline)]
     pub format: Option<String>,
     /// A generated version to review instead of the published timetable
     /// (administrators, deputy principals, HODs).

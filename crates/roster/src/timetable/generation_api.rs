@@ -260,6 +260,7 @@ async fn generate(
 #[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct TaskQuery {
     /// The id `generate?async=true` answered.
+    #[param(value_type = Uuid, required = true)]
     pub task_id: Option<String>,
 }
 

@@ -30,6 +30,16 @@ use crate::entities::{class_group, course, enrollment, programme, room, timetabl
 use crate::rest::{clock, weekday};
 use crate::state::AppState;
 
+kernel::choices!(
+    /// A weekday as entries take and show it: `monday` … `sunday`.
+    pub DayName = &crate::rest::WEEKDAYS
+);
+
+kernel::choices!(
+    /// An entry's session type.
+    pub SessionType = &engine::SESSION_TYPES
+);
+
 /// Every documented timetable path of this module.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
