@@ -144,6 +144,14 @@ UNSTATED_RULES = [
         # roster: a department code's characters (checked after trimming and
         # upper-casing, which a pattern cannot say).
         r"^Use only letters, digits and hyphens \(it is stored upper-cased\)\.$",
+        # roster's face photos: what the picture must show (one face, large
+        # enough) and that a reference face exists to compare against.
+        r"^The image must be at least 80×80 pixels\.$",
+        r"^No face was found in the image\. Use a clear, well-lit photo of your face\.$",
+        r"^More than one face was found in the image; upload a photo of one person\.$",
+        r"^Upload a photo of your face in your profile first\.$",
+        r"^Upload a valid image\. The file you uploaded was either not an image or a corrupted image\.$",
+        r"^File size must not exceed 5 MB\.$",
         # roster's bulk uploads: what a spreadsheet's content must be.
         r"^Upload an \.xlsx workbook or a UTF-8 \.csv file\.$",
         r"^The CSV file is malformed near line \d+\.$",
