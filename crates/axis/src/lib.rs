@@ -231,38 +231,36 @@ pub fn job_worker(state: &AppState) -> kernel::jobs::Worker {
 }
 
 /// Background work: the job queue (email); hourly, forgetting blacklist rows
-/// of expired tokens; daily (and at start), [`expiry::run`].
+/// of expired tokens; daily (and at start), [`expiry::run`] — each periodic
+/// kind once per period however many nodes run.
 fn spawn_workers(state: &AppState) {
-    job_worker(state).spawn(
-        state.db.clone(),
-        state.jobs_wake.clone(),
-        Duration::from_secs(5),
-    );
-    let db = state.db.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            if let Err(error) = kernel::jwt::purge_expired(&db).await {
-                tracing::warn!(%error, "could not purge expired blacklist rows");
+    let expiry_state = state.clone();
+    job_worker(state)
+        .housekeeping(state.db.clone())
+        .every(EXPIRY_JOB, Duration::from_secs(24 * 3600), move |_| {
+            run_expiry(expiry_state.clone())
+        })
+        .spawn(
+            state.db.clone(),
+            state.jobs_wake.clone(),
+            Duration::from_secs(5),
+        );
+}
+
+/// Daily: [`expiry::run`] for today.
+const EXPIRY_JOB: &str = "axis.expiry";
+
+async fn run_expiry(state: AppState) -> Result<(), String> {
+    let today = kernel::time::now().date_naive();
+    match expiry::run(&state, today).await {
+        Ok(report) => {
+            if report != expiry::Report::default() {
+                tracing::info!(?report, "expiry job applied");
             }
+            Ok(())
         }
-    });
-    let state = state.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(24 * 3600));
-        loop {
-            tick.tick().await;
-            let today = kernel::time::now().date_naive();
-            match expiry::run(&state, today).await {
-                Ok(report) if report != expiry::Report::default() => {
-                    tracing::info!(?report, "expiry job applied");
-                }
-                Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "could not run the expiry job"),
-            }
-        }
-    });
+        Err(error) => Err(format!("could not run the expiry job: {error:?}")),
+    }
 }
 
 /// `campus createsuperuser axis`: an active staff superuser with a profile.

@@ -167,17 +167,20 @@ impl System for Clearance {
     /// the gown reminders.
     fn spawn_workers(state: &AppState) {
         let mail_state = state.clone();
+        let gown_state = state.clone();
         kernel::jobs::Worker::new()
             .on(notify::EMAIL_JOB, move |payload| {
                 notify::send_email(mail_state.clone(), payload)
+            })
+            .housekeeping(state.db.clone())
+            .every(GOWN_REMINDERS_JOB, Duration::from_secs(3600), move |_| {
+                remind_overdue_gowns(gown_state.clone())
             })
             .spawn(
                 state.db.clone(),
                 state.jobs_wake.clone(),
                 Duration::from_secs(5),
             );
-        spawn_housekeeping(state.db.clone());
-        spawn_gown_reminders(state.clone());
     }
 
     async fn has_admin(state: &AppState) -> Result<bool, sea_orm::DbErr> {
@@ -203,33 +206,18 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     kernel::system::openapi::<Clearance>()
 }
 
-/// Periodic housekeeping: forget blacklisted refresh tokens that have expired.
-fn spawn_housekeeping(db: DatabaseConnection) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            if let Err(error) = kernel::jwt::purge_expired(&db).await {
-                tracing::warn!(%error, "could not purge expired blacklist rows");
-            }
-        }
-    })
-}
+/// Hourly (once across every node): remind students of overdue gowns.
+const GOWN_REMINDERS_JOB: &str = "clearance.gowns.remind";
 
-/// Hourly, from a minute after start: remind students of overdue gowns.
-fn spawn_gown_reminders(state: AppState) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let start = tokio::time::Instant::now() + Duration::from_secs(60);
-        let mut tick = tokio::time::interval_at(start, Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            match gowns::notify_overdue(&state).await {
-                Ok(0) => {}
-                Ok(sent) => tracing::info!(sent, "reminded students of overdue gowns"),
-                Err(error) => tracing::warn!(%error, "could not remind overdue gowns"),
-            }
+async fn remind_overdue_gowns(state: AppState) -> Result<(), String> {
+    match gowns::notify_overdue(&state).await {
+        Ok(0) => Ok(()),
+        Ok(sent) => {
+            tracing::info!(sent, "reminded students of overdue gowns");
+            Ok(())
         }
-    })
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 /// Creates an administrator, refusing a taken email or a weak password.

@@ -280,6 +280,10 @@ pub async fn blacklist_refresh<C: ConnectionTrait>(
     }
 }
 
+/// The periodic job kind that runs [`purge_expired`]
+/// ([`crate::jobs::Worker::housekeeping`]).
+pub const PURGE_JOB: &str = "campus.tokens.purge";
+
 /// Deletes blacklist rows whose tokens have expired anyway.
 pub async fn purge_expired<C: ConnectionTrait>(db: &C) -> Result<u64, sea_orm::DbErr> {
     let result = blacklist::Entity::delete_many()

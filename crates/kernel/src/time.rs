@@ -10,7 +10,26 @@ use chrono::{DateTime, SubsecRound, Utc};
 /// value just written or from the row read back, and keeps responses at DRF's
 /// six fractional digits instead of chrono's nine.
 pub fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
+    let now = Utc::now().trunc_subsecs(6);
+    #[cfg(feature = "testing")]
+    if let Ok(shift) = SHIFT.try_with(|shift| *shift) {
+        return now + shift;
+    }
+    now
+}
+
+#[cfg(feature = "testing")]
+tokio::task_local! {
+    static SHIFT: chrono::TimeDelta;
+}
+
+/// Runs `future` with [`now`] moved by `by` (tests only): a session "an hour
+/// later" is reached by running the request an hour later, not by sleeping.
+/// The shift holds inside the calling task, so parallel tests never see each
+/// other's clocks.
+#[cfg(feature = "testing")]
+pub async fn shifted<F: std::future::Future>(by: chrono::TimeDelta, future: F) -> F::Output {
+    SHIFT.scope(by, future).await
 }
 
 /// `at` as RFC 3339 text, exactly as serde renders it in a response

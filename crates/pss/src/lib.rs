@@ -312,33 +312,39 @@ pub fn job_worker(state: &AppState) -> kernel::jobs::Worker {
     })
 }
 
-/// Background work: the job queue (email) and, hourly, [`purge_stale`] and
-/// the retention policy when configured.
+/// Background work: the job queue (email) and, hourly (once across every
+/// node), [`purge_stale`] and the retention policy when configured.
 fn spawn_workers(state: &AppState) {
-    job_worker(state).spawn(
-        state.db.clone(),
-        state.jobs_wake.clone(),
-        Duration::from_secs(5),
-    );
-    let state = state.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            if let Err(error) = purge_stale(&state.db).await {
-                tracing::warn!(%error, "could not purge stale rows");
+    let hourly = state.clone();
+    job_worker(state)
+        .every(HOUSEKEEPING_JOB, Duration::from_secs(3600), move |_| {
+            housekeeping(hourly.clone())
+        })
+        .spawn(
+            state.db.clone(),
+            state.jobs_wake.clone(),
+            Duration::from_secs(5),
+        );
+}
+
+/// Hourly: [`purge_stale`] (which forgets expired blacklist rows too) and
+/// the retention policy.
+const HOUSEKEEPING_JOB: &str = "pss.housekeeping";
+
+async fn housekeeping(state: AppState) -> Result<(), String> {
+    purge_stale(&state.db)
+        .await
+        .map_err(|error| format!("could not purge stale rows: {error:?}"))?;
+    if let Some(after) = state.retention {
+        match retention::enforce(&state, after, kernel::time::now()).await {
+            Ok(report) if report != retention::RetentionReport::default() => {
+                tracing::info!(?report, "retention policy applied");
             }
-            if let Some(after) = state.retention {
-                match retention::enforce(&state, after, kernel::time::now()).await {
-                    Ok(report) if report != retention::RetentionReport::default() => {
-                        tracing::info!(?report, "retention policy applied");
-                    }
-                    Ok(_) => {}
-                    Err(error) => tracing::warn!(%error, "could not apply the retention policy"),
-                }
-            }
+            Ok(_) => {}
+            Err(error) => return Err(format!("could not apply the retention policy: {error:?}")),
         }
-    });
+    }
+    Ok(())
 }
 
 /// Forgets what no longer serves anyone: blacklist rows of expired tokens,

@@ -14,6 +14,7 @@ use sea_orm_migration::prelude::*;
 
 mod m0001_kernel_tables;
 mod m0002_row_counts;
+mod m0003_job_schedules;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_kernel_tables::Migration),
             Box::new(m0002_row_counts::Migration),
+            Box::new(m0003_job_schedules::Migration),
         ]
     }
 
