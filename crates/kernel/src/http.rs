@@ -181,3 +181,54 @@ pub fn init_logging() {
         .with_current_span(false)
         .try_init();
 }
+
+/// Serves `/path` as `/path/` (Django's `APPEND_SLASH` without its
+/// redirect), for a system whose contract says a path without its trailing
+/// slash is served the same: before routing, a path whose last segment has
+/// no dot (so not a file such as `/api/redoc/redoc.standalone.js`) gains the
+/// slash. Use it from [`crate::System::layers`].
+pub fn append_slash(router: Router) -> Router {
+    use tower::Service as _;
+    Router::new().fallback_service(tower::service_fn(move |mut request: Request| {
+        let mut router = router.clone();
+        async move {
+            if let Some(uri) = with_slash(request.uri()) {
+                *request.uri_mut() = uri;
+            }
+            router.call(request).await
+        }
+    }))
+}
+
+/// `uri` with a slash after its path, when it needs one.
+fn with_slash(uri: &axum::http::Uri) -> Option<axum::http::Uri> {
+    let path = uri.path();
+    let last = path.rsplit('/').next().unwrap_or("");
+    if path.ends_with('/') || last.contains('.') {
+        return None;
+    }
+    let target = match uri.query() {
+        Some(query) => format!("{path}/?{query}"),
+        None => format!("{path}/"),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = target.parse().ok();
+    axum::http::Uri::from_parts(parts).ok()
+}
+
+#[cfg(test)]
+mod slash_tests {
+    use super::with_slash;
+
+    #[test]
+    fn paths_gain_a_slash_files_do_not() {
+        let of = |s: &str| with_slash(&s.parse().unwrap_or_default()).map(|u| u.to_string());
+        assert_eq!(of("/api/rooms").as_deref(), Some("/api/rooms/"));
+        assert_eq!(
+            of("/api/rooms?page=2").as_deref(),
+            Some("/api/rooms/?page=2")
+        );
+        assert_eq!(of("/api/rooms/"), None);
+        assert_eq!(of("/api/redoc/redoc.standalone.js"), None);
+    }
+}

@@ -1,6 +1,7 @@
 //! Printable PDF documents: a title, a few lines under it, headings, text
 //! and tables that break across pages with the header row repeated, a
-//! running title and `Page n of N` on every page.
+//! running title and `Page n of N` on every page, and optionally a logo
+//! (an [`Image`]) at the top right of the first page.
 //!
 //! Text is set in the standard Helvetica faces (no font file to ship) in
 //! WinAnsi encoding: Latin-1 and the usual typographic punctuation print as
@@ -22,6 +23,10 @@
 use std::io::Write as _;
 
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
+
+const LOGO: Name<'static> = Name(b"Im1");
+/// The logo's box at most, in points.
+const LOGO_MAX: (f32, f32) = (120.0, 48.0);
 
 /// Page geometry in points (1/72 inch): A4.
 const A4: (f32, f32) = (595.0, 842.0);
@@ -159,6 +164,49 @@ impl Table {
     }
 }
 
+/// A raster image (a logo): 8-bit RGB samples row by row, top row first,
+/// with an optional 8-bit alpha channel. Decoding a PNG or JPEG file into
+/// samples is the caller's business (any image crate does it); the PDF
+/// carries the samples deflated, alpha as a soft mask.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    width: u32,
+    height: u32,
+    rgb: Vec<u8>,
+    alpha: Option<Vec<u8>>,
+}
+
+impl Image {
+    /// `width × height` pixels of `rgb` (3 bytes each); `None` when the
+    /// sizes disagree or the image is empty.
+    pub fn rgb(width: u32, height: u32, rgb: Vec<u8>) -> Option<Self> {
+        let pixels = usize::try_from(u64::from(width) * u64::from(height)).ok()?;
+        (pixels > 0 && rgb.len() == pixels.checked_mul(3)?).then_some(Self {
+            width,
+            height,
+            rgb,
+            alpha: None,
+        })
+    }
+
+    /// The same image with an alpha channel (1 byte a pixel); `None` when
+    /// its length does not match.
+    pub fn with_alpha(mut self, alpha: Vec<u8>) -> Option<Self> {
+        (alpha.len() * 3 == self.rgb.len()).then(|| {
+            self.alpha = Some(alpha);
+            self
+        })
+    }
+
+    /// Its size on the page: fitted into [`LOGO_MAX`], aspect kept.
+    fn fitted(&self) -> (f32, f32) {
+        #[allow(clippy::cast_precision_loss)]
+        let (w, h) = (self.width as f32, self.height as f32);
+        let scale = (LOGO_MAX.0 / w).min(LOGO_MAX.1 / h);
+        (w * scale, h * scale)
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Block {
     Heading(String),
@@ -173,6 +221,7 @@ pub struct Document {
     lines: Vec<String>,
     blocks: Vec<Block>,
     orientation: Orientation,
+    logo: Option<Image>,
 }
 
 impl Document {
@@ -183,6 +232,7 @@ impl Document {
             lines: Vec::new(),
             blocks: Vec::new(),
             orientation,
+            logo: None,
         }
     }
 
@@ -195,6 +245,13 @@ impl Document {
     #[must_use]
     pub fn line(mut self, line: impl Into<String>) -> Self {
         self.lines.push(line.into());
+        self
+    }
+
+    /// A logo at the top right of the first page, beside the title.
+    #[must_use]
+    pub fn logo(mut self, image: Image) -> Self {
+        self.logo = Some(image);
         self
     }
 
@@ -227,7 +284,11 @@ impl Document {
             Orientation::Landscape => (A4.1, A4.0),
         };
         let mut layout = Layout::new(width, height);
-        layout.title(&self.title, &self.lines);
+        let logo = self.logo.as_ref().map(Image::fitted);
+        if let Some((w, h)) = logo {
+            layout.logo(w, h);
+        }
+        layout.title(&self.title, &self.lines, logo);
         for block in &self.blocks {
             match block {
                 Block::Heading(text) => layout.heading(text),
@@ -235,7 +296,7 @@ impl Document {
                 Block::Table(table) => layout.table(table),
             }
         }
-        layout.write(&self.title, footer)
+        layout.write(&self.title, footer, self.logo.as_ref())
     }
 }
 
@@ -304,8 +365,21 @@ impl Layout {
         draw_text(self.page(), x, y, (font, size, gray), text);
     }
 
-    fn title(&mut self, title: &str, lines: &[String]) {
-        let width = self.inner_width();
+    /// Draws the logo (`w × h` points) at the top right of this page.
+    fn logo(&mut self, w: f32, h: f32) {
+        let (x, y) = (self.width - MARGIN - w, self.y - h);
+        let content = self.page();
+        content.save_state();
+        content.transform([w, 0.0, 0.0, h, x, y]);
+        content.x_object(LOGO);
+        content.restore_state();
+    }
+
+    /// The title and its lines, left of a logo of `logo` size when there is
+    /// one; the page continues below both.
+    fn title(&mut self, title: &str, lines: &[String], logo: Option<(f32, f32)>) {
+        let top = self.y;
+        let width = self.inner_width() - logo.map_or(0.0, |(w, _)| w + 12.0);
         for line in wrap(title, true, TITLE_SIZE, width) {
             self.y -= TITLE_SIZE;
             self.text_at(MARGIN, self.y, BOLD, TITLE_SIZE, 0.0, &line);
@@ -316,6 +390,9 @@ impl Layout {
                 self.y -= LINE_SIZE + 2.0;
                 self.text_at(MARGIN, self.y, REGULAR, LINE_SIZE, 0.3, &part);
             }
+        }
+        if let Some((_, h)) = logo {
+            self.y = self.y.min(top - h);
         }
         self.y -= 10.0;
     }
@@ -461,7 +538,7 @@ impl Layout {
     }
 
     /// Adds running titles and footers, then writes the file.
-    fn write(mut self, title: &str, footer: &str) -> Vec<u8> {
+    fn write(mut self, title: &str, footer: &str, logo: Option<&Image>) -> Vec<u8> {
         let count = self.pages.len();
         let (width, height) = (self.width, self.height);
         let inner = self.inner_width();
@@ -502,6 +579,10 @@ impl Layout {
         let regular = alloc();
         let bold = alloc();
         let info = alloc();
+        let image = logo.map(|image| {
+            let mask = image.alpha.as_ref().map(|_| alloc());
+            (image, alloc(), mask)
+        });
         let ids: Vec<(Ref, Ref)> = (0..count).map(|_| (alloc(), alloc())).collect();
         pdf.catalog(catalog).pages(tree);
         pdf.pages(tree)
@@ -516,13 +597,39 @@ impl Layout {
         pdf.document_info(info)
             .title(TextStr(title))
             .producer(TextStr("campus"));
-        for (page, (page_id, content_id)) in self.pages.into_iter().zip(&ids) {
+        if let Some((image, id, mask)) = image {
+            let samples = deflate(&image.rgb);
+            let mut x = pdf.image_xobject(id, &samples);
+            x.filter(Filter::FlateDecode);
+            x.width(i32::try_from(image.width).unwrap_or(i32::MAX));
+            x.height(i32::try_from(image.height).unwrap_or(i32::MAX));
+            x.color_space().device_rgb();
+            x.bits_per_component(8);
+            if let Some(mask) = mask {
+                x.s_mask(mask);
+            }
+            x.finish();
+            if let (Some(mask), Some(alpha)) = (mask, &image.alpha) {
+                let samples = deflate(alpha);
+                let mut m = pdf.image_xobject(mask, &samples);
+                m.filter(Filter::FlateDecode);
+                m.width(i32::try_from(image.width).unwrap_or(i32::MAX));
+                m.height(i32::try_from(image.height).unwrap_or(i32::MAX));
+                m.color_space().device_gray();
+                m.bits_per_component(8);
+                m.finish();
+            }
+        }
+        for (index, (page, (page_id, content_id))) in self.pages.into_iter().zip(&ids).enumerate() {
             let mut p = pdf.page(*page_id);
             p.media_box(Rect::new(0.0, 0.0, width, height));
             p.parent(tree);
             p.contents(*content_id);
             let mut resources = p.resources();
             resources.fonts().pair(REGULAR, regular).pair(BOLD, bold);
+            if let (0, Some((_, id, _))) = (index, image) {
+                resources.x_objects().pair(LOGO, id);
+            }
             resources.finish();
             p.finish();
             let raw = page.content.finish();
@@ -712,6 +819,13 @@ pub fn text_of(pdf: &[u8]) -> String {
         let Some(end) = find(body, b"\nendstream") else {
             break;
         };
+        // Image samples show no text.
+        let dict = &rest[..start];
+        let dict = &dict[dict.windows(3).rposition(|w| w == b"obj").unwrap_or(0)..];
+        if find(dict, b"/Image").is_some() {
+            rest = &body[end + b"\nendstream".len()..];
+            continue;
+        }
         let mut raw = Vec::new();
         if flate2::read::ZlibDecoder::new(&body[..end])
             .read_to_end(&mut raw)
@@ -837,6 +951,29 @@ mod tests {
         assert_eq!(win_ansi("Café – 10 €"), b"Caf\xE9 \x96 10 \x80");
         assert_eq!(win_ansi("日本"), b"??");
         assert!(clip("a long running title", false, 8.0, 40.0).ends_with('…'));
+    }
+
+    #[test]
+    fn a_logo_is_drawn_beside_the_title() {
+        assert!(Image::rgb(2, 2, vec![0; 11]).is_none());
+        assert!(Image::rgb(0, 0, Vec::new()).is_none());
+        let image = Image::rgb(2, 1, vec![255, 0, 0, 0, 0, 255]).expect("image");
+        assert!(image.clone().with_alpha(vec![255]).is_none());
+        let image = image.with_alpha(vec![255, 128]).expect("alpha");
+        let bytes = Document::landscape("Attendance")
+            .logo(image)
+            .line("Test Technical Institute")
+            .render("Generated today");
+        let raw = String::from_utf8_lossy(&bytes);
+        assert!(raw.contains("/Subtype /Image"), "{raw}");
+        assert!(raw.contains("/SMask"));
+        assert!(raw.contains("/Im1"));
+        let text = text_of(&bytes);
+        assert!(
+            text.starts_with("Attendance\nTest Technical Institute\n"),
+            "{text}"
+        );
+        assert!(text.contains("Page 1 of 1"));
     }
 
     #[test]
