@@ -34,13 +34,16 @@ use kernel::testing::{TestApp, TestBackend};
 use roster::Roster;
 use roster::entities::{
     academic_year, availability, class_group, course, course_mapping, department, enrollment,
-    profile, programme, room, term, timetable_settings, user,
+    programme, room, term, timetable_settings,
 };
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection};
 use serde_json::json;
 use uuid::Uuid;
 
-const PASSWORD: &str = "Quiet-Harbour-42!";
+#[allow(dead_code, reason = "each benchmark uses its own part")]
+mod support;
+
+use support::{admin, insert_all, person};
 
 /// Courses of a department: (theory, practical, minutes); room types of
 /// theory and practical sessions; how many of the courses each of the
@@ -138,70 +141,6 @@ async fn main() {
         });
         println!("{line}");
     }
-}
-
-/// An administrator, signed in: the access token.
-async fn admin(app: &TestApp<Roster>) -> String {
-    let email = format!("bench-{}@example.org", Uuid::new_v4().simple());
-    person(
-        app.db(),
-        "admin",
-        &email,
-        Some(app.state.hasher.make(PASSWORD).await.unwrap()),
-    )
-    .await;
-    let r = app
-        .post("/api/auth/token/")
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await;
-    assert_eq!(r.status, 200, "{}", r.json);
-    r.json["access"].as_str().unwrap().to_owned()
-}
-
-/// A verified, active user of `role` (a trainer gets a 20-hour profile).
-async fn person(db: &DatabaseConnection, role: &str, email: &str, hash: Option<String>) -> Uuid {
-    let id = Uuid::new_v4();
-    let now = Utc::now();
-    user::ActiveModel {
-        id: Set(id),
-        email: Set(email.to_owned()),
-        password: Set(hash.unwrap_or_else(|| "!".into())),
-        first_name: Set("Bench".into()),
-        last_name: Set(format!("{role} {}", &id.simple().to_string()[..6])),
-        role: Set(role.to_owned()),
-        gender: Set(None),
-        phone: Set(None),
-        id_number: Set(None),
-        address: Set(None),
-        date_of_birth: Set(None),
-        is_active: Set(true),
-        is_superuser: Set(role == "admin"),
-        email_verified: Set(true),
-        token_epoch: Set(0),
-        date_joined: Set(now),
-        last_login: Set(None),
-        updated_at: Set(now),
-    }
-    .insert(db)
-    .await
-    .unwrap();
-    profile::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        user_id: Set(id),
-        admission_number: Set(None),
-        status: Set(None),
-        enrollment_date: Set(None),
-        staff_number: Set(Some(format!("STF-{}", &id.simple().to_string()[..8]))),
-        qualifications: Set(None),
-        specialization: Set(None),
-        employment_type: Set((role == "trainer").then(|| "full_time".to_owned())),
-        max_weekly_hours: Set((role == "trainer").then_some(20)),
-    }
-    .insert(db)
-    .await
-    .unwrap();
-    id
 }
 
 /// The realistic term × `scale`; answers the term and (class groups,
@@ -412,17 +351,5 @@ fn window(
         start_minute: Set(start),
         end_minute: Set(end),
         created_at: Set(Utc::now()),
-    }
-}
-
-async fn insert_all<E, A>(db: &DatabaseConnection, rows: Vec<A>)
-where
-    E: EntityTrait,
-    A: sea_orm::ActiveModelTrait<Entity = E> + Send,
-{
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<A> = rows.by_ref().take(200).collect();
-        E::insert_many(chunk).exec(db).await.unwrap();
     }
 }

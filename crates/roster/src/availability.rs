@@ -849,7 +849,7 @@ pub struct BulkError {
 /// The answer of `bulk_create/`: every window created, or none and why.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = AvailabilityBulkOut)]
-pub struct BulkOut {
+pub struct BulkAvailabilityOut {
     pub created: Vec<AvailabilityOut>,
     pub errors: Vec<BulkError>,
 }
@@ -920,13 +920,13 @@ fn bulk_items(content_type: Option<&str>, body: &[u8]) -> ApiResult<Vec<Value>> 
 /// 201 `{created, errors: []}`, or 400 `{created: [], errors: [{index, errors}]}`.
 #[utoipa::path(post, path = "/api/trainer-availability/bulk_create/", tag = "timetable", security(("jwt" = [])),
     request_body(content = inline(AvailabilityList), content_type = "application/json"),
-    responses((status = 201, body = BulkOut), (status = 400), (status = 401), (status = 403), (status = 415)))]
+    responses((status = 201, body = BulkAvailabilityOut), (status = 400), (status = 401), (status = 403), (status = 415)))]
 pub async fn bulk_create(
     Db(db): Db,
     Caller(Staff(Current(me)), actor): Caller<Staff>,
     headers: axum::http::HeaderMap,
     RawBody(body): RawBody,
-) -> ApiResult<(StatusCode, Json<BulkOut>)> {
+) -> ApiResult<(StatusCode, Json<BulkAvailabilityOut>)> {
     let reach = reach_of(&db, &me).await?;
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let items = bulk_items(content_type, &body)?;
@@ -983,7 +983,7 @@ pub async fn bulk_create(
     txn.commit().await?;
     Ok((
         StatusCode::CREATED,
-        Json(BulkOut {
+        Json(BulkAvailabilityOut {
             created: AvailabilityOut::many(&db, created).await?,
             errors: Vec::new(),
         }),

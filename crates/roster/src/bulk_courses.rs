@@ -32,6 +32,7 @@ use crate::courses::{self, CourseIn};
 use crate::entities::{course, department, topic, user};
 use crate::sheets::{self, Report, TemplateQuery, UploadQuery};
 use crate::state::AppState;
+use crate::topics::{MINUTES_MAX as TOPIC_MINUTES_MAX, TITLE_MAX as TOPIC_TITLE_MAX};
 
 /// The template's columns, in order.
 const COLUMNS: &[&str] = &[
@@ -94,10 +95,6 @@ const REPORT: Report = Report {
     key: "code",
     noun: "course",
 };
-
-/// A topic's longest title and duration (as `POST /api/courses/{id}/topics/`).
-const TOPIC_TITLE_MAX: usize = 200;
-const TOPIC_MINUTES_MAX: i32 = 100_000;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -236,7 +233,9 @@ fn topics(raw: &str, errors: &mut FieldErrors) -> Vec<(String, i32)> {
             );
         }
         match minutes.trim().parse::<i32>() {
-            Ok(m) if (1..=TOPIC_MINUTES_MAX).contains(&m) => out.push((title.to_owned(), m)),
+            Ok(m) if (1..=TOPIC_MINUTES_MAX).contains(&i64::from(m)) => {
+                out.push((title.to_owned(), m));
+            }
             _ => errors.add(
                 "topics",
                 format!(

@@ -10,9 +10,11 @@ pub mod migration;
 
 mod academic;
 mod access;
+mod attendance;
 mod audit;
 mod auth;
 mod availability;
+mod broadcasts;
 mod bulk_courses;
 mod bulk_users;
 mod class_groups;
@@ -23,8 +25,10 @@ mod enrollments;
 mod faces;
 mod health;
 mod mappings;
+mod notifications;
 mod notify;
 mod programmes;
+mod reports;
 mod rest;
 mod rooms;
 mod school;
@@ -56,9 +60,9 @@ pub struct Roster;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Smart Roster API", description = "Smart Roster: users and face enrolment, school structure, courses and enrolments, rooms, trainer availability, the timetable with conflict detection, drafts and automatic generation."),
+    info(title = "Smart Roster API", description = "Smart Roster: users and face enrolment, school structure, courses and enrolments, rooms, trainer availability, the timetable with conflict detection, drafts and automatic generation; attendance with geofence and face verification, notifications and reports."),
     tags((name = "auth"), (name = "users"), (name = "school"), (name = "courses"), (name = "rooms"),
-         (name = "timetable"), (name = "audit"), (name = "health")),
+         (name = "timetable"), (name = "attendance"), (name = "notifications"), (name = "reports"), (name = "audit"), (name = "health")),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;
@@ -177,6 +181,10 @@ impl System for Roster {
             .merge(timetable_settings::router())
             .merge(timetable::generation_api::router())
             .merge(timetable::router())
+            .merge(attendance::router())
+            .merge(notifications::router())
+            .merge(broadcasts::router())
+            .merge(reports::router())
             .split_for_parts()
     }
 
@@ -189,6 +197,14 @@ impl System for Roster {
             .merge(availability::aliases())
             .merge(timetable::generation_api::aliases())
             .merge(timetable::aliases())
+            .merge(attendance::aliases())
+            .merge(notifications::aliases())
+            .merge(reports::aliases())
+    }
+
+    /// A path without its trailing slash is served the same (contract §0).
+    fn layers(router: axum::Router) -> axum::Router {
+        kernel::http::append_slash(router)
     }
 
     fn throttle_exempt() -> &'static [&'static str] {
@@ -221,6 +237,7 @@ pub fn jobs(state: &AppState) -> kernel::jobs::Worker {
     let mail = state.clone();
     let generation = state.clone();
     kernel::jobs::Worker::new()
+        .housekeeping(state.db.clone())
         .on(users::EMAIL_JOB, move |payload| {
             users::send_email(mail.clone(), payload)
         })
@@ -231,4 +248,47 @@ pub fn jobs(state: &AppState) -> kernel::jobs::Worker {
         .on(timetable::generation_api::GENERATE_JOB, move |payload| {
             timetable::generation_api::run_job(generation.clone(), payload)
         })
+        .on(notify::DELIVER_JOB, with(state, notify::deliver))
+        .on(reports::BUILD_JOB, with(state, reports::build))
+        .every(
+            attendance::jobs::MATERIALIZE,
+            DAY,
+            with(state, attendance::jobs::materialize),
+        )
+        .every(
+            attendance::jobs::MARK_MISSED,
+            MINUTE,
+            with(state, attendance::jobs::mark_missed),
+        )
+        .every(
+            attendance::jobs::AUTO_CLOSE,
+            MINUTE,
+            with(state, attendance::jobs::auto_close),
+        )
+        .every(
+            attendance::jobs::PURGE_IMAGES,
+            DAY,
+            with(state, attendance::jobs::purge_images),
+        )
+        .every(
+            reports::SCHEDULED_JOB,
+            5 * MINUTE,
+            with(state, reports::run_schedules),
+        )
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+const DAY: Duration = Duration::from_secs(24 * 3600);
+
+/// A job handler that gets its own copy of the state.
+fn with<F, Fut>(
+    state: &AppState,
+    handler: F,
+) -> impl Fn(serde_json::Value) -> Fut + Send + Sync + 'static
+where
+    F: Fn(AppState, serde_json::Value) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<(), String>> + Send + 'static,
+{
+    let state = state.clone();
+    move |payload| handler(state.clone(), payload)
 }

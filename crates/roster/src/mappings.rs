@@ -87,7 +87,7 @@ pub struct BulkIn {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct BulkOut {
+pub struct BulkMappingsOut {
     pub created: usize,
     pub mappings: Vec<MappingOut>,
 }
@@ -473,12 +473,12 @@ pub async fn create_mapping(
 /// programmes): all or nothing. Errors come back per item, in order
 /// (`{"mappings": [{}, {"course": [...]}, ...]}`).
 #[utoipa::path(post, path = "/api/programme-course-mappings/bulk-import/", tag = "courses", security(("jwt" = [])), request_body = BulkIn,
-    responses((status = 201, body = BulkOut), (status = 400), (status = 401), (status = 403)))]
+    responses((status = 201, body = BulkMappingsOut), (status = 400), (status = 401), (status = 403)))]
 pub async fn bulk_import(
     Db(db): Db,
     Caller(me, actor): Caller<Me>,
     body: Result<Json<BulkIn>, ApiError>,
-) -> ApiResult<(StatusCode, Json<BulkOut>)> {
+) -> ApiResult<(StatusCode, Json<BulkMappingsOut>)> {
     if !matches!(me.role(), Role::Admin | Role::DpAcademics | Role::Hod) {
         return Err(crate::access::forbidden());
     }
@@ -554,7 +554,7 @@ pub async fn bulk_import(
     }
     Ok((
         StatusCode::CREATED,
-        Json(BulkOut {
+        Json(BulkMappingsOut {
             created: rows.len(),
             mappings: rows,
         }),

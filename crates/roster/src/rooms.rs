@@ -873,7 +873,7 @@ pub struct DayOut {
 /// Today in the school's time zone.
 async fn school_today(db: &impl ConnectionTrait) -> Result<NaiveDate, DbErr> {
     let tz = crate::school::timezone(db).await?;
-    Ok(Utc::now().with_timezone(&tz).date_naive())
+    Ok(kernel::time::now().with_timezone(&tz).date_naive())
 }
 
 /// `start_date..=end_date` of a range query: each a date, the end not
@@ -1229,7 +1229,7 @@ pub async fn available_rooms(
 ) -> ApiResult<Json<Vec<RoomOut>>> {
     let slot = slot_of(&db, params).await?;
     let tz = crate::school::timezone(&db).await?;
-    let today = Utc::now().with_timezone(&tz).date_naive();
+    let today = kernel::time::now().with_timezone(&tz).date_naive();
     let term = match slot.term.clone() {
         Some(t) => Some(t),
         None => {

@@ -405,8 +405,8 @@ pub(crate) fn xlsx(sheets: &[Sheet]) -> Result<Vec<u8>, ApiError> {
             for (col, cell) in (0u16..).zip(cells) {
                 match cell {
                     Cell::Text(s) => {
-                        let s: String = s.chars().take(32_767).collect();
-                        ws.write_string(row, col, s).map_err(ApiError::internal)?;
+                        ws.write_string(row, col, fit(s))
+                            .map_err(ApiError::internal)?;
                     }
                     Cell::Number(n) if n.is_finite() => {
                         ws.write_number(row, col, *n).map_err(ApiError::internal)?;
@@ -611,6 +611,18 @@ impl Report {
         row.insert(self.key.into(), json!(name));
         row.insert("status".into(), json!(status));
         row
+    }
+}
+
+/// The most characters one XLSX cell holds.
+pub const XLSX_CELL_MAX: usize = 32_767;
+
+/// `text` cut to what one XLSX cell holds (longer text is an error in
+/// `rust_xlsxwriter`, never a reason to fail a download).
+pub fn fit(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(XLSX_CELL_MAX) {
+        Some((at, _)) => std::borrow::Cow::Owned(text[..at].to_owned()),
+        None => std::borrow::Cow::Borrowed(text),
     }
 }
 

@@ -25,6 +25,11 @@ use crate::audit::Log;
 use crate::entities::{course, subtopic, topic, user};
 use crate::state::AppState;
 
+/// The longest topic or subtopic title.
+pub(crate) const TITLE_MAX: usize = 200;
+/// The most minutes one topic takes.
+pub(crate) const MINUTES_MAX: i64 = 100_000;
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(course_topics, create_course_topic))
@@ -84,7 +89,7 @@ pub struct TopicIn {
     #[schema(ignore)]
     pub course: Field<String>,
     #[serde(default)]
-    #[schema(schema_with = kernel::form::schema::text::<200>, required = true)]
+    #[schema(schema_with = kernel::form::schema::text::<{ TITLE_MAX }>, required = true)]
     pub title: Field<String>,
     #[serde(default)]
     #[schema(schema_with = kernel::form::schema::optional_text::<10000>)]
@@ -100,7 +105,7 @@ pub struct TopicIn {
 
 /// 1…100 000 (an order, or minutes).
 fn position_schema() -> utoipa::openapi::schema::Schema {
-    kernel::form::schema::int(1, 100_000)
+    kernel::form::schema::int(1, MINUTES_MAX)
 }
 
 /// The body of the flat `POST /api/topics/`: a [`TopicIn`] that names its
@@ -280,9 +285,9 @@ struct ValidTopic {
 
 fn positive(c: &mut Checker, name: &str, field: Field<i64>, required: bool) -> Option<i32> {
     let value = if required {
-        c.int(name, field, 1, 100_000)
+        c.int(name, field, 1, MINUTES_MAX)
     } else {
-        c.patch_int(name, field, 1, 100_000)
+        c.patch_int(name, field, 1, MINUTES_MAX)
     };
     value.and_then(|v| i32::try_from(v).ok())
 }
@@ -298,7 +303,7 @@ fn check_topic(
         Some(partial) => Checker::partial(partial),
         None => Checker::new(),
     };
-    let title = c.text("title", input_title, 200);
+    let title = c.text("title", input_title, TITLE_MAX);
     let description = c.optional_text("description", input_description, 10_000);
     let order = positive(&mut c, "order", input_order, false);
     let duration = positive(

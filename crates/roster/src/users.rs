@@ -752,7 +752,9 @@ pub(crate) async fn create_account(
     notify::send(
         txn,
         [id],
-        &Note::new(Kind::Account, "Welcome to Smart Roster", message).about("user", id),
+        &Note::new(Kind::Account, "Welcome to Smart Roster", message)
+            .about("user", id)
+            .in_app_only(),
     )
     .await?;
     Ok(created)

@@ -1,8 +1,12 @@
 //! roster's tables (`roster_*`), one module per table; the schema is
-//! `migration::m0001_initial`.
+//! `migration` (`m0001_initial`, `m0002_attendance`).
 
 pub mod academic_year;
+pub mod attendance_record;
+pub mod attendance_session;
+pub mod attendance_settings;
 pub mod availability;
+pub mod broadcast;
 pub mod class_group;
 pub mod class_group_schedule;
 pub mod class_group_trainee;
@@ -18,11 +22,17 @@ pub mod enrollment;
 pub mod face;
 pub mod generation_task;
 pub mod notification;
+pub mod notification_device;
+pub mod notification_preference;
 pub mod profile;
 pub mod programme;
+pub mod push_attempt;
+pub mod report;
+pub mod report_schedule;
 pub mod room;
 pub mod room_maintenance;
 pub mod school;
+pub mod session_feedback;
 pub mod subtopic;
 pub mod term;
 pub mod timetable_entry;

@@ -216,6 +216,29 @@ pub fn prepare(bytes: &[u8]) -> Result<Prepared, FaceError> {
 pub struct Faces {
     verifier: Option<Arc<dyn FaceVerifier>>,
     permits: Semaphore,
+    queue: QueueCounters,
+}
+
+/// How long encodings waited for a slot of the pool.
+#[derive(Debug, Default)]
+struct QueueCounters {
+    encodings: std::sync::atomic::AtomicU64,
+    waited_micros: std::sync::atomic::AtomicU64,
+    longest_wait_micros: std::sync::atomic::AtomicU64,
+    waiting: std::sync::atomic::AtomicU64,
+}
+
+/// The pool's queueing so far (operators and the check-in benchmark).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct QueueStats {
+    /// Encodings that got a slot.
+    pub encodings: u64,
+    /// Time spent waiting for a slot, summed over every encoding.
+    pub waited_micros: u64,
+    /// The longest one encoding waited.
+    pub longest_wait_micros: u64,
+    /// Encodings waiting right now.
+    pub waiting: u64,
 }
 
 impl Faces {
@@ -236,6 +259,7 @@ impl Faces {
         Self {
             verifier: Some(verifier),
             permits: Semaphore::new(POOL_SIZE),
+            queue: QueueCounters::default(),
         }
     }
 
@@ -244,6 +268,7 @@ impl Faces {
         Self {
             verifier: None,
             permits: Semaphore::new(POOL_SIZE),
+            queue: QueueCounters::default(),
         }
     }
 
@@ -251,15 +276,31 @@ impl Faces {
         self.verifier.is_some()
     }
 
+    /// The pool's queueing since the node started.
+    pub fn queue_stats(&self) -> QueueStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        QueueStats {
+            encodings: self.queue.encodings.load(Relaxed),
+            waited_micros: self.queue.waited_micros.load(Relaxed),
+            longest_wait_micros: self.queue.longest_wait_micros.load(Relaxed),
+            waiting: self.queue.waiting.load(Relaxed),
+        }
+    }
+
     /// The one face of the photo `bytes`, encoded on the pool (waits for a
     /// free slot; at most [`POOL_SIZE`] run at once).
     pub async fn encode(&self, bytes: Bytes) -> Result<Face, FaceError> {
+        use std::sync::atomic::Ordering::Relaxed;
         let verifier = self.verifier.clone().ok_or(FaceError::Unavailable)?;
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| FaceError::Unavailable)?;
+        let asked = std::time::Instant::now();
+        self.queue.waiting.fetch_add(1, Relaxed);
+        let permit = self.permits.acquire().await;
+        self.queue.waiting.fetch_sub(1, Relaxed);
+        let _permit = permit.map_err(|_| FaceError::Unavailable)?;
+        let waited = u64::try_from(asked.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.queue.encodings.fetch_add(1, Relaxed);
+        self.queue.waited_micros.fetch_add(waited, Relaxed);
+        self.queue.longest_wait_micros.fetch_max(waited, Relaxed);
         tokio::task::spawn_blocking(move || {
             let prepared = prepare(&bytes)?;
             let face = verifier.encode(&prepared.image)?;

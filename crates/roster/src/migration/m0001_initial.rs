@@ -15,7 +15,11 @@ impl MigrationName for Migration {
 }
 
 /// A named (unique) index over `columns`; names stay within MySQL's 64.
-fn index(table: &'static str, columns: &[&'static str], unique: bool) -> IndexCreateStatement {
+pub(super) fn index(
+    table: &'static str,
+    columns: &[&'static str],
+    unique: bool,
+) -> IndexCreateStatement {
     let prefix = if unique { "uq" } else { "ix" };
     let mut name = format!("{prefix}_{table}_{}", columns.join("_"));
     if name.len() > 64 {
@@ -33,7 +37,7 @@ fn index(table: &'static str, columns: &[&'static str], unique: bool) -> IndexCr
     index.to_owned()
 }
 
-fn fk(
+pub(super) fn fk(
     table: &'static str,
     column: &'static str,
     target: &'static str,

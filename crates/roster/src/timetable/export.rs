@@ -633,9 +633,10 @@ impl Export<'_> {
                     .cell(self.subject, self.entries, self.raw, row, col);
                 if end > row {
                     let last = first + u32::try_from(end).unwrap_or(u32::MAX);
-                    ws.merge_range(at, c, last, c, &text, style).map_err(err)?;
+                    ws.merge_range(at, c, last, c, &crate::sheets::fit(&text), style)
+                        .map_err(err)?;
                 } else {
-                    ws.write_string_with_format(at, c, text, style)
+                    ws.write_string_with_format(at, c, crate::sheets::fit(&text), style)
                         .map_err(err)?;
                 }
                 row = end + 1;
@@ -678,7 +679,8 @@ impl Export<'_> {
                 if e.is_makeup { "yes" } else { "no" }.to_owned(),
             ];
             for (col, value) in (0u16..).zip(values) {
-                list.write_string(r, col, value).map_err(err)?;
+                list.write_string(r, col, crate::sheets::fit(&value))
+                    .map_err(err)?;
             }
         }
         list.autofit();

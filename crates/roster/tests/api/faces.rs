@@ -52,7 +52,7 @@ pub fn face_settings() -> &'static [(&'static str, &'static str)] {
 }
 
 /// An empty models directory: the verifier is unavailable.
-fn no_models() -> &'static [(&'static str, &'static str)] {
+pub(crate) fn no_models() -> &'static [(&'static str, &'static str)] {
     static EMPTY: LazyLock<String> = LazyLock::new(|| {
         let dir = std::env::temp_dir().join(format!("campus_test_media_nomodels_{}", tag()));
         std::fs::create_dir_all(&dir).expect("an empty directory");
@@ -65,7 +65,7 @@ fn no_models() -> &'static [(&'static str, &'static str)] {
 
 /// The fixture photos; `None` (test skipped) outside CI when they or the
 /// models are missing, a failure under `CI=true`.
-fn photos() -> Option<Photos> {
+pub(crate) fn photos() -> Option<Photos> {
     match &*FIXTURES {
         Ok((_, dir)) => Some(Photos(dir.clone())),
         Err(reason) if std::env::var("CI").is_ok_and(|v| v == "true") => {
@@ -80,15 +80,15 @@ fn photos() -> Option<Photos> {
     }
 }
 
-struct Photos(PathBuf);
+pub(crate) struct Photos(pub(crate) PathBuf);
 
 impl Photos {
-    fn read(&self, name: &str) -> Vec<u8> {
+    pub(crate) fn read(&self, name: &str) -> Vec<u8> {
         std::fs::read(self.0.join(name)).expect("a fixture photo")
     }
 
     /// Obama and Biden side by side, as one JPEG.
-    fn two_people(&self) -> Vec<u8> {
+    pub(crate) fn two_people(&self) -> Vec<u8> {
         let load = |name: &str| {
             let photo = image::load_from_memory(&self.read(name)).expect("a photo");
             photo
@@ -115,7 +115,7 @@ fn encode(photo: DynamicImage, format: ImageFormat) -> Vec<u8> {
 }
 
 /// A plain grey photo of `side` px: no face in it.
-fn blank(side: u32) -> Vec<u8> {
+pub(crate) fn blank(side: u32) -> Vec<u8> {
     encode(
         DynamicImage::ImageRgb8(RgbImage::from_pixel(
             side,
@@ -127,7 +127,7 @@ fn blank(side: u32) -> Vec<u8> {
 }
 
 /// A multipart body with `bytes` as the file field `image`.
-fn photo(bytes: &[u8]) -> kernel::testing::Multipart {
+pub(crate) fn photo(bytes: &[u8]) -> kernel::testing::Multipart {
     kernel::testing::Multipart::new().file("image", "photo.jpg", "image/jpeg", bytes)
 }
 
@@ -141,7 +141,7 @@ fn data_url(bytes: &[u8]) -> String {
 
 impl TestApp {
     /// `POST path` with the photo as multipart `image`; prints how long it took.
-    async fn face_upload(
+    pub(crate) async fn face_upload(
         &self,
         path: &str,
         who: &Actor,

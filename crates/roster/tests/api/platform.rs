@@ -98,3 +98,35 @@ db_test!(bad_bodies_are_refused_and_change_nothing, |app| {
     ];
     kernel::conformance::check_bad_bodies::<roster::Roster>(&app, &admin.access, &rows).await;
 });
+
+db_test!(
+    a_path_without_its_trailing_slash_is_served_the_same,
+    |app| {
+        let admin = app.admin().await;
+        for path in [
+            "/api/rooms",
+            "/api/attendance/records",
+            "/api/notifications/unread-count",
+        ] {
+            let bare = app.get(path).bearer(&admin.access).send().await;
+            let slashed = app
+                .get(&format!("{path}/"))
+                .bearer(&admin.access)
+                .send()
+                .await;
+            assert_eq!(bare.status, 200, "{path}: {}", bare.json);
+            assert_eq!(bare.json, slashed.json, "{path}");
+        }
+        let paged = app
+            .get("/api/rooms?page_size=1")
+            .bearer(&admin.access)
+            .send()
+            .await;
+        paged.assert_status(200);
+        // Files keep their names.
+        app.get("/api/redoc/redoc.standalone.js")
+            .send()
+            .await
+            .assert_status(200);
+    }
+);
