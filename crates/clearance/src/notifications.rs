@@ -1,20 +1,18 @@
 //! `/api/notifications/`: each user's own notifications (spec §3.7), and a
 //! live Server-Sent Events stream of new ones.
 
+use chrono::Utc;
 use kernel::Db;
 use kernel::audit::Action;
-use std::collections::HashSet;
+use kernel::events::Cursor;
+use kernel::identity::StreamCurrent;
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::request::Parts;
-use axum::response::sse::{Event, KeepAlive, Sse};
-use chrono::Utc;
+use axum::response::sse::{Event, Sse};
 use futures_util::Stream;
 use kernel::extract::ClientIp;
-use kernel::jwt::TokenType;
 use kernel::listing::ListQuery;
 use kernel::{
     ApiError, ApiResult, Checker, Field, FilterKind, Id, Json, MessageOut, Page, PageSize,
@@ -527,46 +525,6 @@ pub async fn unread_notifications(
     }))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct StreamQuery {
-    /// An access token, for clients (such as `EventSource`) that cannot send headers.
-    pub token: Option<String>,
-}
-
-/// The user a stream belongs to: from the `Authorization` header, else `?token=`.
-pub struct StreamUser(user::Model);
-
-impl axum::extract::FromRequestParts<AppState> for StreamUser {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        if parts
-            .headers
-            .contains_key(axum::http::header::AUTHORIZATION)
-        {
-            return CurrentUser::from_request_parts(parts, state)
-                .await
-                .map(|u| StreamUser(u.0));
-        }
-        let kernel::Query(query) =
-            kernel::Query::<StreamQuery>::from_request_parts(parts, state).await?;
-        let token = query
-            .token
-            .filter(|t| !t.is_empty())
-            .ok_or(ApiError::NotAuthenticated)?;
-        let claims = state
-            .jwt
-            .verify(&token, TokenType::Access)
-            .map_err(kernel::jwt::access_token_error)?;
-        Ok(StreamUser(
-            kernel::identity::account_for(state, &kernel::Db::of(parts, state), &claims).await?,
-        ))
-    }
-}
-
 /// New notifications as Server-Sent Events (`event: notification`, `data:`
 /// the notification as JSON), pushed as they are created. Authenticate with
 /// the `Authorization` header or `?token=<access token>`.
@@ -576,88 +534,46 @@ impl axum::extract::FromRequestParts<AppState> for StreamUser {
 pub async fn notification_stream(
     State(state): State<AppState>,
     Db(db): Db,
-    StreamUser(me): StreamUser,
+    StreamCurrent(me): StreamCurrent<user::Model>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let wake = state.hub.subscribe();
-    let start = Cursor {
-        since: kernel::time::now() - chrono::Duration::milliseconds(1),
-        seen: HashSet::new(),
-    };
-    let stream = futures_util::stream::unfold(
-        (db, me.id, wake, start, Vec::<Event>::new(), true),
-        |(db, user, mut wake, mut cursor, mut queue, first)| async move {
-            if first {
-                let ready = Event::default().event("ready").data("{}");
-                return Some((Ok(ready), (db, user, wake, cursor, queue, false)));
-            }
-            loop {
-                if let Some(event) = queue.pop() {
-                    return Some((Ok(event), (db, user, wake, cursor, queue, false)));
+    let start = (db, me.id, Cursor::new());
+    kernel::events::live(
+        &state.hub,
+        me.id.to_string(),
+        start,
+        |(db, user, mut cursor)| async move {
+            let events = match new_notifications(&db, user, &mut cursor).await {
+                Ok(events) => events,
+                Err(error) => {
+                    tracing::warn!(%error, "notification stream query failed");
+                    Vec::new()
                 }
-                // Woken by a commit on this node, or by the timer for other nodes' commits.
-                let deadline = tokio::time::sleep(Duration::from_secs(2));
-                tokio::pin!(deadline);
-                loop {
-                    tokio::select! {
-                        received = wake.recv() => match received {
-                            Ok(id) if *id == *user.to_string() => break,
-                            Ok(_) => continue,
-                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
-                            Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-                        },
-                        () = &mut deadline => break,
-                    }
-                }
-                match cursor.fetch(&db, user).await {
-                    Ok(events) => {
-                        queue = events;
-                        queue.reverse();
-                    }
-                    Err(error) => tracing::warn!(%error, "notification stream query failed"),
-                }
-            }
+            };
+            ((db, user, cursor), events)
         },
-    );
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    )
 }
 
-/// Where a stream is: notifications created since `since` not yet sent.
-struct Cursor {
-    since: chrono::DateTime<Utc>,
-    seen: HashSet<Uuid>,
-}
-
-impl Cursor {
-    async fn fetch(
-        &mut self,
-        db: &sea_orm::DatabaseConnection,
-        user: Uuid,
-    ) -> Result<Vec<Event>, sea_orm::DbErr> {
-        let rows = own_of(user)
-            .filter(notification::Column::CreatedAt.gte(self.since))
-            .order_by(notification::Column::CreatedAt, Order::Asc)
-            .order_by(notification::Column::Id, Order::Asc)
-            .limit(100)
-            .all(db)
-            .await?;
-        let mut events = Vec::new();
-        for row in rows {
-            if row.created_at == self.since && self.seen.contains(&row.id) {
-                continue;
-            }
-            if row.created_at > self.since {
-                // Only rows at the boundary instant can be fetched again.
-                self.since = row.created_at;
-                self.seen.clear();
-            }
-            self.seen.insert(row.id);
+/// `user`'s notifications created since the stream's cursor, as events.
+async fn new_notifications(
+    db: &sea_orm::DatabaseConnection,
+    user: Uuid,
+    cursor: &mut Cursor<Uuid>,
+) -> Result<Vec<Event>, sea_orm::DbErr> {
+    let rows = own_of(user)
+        .filter(notification::Column::CreatedAt.gte(cursor.since()))
+        .order_by(notification::Column::CreatedAt, Order::Asc)
+        .order_by(notification::Column::Id, Order::Asc)
+        .limit(100)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|row| cursor.admit(row.created_at, row.id))
+        .map(|row| {
             let id = row.id.to_string();
             let data = serde_json::to_string(&NotificationOut::from(row)).unwrap_or_default();
-            events.push(Event::default().event("notification").id(id).data(data));
-        }
-        if self.seen.len() > 10_000 {
-            self.seen.clear();
-        }
-        Ok(events)
-    }
+            Event::default().event("notification").id(id).data(data)
+        })
+        .collect())
 }

@@ -121,6 +121,46 @@ pub trait Identity: HasKernel + Clone + Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub struct Current<A>(pub A);
 
+/// The signed-in account of a live stream: from the `Authorization`
+/// header, else from `?token=<access token>` (browsers' `EventSource` cannot
+/// send headers). The token is checked exactly as the header's would be.
+#[derive(Debug, Clone)]
+pub struct StreamCurrent<A>(pub A);
+
+/// `?token=` of a live stream.
+#[derive(Debug, serde::Deserialize)]
+pub struct StreamToken {
+    pub token: Option<String>,
+}
+
+impl<S: Identity> FromRequestParts<S> for StreamCurrent<S::Account> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            return Current::<S::Account>::from_request_parts(parts, state)
+                .await
+                .map(|current| StreamCurrent(current.0));
+        }
+        let crate::extract::Query(query) =
+            crate::extract::Query::<StreamToken>::from_request_parts(parts, state).await?;
+        let token = query
+            .token
+            .filter(|token| !token.is_empty())
+            .ok_or(ApiError::NotAuthenticated)?;
+        let claims = state
+            .kernel()
+            .jwt
+            .verify(&token, TokenType::Access)
+            .map_err(crate::jwt::access_token_error)?;
+        let db = crate::db::Db::of(parts, state.kernel());
+        Ok(StreamCurrent(account_for(state, &db, &claims).await?))
+    }
+}
+
 impl<A> std::ops::Deref for Current<A> {
     type Target = A;
     fn deref(&self) -> &A {
