@@ -65,6 +65,55 @@ db_test!(bad_bodies_are_refused_and_change_nothing, |app| {
         .await,
     );
     let (year, term) = (e.year.id, e.year.terms[0]);
+    // Attendance rows in each state an endpoint acts on.
+    let soon = crate::records::now() + chrono::Duration::hours(2);
+    let past = crate::records::now() - chrono::Duration::days(1);
+    let scheduled = crate::records::session_row(&app, &e, "scheduled", soon, 60).await;
+    let active = crate::records::session_row(&app, &e, "active", crate::records::now(), 60).await;
+    let completed = crate::records::session_row(&app, &e, "completed", past, 60).await;
+    let missed =
+        crate::records::session_row(&app, &e, "missed", past - chrono::Duration::hours(3), 60)
+            .await;
+    let record = crate::records::record_row(&app, completed.id, e.trainees[0].id, "absent").await;
+    let sent = app
+        .post("/api/notifications/")
+        .bearer(&admin.access)
+        .json(&json!({"recipients": [admin.id], "title": "Hello", "message": "A note."}))
+        .send()
+        .await;
+    sent.assert_status(201);
+    let notification = app
+        .get("/api/notifications/")
+        .bearer(&admin.access)
+        .send()
+        .await
+        .json["results"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let broadcast = created(
+        &app,
+        admin,
+        "/api/notifications/broadcasts/",
+        json!({"title": "Closed", "message": "Closed on Friday.", "audience": "all"}),
+    )
+    .await;
+    let r = app
+        .post("/api/reports/")
+        .bearer(&admin.access)
+        .json(&json!({"report_type": "school", "filters": {}}))
+        .send()
+        .await;
+    assert_eq!(r.status, 202, "{}", r.json);
+    let report = id_of(&r.json);
+    let schedule = created(
+        &app,
+        admin,
+        "/api/reports/schedules/",
+        json!({"report_type": "school", "frequency": "weekly", "formats": ["pdf"],
+               "recipients": [admin.id], "channel": "email"}),
+    )
+    .await;
     let (group, trainee) = (e.class_group, e.trainees[0].id);
     let (department, trainer) = (e.department, e.trainer.id);
     let rows = [
@@ -95,6 +144,20 @@ db_test!(bad_bodies_are_refused_and_change_nothing, |app| {
         format!("{ENTRIES}{timetable_entry}/publish/"),
         format!("/api/users/{trainee}/"),
         format!("/api/users/{trainee}/face/"),
+        format!("/api/attendance/sessions/{}/", scheduled.id),
+        format!("/api/attendance/sessions/{}/cancel/", scheduled.id),
+        format!("/api/attendance/sessions/{}/start/", scheduled.id),
+        format!("/api/attendance/sessions/{}/end/", active.id),
+        format!("/api/attendance/sessions/{}/check-in/", active.id),
+        format!("/api/attendance/sessions/{}/feedback/", completed.id),
+        format!("/api/attendance/sessions/{}/makeup/", missed.id),
+        format!("/api/attendance/records/{}/", record.id),
+        format!("/api/attendance/records/{}/excuse/", record.id),
+        format!("/api/attendance/records/{}/excuse/review/", record.id),
+        format!("/api/notifications/{notification}/"),
+        format!("/api/notifications/broadcasts/{broadcast}/"),
+        format!("/api/reports/{report}/"),
+        format!("/api/reports/schedules/{schedule}/"),
     ];
     kernel::conformance::check_bad_bodies::<roster::Roster>(&app, &admin.access, &rows).await;
 });
