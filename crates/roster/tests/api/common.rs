@@ -537,3 +537,126 @@ impl TestApp {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Attendance rows (contract §5) written straight to the database, for tests
+// of what reads them (records, feedback, analytics, reports).
+// ---------------------------------------------------------------------------
+
+/// Who a fixture session is of.
+#[derive(Debug, Clone, Copy)]
+pub struct Teaching {
+    pub enrollment: Uuid,
+    pub course: Uuid,
+    pub class_group: Uuid,
+    pub term: Uuid,
+    pub trainer: Uuid,
+}
+
+impl From<&Enrolled> for Teaching {
+    fn from(e: &Enrolled) -> Self {
+        Self {
+            enrollment: e.enrollment,
+            course: e.course,
+            class_group: e.class_group,
+            term: e.year.terms[0],
+            trainer: e.trainer.id,
+        }
+    }
+}
+
+/// A session of `of` in `status` from `start` to `end`: started on time
+/// when active or completed, ended on time when completed.
+pub fn session_model(
+    of: Teaching,
+    status: &str,
+    start: chrono::DateTime<chrono::Utc>,
+    end: chrono::DateTime<chrono::Utc>,
+) -> roster::entities::attendance_session::ActiveModel {
+    use chrono::SubsecRound;
+    let now = chrono::Utc::now().trunc_subsecs(0);
+    let started = matches!(status, "completed" | "active");
+    roster::entities::attendance_session::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        timetable_entry_id: Set(None),
+        enrollment_id: Set(of.enrollment),
+        course_id: Set(of.course),
+        class_group_id: Set(of.class_group),
+        term_id: Set(of.term),
+        trainer_id: Set(Some(of.trainer)),
+        active_trainer_id: Set(None),
+        room_id: Set(None),
+        scheduled_start: Set(start),
+        scheduled_end: Set(end),
+        status: Set(status.to_owned()),
+        started_at: Set(started.then_some(start)),
+        ended_at: Set((status == "completed").then_some(end)),
+        start_latitude: Set(None),
+        start_longitude: Set(None),
+        start_distance_m: Set(None),
+        start_face_distance: Set(None),
+        trainer_face_verified: Set(false),
+        end_latitude: Set(None),
+        end_longitude: Set(None),
+        end_distance_m: Set(None),
+        is_makeup: Set(false),
+        makeup_for_id: Set(None),
+        cancel_reason: Set(None),
+        auto_closed: Set(false),
+        notes: Set(None),
+        feedback_count: Set(0),
+        content_avg: Set(None),
+        delivery_avg: Set(None),
+        engagement_avg: Set(None),
+        overall_avg: Set(None),
+        created_by: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+/// `trainee`'s record of `session` in `status`, checked in at `checked_in_at`
+/// when present or late (at the room, face matched).
+pub fn record_model(
+    session: Uuid,
+    trainee: Uuid,
+    status: &str,
+    checked_in_at: chrono::DateTime<chrono::Utc>,
+) -> roster::entities::attendance_record::ActiveModel {
+    use chrono::SubsecRound;
+    let now = chrono::Utc::now().trunc_subsecs(0);
+    let checked = matches!(status, "present" | "late");
+    roster::entities::attendance_record::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        session_id: Set(session),
+        trainee_id: Set(trainee),
+        status: Set(status.to_owned()),
+        checked_in_at: Set(checked.then_some(checked_in_at)),
+        latitude: Set(checked.then_some(-1.2921)),
+        longitude: Set(checked.then_some(36.8219)),
+        accuracy: Set(None),
+        distance_m: Set(checked.then_some(12.345)),
+        location_verified: Set(checked),
+        face_distance: Set(checked.then_some(0.31)),
+        face_verified: Set(checked),
+        failed_attempts: Set(0),
+        marked_by_system: Set(status == "absent"),
+        manual_override: Set(false),
+        marked_by: Set(None),
+        override_reason: Set(None),
+        image: Set(None),
+        excuse_reason: Set(None),
+        excuse_document: Set(None),
+        excuse_status: Set(if status == "excused" {
+            "approved"
+        } else {
+            "none"
+        }
+        .into()),
+        excuse_reviewed_by: Set(None),
+        excuse_reviewed_at: Set(None),
+        excuse_comment: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}

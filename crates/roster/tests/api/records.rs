@@ -26,49 +26,10 @@ pub async fn session_row(
     start: DateTime<Utc>,
     minutes: i64,
 ) -> attendance_session::Model {
-    let end = start + Duration::minutes(minutes);
-    let done = status == "completed";
-    let started = matches!(status, "completed" | "active");
-    attendance_session::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        timetable_entry_id: Set(None),
-        enrollment_id: Set(e.enrollment),
-        course_id: Set(e.course),
-        class_group_id: Set(e.class_group),
-        term_id: Set(e.year.terms[0]),
-        trainer_id: Set(Some(e.trainer.id)),
-        active_trainer_id: Set(None),
-        room_id: Set(None),
-        scheduled_start: Set(start),
-        scheduled_end: Set(end),
-        status: Set(status.to_owned()),
-        started_at: Set(started.then_some(start)),
-        ended_at: Set(done.then_some(end)),
-        start_latitude: Set(None),
-        start_longitude: Set(None),
-        start_distance_m: Set(None),
-        start_face_distance: Set(None),
-        trainer_face_verified: Set(false),
-        end_latitude: Set(None),
-        end_longitude: Set(None),
-        end_distance_m: Set(None),
-        is_makeup: Set(false),
-        makeup_for_id: Set(None),
-        cancel_reason: Set(None),
-        auto_closed: Set(false),
-        notes: Set(None),
-        feedback_count: Set(0),
-        content_avg: Set(None),
-        delivery_avg: Set(None),
-        engagement_avg: Set(None),
-        overall_avg: Set(None),
-        created_by: Set(None),
-        created_at: Set(now()),
-        updated_at: Set(now()),
-    }
-    .insert(app.db())
-    .await
-    .unwrap()
+    session_model(e.into(), status, start, start + Duration::minutes(minutes))
+        .insert(app.db())
+        .await
+        .unwrap()
 }
 
 /// Changes a stored session.
@@ -89,38 +50,10 @@ pub async fn record_row(
     trainee: Uuid,
     status: &str,
 ) -> attendance_record::Model {
-    let checked = matches!(status, "present" | "late");
-    attendance_record::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        session_id: Set(session),
-        trainee_id: Set(trainee),
-        status: Set(status.to_owned()),
-        checked_in_at: Set(checked.then(now)),
-        latitude: Set(checked.then_some(-1.2921)),
-        longitude: Set(checked.then_some(36.8219)),
-        accuracy: Set(None),
-        distance_m: Set(checked.then_some(12.345)),
-        location_verified: Set(checked),
-        face_distance: Set(checked.then_some(0.31)),
-        face_verified: Set(checked),
-        failed_attempts: Set(0),
-        marked_by_system: Set(status == "absent"),
-        manual_override: Set(false),
-        marked_by: Set(None),
-        override_reason: Set(None),
-        image: Set(None),
-        excuse_reason: Set(None),
-        excuse_document: Set(None),
-        excuse_status: Set("none".into()),
-        excuse_reviewed_by: Set(None),
-        excuse_reviewed_at: Set(None),
-        excuse_comment: Set(None),
-        created_at: Set(now()),
-        updated_at: Set(now()),
-    }
-    .insert(app.db())
-    .await
-    .unwrap()
+    record_model(session, trainee, status, now())
+        .insert(app.db())
+        .await
+        .unwrap()
 }
 
 pub async fn record(app: &TestApp, id: Uuid) -> attendance_record::Model {

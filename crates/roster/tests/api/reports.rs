@@ -9,9 +9,7 @@ use std::io::Cursor;
 use base64::Engine as _;
 use calamine::{Data, Reader};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, SubsecRound, TimeZone, Timelike, Utc};
-use roster::entities::{
-    attendance_record, attendance_session, notification, report, report_schedule, session_feedback,
-};
+use roster::entities::{notification, report, report_schedule, session_feedback};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
 };
@@ -47,92 +45,29 @@ struct Session<'a> {
 }
 
 async fn session(app: &TestApp, s: Session<'_>) -> Uuid {
-    let now = Utc::now().trunc_subsecs(0);
-    let end = s.start + Duration::hours(2);
-    let started = s.delay.map(|d| s.start + Duration::minutes(d));
+    let of = Teaching {
+        enrollment: s.enrollment,
+        course: s.course,
+        class_group: s.class_group,
+        term: s.term,
+        trainer: s.trainer,
+    };
+    let mut row = session_model(of, s.status, s.start, s.start + Duration::hours(2));
+    row.started_at = Set(s.delay.map(|d| s.start + Duration::minutes(d)));
     let id = Uuid::new_v4();
-    attendance_session::ActiveModel {
-        id: Set(id),
-        timetable_entry_id: Set(None),
-        enrollment_id: Set(s.enrollment),
-        course_id: Set(s.course),
-        class_group_id: Set(s.class_group),
-        term_id: Set(s.term),
-        trainer_id: Set(Some(s.trainer)),
-        active_trainer_id: Set(None),
-        room_id: Set(None),
-        scheduled_start: Set(s.start),
-        scheduled_end: Set(end),
-        status: Set(s.status.to_owned()),
-        started_at: Set(started),
-        ended_at: Set((s.status == "completed").then_some(end)),
-        start_latitude: Set(None),
-        start_longitude: Set(None),
-        start_distance_m: Set(None),
-        start_face_distance: Set(None),
-        trainer_face_verified: Set(false),
-        end_latitude: Set(None),
-        end_longitude: Set(None),
-        end_distance_m: Set(None),
-        is_makeup: Set(false),
-        makeup_for_id: Set(None),
-        cancel_reason: Set(None),
-        auto_closed: Set(false),
-        notes: Set(None),
-        feedback_count: Set(0),
-        content_avg: Set(None),
-        delivery_avg: Set(None),
-        engagement_avg: Set(None),
-        overall_avg: Set(None),
-        created_by: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(app.db())
-    .await
-    .unwrap();
+    row.id = Set(id);
+    row.insert(app.db()).await.unwrap();
     id
 }
 
 async fn record(app: &TestApp, session: Uuid, trainee: Uuid, status: &str, at: DateTime<Utc>) {
-    let now = Utc::now().trunc_subsecs(0);
-    let checked = matches!(status, "present" | "late");
-    attendance_record::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        session_id: Set(session),
-        trainee_id: Set(trainee),
-        status: Set(status.to_owned()),
-        checked_in_at: Set(checked.then_some(at)),
-        latitude: Set(None),
-        longitude: Set(None),
-        accuracy: Set(None),
-        distance_m: Set(None),
-        location_verified: Set(checked),
-        face_distance: Set(None),
-        face_verified: Set(checked),
-        failed_attempts: Set(0),
-        marked_by_system: Set(status == "absent"),
-        manual_override: Set(false),
-        marked_by: Set(None),
-        override_reason: Set(None),
-        image: Set(None),
-        excuse_reason: Set(None),
-        excuse_document: Set(None),
-        excuse_status: Set(if status == "excused" {
-            "approved"
-        } else {
-            "none"
-        }
-        .into()),
-        excuse_reviewed_by: Set(None),
-        excuse_reviewed_at: Set(None),
-        excuse_comment: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(app.db())
-    .await
-    .unwrap();
+    let mut row = record_model(session, trainee, status, at);
+    // Reports read no location or face figures.
+    row.latitude = Set(None);
+    row.longitude = Set(None);
+    row.distance_m = Set(None);
+    row.face_distance = Set(None);
+    row.insert(app.db()).await.unwrap();
 }
 
 async fn feedback(app: &TestApp, session: Uuid, trainee: Uuid, overall: i32) {
