@@ -174,6 +174,17 @@ UNSTATED_RULES = [
         r"^Break .* is not inside the school day\.$",
         r"^Breaks .* and .* overlap\.$",
         r"^End time must be after start time\.$",
+        # roster's attendance: a session's length and time, the windows and
+        # states the contract gives each action, and what a photo, a place or
+        # a trainee must be for it (each a 400 with its `code`).
+        r"^A session lasts from 15 minutes to 8 hours\.$",
+        r"^The session must end in the future\.$",
+        # roster's notifications: system and account notices stay in the
+        # app; an audience names its target.
+        r"^System and account notifications cannot be turned off in the app\.$",
+        r"^This field is required when audience is \w+\.$",
+        # roster's reports: a kind about one subject names it in `filters`.
+        r"^\w+: This field is required for a \w+ report\.$",
         # django-filter's answer to a filter naming a row that does not exist.
         r"^Select a valid choice\. That choice is not one of the available choices\.$",
         r"^The second year must be the first plus one, e\.g\. 2025/2026\.$",

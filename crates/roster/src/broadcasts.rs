@@ -48,6 +48,16 @@ use crate::state::AppState;
 
 pub const AUDIENCES: [&str; 5] = ["all", "role", "department", "programme", "class_group"];
 pub const STATUSES: [&str; 3] = ["queued", "sending", "sent"];
+
+kernel::choices!(
+    /// Who a broadcast is for.
+    pub AudienceChoice = &AUDIENCES
+);
+
+kernel::choices!(
+    /// Where a broadcast's delivery is.
+    pub BroadcastStatusChoice = &STATUSES
+);
 /// Recipients written per transaction.
 const BATCH: usize = 500;
 const RELATED: &str = "broadcast";
@@ -162,22 +172,22 @@ impl BroadcastOut {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct BroadcastIn {
     #[serde(default)]
-    #[schema(value_type = String, required = true, max_length = 200)]
+    #[schema(schema_with = kernel::form::schema::text::<200>, required = true)]
     pub title: Field<String>,
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(schema_with = kernel::form::schema::non_blank, required = true)]
     pub message: Field<String>,
     /// Default `system`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = crate::notify::NotificationTypeChoice)]
     pub notification_type: Field<String>,
     /// Default `medium`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = crate::notify::PriorityChoice)]
     pub priority: Field<String>,
     /// `all`, `role`, `department`, `programme` or `class_group`.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = AudienceChoice, required = true)]
     pub audience: Field<String>,
     /// The roles of a `role` audience.
     #[serde(default)]
@@ -347,6 +357,10 @@ where
         Field::Absent | Field::Null => None,
     };
     if !needed {
+        // Not this audience's target: ignored, but never malformed.
+        if raw.is_some_and(|raw| Uuid::parse_str(raw.trim()).is_err()) {
+            c.error(name, "Must be a valid UUID.");
+        }
         return Ok(None);
     }
     let Some(raw) = raw else {
@@ -563,8 +577,8 @@ fn visible(me: &user::Model) -> ApiResult<Select<broadcast::Entity>> {
 /// The caller's broadcasts (admin: all), newest first. Filters `status`,
 /// `audience`, `notification_type`.
 #[utoipa::path(get, path = "/api/notifications/broadcasts/", tag = "notifications", security(("jwt" = [])),
-    params(("status" = Option<String>, Query), ("audience" = Option<String>, Query),
-           ("notification_type" = Option<String>, Query),
+    params(("status" = inline(Option<BroadcastStatusChoice>), Query), ("audience" = inline(Option<AudienceChoice>), Query),
+           ("notification_type" = inline(Option<crate::notify::NotificationTypeChoice>), Query),
            ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<BroadcastOut>), (status = 400), (status = 401), (status = 403)))]
 pub async fn list_broadcasts(

@@ -38,6 +38,11 @@ const MANDATORY: &str = "System and account notifications cannot be turned off i
 const OUTSIDE_REACH: &str = "You can only notify users within your reach.";
 pub const PLATFORMS: [&str; 3] = ["web", "android", "ios"];
 
+kernel::choices!(
+    /// A push device's platform.
+    pub PlatformChoice = &PLATFORMS
+);
+
 #[allow(
     clippy::let_and_return,
     reason = "the stream's route is added under a cfg until its dependency is in"
@@ -127,8 +132,8 @@ async fn find_own(db: &impl ConnectionTrait, me: Uuid, id: Uuid) -> ApiResult<no
 /// The caller's notifications, newest first. Filters `is_read`,
 /// `notification_type`, `priority`.
 #[utoipa::path(get, path = "/api/notifications/", tag = "notifications", security(("jwt" = [])),
-    params(("is_read" = Option<bool>, Query), ("notification_type" = Option<String>, Query),
-           ("priority" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
+    params(("is_read" = Option<bool>, Query), ("notification_type" = inline(Option<notify::NotificationTypeChoice>), Query),
+           ("priority" = inline(Option<notify::PriorityChoice>), Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<NotificationOut>), (status = 400), (status = 401)))]
 pub async fn list_notifications(
     Db(db): Db,
@@ -319,21 +324,21 @@ pub async fn delete_notification(
 pub struct SendIn {
     /// The users to notify (at most 1000).
     #[serde(default)]
-    #[schema(value_type = Vec<Uuid>, required = true)]
+    #[schema(value_type = Vec<Uuid>, required = true, min_items = 1, max_items = 1000)]
     pub recipients: kernel::Field<Vec<String>>,
     #[serde(default)]
-    #[schema(value_type = String, required = true, max_length = 200)]
+    #[schema(schema_with = kernel::form::schema::text::<200>, required = true)]
     pub title: kernel::Field<String>,
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(schema_with = kernel::form::schema::non_blank, required = true)]
     pub message: kernel::Field<String>,
     /// Default `system`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = notify::NotificationTypeChoice)]
     pub notification_type: kernel::Field<String>,
     /// Default `medium`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = notify::PriorityChoice)]
     pub priority: kernel::Field<String>,
 }
 
@@ -536,7 +541,7 @@ impl From<&Preferences> for PreferencesOut {
 pub struct PreferencesIn {
     /// `{type: {in_app?, email?, push?}}` for any of the six types; types
     /// left out keep their channels. `system` and `account` keep `in_app`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = ChannelsIn)]
     pub channels: Value,
     pub dnd_enabled: bool,
     /// `HH:MM`, school time.
@@ -552,14 +557,61 @@ pub struct PreferencesIn {
 #[allow(dead_code, reason = "the OpenAPI document of the body")]
 pub struct PreferencesPatch {
     /// `{type: {in_app?, email?, push?}}`, merged per type and channel.
-    #[schema(value_type = Option<Object>)]
+    #[serde(default)]
+    #[schema(value_type = ChannelsIn)]
     pub channels: Option<Value>,
+    #[serde(default)]
+    #[schema(value_type = bool)]
     pub dnd_enabled: Option<bool>,
     /// `HH:MM`, school time.
-    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    #[schema(schema_with = crate::rest::clock_schema)]
     pub dnd_start: Option<String>,
-    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    #[schema(schema_with = crate::rest::clock_schema)]
     pub dnd_end: Option<String>,
+}
+
+/// The channels of one notification type, as a body sets them.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code, reason = "the OpenAPI document of the body")]
+pub struct ChannelFlags {
+    #[serde(default)]
+    #[schema(value_type = bool)]
+    pub in_app: Option<bool>,
+    #[serde(default)]
+    #[schema(value_type = bool)]
+    pub email: Option<bool>,
+    #[serde(default)]
+    #[schema(value_type = bool)]
+    pub push: Option<bool>,
+}
+
+/// Channels per notification type, as a body sets them (types left out
+/// keep theirs).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code, reason = "the OpenAPI document of the body")]
+pub struct ChannelsIn {
+    #[serde(default)]
+    #[schema(value_type = ChannelFlags)]
+    pub attendance: Option<ChannelFlags>,
+    #[serde(default)]
+    #[schema(value_type = ChannelFlags)]
+    pub session: Option<ChannelFlags>,
+    #[serde(default)]
+    #[schema(value_type = ChannelFlags)]
+    pub timetable: Option<ChannelFlags>,
+    #[serde(default)]
+    #[schema(value_type = ChannelFlags)]
+    pub report: Option<ChannelFlags>,
+    #[serde(default)]
+    #[schema(value_type = ChannelFlags)]
+    pub account: Option<ChannelFlags>,
+    #[serde(default)]
+    #[schema(value_type = ChannelFlags)]
+    pub system: Option<ChannelFlags>,
 }
 
 async fn own_preferences(db: &impl ConnectionTrait, me: Uuid) -> Result<Preferences, DbErr> {
@@ -769,11 +821,11 @@ pub async fn patch_preferences(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct DeviceIn {
     #[serde(default)]
-    #[schema(value_type = String, required = true, max_length = 255)]
+    #[schema(schema_with = kernel::form::schema::text::<255>, required = true)]
     pub token: kernel::Field<String>,
     /// `web`, `android` or `ios`.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = PlatformChoice, required = true)]
     pub platform: kernel::Field<String>,
 }
 

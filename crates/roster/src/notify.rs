@@ -59,6 +59,16 @@ pub const CHOICES: [&str; 6] = [
 /// The priorities, lowest first.
 pub const PRIORITIES: [&str; 3] = ["low", "medium", "high"];
 
+kernel::choices!(
+    /// A notification type.
+    pub NotificationTypeChoice = &CHOICES
+);
+
+kernel::choices!(
+    /// A notification's priority.
+    pub PriorityChoice = &PRIORITIES
+);
+
 impl Kind {
     pub const ALL: [Kind; 6] = [
         Self::Attendance,

@@ -37,6 +37,19 @@ use crate::notify::{self, Kind, Note};
 use crate::rest::{self, PAGE, round2};
 use crate::state::AppState;
 
+/// Where a record's excuse is.
+const EXCUSE_STATUSES: &[&str] = &["none", "pending", "approved", "rejected"];
+
+kernel::choices!(
+    /// A record's status.
+    pub RecordStatusChoice = RecordStatus::CHOICES
+);
+
+kernel::choices!(
+    /// Where a record's excuse is.
+    pub ExcuseStatusChoice = EXCUSE_STATUSES
+);
+
 /// The largest excuse document (5 MB).
 const DOCUMENT_MAX_BYTES: usize = 5 * 1024 * 1024;
 /// How long after a session ends its trainer may still correct records.
@@ -299,7 +312,7 @@ fn filtered(
         query,
         "excuse_status",
         attendance_record::Column::ExcuseStatus,
-        FilterKind::Choice(&["none", "pending", "approved", "rejected"]),
+        FilterKind::Choice(EXCUSE_STATUSES),
     )?;
     Ok(list.order(
         query,
@@ -354,8 +367,8 @@ async fn list(
 /// `checked_in_at`, `status`, `created_at` (default newest first).
 #[utoipa::path(get, path = "/api/attendance/records/", tag = "attendance", security(("jwt" = [])),
     params(("session" = Option<Uuid>, Query), ("trainee" = Option<Uuid>, Query),
-           ("status" = Option<String>, Query), ("course" = Option<Uuid>, Query),
-           ("class_group" = Option<Uuid>, Query), ("excuse_status" = Option<String>, Query),
+           ("status" = inline(Option<RecordStatusChoice>), Query), ("course" = Option<Uuid>, Query),
+           ("class_group" = Option<Uuid>, Query), ("excuse_status" = inline(Option<ExcuseStatusChoice>), Query),
            ("date_from" = Option<NaiveDate>, Query), ("date_to" = Option<NaiveDate>, Query),
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<RecordOut>), (status = 400), (status = 401)))]

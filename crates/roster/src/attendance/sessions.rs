@@ -42,6 +42,11 @@ use crate::entities::{
 use crate::notify::{self, Kind, Note};
 use crate::rest::{self, PAGE};
 use crate::state::AppState;
+
+kernel::choices!(
+    /// A session's state.
+    pub SessionStatusChoice = super::SessionStatus::CHOICES
+);
 use crate::timetable::engine::{Conflict, ConflictKind, school_timezone};
 use crate::timetable::entries::TimetableConflict;
 
@@ -427,7 +432,7 @@ fn date_param(list: &ListOf<Roster>, name: &str) -> ApiResult<Option<NaiveDate>>
 /// is_makeup, date, date_from, date_to` (dates in school time); ordering
 /// `scheduled_start` (default), `scheduled_end`, `status`, `created_at`.
 #[utoipa::path(get, path = "/api/attendance/sessions/", tag = "attendance", security(("jwt" = [])),
-    params(("status" = Option<String>, Query), ("trainer" = Option<Uuid>, Query), ("class_group" = Option<Uuid>, Query),
+    params(("status" = inline(Option<SessionStatusChoice>), Query), ("trainer" = Option<Uuid>, Query), ("class_group" = Option<Uuid>, Query),
            ("course" = Option<Uuid>, Query), ("enrollment" = Option<Uuid>, Query), ("room" = Option<Uuid>, Query),
            ("is_makeup" = Option<bool>, Query), ("date" = Option<NaiveDate>, Query), ("date_from" = Option<NaiveDate>, Query),
            ("date_to" = Option<NaiveDate>, Query), ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query),

@@ -159,59 +159,59 @@ impl AttendanceSettingsOut {
 pub struct AttendanceSettingsIn {
     /// 0–240.
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = i64, minimum = 0, maximum = 240)]
     pub start_window_before_minutes: Field<i64>,
     /// 0–240.
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = i64, minimum = 0, maximum = 240)]
     pub start_window_after_minutes: Field<i64>,
     /// 0–240.
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = i64, minimum = 0, maximum = 240)]
     pub late_after_minutes: Field<i64>,
     /// 1–100.
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = i64, minimum = 1, maximum = 100)]
     pub min_elapsed_percent_to_end: Field<i64>,
     /// 0–1440.
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = i64, minimum = 0, maximum = 1440)]
     pub auto_close_after_minutes: Field<i64>,
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub require_trainer_location: Field<bool>,
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub require_trainer_face: Field<bool>,
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub require_trainee_location: Field<bool>,
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub require_trainee_face: Field<bool>,
     /// 0.3–0.8.
     #[serde(default)]
-    #[schema(value_type = Option<f64>)]
+    #[schema(value_type = f64, minimum = 0.3, maximum = 0.8)]
     pub face_match_threshold: Field<f64>,
     /// 1–10000.
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = i64, minimum = 1, maximum = 10000)]
     pub max_location_accuracy_m: Field<i64>,
     /// 0–365.
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = i64, minimum = 0, maximum = 365)]
     pub feedback_window_days: Field<i64>,
     /// 0–365.
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = i64, minimum = 0, maximum = 365)]
     pub excuse_window_days: Field<i64>,
     /// 1–100.
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = i64, minimum = 1, maximum = 100)]
     pub low_attendance_threshold_percent: Field<i64>,
     /// 0–3650.
     #[serde(default)]
-    #[schema(value_type = Option<i64>)]
+    #[schema(value_type = i64, minimum = 0, maximum = 3650)]
     pub image_retention_days: Field<i64>,
 }
 

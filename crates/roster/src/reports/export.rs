@@ -27,7 +27,7 @@ pub enum Format {
 
 kernel::choices!(
     /// A report's file formats, as `?format=` (or `?export=`) names them.
-    pub ExportFormat = &["json", "csv", "xlsx", "pdf"]
+    pub ReportFormat = &["json", "csv", "xlsx", "pdf"]
 );
 
 impl Format {

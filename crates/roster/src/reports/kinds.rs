@@ -25,6 +25,11 @@ pub enum Kind {
     School,
 }
 
+kernel::choices!(
+    /// A report kind.
+    pub ReportTypeChoice = Kind::CHOICES
+);
+
 impl Kind {
     pub const CHOICES: &'static [&'static str] = &[
         "trainee",
@@ -266,6 +271,14 @@ pub async fn parse(
         term: uuid("term", &mut errors),
         ..Filters::default()
     };
+    // A filter another kind takes is still checked: a malformed id is an
+    // error wherever it is sent.
+    for name in ["trainee", "class_group", "course"] {
+        let subject_here = subject.is_none() && kind.subject_field() == Some(name);
+        if !kind.extra_filters().contains(&name) && !subject_here {
+            uuid(name, &mut errors);
+        }
+    }
     for name in kind.extra_filters() {
         let id = uuid(name, &mut errors);
         match *name {
@@ -279,7 +292,10 @@ pub async fn parse(
         (None, Some(field)) => {
             let id = uuid(field, &mut errors);
             if id.is_none() && !errors.has(field) {
-                errors.add(field, kernel::form::REQUIRED);
+                errors.add(
+                    field,
+                    format!("This field is required for a {} report.", kind.as_str()),
+                );
             }
             id
         }

@@ -54,6 +54,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 pub const FREQUENCIES: &[&str] = &["daily", "weekly", "monthly"];
 pub const CHANNELS: &[&str] = &["in_app", "email", "both"];
+
+kernel::choices!(
+    /// How often a schedule runs.
+    pub FrequencyChoice = FREQUENCIES
+);
+
+kernel::choices!(
+    /// How a scheduled report is delivered.
+    pub ChannelChoice = CHANNELS
+);
 /// The school-time hour runs fall at.
 const RUN_HOUR: u32 = 7;
 
@@ -132,26 +142,26 @@ impl From<report_schedule::Model> for ReportScheduleOut {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ScheduleIn {
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = super::kinds::ReportTypeChoice, required = true)]
     pub report_type: Option<Value>,
     /// The report's filters and subject, as `POST /api/reports/` takes them.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub filters: Option<Value>,
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = FrequencyChoice, required = true)]
     pub frequency: Option<Value>,
     /// Default `["pdf"]`.
     #[serde(default)]
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = Vec<super::export::ReportFormat>, min_items = 1)]
     pub formats: Option<Value>,
     /// Default: the caller.
     #[serde(default)]
-    #[schema(value_type = Vec<Uuid>)]
+    #[schema(value_type = Vec<Uuid>, min_items = 1)]
     pub recipients: Option<Value>,
     /// Default `both`.
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(value_type = ChannelChoice)]
     pub channel: Option<Value>,
     #[serde(default)]
     #[schema(value_type = bool)]

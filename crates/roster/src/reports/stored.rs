@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use super::BUILD_JOB;
 use super::build::{Report, authorize, compute};
-use super::export::{ExportFormat, Format, Letterhead};
+use super::export::{Format, Letterhead, ReportFormat};
 use super::kinds::{self, Kind, Spec};
 use crate::Roster;
 use crate::access::{Me, Role};
@@ -46,6 +46,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// A stored report's states.
 pub const STATUSES: &[&str] = &["pending", "ready", "failed"];
+
+kernel::choices!(
+    /// Where a stored report is.
+    pub ReportStatusChoice = STATUSES
+);
 
 /// A stored report.
 #[derive(Debug, Serialize, ToSchema)]
@@ -95,13 +100,13 @@ pub struct StoredIn {
     /// `trainee`, `class_group`, `course`, `trainer`, `programme`,
     /// `department` or `school`.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(value_type = super::kinds::ReportTypeChoice, required = true)]
     pub report_type: Option<Value>,
     /// `{term?, date_from?, date_to?, trainee?, class_group?, course?}` and,
     /// for a kind about one subject, its id under the kind's name
     /// (`class_group`, `course`, `trainer`, `programme`, `department`).
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub filters: Option<Value>,
 }
 
@@ -142,7 +147,14 @@ pub async fn spec_of(
             // The filters' problems, keyed under `filters`.
             ApiError::Validation(errors) => {
                 let mut out = FieldErrors::new();
-                out.add("filters", errors.to_json().to_string());
+                if let Value::Object(fields) = errors.to_json() {
+                    for (field, messages) in fields {
+                        for message in messages.as_array().into_iter().flatten() {
+                            let message = message.as_str().unwrap_or_default();
+                            out.add("filters", format!("{field}: {message}"));
+                        }
+                    }
+                }
                 ApiError::Validation(out)
             }
             other => other,
@@ -252,7 +264,7 @@ async fn visible(
 /// The caller's reports (an administrator: everyone's), newest first.
 /// Filters `status`, `report_type`; ordering `created_at`, `status`.
 #[utoipa::path(get, path = "/api/reports/", tag = "reports", security(("jwt" = [])),
-    params(("status" = Option<String>, Query), ("report_type" = Option<String>, Query),
+    params(("status" = inline(Option<ReportStatusChoice>), Query), ("report_type" = inline(Option<super::kinds::ReportTypeChoice>), Query),
            ("ordering" = Option<String>, Query), ("page" = Option<u64>, Query), ("page_size" = Option<u64>, Query)),
     responses((status = 200, body = Page<StoredOut>), (status = 400), (status = 401)))]
 pub async fn list_reports(
@@ -340,10 +352,10 @@ pub async fn destroy_report(
 #[into_params(parameter_in = Query)]
 pub struct DownloadParams {
     /// `pdf` (default), `csv`, `xlsx` or `json`.
-    #[param(value_type = Option<ExportFormat>, inline)]
+    #[param(value_type = Option<ReportFormat>, inline)]
     pub format: Option<String>,
     /// Alias of `format`.
-    #[param(value_type = Option<ExportFormat>, inline)]
+    #[param(value_type = Option<ReportFormat>, inline)]
     pub export: Option<String>,
 }
 
@@ -351,7 +363,7 @@ pub struct DownloadParams {
 /// `report_not_ready`.
 #[utoipa::path(get, path = "/api/reports/{id}/download/", tag = "reports", security(("jwt" = [])),
     params(("id" = Uuid, Path), DownloadParams),
-    responses((status = 200, description = "The file."), (status = 400), (status = 401), (status = 404)))]
+    responses((status = 200, description = "The report as JSON, or the file `format` asks for.", content(("application/json"), ("text/csv"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("application/pdf"))), (status = 400), (status = 401), (status = 404)))]
 pub async fn download_report(
     State(state): State<AppState>,
     Db(db): Db,

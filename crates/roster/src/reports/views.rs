@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::build::{Report, compute};
-use super::export::{ExportFormat, Format, Letterhead, respond};
+use super::export::{Format, Letterhead, ReportFormat, respond};
 use super::kinds::{self, Kind};
 use crate::access::Me;
 use crate::state::AppState;
@@ -51,10 +51,10 @@ pub struct ReportParams {
     #[param(value_type = Option<Uuid>)]
     pub course: Option<String>,
     /// A file instead of JSON: `json`, `csv`, `xlsx` or `pdf`.
-    #[param(value_type = Option<ExportFormat>, inline)]
+    #[param(value_type = Option<ReportFormat>, inline)]
     pub format: Option<String>,
     /// Alias of `format`.
-    #[param(value_type = Option<ExportFormat>, inline)]
+    #[param(value_type = Option<ReportFormat>, inline)]
     pub export: Option<String>,
 }
 
@@ -97,7 +97,7 @@ async fn serve(
 /// trainee only their own rows (another trainee → 403).
 #[utoipa::path(get, path = "/api/reports/attendance/trainees/", tag = "reports", security(("jwt" = [])),
     params(ReportParams),
-    responses((status = 200, body = Report, description = "JSON, or the file `format` asks for."),
+    responses((status = 200, description = "The report as JSON, or the file `format` asks for.", content((Report = "application/json"), ("text/csv"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("application/pdf"))),
         (status = 400), (status = 401), (status = 403)))]
 pub async fn trainee_report(
     State(state): State<AppState>,
@@ -111,7 +111,7 @@ pub async fn trainee_report(
 /// Attendance of one class group, per course enrolled (filter `course`).
 #[utoipa::path(get, path = "/api/reports/attendance/class-groups/{id}/", tag = "reports", security(("jwt" = [])),
     params(("id" = Uuid, Path), ReportParams),
-    responses((status = 200, body = Report), (status = 400), (status = 401), (status = 403), (status = 404)))]
+    responses((status = 200, description = "The report as JSON, or the file `format` asks for.", content((Report = "application/json"), ("text/csv"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("application/pdf"))), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn class_group_report(
     State(state): State<AppState>,
     Db(db): Db,
@@ -125,7 +125,7 @@ pub async fn class_group_report(
 /// Attendance of one course, per enrollment (filter `class_group`).
 #[utoipa::path(get, path = "/api/reports/attendance/courses/{id}/", tag = "reports", security(("jwt" = [])),
     params(("id" = Uuid, Path), ReportParams),
-    responses((status = 200, body = Report), (status = 400), (status = 401), (status = 403), (status = 404)))]
+    responses((status = 200, description = "The report as JSON, or the file `format` asks for.", content((Report = "application/json"), ("text/csv"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("application/pdf"))), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn course_report(
     State(state): State<AppState>,
     Db(db): Db,
@@ -140,7 +140,7 @@ pub async fn course_report(
 /// trainer reads their own only.
 #[utoipa::path(get, path = "/api/reports/attendance/trainers/{id}/", tag = "reports", security(("jwt" = [])),
     params(("id" = Uuid, Path), ReportParams),
-    responses((status = 200, body = Report), (status = 400), (status = 401), (status = 403), (status = 404)))]
+    responses((status = 200, description = "The report as JSON, or the file `format` asks for.", content((Report = "application/json"), ("text/csv"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("application/pdf"))), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn trainer_report(
     State(state): State<AppState>,
     Db(db): Db,
@@ -155,7 +155,7 @@ pub async fn trainer_report(
 /// deputy principal).
 #[utoipa::path(get, path = "/api/reports/attendance/programmes/{id}/", tag = "reports", security(("jwt" = [])),
     params(("id" = Uuid, Path), ReportParams),
-    responses((status = 200, body = Report), (status = 400), (status = 401), (status = 403), (status = 404)))]
+    responses((status = 200, description = "The report as JSON, or the file `format` asks for.", content((Report = "application/json"), ("text/csv"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("application/pdf"))), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn programme_report(
     State(state): State<AppState>,
     Db(db): Db,
@@ -170,7 +170,7 @@ pub async fn programme_report(
 /// deputy principal).
 #[utoipa::path(get, path = "/api/reports/attendance/departments/{id}/", tag = "reports", security(("jwt" = [])),
     params(("id" = Uuid, Path), ReportParams),
-    responses((status = 200, body = Report), (status = 400), (status = 401), (status = 403), (status = 404)))]
+    responses((status = 200, description = "The report as JSON, or the file `format` asks for.", content((Report = "application/json"), ("text/csv"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("application/pdf"))), (status = 400), (status = 401), (status = 403), (status = 404)))]
 pub async fn department_report(
     State(state): State<AppState>,
     Db(db): Db,
@@ -184,7 +184,7 @@ pub async fn department_report(
 /// The school's attendance per department (admin, deputy principal).
 #[utoipa::path(get, path = "/api/reports/attendance/school/", tag = "reports", security(("jwt" = [])),
     params(ReportParams),
-    responses((status = 200, body = Report), (status = 400), (status = 401), (status = 403)))]
+    responses((status = 200, description = "The report as JSON, or the file `format` asks for.", content((Report = "application/json"), ("text/csv"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("application/pdf"))), (status = 400), (status = 401), (status = 403)))]
 pub async fn school_report(
     State(state): State<AppState>,
     Db(db): Db,
