@@ -193,3 +193,76 @@ db_test!(
             .assert_status(200);
     }
 );
+
+/// utoipa names a schema after its type and keeps the last of two types
+/// with one name, so two bodies named alike would share one document: every
+/// documented type (and `kernel::choices!` list) has a name of its own,
+/// unless renamed with `#[schema(as = ...)]`.
+#[test]
+fn every_schema_has_a_name_of_its_own() {
+    fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    sources(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    let mut seen = std::collections::BTreeMap::<String, String>::new();
+    let mut clashes = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let trimmed = line.trim_start();
+            let documented = lines[..i]
+                .iter()
+                .rev()
+                .take_while(|l| {
+                    let l = l.trim_start();
+                    l.starts_with("#[") || l.starts_with("///") || l.starts_with(')')
+                })
+                .any(|l| l.contains("ToSchema"));
+            let renamed = lines[..i]
+                .iter()
+                .rev()
+                .take_while(|l| {
+                    l.trim_start().starts_with("#[") || l.trim_start().starts_with("///")
+                })
+                .any(|l| l.contains("schema(as"));
+            let name = if documented && !renamed {
+                ["pub struct ", "pub enum ", "struct ", "enum "]
+                    .iter()
+                    .find_map(|p| trimmed.strip_prefix(p))
+            } else if lines[..i]
+                .last()
+                .is_some_and(|l| l.trim_start().starts_with("kernel::choices!("))
+                || (i >= 2 && lines[i - 2].trim_start().starts_with("kernel::choices!("))
+            {
+                trimmed.strip_prefix("pub ")
+            } else {
+                None
+            };
+            let Some(name) = name else { continue };
+            let name: String = name
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if name.is_empty() {
+                continue;
+            }
+            let place = format!("{}:{}", file.display(), i + 1);
+            if let Some(first) = seen.insert(name.clone(), place.clone()) {
+                clashes.push(format!("{name}: {first} and {place}"));
+            }
+        }
+    }
+    assert!(clashes.is_empty(), "schema names used twice: {clashes:#?}");
+}
