@@ -151,20 +151,20 @@ pub struct ScheduleIn {
     #[serde(default)]
     #[schema(value_type = FrequencyChoice, required = true)]
     pub frequency: Option<Value>,
-    /// Default `["pdf"]`.
+    /// Default (or null) `["pdf"]`.
     #[serde(default)]
-    #[schema(value_type = Vec<super::export::ReportFormat>, min_items = 1)]
+    #[schema(value_type = Option<Vec<super::export::ReportFormat>>, min_items = 1)]
     pub formats: Option<Value>,
-    /// Default: the caller.
+    /// Default (or null): the caller.
     #[serde(default)]
-    #[schema(value_type = Vec<Uuid>, min_items = 1)]
+    #[schema(value_type = Option<Vec<Uuid>>, min_items = 1)]
     pub recipients: Option<Value>,
     /// Default `both`.
     #[serde(default)]
-    #[schema(value_type = ChannelChoice)]
+    #[schema(value_type = Option<ChannelChoice>)]
     pub channel: Option<Value>,
     #[serde(default)]
-    #[schema(value_type = bool)]
+    #[schema(value_type = Option<bool>)]
     pub is_active: Option<Value>,
 }
 
