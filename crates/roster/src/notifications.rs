@@ -371,7 +371,7 @@ pub fn choice_or(
 }
 
 /// Whether `me` may notify every one of `users` (already known to exist).
-async fn within_reach(
+pub(crate) async fn within_reach(
     db: &impl ConnectionTrait,
     me: &user::Model,
     users: &[Uuid],

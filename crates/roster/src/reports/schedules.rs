@@ -20,7 +20,7 @@ use kernel::{ApiError, ApiResult, Current, Db, FieldErrors, Id, Json};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    IntoSimpleExpr, Order, QueryFilter,
+    IntoSimpleExpr, Order, QueryFilter, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -54,6 +54,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 pub const FREQUENCIES: &[&str] = &["daily", "weekly", "monthly"];
 pub const CHANNELS: &[&str] = &["in_app", "email", "both"];
+/// The most people one schedule is delivered to.
+const MAX_RECIPIENTS: usize = 200;
 
 kernel::choices!(
     /// How often a schedule runs.
@@ -296,22 +298,44 @@ async fn validate(
     };
     let recipients = match input.recipients.as_ref() {
         Some(Value::Array(items)) if !items.is_empty() => {
-            let mut out: Vec<Uuid> = Vec::new();
+            let mut wanted: Vec<Uuid> = Vec::new();
             for item in items {
                 let raw = item
                     .as_str()
                     .map_or_else(|| item.to_string(), str::to_owned);
-                let found = match Uuid::parse_str(raw.trim()) {
-                    Ok(id) => user::Entity::find_by_id(id).one(db).await?,
-                    Err(_) => None,
-                };
-                match found {
-                    Some(u) if !out.contains(&u.id) => out.push(u.id),
-                    Some(_) => {}
-                    None => errors.add("recipients", crate::rest::invalid_pk(&raw)),
+                match Uuid::parse_str(raw.trim()) {
+                    Ok(id) if !wanted.contains(&id) => wanted.push(id),
+                    Ok(_) => {}
+                    Err(_) => errors.add("recipients", crate::rest::invalid_pk(&raw)),
                 }
             }
-            out
+            if wanted.len() > MAX_RECIPIENTS {
+                errors.add(
+                    "recipients",
+                    format!("Ensure this field has no more than {MAX_RECIPIENTS} elements."),
+                );
+                wanted.clear();
+            }
+            let known: Vec<Uuid> = user::Entity::find()
+                .select_only()
+                .column(user::Column::Id)
+                .filter(user::Column::Id.is_in(wanted.iter().copied()))
+                .into_tuple()
+                .all(db)
+                .await?;
+            for id in wanted.iter().filter(|id| !known.contains(id)) {
+                errors.add("recipients", crate::rest::invalid_pk(&id.to_string()));
+            }
+            // A report goes only to its owner and people the owner may
+            // send to: the same reach as sending them a notification.
+            let others: Vec<Uuid> = known.iter().copied().filter(|id| *id != me.id).collect();
+            if !others.is_empty() && !crate::notifications::within_reach(db, me, &others).await? {
+                errors.add(
+                    "recipients",
+                    "You can only send reports to users you may notify.",
+                );
+            }
+            known
         }
         Some(Value::Array(_)) => {
             errors.add("recipients", "This list may not be empty.");
