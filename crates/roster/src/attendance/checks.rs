@@ -585,17 +585,21 @@ pub async fn check_in(
         return Err(rest::refused(NOT_STARTED, "session_not_active"));
     };
     let stored = match &image {
-        Some(bytes) => Some(
-            state
-                .storage
-                .save(
-                    PHOTO_FOLDER,
-                    bytes,
-                    FileKind::sniff(bytes).unwrap_or(FileKind::Jpeg),
-                )
-                .await
-                .map_err(ApiError::internal)?,
-        ),
+        Some(bytes) => {
+            // Kept only as the photo it claims to be (a check-in without
+            // face verification may still send one).
+            let kind = match FileKind::sniff(bytes) {
+                Some(kind @ (FileKind::Jpeg | FileKind::Png)) => kind,
+                _ => return Err(ApiError::field("image", crate::face::NOT_AN_IMAGE)),
+            };
+            Some(
+                state
+                    .storage
+                    .save(PHOTO_FOLDER, bytes, kind)
+                    .await
+                    .map_err(ApiError::internal)?,
+            )
+        }
         None => None,
     };
     let outcome = save_check_in(

@@ -266,3 +266,71 @@ fn every_schema_has_a_name_of_its_own() {
     }
     assert!(clashes.is_empty(), "schema names used twice: {clashes:#?}");
 }
+
+db_test!(dates_far_outside_the_calendar_are_field_errors, |app| {
+    let admin = app.admin().await;
+    for path in [
+        "/api/attendance/sessions/?date_from=-5000-01-01",
+        "/api/attendance/records/?date_to=%2B262142-12-31",
+        "/api/attendance/analytics/?date_from=0999-01-01",
+        "/api/reports/attendance/school/?date_from=-0001-01-01",
+    ] {
+        let r = app.get(path).bearer(&admin.access).send().await;
+        assert_eq!(r.status, 400, "{path}: {}", r.json);
+    }
+});
+
+db_test!(a_schedule_reaches_only_whom_its_owner_may_notify, |app| {
+    let e = app.enrolled().await;
+    let outsider = app.user("trainee").await;
+    let before = app.row_counts().await;
+    let r = app
+        .post("/api/reports/schedules/")
+        .bearer(&e.hod.access)
+        .json(&json!({"report_type": "department", "frequency": "weekly",
+                      "filters": {"department": e.department},
+                      "formats": ["pdf"], "recipients": [outsider.id]}))
+        .send()
+        .await;
+    r.assert_status(400);
+    assert!(r.json["recipients"].is_array(), "{}", r.json);
+    assert_eq!(app.row_counts().await, before);
+    let ok = app
+        .post("/api/reports/schedules/")
+        .bearer(&e.hod.access)
+        .json(&json!({"report_type": "department", "frequency": "weekly",
+                      "filters": {"department": e.department},
+                      "formats": ["pdf"], "recipients": [e.trainer.id, e.hod.id]}))
+        .send()
+        .await;
+    assert_eq!(ok.status, 201, "{}", ok.json);
+});
+
+db_test!(a_check_in_photo_must_be_a_photo, |app| {
+    let s = app.setup().await;
+    app.attendance_settings(
+        &s.e.admin,
+        json!({"require_trainee_face": false, "require_trainer_face": false}),
+    )
+    .await;
+    let session = id_of(&app.manual_session(&s, s.room, -1, 60).await);
+    let at = crate::sessions::ROOM_AT;
+    app.post(&format!("/api/attendance/sessions/{session}/start/"))
+        .bearer(&s.e.trainer.access)
+        .json(&json!({"latitude": at.0, "longitude": at.1}))
+        .send()
+        .await
+        .assert_status(200);
+    let form = kernel::testing::Multipart::new()
+        .text("latitude", &at.0.to_string())
+        .text("longitude", &at.1.to_string())
+        .file("image", "photo.jpg", "image/jpeg", b"%PDF-1.4 not a photo");
+    let r = app
+        .post(&format!("/api/attendance/sessions/{session}/check-in/"))
+        .bearer(&s.e.trainees[0].access)
+        .multipart(form)
+        .send()
+        .await;
+    r.assert_status(400);
+    assert!(r.json["image"].is_array(), "{}", r.json);
+});
