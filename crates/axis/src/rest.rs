@@ -286,16 +286,7 @@ pub const DATE_RANGE: &str = "Ensure this date is between 1900-01-01 and 9999-12
 
 /// A `YYYY-MM-DD` date in years 1900 to 9999, else the message.
 pub fn parse_date(raw: &str) -> Result<chrono::NaiveDate, &'static str> {
-    let raw = raw.trim();
-    let shaped = raw.len() == 10
-        && raw.bytes().enumerate().all(|(i, b)| match i {
-            4 | 7 => b == b'-',
-            _ => b.is_ascii_digit(),
-        });
-    let date = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .ok()
-        .filter(|_| shaped)
-        .ok_or(DATE_FORMAT)?;
+    let date = kernel::form::parse_date(raw).ok_or(DATE_FORMAT)?;
     if (1900..=9999).contains(&chrono::Datelike::year(&date)) {
         Ok(date)
     } else {

@@ -206,7 +206,7 @@ pub fn check_password(field: &str, password: &str, email: &str, name: &str) -> A
 
 /// A password nobody can sign in with (Microsoft-only accounts).
 pub fn unusable_password() -> String {
-    format!("!{}", kernel::cuid::new())
+    kernel::password::unusable()
 }
 
 /// The live user `id`, else 404 `User not found`.

@@ -14,6 +14,7 @@ const SYSTEMS: &[Entry] = &[
     entry::<pss::Pss>(),
     entry::<axis::Axis>(),
     entry::<roster::Roster>(),
+    entry::<oryne::Oryne>(),
 ];
 
 #[derive(Parser)]
@@ -52,8 +53,29 @@ enum Command {
         #[arg(long)]
         bind: Option<SocketAddr>,
     },
-    /// Apply pending migrations.
-    Migrate { system: System },
+    /// Apply pending migrations (oryne: the platform's, then every
+    /// school's, or only `--tenant`'s).
+    Migrate {
+        system: System,
+        /// oryne: migrate only the school with this subdomain.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Create a school (oryne) and provision it now; prints its id.
+    CreateTenant {
+        system: System,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        subdomain: String,
+        #[arg(long)]
+        admin_email: String,
+        /// Without one the admin is invited to set a password.
+        #[arg(long)]
+        admin_password: Option<String>,
+        #[arg(long)]
+        plan: Option<String>,
+    },
     /// Create an administrator; prompts for what is not given.
     Createsuperuser {
         system: System,
@@ -110,7 +132,37 @@ fn main() {
 async fn run() -> anyhow::Result<()> {
     let (system, command) = match Cli::parse().command {
         Command::Serve { system, bind } => (system, Run::Serve { bind }),
-        Command::Migrate { system } => (system, Run::Migrate),
+        Command::Migrate { system, tenant } => {
+            if system.0.name == oryne::NAME {
+                return oryne::cli::migrate(tenant).await;
+            }
+            if tenant.is_some() {
+                bail!("--tenant applies to oryne only");
+            }
+            (system, Run::Migrate)
+        }
+        Command::CreateTenant {
+            system,
+            name,
+            subdomain,
+            admin_email,
+            admin_password,
+            plan,
+        } => {
+            if system.0.name != oryne::NAME {
+                bail!("{} has no tenants", system.0.name);
+            }
+            let id = oryne::cli::create_tenant(oryne::cli::NewTenant {
+                name,
+                subdomain,
+                admin_email,
+                admin_password,
+                plan,
+            })
+            .await?;
+            println!("{id}");
+            return Ok(());
+        }
         Command::Openapi { system } => (system, Run::Openapi),
         Command::RotateKeys { system } => (system, Run::RotateKeys),
         Command::SeedBench { system, students } => (system, Run::SeedBench { students }),

@@ -161,6 +161,99 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     Database::connect(options).await
 }
 
+/// Opens one tenant's small pool beside the `platform` database (systems
+/// with tenants). SQLite: the tenant's own file, `<schema>.db` in the folder
+/// `<platform file stem>-tenants/` beside the platform file. PostgreSQL: the
+/// platform's server and database, with `search_path` set to `schema` alone
+/// by the connection's start-up options, so a statement can reach no other
+/// schema's tables (not even `public`'s) and a pooled connection never
+/// serves another tenant. Connections close after a minute idle, so many
+/// tenants do not hold many connections. `schema` must be `tenant_<digits>`.
+pub async fn connect_tenant(
+    platform: &DatabaseConnection,
+    schema: &str,
+) -> Result<DatabaseConnection, DbErr> {
+    if !is_schema_name(schema) {
+        return Err(DbErr::Custom(format!("not a tenant schema name: {schema}")));
+    }
+    match platform.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => {
+            let path = tenant_file(platform, schema)?;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display())))?;
+            }
+            let url = format!("sqlite://{}?mode=rwc", path.display());
+            let mut options = ConnectOptions::new(url);
+            options
+                .sqlx_logging(false)
+                .connect_timeout(Duration::from_secs(10))
+                .acquire_timeout(Duration::from_secs(30))
+                .min_connections(0)
+                .max_connections(4)
+                .idle_timeout(Duration::from_secs(60))
+                .test_before_acquire(false)
+                .map_sqlx_sqlite_opts(|o| {
+                    o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                        .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                        .foreign_keys(true)
+                        .busy_timeout(Duration::from_secs(30))
+                });
+            Database::connect(options).await
+        }
+        sea_orm::DbBackend::Postgres => {
+            let options = platform
+                .get_postgres_connection_pool()
+                .connect_options()
+                .as_ref()
+                .clone()
+                .options([("search_path", schema)]);
+            let pool = sea_orm::sqlx::postgres::PgPoolOptions::new()
+                .min_connections(0)
+                .max_connections(4)
+                .idle_timeout(Duration::from_secs(60))
+                .acquire_timeout(Duration::from_secs(30))
+                .test_before_acquire(false)
+                .connect_lazy_with(options);
+            Ok(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
+                pool,
+            ))
+        }
+        _ => Err(DbErr::Custom(
+            "tenants need PostgreSQL or SQLite".to_owned(),
+        )),
+    }
+}
+
+/// The SQLite file of tenant `schema` beside the `platform` database.
+pub fn tenant_file(platform: &DatabaseConnection, schema: &str) -> Result<PathBuf, DbErr> {
+    let file = platform
+        .get_sqlite_connection_pool()
+        .connect_options()
+        .get_filename()
+        .to_owned();
+    let stem = file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|s| !s.is_empty() && !s.contains(":memory:"))
+        .ok_or_else(|| {
+            DbErr::Custom("tenants need an SQLite file, not an in-memory database".to_owned())
+        })?;
+    let dir = file
+        .parent()
+        .unwrap_or_else(|| std::path::Path::new("."))
+        .join(format!("{stem}-tenants"));
+    Ok(dir.join(format!("{schema}.db")))
+}
+
+/// Whether `name` is a tenant schema name, `tenant_<digits>`: the only
+/// names [`connect_tenant`] binds a connection to (they are spliced into
+/// SQL, so nothing else may pass).
+pub fn is_schema_name(name: &str) -> bool {
+    name.strip_prefix("tenant_")
+        .is_some_and(|n| !n.is_empty() && n.len() <= 18 && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Begins a transaction that will write.
 ///
 /// SQLite takes the write lock at `BEGIN` (`BEGIN IMMEDIATE`), so two writers

@@ -416,6 +416,21 @@ macro_rules! choices {
     };
 }
 
+/// A date written exactly `YYYY-MM-DD` (four-digit year, as RFC 3339's
+/// full-date), else `None`. chrono alone also takes `+12345-01-01` and
+/// single-digit months.
+pub fn parse_date(value: &str) -> Option<chrono::NaiveDate> {
+    let value = value.trim();
+    let shaped = value.len() == 10
+        && value.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .ok()
+        .filter(|_| shaped)
+}
+
 /// Validates an address the way Django's `EmailValidator` broadly does and
 /// lower-cases it whole, so sign-in and uniqueness ignore case on every
 /// database alike; `None` when it is not an address.

@@ -105,6 +105,12 @@ pub trait Identity: HasKernel + Clone + Send + Sync + 'static {
         Map::new()
     }
 
+    /// What a refresh token carries of [`Identity::claims`] and the
+    /// issuer's extra claims: all of them by default.
+    fn refresh_claims(&self, access: &Map<String, Value>) -> Map<String, Value> {
+        access.clone()
+    }
+
     /// A further check of a verified token against its account, for systems
     /// that can end one sign-in without ending the others (PSS's sessions).
     fn check_token(
@@ -236,10 +242,12 @@ pub fn issue<S: Identity>(
 ) -> ApiResult<TokenPair> {
     let mut claims = state.claims(account);
     claims.extend(extra);
-    state.kernel().jwt.issue_pair_for(
+    let refresh = state.refresh_claims(&claims);
+    state.kernel().jwt.issue_split(
         &account.account_id().to_string(),
         account.token_epoch(),
         &claims,
+        &refresh,
     )
 }
 

@@ -61,6 +61,9 @@ pub enum TokenError {
     Expired,
     Invalid,
     WrongType,
+    /// A good token of another tenant (or a tenant's token outside it, or
+    /// the reverse): systems with tenants answer it apart.
+    OtherTenant,
 }
 
 impl TokenError {
@@ -69,6 +72,7 @@ impl TokenError {
             Self::Expired => "Token is expired",
             Self::Invalid => "Token is invalid",
             Self::WrongType => "Token has wrong type",
+            Self::OtherTenant => "Token belongs to another tenant",
         }
     }
 }
@@ -155,9 +159,21 @@ impl Jwt {
         epoch: i64,
         extra: &Map<String, Value>,
     ) -> Result<TokenPair, ApiError> {
+        self.issue_split(user_id, epoch, extra, extra)
+    }
+
+    /// Issues a pair whose access and refresh tokens carry different extra
+    /// claims (a refresh token need not carry what only access checks read).
+    pub fn issue_split(
+        &self,
+        user_id: &str,
+        epoch: i64,
+        access: &Map<String, Value>,
+        refresh: &Map<String, Value>,
+    ) -> Result<TokenPair, ApiError> {
         Ok(TokenPair {
-            access: self.sign(TokenType::Access, user_id, epoch, extra)?,
-            refresh: self.sign(TokenType::Refresh, user_id, epoch, extra)?,
+            access: self.sign(TokenType::Access, user_id, epoch, access)?,
+            refresh: self.sign(TokenType::Refresh, user_id, epoch, refresh)?,
         })
     }
 
@@ -175,19 +191,26 @@ impl Jwt {
         }
         if data.claims.tenant.as_deref() != crate::db::tenant().as_deref() {
             // Another tenant's token (or a tenant's token outside it).
-            return Err(TokenError::Invalid);
+            return Err(TokenError::OtherTenant);
         }
         Ok(data.claims)
     }
 }
 
-/// The 401 for a bad access token, as SimpleJWT words it.
-pub fn access_token_error(_error: TokenError) -> ApiError {
-    ApiError::auth_failed(
-        "Given token not valid for any token type",
-        "token_not_valid",
-    )
+/// The 401 for a bad access token, as SimpleJWT words it. Another
+/// tenant's token is refused alike, under its own code
+/// ([`OTHER_TENANT_CODE`]) for systems whose envelope tells it apart.
+pub fn access_token_error(error: TokenError) -> ApiError {
+    let code = match error {
+        TokenError::OtherTenant => OTHER_TENANT_CODE,
+        _ => "token_not_valid",
+    };
+    ApiError::auth_failed("Given token not valid for any token type", code)
 }
+
+/// The error code of an access token refused because it belongs to
+/// another tenant.
+pub const OTHER_TENANT_CODE: &str = "token_other_tenant";
 
 /// The raw `Authorization: Bearer` token, if one was sent.
 pub fn bearer_token(parts: &Parts) -> Option<&str> {

@@ -361,6 +361,12 @@ fn quick_ratio(a: &str, b: &str) -> f64 {
     2.0 * matches as f64 / total as f64
 }
 
+/// A password no one can sign in with (Django's `set_unusable_password`):
+/// `!` and random text, which no hasher matches.
+pub fn unusable() -> String {
+    format!("!{}", uuid::Uuid::new_v4().simple())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

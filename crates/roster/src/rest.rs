@@ -127,17 +127,7 @@ pub const BAD_DATE: &str = "Date has wrong format. Use one of these formats inst
 
 /// `YYYY-MM-DD` exactly (RFC 3339's full-date: a four-digit year, so never
 /// near chrono's limits, and date arithmetic on it cannot overflow).
-pub fn parse_date(value: &str) -> Option<chrono::NaiveDate> {
-    let value = value.trim();
-    let shaped = value.len() == 10
-        && value.bytes().enumerate().all(|(i, b)| match i {
-            4 | 7 => b == b'-',
-            _ => b.is_ascii_digit(),
-        });
-    chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .ok()
-        .filter(|_| shaped)
-}
+pub use kernel::form::parse_date;
 
 /// A refused rule: 400 `{"detail", "code"}` (contract §0).
 pub fn refused(detail: impl Into<String>, code: &'static str) -> ApiError {

@@ -696,7 +696,7 @@ fn profile_row(user: Uuid, role: Role, c: &UserChanges) -> profile::ActiveModel 
 
 /// A password no one can sign in with (Django's `set_unusable_password`).
 fn unusable_password() -> String {
-    format!("!{}", Uuid::new_v4().simple())
+    kernel::password::unusable()
 }
 
 /// Creates a validated user and their profile in `txn`, queues the
