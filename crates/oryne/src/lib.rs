@@ -19,7 +19,9 @@ pub mod tenancy;
 mod audit;
 mod auth;
 mod envelope;
+mod erp;
 mod health;
+mod notifications;
 mod platform;
 mod roles;
 mod tenant_info;
@@ -50,7 +52,8 @@ pub struct Oryne;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Oryne API", description = "Oryne, a multi-tenant school platform: the platform (tenants, domains, provisioning, platform users) and each school's identity, roles and permissions, ERP, notifications and audit. A school is chosen by its subdomain, `X-Tenant-ID` or a verified custom domain; every answer is `{success, data, meta, error}`."),
-    tags((name = "health"), (name = "auth"), (name = "platform"), (name = "tenant"), (name = "users"), (name = "roles"), (name = "audit")),
+    tags((name = "health"), (name = "auth"), (name = "platform"), (name = "tenant"), (name = "users"), (name = "roles"), (name = "audit"),
+         (name = "erp"), (name = "notifications")),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;
@@ -179,7 +182,9 @@ impl System for Oryne {
             .merge(tenant_info::router())
             .merge(users::router())
             .merge(roles::router())
-            .merge(audit::router());
+            .merge(audit::router())
+            .merge(erp::router())
+            .merge(notifications::router());
         let (router, openapi) = api.split_for_parts();
         (router, openapi)
     }

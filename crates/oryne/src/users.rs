@@ -85,6 +85,30 @@ impl UserOut {
     }
 }
 
+/// The short user nested in people resources (students, parents, teachers, staff).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserBrief {
+    pub id: i64,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub phone: String,
+    pub is_active: bool,
+}
+
+impl UserBrief {
+    pub fn of(u: &user::Model) -> Self {
+        Self {
+            id: u.id,
+            email: u.email.clone(),
+            first_name: u.first_name.clone(),
+            last_name: u.last_name.clone(),
+            phone: u.phone.clone(),
+            is_active: u.is_active,
+        }
+    }
+}
+
 /// What audit rows keep of a user (no password, no token epoch).
 pub fn snapshot(u: &user::Model) -> Value {
     json!({

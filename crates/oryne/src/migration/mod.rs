@@ -7,6 +7,7 @@ use sea_orm_migration::prelude::*;
 
 mod p0001_platform;
 mod t0001_identity;
+mod t0002_erp;
 
 pub struct PlatformMigrator;
 
@@ -26,7 +27,10 @@ pub struct TenantMigrator;
 #[async_trait::async_trait]
 impl MigratorTrait for TenantMigrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(t0001_identity::Migration)]
+        vec![
+            Box::new(t0001_identity::Migration),
+            Box::new(t0002_erp::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {

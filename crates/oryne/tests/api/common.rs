@@ -285,3 +285,162 @@ pub fn token_in(message: &str) -> String {
         .replace("=\n", "")
         .replace("=3D", "=")
 }
+
+/// People written straight into a school's database (bypassing the API),
+/// for tests of one resource that need others' rows.
+pub mod seed {
+    use oryne::entities::{parent, student, student_parent, teacher, teacher_assignment, user};
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection};
+    use serde_json::json;
+
+    use super::{PASSWORD, School, TestApp};
+
+    pub async fn db(app: &TestApp, school: &School) -> DatabaseConnection {
+        app.state.tenants.open(school.id).await.unwrap()
+    }
+
+    /// An active user with `roles` and the test password.
+    pub async fn user(app: &TestApp, school: &School, email: &str, roles: &[&str]) -> user::Model {
+        let db = db(app, school).await;
+        let now = kernel::time::now();
+        user::ActiveModel {
+            email: Set(email.to_owned()),
+            password: Set(app.state.hasher.make(PASSWORD).await.unwrap()),
+            first_name: Set(email.split('@').next().unwrap().to_owned()),
+            last_name: Set("Seeded".into()),
+            phone: Set(String::new()),
+            avatar: Set(String::new()),
+            roles: Set(json!(roles)),
+            is_active: Set(true),
+            is_staff: Set(false),
+            is_superuser: Set(false),
+            profile_data: Set(json!({})),
+            preferences: Set(json!({})),
+            token_epoch: Set(0),
+            last_login: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&db)
+        .await
+        .unwrap()
+    }
+
+    /// A student (with their user) in `class_name`/`section`.
+    pub async fn student(app: &TestApp, school: &School, email: &str, class_name: &str, section: &str) -> student::Model {
+        let account = user(app, school, email, &["Student"]).await;
+        let now = kernel::time::now();
+        student::ActiveModel {
+            user_id: Set(account.id),
+            enrollment_no: Set(format!("ENR-{}", account.id)),
+            class_name: Set(class_name.into()),
+            section: Set(section.into()),
+            roll_number: Set(None),
+            admission_date: Set(None),
+            date_of_birth: Set(None),
+            gender: Set("other".into()),
+            blood_group: Set(String::new()),
+            address: Set(String::new()),
+            city: Set(String::new()),
+            state: Set(String::new()),
+            pincode: Set(String::new()),
+            parent_name: Set(String::new()),
+            parent_email: Set(String::new()),
+            parent_phone: Set(String::new()),
+            parent_relationship: Set(String::new()),
+            status: Set("active".into()),
+            metadata: Set(json!({})),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&db(app, school).await)
+        .await
+        .unwrap()
+    }
+
+    /// A teacher (with their user) assigned to `classes` (class, section).
+    pub async fn teacher(app: &TestApp, school: &School, email: &str, classes: &[(&str, &str)]) -> teacher::Model {
+        let account = user(app, school, email, &["Teacher"]).await;
+        let now = kernel::time::now();
+        let db = db(app, school).await;
+        let row = teacher::ActiveModel {
+            user_id: Set(account.id),
+            employee_no: Set(format!("EMP-{}", account.id)),
+            designation: Set(String::new()),
+            department: Set(String::new()),
+            qualification: Set(String::new()),
+            experience_years: Set(0),
+            specialization: Set(String::new()),
+            subjects: Set(json!([])),
+            address: Set(String::new()),
+            city: Set(String::new()),
+            state: Set(String::new()),
+            pincode: Set(String::new()),
+            emergency_contact: Set(String::new()),
+            joining_date: Set(None),
+            employment_type: Set("permanent".into()),
+            status: Set("active".into()),
+            metadata: Set(json!({})),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+        for (class_name, section) in classes {
+            teacher_assignment::ActiveModel {
+                teacher_id: Set(row.id),
+                class_name: Set((*class_name).into()),
+                section: Set((*section).into()),
+                subject_id: Set(None),
+                academic_year_id: Set(None),
+                role: Set("subject_teacher".into()),
+                created_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&db)
+            .await
+            .unwrap();
+        }
+        row
+    }
+
+    /// A parent (with their user) linked to `children`.
+    pub async fn parent(app: &TestApp, school: &School, email: &str, children: &[i64]) -> parent::Model {
+        let account = user(app, school, email, &["Parent"]).await;
+        let now = kernel::time::now();
+        let db = db(app, school).await;
+        let row = parent::ActiveModel {
+            user_id: Set(account.id),
+            occupation: Set(String::new()),
+            organization: Set(String::new()),
+            annual_income: Set(None),
+            office_phone: Set(String::new()),
+            can_pickup: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+        for (i, child) in children.iter().enumerate() {
+            student_parent::ActiveModel {
+                student_id: Set(*child),
+                parent_id: Set(row.id),
+                relationship: Set("guardian".into()),
+                is_primary: Set(i == 0),
+                is_emergency_contact: Set(true),
+                created_at: Set(now),
+                ..Default::default()
+            }
+            .insert(&db)
+            .await
+            .unwrap();
+        }
+        row
+    }
+}
