@@ -108,12 +108,15 @@ pub async fn middleware(
         // Verified once here; the `AccessClaims` extractor reuses it.
         parts.extensions.insert(crate::jwt::AccessClaims(claims));
     }
+    // Counted per tenant: account ids repeat across tenants, and one
+    // tenant's traffic must not use up another's allowance.
+    let tenant = crate::db::tenant().map_or_else(String::new, |t| format!("{t}/"));
     let (key, rate) = match user {
-        Some(id) => (format!("user:{id}"), state.throttle.user),
+        Some(id) => (format!("user:{tenant}{id}"), state.throttle.user),
         None => {
             let ip = crate::extract::client_ip(&parts, state.trusted_proxies)
                 .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-            (format!("anon:{ip}"), state.throttle.anon)
+            (format!("anon:{tenant}{ip}"), state.throttle.anon)
         }
     };
     if let Some(rate) = rate

@@ -6,12 +6,23 @@
 
 use super::common::*;
 
-/// Every documented operation: (method, path with ids filled in, secured).
-fn operations() -> Vec<(&'static str, String, bool)> {
+/// One documented operation.
+struct Op {
+    method: &'static str,
+    /// The template, e.g. `/api/v1/users/{id}/`.
+    template: String,
+    /// Ids filled in with 1 (an id both schools have).
+    path: String,
+    secured: bool,
+    has_body: bool,
+}
+
+/// Every documented operation.
+fn operations() -> Vec<Op> {
     let doc = oryne::openapi();
     let mut out = Vec::new();
-    for (path, item) in doc.paths.paths {
-        let filled = fill(&path);
+    for (template, item) in doc.paths.paths {
+        let path = fill(&template, "1");
         for (method, op) in [
             ("GET", &item.get),
             ("POST", &item.post),
@@ -20,16 +31,21 @@ fn operations() -> Vec<(&'static str, String, bool)> {
             ("DELETE", &item.delete),
         ] {
             if let Some(op) = op {
-                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
-                out.push((method, filled.clone(), secured));
+                out.push(Op {
+                    method,
+                    template: template.clone(),
+                    path: path.clone(),
+                    secured: op.security.as_ref().is_some_and(|s| !s.is_empty()),
+                    has_body: op.request_body.is_some(),
+                });
             }
         }
     }
     out
 }
 
-/// `path` with every `{param}` replaced by 1 (an id both schools have).
-fn fill(path: &str) -> String {
+/// `path` with every `{param}` replaced by `id`.
+fn fill(path: &str, id: &str) -> String {
     let mut out = String::new();
     let mut in_param = false;
     for ch in path.chars() {
@@ -37,7 +53,7 @@ fn fill(path: &str) -> String {
             '{' => in_param = true,
             '}' => {
                 in_param = false;
-                out.push('1');
+                out.push_str(id);
             }
             _ if in_param => {}
             _ => out.push(ch),
@@ -78,8 +94,8 @@ db_test!(no_route_crosses_schools, |app| {
 
     let ops = operations();
     assert!(ops.len() > 40, "the route table is read: {}", ops.len());
-    for (method, path, secured) in &ops {
-        let (method, path) = (*method, path.as_str());
+    for op in &ops {
+        let (method, path, secured) = (op.method, op.path.as_str(), &op.secured);
         if is_public(path) {
             continue;
         }
@@ -174,6 +190,61 @@ db_test!(no_route_crosses_schools, |app| {
         for suffix in ["", "-wal"] {
             let bytes = std::fs::read(format!("{}{suffix}", file.display())).unwrap_or_default();
             assert!(!bytes.windows(11).any(|w| w == b"marker-beta"), "{suffix}");
+        }
+    }
+});
+
+db_test!(every_route_refuses_the_anonymous_malformed_ids_and_bad_bodies, |app| {
+    let root = app.platform_admin().await;
+    let alpha = app.school(&root, "alpha").await;
+    let a = app.state.tenants.open(alpha.id).await.unwrap();
+    for op in operations() {
+        if is_public(&op.path) {
+            continue;
+        }
+        let (token, at_school) = if is_platform(&op.path) { (&root.access, false) } else { (&alpha.admin.access, true) };
+        let request = |path: &str| {
+            if at_school {
+                app.at(&alpha, op.method, path)
+            } else {
+                app.client.request(op.method.parse().unwrap(), path)
+            }
+        };
+        if op.secured {
+            let r = request(&op.path).json(&serde_json::json!({})).send().await;
+            assert_error(&r, 401, "ERR_AUTH_02");
+            let r = request(&op.path).bearer("not.a.token").json(&serde_json::json!({})).send().await;
+            assert_error(&r, 401, "ERR_AUTH_03");
+        }
+        if op.template.contains('{') && op.secured {
+            // Every malformed id is a 404, before the body is read.
+            let r = request(&fill(&op.template, "x1")).bearer(token).json(&serde_json::json!({})).send().await;
+            assert_error(&r, 404, "ERR_NOT_FOUND_01");
+        }
+        if op.has_body {
+            // Malformed JSON, and a list for an object: refused, nothing written.
+            let before = kernel::testing::row_counts(&a).await;
+            let platform_before = app.row_counts().await;
+            let r = request(&op.path).bearer(token).raw("application/json", "{\"a\": ").send().await;
+            assert!(matches!(r.status.as_u16(), 400 | 404 | 409), "{} {}: {} {}", op.method, op.path, r.status, r.json);
+            assert_eq!(r.json["success"], false);
+            let r = request(&op.path).bearer(token).json(&serde_json::json!([1, 2])).send().await;
+            assert!(matches!(r.status.as_u16(), 400 | 404 | 409), "{} {}: {} {}", op.method, op.path, r.status, r.json);
+            let r = request(&op.path).bearer(token).raw("text/plain", "hello").send().await;
+            assert!(matches!(r.status.as_u16(), 400 | 404 | 409 | 415), "{} {}: {} {}", op.method, op.path, r.status, r.json);
+            let mut after = kernel::testing::row_counts(&a).await;
+            let mut before = before;
+            // Sign-in attempts leave their audit row; nothing else may change.
+            after.remove("audit_logs");
+            before.remove("audit_logs");
+            assert_eq!(before, after, "{} {} wrote to the school", op.method, op.path);
+            let mut platform_after = app.row_counts().await;
+            let mut platform_before = platform_before;
+            for table in ["platform_audit_logs", "campus_jobs"] {
+                platform_after.remove(table);
+                platform_before.remove(table);
+            }
+            assert_eq!(platform_before, platform_after, "{} {} wrote to the platform", op.method, op.path);
         }
     }
 });
