@@ -19,7 +19,6 @@ pub mod provision;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -31,7 +30,7 @@ use crate::envelope;
 use crate::settings::Config;
 
 /// How long a resolution is trusted.
-const CACHE_FOR: Duration = Duration::from_secs(5);
+const CACHE_FOR: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
 
 /// What a request is for.
 #[derive(Debug, Clone)]
@@ -42,7 +41,7 @@ pub enum Context {
 }
 
 /// A resolution and when it was made.
-type Cached = (Instant, Option<Arc<tenant::Model>>);
+type Cached = (chrono::DateTime<chrono::Utc>, Option<Arc<tenant::Model>>);
 
 /// The tenants one node knows of: resolution cache and open databases.
 pub struct Registry {
@@ -134,7 +133,7 @@ impl Registry {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&key)
-            && at.elapsed() < CACHE_FOR
+            && kernel::time::now() - *at < CACHE_FOR
         {
             return Ok(hit.clone());
         }
@@ -143,7 +142,7 @@ impl Registry {
         if cache.len() > 10_000 {
             cache.clear();
         }
-        cache.insert(key, (Instant::now(), found.clone()));
+        cache.insert(key, (kernel::time::now(), found.clone()));
         Ok(found)
     }
 
@@ -210,7 +209,7 @@ impl Registry {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&key)
-            && at.elapsed() < CACHE_FOR
+            && kernel::time::now() - *at < CACHE_FOR
         {
             return Ok(hit.clone());
         }
@@ -221,7 +220,7 @@ impl Registry {
         self.cache
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(key, (Instant::now(), found.clone()));
+            .insert(key, (kernel::time::now(), found.clone()));
         Ok(found)
     }
 
