@@ -23,7 +23,7 @@ export CARGO_TERM_COLOR=never
 venv="${XDG_CACHE_HOME:-$HOME/.cache}/campus-schemathesis"
 max_examples="${SCHEMATHESIS_MAX_EXAMPLES:-5}"
 systems=("$@")
-[ ${#systems[@]} -gt 0 ] || systems=(clearance pss axis roster)
+[ ${#systems[@]} -gt 0 ] || systems=(clearance pss axis roster oryne)
 
 log() { printf '\n==> %s\n' "$*"; }
 
@@ -60,9 +60,10 @@ free_port() {
   "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# json_field FIELD: reads a JSON object on stdin and prints one string member.
+# json_field FIELD: reads a JSON object on stdin and prints one string member
+# (of its `data` object when it has one: oryne's envelope).
 json_field() {
-  "$py" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
+  "$py" -c 'import json, sys; d = json.load(sys.stdin); d = d["data"] if isinstance(d.get("data"), dict) else d; print(d[sys.argv[1]])' "$1"
 }
 
 admin_email=admin@example.org
@@ -104,8 +105,8 @@ run_schemathesis() { # run_schemathesis LABEL BASE_URL [SCHEMATHESIS ARGS...]
   fi
 }
 
-sign_in() { # prints a fresh access token for the superuser
-  curl -fsS -X POST "$base$token_path" -H 'Content-Type: application/json' \
+sign_in() { # prints a fresh access token for the superuser (args: extra curl headers)
+  curl -fsS -X POST "$base$token_path" -H 'Content-Type: application/json' "$@" \
     -d "{\"email\": \"$admin_email\", \"password\": \"$admin_password\"}" | json_field access
 }
 
@@ -134,6 +135,11 @@ for system in "${systems[@]}"; do
       me_path=/api/auth/me/
       session_ending=(logout change_password)
       ;;
+    oryne)
+      token_path=/api/v1/auth/login/
+      me_path=/api/v1/auth/profile/
+      session_ending=(logout change_password)
+      ;;
     *) echo "unknown system: $system" >&2; exit 2 ;;
   esac
   dir="$work/$system"
@@ -151,6 +157,11 @@ for system in "${systems[@]}"; do
   log "$system: createsuperuser"
   "$campus" createsuperuser "$system" --email "$admin_email" --password "$admin_password" \
     --full-name 'Schemathesis Admin' >/dev/null
+  if [ "$system" = oryne ]; then
+    log "oryne: create-tenant fuzz"
+    "$campus" create-tenant oryne --name 'Fuzz School' --subdomain fuzz \
+      --admin-email "$admin_email" --admin-password "$admin_password" >/dev/null
+  fi
 
   port=$(free_port)
   base="http://127.0.0.1:$port"
@@ -168,23 +179,39 @@ for system in "${systems[@]}"; do
     sleep 0.2
   done
 
-  token=$(sign_in)
-  excluded=()
-  for op in "${session_ending[@]}"; do excluded+=(--exclude-operation-id "$op"); done
-  run_schemathesis "$system (signed in)" "$base" -H "Authorization: Bearer $token" "${excluded[@]}"
-  # A run whose token died part-way tested little but 401s: say so.
-  if ! curl -fsS -o /dev/null -H "Authorization: Bearer $token" "$base$me_path"; then
-    echo "$system: the superuser's token stopped working during the signed-in run;" \
-      "an operation that ends sessions belongs in session_ending" >&2
-    failed+=("$system (token revoked)")
+  if [ "$system" = oryne ]; then
+    # The school's routes in the school's context, then the platform's in
+    # the platform context (each answers the other's with 401/404).
+    school=(-H "X-Tenant-ID: fuzz")
+    platform_paths='^/api/v1/(tenants|platform)/'
+    contexts=(school platform)
+  else
+    contexts=(single)
   fi
-  for op in "${session_ending[@]}"; do
-    run_schemathesis "$system $op (signed in)" "$base" \
-      -H "Authorization: Bearer $(sign_in)" --include-operation-id "$op"
+  for context in "${contexts[@]}"; do
+    case "$context" in
+      school) headers=("${school[@]}"); scope=(--exclude-path-regex "$platform_paths"); label="$system school" ;;
+      platform) headers=(); scope=(--include-path-regex "$platform_paths|^/api/v1/auth/"); label="$system platform" ;;
+      *) headers=(); scope=(); label="$system" ;;
+    esac
+    token=$(sign_in "${headers[@]}")
+    excluded=()
+    for op in "${session_ending[@]}"; do excluded+=(--exclude-operation-id "$op"); done
+    run_schemathesis "$label (signed in)" "$base" "${headers[@]}" -H "Authorization: Bearer $token" "${scope[@]}" "${excluded[@]}"
+    # A run whose token died part-way tested little but 401s: say so.
+    if ! curl -fsS -o /dev/null "${headers[@]}" -H "Authorization: Bearer $token" "$base$me_path"; then
+      echo "$label: the superuser's token stopped working during the signed-in run;" \
+        "an operation that ends sessions belongs in session_ending" >&2
+      failed+=("$label (token revoked)")
+    fi
+    for op in "${session_ending[@]}"; do
+      run_schemathesis "$label $op (signed in)" "$base" "${headers[@]}" \
+        -H "Authorization: Bearer $(sign_in "${headers[@]}")" --include-operation-id "$op"
+    done
+    # Without a token almost every operation answers 401 at once: the coverage
+    # phase's systematic cases show that, and fuzzing them again adds little.
+    run_schemathesis "$label (anonymous)" "$base" "${headers[@]}" "${scope[@]}" --phases examples,coverage
   done
-  # Without a token almost every operation answers 401 at once: the coverage
-  # phase's systematic cases show that, and fuzzing them again adds little.
-  run_schemathesis "$system (anonymous)" "$base" --phases examples,coverage
   stop_server
   if grep -q 'panicked' "$dir/server.log"; then
     echo "$system: the server panicked:" >&2

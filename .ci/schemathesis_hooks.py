@@ -188,6 +188,12 @@ UNSTATED_RULES = [
         # django-filter's answer to a filter naming a row that does not exist.
         r"^Select a valid choice\. That choice is not one of the available choices\.$",
         r"^The second year must be the first plus one, e\.g\. 2025/2026\.$",
+        # oryne: rows a name must match, and rules about the platform.
+        r'^Unknown role ".*"\.$',
+        r"^This subdomain is reserved\.$",
+        r"^A custom domain cannot be under a platform domain\.$",
+        r"^Give the tenant's subdomain as \?confirm= to delete it\.$",
+        r"^Invalid or expired token\.$",
     )
 ]
 
@@ -195,7 +201,15 @@ UNSTATED_RULES = [
 def _messages(body):
     """The messages of an error body: axis's `errors` per field, else its
     `detail`, or (DRF) every field's list."""
-    if isinstance(body, dict) and isinstance(body.get("errors"), dict):
+    if isinstance(body, dict) and body.get("success") is False and isinstance(body.get("error"), dict):
+        # oryne's envelope: `{success, data, error: {code, message, details}}`;
+        # a validation error's messages are in `details`, field by field.
+        error = body["error"]
+        if error.get("code") == "ERR_VALIDATION_01" and error.get("details"):
+            yield from _messages(error["details"])
+        else:
+            yield str(error.get("message"))
+    elif isinstance(body, dict) and isinstance(body.get("errors"), dict):
         yield from _messages(body["errors"])
     elif (
         isinstance(body, dict)

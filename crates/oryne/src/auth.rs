@@ -51,14 +51,14 @@ pub fn aliases() -> Router<AppState> {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct LoginIn {
     #[serde(default)]
-    #[schema(value_type = String)]
+    #[schema(schema_with = kernel::form::schema::text::<254>, required = true)]
     pub email: Field<String>,
-    /// Alias of `email`.
+    /// Alias of `email` (when `email` is absent).
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = kernel::form::schema::text::<254>)]
     pub username_or_email: Field<String>,
     #[serde(default)]
-    #[schema(value_type = String, format = Password, required = true)]
+    #[schema(schema_with = kernel::form::schema::text::<128>, required = true)]
     pub password: Field<String>,
 }
 
@@ -197,7 +197,7 @@ pub async fn refresh(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct VerifyIn {
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(schema_with = kernel::form::schema::text::<4096>, required = true)]
     pub token: Field<String>,
 }
 
@@ -347,10 +347,10 @@ pub struct ProfileIn {
     #[schema(schema_with = kernel::form::schema::optional_text::<500>)]
     pub avatar: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::schema::object)]
     pub preferences: Field<Value>,
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::schema::object)]
     pub profile_data: Field<Value>,
 }
 
@@ -447,11 +447,12 @@ pub async fn update_profile(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ChangePasswordIn {
     #[serde(default)]
-    #[schema(value_type = String, format = Password, required = true)]
+    #[schema(schema_with = kernel::form::schema::text::<128>, required = true)]
     pub old_password: Field<String>,
     #[serde(default)]
-    #[schema(value_type = String, format = Password, required = true)]
+    #[schema(schema_with = crate::schema::password, required = true)]
     pub new_password: Field<String>,
+    /// When given, equal to `new_password`.
     #[serde(default)]
     #[schema(value_type = Option<String>, format = Password)]
     pub new_password_confirm: Field<String>,
@@ -576,10 +577,10 @@ pub async fn password_reset_request(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ResetConfirmIn {
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(schema_with = kernel::form::schema::text::<256>, required = true)]
     pub token: Field<String>,
     #[serde(default)]
-    #[schema(value_type = String, format = Password, required = true)]
+    #[schema(schema_with = crate::schema::password, required = true)]
     pub new_password: Field<String>,
 }
 
@@ -662,11 +663,11 @@ pub struct RegisterIn {
     #[schema(schema_with = kernel::form::schema::optional_text::<20>)]
     pub phone: Field<String>,
     #[serde(default)]
-    #[schema(value_type = String, format = Password, required = true)]
+    #[schema(schema_with = crate::schema::password, required = true)]
     pub password: Field<String>,
     /// `Student` or `Parent` (default `Student`).
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = register_roles)]
     pub role: Field<String>,
 }
 
@@ -712,4 +713,8 @@ pub async fn register(
     let row = new_account(&state, &*txn, &tenant, None, &trail, account).await?;
     txn.commit().await?;
     Ok(created(UserOut::of(&row)))
+}
+
+fn register_roles() -> utoipa::openapi::schema::Schema {
+    kernel::form::schema::choice(&[rbac::STUDENT, rbac::PARENT])
 }

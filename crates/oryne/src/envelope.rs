@@ -83,6 +83,27 @@ pub fn plan_limit(message: &'static str) -> ApiError {
     error(StatusCode::FORBIDDEN, PLAN_LIMIT, message)
 }
 
+/// Every error: `{"success": false, "data": null, "error": {code, message, details}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    /// Always `false`.
+    pub success: bool,
+    #[schema(value_type = Option<String>)]
+    pub data: (),
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// `ERR_…`, from the contract's table.
+    pub code: String,
+    pub message: String,
+    /// Field-keyed messages of a validation error; other details otherwise.
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
 /// A success: `{"success": true, "data": …, "meta": {}, "error": null}`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Data<T> {

@@ -18,12 +18,14 @@ pub mod tenancy;
 
 mod audit;
 mod auth;
+mod docs;
 mod envelope;
 mod erp;
 mod health;
 mod notifications;
 mod platform;
 mod roles;
+mod schema;
 mod tenant_info;
 mod users;
 
@@ -186,7 +188,7 @@ impl System for Oryne {
             .merge(erp::router())
             .merge(notifications::router());
         let (router, openapi) = api.split_for_parts();
-        (router, openapi)
+        (router, docs::finish(openapi))
     }
 
     fn aliases() -> axum::Router<AppState> {

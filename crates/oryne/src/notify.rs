@@ -258,6 +258,11 @@ impl Notice {
 /// channel but `in_app`, its delivery job. A template the user turned off
 /// on that channel is not queued (mandatory ones always are). Answers the
 /// notification's id, if queued.
+///
+/// After the transaction commits, the caller calls [`wake`] with the users
+/// of the `in_app` rows it queued (their live streams show them at once;
+/// without it they appear within the streams' two-second poll) — `wake`
+/// also wakes the job runner, so it replaces `state.wake_jobs()`.
 pub async fn queue(db: &impl ConnectionTrait, notice: Notice) -> Result<Option<i64>, DbErr> {
     let template = template(notice.template);
     if let (Some(user), Some(t)) = (notice.user_id, template)
@@ -306,6 +311,22 @@ pub async fn queue(db: &impl ConnectionTrait, notice: Notice) -> Result<Option<i
         kernel::jobs::enqueue(db, DELIVER_JOB, json!({"notification_id": row.id})).await?;
     }
     Ok(Some(row.id))
+}
+
+/// The live-stream key of `user` in the request's school: ids repeat from
+/// one school to the next, so the key names the tenant too.
+pub fn stream_key(user: i64) -> String {
+    format!("{}:{user}", AppState::tenant_id().unwrap_or_default())
+}
+
+/// After a commit that queued notifications in the current school: wakes
+/// the live streams of `users` (their new `in_app` rows) on this node and
+/// the school's job runner (the other channels' deliveries).
+pub fn wake(state: &AppState, users: impl IntoIterator<Item = i64>) {
+    for user in users {
+        state.hub.notify(stream_key(user));
+    }
+    state.wake_jobs();
 }
 
 /// A new single-use token for user `user_id` valid for `valid`; only its
@@ -392,6 +413,14 @@ pub async fn deliver(state: AppState, payload: Value) -> Result<(), String> {
         }
     }
     let outcome = match &state.config.gns {
+        // Nowhere to send it: a text without a phone number, a mail
+        // without an address.
+        Some(_) if row.channel == "sms" && row.recipient.trim().is_empty() => {
+            Outcome::Skipped("no phone number")
+        }
+        _ if row.channel == "email" && row.recipient.trim().is_empty() => {
+            Outcome::Skipped("no email address")
+        }
         Some(gns) => send_gns(&state, gns, tenant, &row, &data).await,
         None => send_locally(&state, &row, &data).await,
     };

@@ -76,7 +76,7 @@ pub struct RoleIn {
     pub description: Field<String>,
     /// Permission codes of the catalogue.
     #[serde(default)]
-    #[schema(value_type = Vec<String>, required = true)]
+    #[schema(schema_with = crate::schema::permissions, required = true)]
     pub permissions: Field<Vec<String>>,
 }
 
@@ -121,10 +121,7 @@ pub async fn list_roles(
 ) -> ApiResult<Json<PageOf<Oryne, RoleOut>>> {
     me.require("roles:read")?;
     let query = list
-        .search(
-            role::Entity::find(),
-            &[Expr::col(role::Column::Name)],
-        )
+        .search(role::Entity::find(), &[Expr::col(role::Column::Name)])
         .order_by_asc(role::Column::Id);
     Ok(Json(
         list.page(

@@ -112,7 +112,7 @@ impl TenantOut {
 pub struct TenantSettingsIn {
     /// An object.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::schema::object)]
     pub settings: Field<Value>,
     #[serde(default)]
     #[schema(schema_with = kernel::form::schema::optional_text::<20>)]
@@ -120,7 +120,7 @@ pub struct TenantSettingsIn {
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_tenant, update_tenant))
+    OpenApiRouter::new().routes(routes!(get_current_tenant, update_current_tenant))
 }
 
 /// The caller's school.
@@ -128,7 +128,10 @@ pub fn router() -> OpenApiRouter<AppState> {
     description = "Any member of the school.",
     responses((status = 200, body = inline(Data<TenantOut>))),
     security(("jwt" = [])))]
-pub async fn get_tenant(_me: Me, CurrentTenant(t): CurrentTenant) -> ApiResult<Data<TenantOut>> {
+pub async fn get_current_tenant(
+    _me: Me,
+    CurrentTenant(t): CurrentTenant,
+) -> ApiResult<Data<TenantOut>> {
     Ok(ok(TenantOut::of(&t)))
 }
 
@@ -138,7 +141,7 @@ pub async fn get_tenant(_me: Me, CurrentTenant(t): CurrentTenant) -> ApiResult<D
     request_body = TenantSettingsIn,
     responses((status = 200, body = inline(Data<TenantOut>))),
     security(("jwt" = [])))]
-pub async fn update_tenant(
+pub async fn update_current_tenant(
     me: Me,
     trail: Trail,
     kernel::Db(db): kernel::Db,

@@ -399,11 +399,11 @@ pub struct UserIn {
     pub phone: Field<String>,
     /// Without one the user is invited to set it.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Password)]
+    #[schema(schema_with = crate::schema::optional_password)]
     pub password: Field<String>,
     /// Role names of the school.
     #[serde(default)]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(schema_with = crate::schema::role_names)]
     pub roles: Field<Vec<String>>,
 }
 
@@ -486,16 +486,16 @@ pub struct UserPatch {
     #[schema(schema_with = kernel::form::schema::optional_text::<500>)]
     pub avatar: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(schema_with = crate::schema::role_names)]
     pub roles: Field<Vec<String>>,
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub is_active: Field<bool>,
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::schema::object)]
     pub profile_data: Field<Value>,
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::schema::object)]
     pub preferences: Field<Value>,
 }
 

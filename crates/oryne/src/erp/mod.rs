@@ -16,10 +16,14 @@ pub mod students;
 pub mod teachers;
 pub mod timetable;
 
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+};
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::entities::{parent, section, school_class, student, student_parent, teacher, teacher_assignment};
+use crate::entities::{
+    parent, school_class, section, student, student_parent, teacher, teacher_assignment,
+};
 use crate::rbac::{Me, Reach};
 use crate::state::AppState;
 
@@ -37,17 +41,32 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The teacher row of user `user_id`, if they are one.
-pub async fn teacher_of(db: &impl ConnectionTrait, user_id: i64) -> Result<Option<teacher::Model>, DbErr> {
-    teacher::Entity::find().filter(teacher::Column::UserId.eq(user_id)).one(db).await
+pub async fn teacher_of(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+) -> Result<Option<teacher::Model>, DbErr> {
+    teacher::Entity::find()
+        .filter(teacher::Column::UserId.eq(user_id))
+        .one(db)
+        .await
 }
 
 /// The parent row of user `user_id`, if they are one.
-pub async fn parent_of(db: &impl ConnectionTrait, user_id: i64) -> Result<Option<parent::Model>, DbErr> {
-    parent::Entity::find().filter(parent::Column::UserId.eq(user_id)).one(db).await
+pub async fn parent_of(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+) -> Result<Option<parent::Model>, DbErr> {
+    parent::Entity::find()
+        .filter(parent::Column::UserId.eq(user_id))
+        .one(db)
+        .await
 }
 
 /// The (class, section) pairs teacher `teacher_id` teaches or leads.
-pub async fn classes_of(db: &impl ConnectionTrait, teacher_id: i64) -> Result<Vec<(String, String)>, DbErr> {
+pub async fn classes_of(
+    db: &impl ConnectionTrait,
+    teacher_id: i64,
+) -> Result<Vec<(String, String)>, DbErr> {
     let mut pairs: Vec<(String, String)> = teacher_assignment::Entity::find()
         .select_only()
         .column(teacher_assignment::Column::ClassName)
@@ -89,7 +108,11 @@ pub async fn children_of(db: &impl ConnectionTrait, parent_id: i64) -> Result<Ve
 
 /// The condition on `students` a caller's `reach` allows: `None` for every
 /// row, else the union of their scopes (nothing when none applies).
-pub async fn students_in_reach(db: &impl ConnectionTrait, me: &Me, reach: Reach) -> Result<Option<Condition>, DbErr> {
+pub async fn students_in_reach(
+    db: &impl ConnectionTrait,
+    me: &Me,
+    reach: Reach,
+) -> Result<Option<Condition>, DbErr> {
     if reach.all {
         return Ok(None);
     }
@@ -116,11 +139,19 @@ pub async fn students_in_reach(db: &impl ConnectionTrait, me: &Me, reach: Reach)
             );
         }
     }
-    Ok(Some(if any.is_empty() { kernel::scope::none() } else { any }))
+    Ok(Some(if any.is_empty() {
+        kernel::scope::none()
+    } else {
+        any
+    }))
 }
 
 /// The ids of the students a caller's `reach` allows (`None`: every student).
-pub async fn student_ids(db: &impl ConnectionTrait, me: &Me, reach: Reach) -> Result<Option<Vec<i64>>, DbErr> {
+pub async fn student_ids(
+    db: &impl ConnectionTrait,
+    me: &Me,
+    reach: Reach,
+) -> Result<Option<Vec<i64>>, DbErr> {
     let Some(condition) = students_in_reach(db, me, reach).await? else {
         return Ok(None);
     };

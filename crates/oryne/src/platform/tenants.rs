@@ -166,7 +166,7 @@ pub struct TenantIn {
     pub name: Field<String>,
     /// Lowercase letters, digits and hyphens, 3–63, not reserved.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(schema_with = crate::schema::subdomain, required = true)]
     pub subdomain: Field<String>,
     #[serde(default)]
     #[schema(schema_with = kernel::form::schema::email, required = true)]
@@ -175,33 +175,33 @@ pub struct TenantIn {
     #[schema(schema_with = kernel::form::schema::optional_text::<20>)]
     pub admin_phone: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<Plan>)]
+    #[schema(value_type = Plan)]
     pub plan: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(schema_with = crate::schema::modules)]
     pub enabled_modules: Field<Vec<String>>,
     #[serde(default)]
-    #[schema(value_type = Option<i64>, minimum = 1)]
+    #[schema(schema_with = crate::schema::positive)]
     pub max_users: Field<i64>,
     #[serde(default)]
-    #[schema(value_type = Option<i64>, minimum = 1)]
+    #[schema(schema_with = crate::schema::positive)]
     pub max_storage_gb: Field<i64>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Date)]
+    #[schema(schema_with = crate::schema::optional_date)]
     pub paid_until: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Date)]
+    #[schema(schema_with = crate::schema::optional_date)]
     pub trial_ends_at: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::schema::object)]
     pub settings: Field<Value>,
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::schema::object)]
     pub metadata: Field<Value>,
     /// The first admin's password (never stored on the tenant); without
     /// it the admin is invited to set one.
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Password)]
+    #[schema(schema_with = crate::schema::optional_password)]
     pub admin_password: Field<String>,
     #[serde(default)]
     #[schema(schema_with = kernel::form::schema::optional_text::<100>)]
@@ -572,7 +572,7 @@ pub struct TenantPatch {
     #[schema(schema_with = kernel::form::schema::text::<255>)]
     pub name: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<Plan>)]
+    #[schema(value_type = Plan)]
     pub plan: Field<String>,
     #[serde(default)]
     #[schema(schema_with = kernel::form::schema::email)]
@@ -581,25 +581,25 @@ pub struct TenantPatch {
     #[schema(schema_with = kernel::form::schema::optional_text::<20>)]
     pub admin_phone: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Date)]
+    #[schema(schema_with = crate::schema::optional_date)]
     pub paid_until: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, format = Date)]
+    #[schema(schema_with = crate::schema::optional_date)]
     pub trial_ends_at: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(schema_with = crate::schema::modules)]
     pub enabled_modules: Field<Vec<String>>,
     #[serde(default)]
-    #[schema(value_type = Option<i64>, minimum = 1)]
+    #[schema(schema_with = crate::schema::positive)]
     pub max_users: Field<i64>,
     #[serde(default)]
-    #[schema(value_type = Option<i64>, minimum = 1)]
+    #[schema(schema_with = crate::schema::positive)]
     pub max_storage_gb: Field<i64>,
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::schema::object)]
     pub settings: Field<Value>,
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = crate::schema::object)]
     pub metadata: Field<Value>,
 }
 
@@ -914,10 +914,10 @@ pub async fn list_domains(
 pub struct DomainIn {
     /// A host name, unique across tenants, not under a base domain.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
+    #[schema(schema_with = crate::schema::hostname, required = true)]
     pub domain: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub is_primary: Field<bool>,
 }
 

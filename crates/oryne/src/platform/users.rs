@@ -71,7 +71,7 @@ pub struct PlatformUserIn {
     #[schema(schema_with = kernel::form::schema::email, required = true)]
     pub email: Field<String>,
     #[serde(default)]
-    #[schema(value_type = String, format = Password, required = true)]
+    #[schema(schema_with = crate::schema::password, required = true)]
     pub password: Field<String>,
     #[serde(default)]
     #[schema(schema_with = kernel::form::schema::optional_text::<100>)]
@@ -258,7 +258,7 @@ pub struct PlatformUserPatch {
     #[schema(schema_with = kernel::form::schema::optional_text::<100>)]
     pub last_name: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<bool>)]
+    #[schema(value_type = bool)]
     pub is_active: Field<bool>,
 }
 

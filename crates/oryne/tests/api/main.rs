@@ -6,7 +6,14 @@
 #[macro_use]
 mod common;
 
+mod academics;
+mod admissions;
+mod attendance;
 mod auth;
 mod isolation;
+mod leave;
+mod notifications;
+mod people;
 mod platform;
 mod rbac;
+mod timetable;
