@@ -38,7 +38,12 @@ fn summary(mut times: Vec<Duration>) -> serde_json::Value {
 }
 
 /// `requests` reads at `concurrency`, the i-th by `targets[i % len]`.
-async fn reads(app: &TestApp<Oryne>, targets: &[(String, String)], requests: usize, concurrency: usize) -> (Vec<Duration>, f64) {
+async fn reads(
+    app: &TestApp<Oryne>,
+    targets: &[(String, String)],
+    requests: usize,
+    concurrency: usize,
+) -> (Vec<Duration>, f64) {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for worker in 0..concurrency {
@@ -50,7 +55,12 @@ async fn reads(app: &TestApp<Oryne>, targets: &[(String, String)], requests: usi
             while i < requests {
                 let (host, token) = &targets[(i * 7919) % targets.len()];
                 let t = Instant::now();
-                let r = client.get("/api/v1/users/").header("host", host).bearer(token).send().await;
+                let r = client
+                    .get("/api/v1/users/")
+                    .header("host", host)
+                    .bearer(token)
+                    .send()
+                    .await;
                 times.push(t.elapsed());
                 assert_eq!(r.status.as_u16(), 200, "{}", r.json);
                 i += concurrency;
@@ -79,14 +89,21 @@ async fn main() {
     let app = TestApp::<Oryne>::start(backend, &[]).await;
 
     use kernel::System;
-    Oryne::create_superuser(&app.state, &kernel::system::NewSuperuser {
-        email: "root@bench.test".into(),
-        password: PASSWORD.into(),
-        full_name: "Bench Root".into(),
-    })
+    Oryne::create_superuser(
+        &app.state,
+        &kernel::system::NewSuperuser {
+            email: "root@bench.test".into(),
+            password: PASSWORD.into(),
+            full_name: "Bench Root".into(),
+        },
+    )
     .await
     .unwrap();
-    let r = app.post("/api/v1/auth/login/").json(&json!({"email": "root@bench.test", "password": PASSWORD})).send().await;
+    let r = app
+        .post("/api/v1/auth/login/")
+        .json(&json!({"email": "root@bench.test", "password": PASSWORD}))
+        .send()
+        .await;
     let root = r.json["data"]["access"].as_str().unwrap().to_owned();
 
     // Provisioning, one school at a time: the API call, then its job.
@@ -98,8 +115,10 @@ async fn main() {
         let r = app
             .post("/api/v1/tenants/")
             .bearer(&root)
-            .json(&json!({"name": format!("School {i}"), "subdomain": format!("school-{i:04}"),
-                          "admin_email": "admin@school.test", "admin_password": PASSWORD}))
+            .json(
+                &json!({"name": format!("School {i}"), "subdomain": format!("school-{i:04}"),
+                          "admin_email": "admin@school.test", "admin_password": PASSWORD}),
+            )
             .send()
             .await;
         assert_eq!(r.status.as_u16(), 202, "{}", r.json);
@@ -112,8 +131,12 @@ async fn main() {
     let mut targets = Vec::new();
     for i in 0..tenants {
         let host = format!("school-{i:04}.localhost");
-        let r = app.post("/api/v1/auth/login/").header("host", &host)
-            .json(&json!({"email": "admin@school.test", "password": PASSWORD})).send().await;
+        let r = app
+            .post("/api/v1/auth/login/")
+            .header("host", &host)
+            .json(&json!({"email": "admin@school.test", "password": PASSWORD}))
+            .send()
+            .await;
         assert_eq!(r.status.as_u16(), 200, "{}", r.json);
         targets.push((host, r.json["data"]["access"].as_str().unwrap().to_owned()));
     }

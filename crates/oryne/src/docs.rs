@@ -3,8 +3,8 @@
 //! false, data: null, error: {code, message, details}}` envelope.
 //!
 //! Any school route can answer 404 `ERR_TENANT_01` (an unknown or inactive
-//! school) and 400 `ERR_TENANT_05` (host and header disagree), any secured
-//! one 401 and 403, any write 409, any body 413 and 415, anything 429 when
+//! school) and 400 `ERR_TENANT_05` (host and header disagree), 401 and 403
+//! (tokens, permissions, sign-in, signed callbacks), any write 409, any body 413 and 415, anything 429 when
 //! throttled and 503 when the database is down.
 
 use utoipa::openapi::path::Operation;
@@ -60,7 +60,6 @@ pub fn finish(mut openapi: OpenApi) -> OpenApi {
                 );
                 continue;
             }
-            let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
             answer(
                 operation,
                 "400",
@@ -81,7 +80,9 @@ pub fn finish(mut openapi: OpenApi) -> OpenApi {
                 "503",
                 "A required service is unavailable (`ERR_UNAVAILABLE_01`).",
             );
-            if secured || path.starts_with("/api/v1/auth/") {
+            // Anonymous routes too: failed sign-ins, signed callbacks, a
+            // school setting that is off.
+            {
                 answer(
                     operation,
                     "401",

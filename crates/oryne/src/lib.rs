@@ -56,27 +56,8 @@ pub struct Oryne;
     info(title = "Oryne API", description = "Oryne, a multi-tenant school platform: the platform (tenants, domains, provisioning, platform users) and each school's identity, roles and permissions, ERP, notifications and audit. A school is chosen by its subdomain, `X-Tenant-ID` or a verified custom domain; every answer is `{success, data, meta, error}`."),
     tags((name = "health"), (name = "auth"), (name = "platform"), (name = "tenant"), (name = "users"), (name = "roles"), (name = "audit"),
          (name = "erp"), (name = "notifications")),
-    modifiers(&BearerAuth)
 )]
 struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "jwt",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
-}
 
 /// The OpenAPI 3.1 document of this system.
 pub fn openapi() -> utoipa::openapi::OpenApi {

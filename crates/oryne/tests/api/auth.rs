@@ -420,21 +420,36 @@ db_test!(self_registration_follows_the_school_setting, |app| {
     assert!(r.json["error"]["details"]["email"].is_array());
 });
 
-db_test!(throttles_count_per_school, settings = &[("CAMPUS_THROTTLE_USER", "5/minute"), ("CAMPUS_THROTTLE_ANON", "1000/minute")], |app| {
-    let root = app.platform_admin().await;
-    let alpha = app.school(&root, "alpha").await;
-    let beta = app.school(&root, "beta").await;
-    // User 1 of alpha uses up its allowance; user 1 of beta keeps its own.
-    let mut throttled = None;
-    for _ in 0..8 {
-        let r = app.at(&alpha, "GET", "/api/v1/tenant/").bearer(&alpha.admin.access).send().await;
-        if r.status.as_u16() == 429 {
-            throttled = Some(r);
-            break;
+db_test!(
+    throttles_count_per_school,
+    settings = &[
+        ("CAMPUS_THROTTLE_USER", "5/minute"),
+        ("CAMPUS_THROTTLE_ANON", "1000/minute")
+    ],
+    |app| {
+        let root = app.platform_admin().await;
+        let alpha = app.school(&root, "alpha").await;
+        let beta = app.school(&root, "beta").await;
+        // User 1 of alpha uses up its allowance; user 1 of beta keeps its own.
+        let mut throttled = None;
+        for _ in 0..8 {
+            let r = app
+                .at(&alpha, "GET", "/api/v1/tenant/")
+                .bearer(&alpha.admin.access)
+                .send()
+                .await;
+            if r.status.as_u16() == 429 {
+                throttled = Some(r);
+                break;
+            }
         }
+        let r = throttled.expect("throttled");
+        assert_error(&r, 429, "ERR_THROTTLE_01");
+        assert!(r.header("retry-after").is_some());
+        app.at(&beta, "GET", "/api/v1/tenant/")
+            .bearer(&beta.admin.access)
+            .send()
+            .await
+            .assert_status(200);
     }
-    let r = throttled.expect("throttled");
-    assert_error(&r, 429, "ERR_THROTTLE_01");
-    assert!(r.header("retry-after").is_some());
-    app.at(&beta, "GET", "/api/v1/tenant/").bearer(&beta.admin.access).send().await.assert_status(200);
-});
+);

@@ -328,7 +328,13 @@ pub mod seed {
     }
 
     /// A student (with their user) in `class_name`/`section`.
-    pub async fn student(app: &TestApp, school: &School, email: &str, class_name: &str, section: &str) -> student::Model {
+    pub async fn student(
+        app: &TestApp,
+        school: &School,
+        email: &str,
+        class_name: &str,
+        section: &str,
+    ) -> student::Model {
         let account = user(app, school, email, &["Student"]).await;
         let now = kernel::time::now();
         student::ActiveModel {
@@ -361,7 +367,12 @@ pub mod seed {
     }
 
     /// A teacher (with their user) assigned to `classes` (class, section).
-    pub async fn teacher(app: &TestApp, school: &School, email: &str, classes: &[(&str, &str)]) -> teacher::Model {
+    pub async fn teacher(
+        app: &TestApp,
+        school: &School,
+        email: &str,
+        classes: &[(&str, &str)],
+    ) -> teacher::Model {
         let account = user(app, school, email, &["Teacher"]).await;
         let now = kernel::time::now();
         let db = db(app, school).await;
@@ -409,7 +420,12 @@ pub mod seed {
     }
 
     /// A parent (with their user) linked to `children`.
-    pub async fn parent(app: &TestApp, school: &School, email: &str, children: &[i64]) -> parent::Model {
+    pub async fn parent(
+        app: &TestApp,
+        school: &School,
+        email: &str,
+        children: &[i64],
+    ) -> parent::Model {
         let account = user(app, school, email, &["Parent"]).await;
         let now = kernel::time::now();
         let db = db(app, school).await;

@@ -156,7 +156,11 @@ db_test!(no_route_crosses_schools, |app| {
         }
         if path.ends_with("/stream/") {
             // A live stream never ends: its answer starts, in A's context.
-            let r = app.at(&alpha, method, path).bearer(&alpha.admin.access).stream().await;
+            let r = app
+                .at(&alpha, method, path)
+                .bearer(&alpha.admin.access)
+                .stream()
+                .await;
             assert_eq!(r.status(), 200, "{path}");
             continue;
         }
@@ -200,57 +204,113 @@ db_test!(no_route_crosses_schools, |app| {
     }
 });
 
-db_test!(every_route_refuses_the_anonymous_malformed_ids_and_bad_bodies, |app| {
-    let root = app.platform_admin().await;
-    let alpha = app.school(&root, "alpha").await;
-    let a = app.state.tenants.open(alpha.id).await.unwrap();
-    for op in operations() {
-        if is_public(&op.path) {
-            continue;
-        }
-        let (token, at_school) = if is_platform(&op.path) { (&root.access, false) } else { (&alpha.admin.access, true) };
-        let request = |path: &str| {
-            if at_school {
-                app.at(&alpha, op.method, path)
+db_test!(
+    every_route_refuses_the_anonymous_malformed_ids_and_bad_bodies,
+    |app| {
+        let root = app.platform_admin().await;
+        let alpha = app.school(&root, "alpha").await;
+        let a = app.state.tenants.open(alpha.id).await.unwrap();
+        for op in operations() {
+            if is_public(&op.path) {
+                continue;
+            }
+            let (token, at_school) = if is_platform(&op.path) {
+                (&root.access, false)
             } else {
-                app.client.request(op.method.parse().unwrap(), path)
+                (&alpha.admin.access, true)
+            };
+            let request = |path: &str| {
+                if at_school {
+                    app.at(&alpha, op.method, path)
+                } else {
+                    app.client.request(op.method.parse().unwrap(), path)
+                }
+            };
+            if op.secured {
+                let r = request(&op.path).json(&serde_json::json!({})).send().await;
+                assert_error(&r, 401, "ERR_AUTH_02");
+                let r = request(&op.path)
+                    .bearer("not.a.token")
+                    .json(&serde_json::json!({}))
+                    .send()
+                    .await;
+                assert_error(&r, 401, "ERR_AUTH_03");
             }
-        };
-        if op.secured {
-            let r = request(&op.path).json(&serde_json::json!({})).send().await;
-            assert_error(&r, 401, "ERR_AUTH_02");
-            let r = request(&op.path).bearer("not.a.token").json(&serde_json::json!({})).send().await;
-            assert_error(&r, 401, "ERR_AUTH_03");
-        }
-        if op.template.contains('{') && op.secured {
-            // Every malformed id is a 404, before the body is read.
-            let r = request(&fill(&op.template, "x1")).bearer(token).json(&serde_json::json!({})).send().await;
-            assert_error(&r, 404, "ERR_NOT_FOUND_01");
-        }
-        if op.has_body {
-            // Malformed JSON, and a list for an object: refused, nothing written.
-            let before = kernel::testing::row_counts(&a).await;
-            let platform_before = app.row_counts().await;
-            let r = request(&op.path).bearer(token).raw("application/json", "{\"a\": ").send().await;
-            assert!(matches!(r.status.as_u16(), 400 | 404 | 409), "{} {}: {} {}", op.method, op.path, r.status, r.json);
-            assert_eq!(r.json["success"], false);
-            let r = request(&op.path).bearer(token).json(&serde_json::json!([1, 2])).send().await;
-            assert!(matches!(r.status.as_u16(), 400 | 404 | 409), "{} {}: {} {}", op.method, op.path, r.status, r.json);
-            let r = request(&op.path).bearer(token).raw("text/plain", "hello").send().await;
-            assert!(matches!(r.status.as_u16(), 400 | 404 | 409 | 415), "{} {}: {} {}", op.method, op.path, r.status, r.json);
-            let mut after = kernel::testing::row_counts(&a).await;
-            let mut before = before;
-            // Sign-in attempts leave their audit row; nothing else may change.
-            after.remove("audit_logs");
-            before.remove("audit_logs");
-            assert_eq!(before, after, "{} {} wrote to the school", op.method, op.path);
-            let mut platform_after = app.row_counts().await;
-            let mut platform_before = platform_before;
-            for table in ["platform_audit_logs", "campus_jobs"] {
-                platform_after.remove(table);
-                platform_before.remove(table);
+            if op.template.contains('{') && op.secured {
+                // Every malformed id is a 404, before the body is read.
+                let r = request(&fill(&op.template, "x1"))
+                    .bearer(token)
+                    .json(&serde_json::json!({}))
+                    .send()
+                    .await;
+                assert_error(&r, 404, "ERR_NOT_FOUND_01");
             }
-            assert_eq!(platform_before, platform_after, "{} {} wrote to the platform", op.method, op.path);
+            if op.has_body {
+                // Malformed JSON, and a list for an object: refused, nothing written.
+                let before = kernel::testing::row_counts(&a).await;
+                let platform_before = app.row_counts().await;
+                let r = request(&op.path)
+                    .bearer(token)
+                    .raw("application/json", "{\"a\": ")
+                    .send()
+                    .await;
+                assert!(
+                    matches!(r.status.as_u16(), 400 | 404 | 409),
+                    "{} {}: {} {}",
+                    op.method,
+                    op.path,
+                    r.status,
+                    r.json
+                );
+                assert_eq!(r.json["success"], false);
+                let r = request(&op.path)
+                    .bearer(token)
+                    .json(&serde_json::json!([1, 2]))
+                    .send()
+                    .await;
+                assert!(
+                    matches!(r.status.as_u16(), 400 | 404 | 409),
+                    "{} {}: {} {}",
+                    op.method,
+                    op.path,
+                    r.status,
+                    r.json
+                );
+                let r = request(&op.path)
+                    .bearer(token)
+                    .raw("text/plain", "hello")
+                    .send()
+                    .await;
+                assert!(
+                    matches!(r.status.as_u16(), 400 | 404 | 409 | 415),
+                    "{} {}: {} {}",
+                    op.method,
+                    op.path,
+                    r.status,
+                    r.json
+                );
+                let mut after = kernel::testing::row_counts(&a).await;
+                let mut before = before;
+                // Sign-in attempts leave their audit row; nothing else may change.
+                after.remove("audit_logs");
+                before.remove("audit_logs");
+                assert_eq!(
+                    before, after,
+                    "{} {} wrote to the school",
+                    op.method, op.path
+                );
+                let mut platform_after = app.row_counts().await;
+                let mut platform_before = platform_before;
+                for table in ["platform_audit_logs", "campus_jobs"] {
+                    platform_after.remove(table);
+                    platform_before.remove(table);
+                }
+                assert_eq!(
+                    platform_before, platform_after,
+                    "{} {} wrote to the platform",
+                    op.method, op.path
+                );
+            }
         }
     }
-});
+);

@@ -683,14 +683,30 @@ db_test!(a_suspension_reaches_every_node_within_seconds, |app| {
     let root = app.platform_admin().await;
     let alpha = app.school(&root, "alpha").await;
     let other = app.node(&[]).await;
-    other.at(&alpha, "GET", "/api/v1/tenant/").bearer(&alpha.admin.access).send().await.assert_status(200);
-    app.post(&format!("/api/v1/tenants/{}/suspend/", alpha.id)).bearer(&root.access).send().await.assert_status(200);
+    other
+        .at(&alpha, "GET", "/api/v1/tenant/")
+        .bearer(&alpha.admin.access)
+        .send()
+        .await
+        .assert_status(200);
+    app.post(&format!("/api/v1/tenants/{}/suspend/", alpha.id))
+        .bearer(&root.access)
+        .send()
+        .await
+        .assert_status(200);
     // This node knows at once; the other node's resolution is at most 5 s old.
-    let r = app.at(&alpha, "GET", "/api/v1/tenant/").bearer(&alpha.admin.access).send().await;
+    let r = app
+        .at(&alpha, "GET", "/api/v1/tenant/")
+        .bearer(&alpha.admin.access)
+        .send()
+        .await;
     assert_error(&r, 404, "ERR_TENANT_01");
     let r = kernel::time::shifted(
         chrono::Duration::seconds(6),
-        other.at(&alpha, "GET", "/api/v1/tenant/").bearer(&alpha.admin.access).send(),
+        other
+            .at(&alpha, "GET", "/api/v1/tenant/")
+            .bearer(&alpha.admin.access)
+            .send(),
     )
     .await;
     assert_error(&r, 404, "ERR_TENANT_01");

@@ -275,48 +275,137 @@ db_test!(users_are_managed_and_deactivation_ends_tokens, |app| {
     let staff = app.member(&alpha, "office@alpha.test", &["Staff"]).await;
     let teacher = app.member(&alpha, "teach@alpha.test", &["Teacher"]).await;
     // Staff read users; a teacher reads only themself.
-    app.at(&alpha, "GET", "/api/v1/users/").bearer(&staff.access).send().await.assert_status(200);
-    let r = app.at(&alpha, "GET", "/api/v1/users/").bearer(&teacher.access).send().await;
+    app.at(&alpha, "GET", "/api/v1/users/")
+        .bearer(&staff.access)
+        .send()
+        .await
+        .assert_status(200);
+    let r = app
+        .at(&alpha, "GET", "/api/v1/users/")
+        .bearer(&teacher.access)
+        .send()
+        .await;
     assert_error(&r, 403, "ERR_PERM_01");
-    app.at(&alpha, "GET", &format!("/api/v1/users/{}/", teacher.id)).bearer(&teacher.access).send().await.assert_status(200);
-    let r = app.at(&alpha, "GET", &format!("/api/v1/users/{}/", staff.id)).bearer(&teacher.access).send().await;
+    app.at(&alpha, "GET", &format!("/api/v1/users/{}/", teacher.id))
+        .bearer(&teacher.access)
+        .send()
+        .await
+        .assert_status(200);
+    let r = app
+        .at(&alpha, "GET", &format!("/api/v1/users/{}/", staff.id))
+        .bearer(&teacher.access)
+        .send()
+        .await;
     assert_error(&r, 403, "ERR_PERM_01");
-    let r = app.at(&alpha, "GET", "/api/v1/users/999/").bearer(admin).send().await;
+    let r = app
+        .at(&alpha, "GET", "/api/v1/users/999/")
+        .bearer(admin)
+        .send()
+        .await;
     assert_error(&r, 404, "ERR_NOT_FOUND_01");
     // PUT replaces names and phone; PATCH changes roles and activity.
-    let r = app.at(&alpha, "PUT", &format!("/api/v1/users/{}/", teacher.id)).bearer(admin)
-        .json(&json!({"first_name": "Tess", "last_name": "Teacher", "phone": "0711"})).send().await;
+    let r = app
+        .at(&alpha, "PUT", &format!("/api/v1/users/{}/", teacher.id))
+        .bearer(admin)
+        .json(&json!({"first_name": "Tess", "last_name": "Teacher", "phone": "0711"}))
+        .send()
+        .await;
     r.assert_status(200);
     assert_eq!(r.json["data"]["full_name"], "Tess Teacher");
-    let r = app.at(&alpha, "PUT", &format!("/api/v1/users/{}/", teacher.id)).bearer(admin).json(&json!({"first_name": ""})).send().await;
+    let r = app
+        .at(&alpha, "PUT", &format!("/api/v1/users/{}/", teacher.id))
+        .bearer(admin)
+        .json(&json!({"first_name": ""}))
+        .send()
+        .await;
     assert_error(&r, 400, "ERR_VALIDATION_01");
-    let r = app.at(&alpha, "PATCH", &format!("/api/v1/users/{}/", teacher.id)).bearer(&staff.access).json(&json!({"roles": ["Teacher", "Staff"]})).send().await;
+    let r = app
+        .at(&alpha, "PATCH", &format!("/api/v1/users/{}/", teacher.id))
+        .bearer(&staff.access)
+        .json(&json!({"roles": ["Teacher", "Staff"]}))
+        .send()
+        .await;
     assert_error(&r, 403, "ERR_PERM_01");
-    let r = app.at(&alpha, "PATCH", &format!("/api/v1/users/{}/", teacher.id)).bearer(admin).json(&json!({"roles": ["Teacher", "Staff"], "profile_data": {"bio": "x"}})).send().await;
+    let r = app
+        .at(&alpha, "PATCH", &format!("/api/v1/users/{}/", teacher.id))
+        .bearer(admin)
+        .json(&json!({"roles": ["Teacher", "Staff"], "profile_data": {"bio": "x"}}))
+        .send()
+        .await;
     r.assert_status(200);
     assert_eq!(r.json["data"]["roles"], json!(["Staff", "Teacher"]));
     // Deactivation ends the user's tokens; activation brings the account back.
-    app.at(&alpha, "DELETE", &format!("/api/v1/users/{}/", teacher.id)).bearer(admin).send().await.assert_status(204);
-    let r = app.at(&alpha, "GET", "/api/v1/auth/profile/").bearer(&teacher.access).send().await;
+    app.at(&alpha, "DELETE", &format!("/api/v1/users/{}/", teacher.id))
+        .bearer(admin)
+        .send()
+        .await
+        .assert_status(204);
+    let r = app
+        .at(&alpha, "GET", "/api/v1/auth/profile/")
+        .bearer(&teacher.access)
+        .send()
+        .await;
     assert_eq!(r.status.as_u16(), 401);
-    let r = app.at(&alpha, "DELETE", &format!("/api/v1/users/{}/", teacher.id)).bearer(&staff.access).send().await;
+    let r = app
+        .at(&alpha, "DELETE", &format!("/api/v1/users/{}/", teacher.id))
+        .bearer(&staff.access)
+        .send()
+        .await;
     assert_error(&r, 403, "ERR_PERM_01");
-    let r = app.at(&alpha, "POST", &format!("/api/v1/users/{}/activate/", teacher.id)).bearer(admin).send().await;
+    let r = app
+        .at(
+            &alpha,
+            "POST",
+            &format!("/api/v1/users/{}/activate/", teacher.id),
+        )
+        .bearer(admin)
+        .send()
+        .await;
     r.assert_status(200);
     assert_eq!(r.json["data"]["is_active"], true);
     app.login("alpha", "teach@alpha.test", PASSWORD).await;
     // The school's settings belong to tenant:manage holders.
-    let r = app.at(&alpha, "PATCH", "/api/v1/tenant/").bearer(&staff.access).json(&json!({"settings": {}})).send().await;
+    let r = app
+        .at(&alpha, "PATCH", "/api/v1/tenant/")
+        .bearer(&staff.access)
+        .json(&json!({"settings": {}}))
+        .send()
+        .await;
     assert_error(&r, 403, "ERR_PERM_01");
-    let r = app.at(&alpha, "PATCH", "/api/v1/tenant/").bearer(admin).json(&json!({"settings": "x", "admin_phone": "1".repeat(30)})).send().await;
+    let r = app
+        .at(&alpha, "PATCH", "/api/v1/tenant/")
+        .bearer(admin)
+        .json(&json!({"settings": "x", "admin_phone": "1".repeat(30)}))
+        .send()
+        .await;
     assert_error(&r, 400, "ERR_VALIDATION_01");
-    let r = app.at(&alpha, "PATCH", "/api/v1/tenant/").bearer(admin).json(&json!({"admin_phone": "0700", "name": "Renamed"})).send().await;
+    let r = app
+        .at(&alpha, "PATCH", "/api/v1/tenant/")
+        .bearer(admin)
+        .json(&json!({"admin_phone": "0700", "name": "Renamed"}))
+        .send()
+        .await;
     r.assert_status(200);
-    assert_eq!(r.json["data"]["name"], "alpha school", "name is the platform's to change");
-    let r = app.at(&alpha, "GET", "/api/v1/audit-logs/?resource_type=Tenant").bearer(admin).send().await;
+    assert_eq!(
+        r.json["data"]["name"], "alpha school",
+        "name is the platform's to change"
+    );
+    let r = app
+        .at(&alpha, "GET", "/api/v1/audit-logs/?resource_type=Tenant")
+        .bearer(admin)
+        .send()
+        .await;
     assert_eq!(r.json["meta"]["pagination"]["total"], 1);
     let id = r.json["data"][0]["id"].as_i64().unwrap();
-    app.at(&alpha, "GET", &format!("/api/v1/audit-logs/{id}/")).bearer(admin).send().await.assert_status(200);
-    let r = app.at(&alpha, "GET", &format!("/api/v1/audit-logs/{id}/")).bearer(&staff.access).send().await;
+    app.at(&alpha, "GET", &format!("/api/v1/audit-logs/{id}/"))
+        .bearer(admin)
+        .send()
+        .await
+        .assert_status(200);
+    let r = app
+        .at(&alpha, "GET", &format!("/api/v1/audit-logs/{id}/"))
+        .bearer(&staff.access)
+        .send()
+        .await;
     assert_error(&r, 403, "ERR_PERM_01");
 });
