@@ -8,6 +8,8 @@
 # postgres needs CAMPUS_TEST_POSTGRES_URL (a server where it may create databases).
 # Prints one JSON line per backend: provisioning time per school (p50/p99),
 # read latency p50/p90/p99/max (ms) and throughput for one school and for all.
+# CAMPUS_ORYNE_TENANT_POOLS (default 256 on SQLite, 32 on PostgreSQL) caps the
+# school databases kept open.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/campus-target}"

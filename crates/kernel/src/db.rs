@@ -167,8 +167,9 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
 /// platform's server and database, with `search_path` set to `schema` alone
 /// by the connection's start-up options, so a statement can reach no other
 /// schema's tables (not even `public`'s) and a pooled connection never
-/// serves another tenant. Connections close after a minute idle, so many
-/// tenants do not hold many connections. `schema` must be `tenant_<digits>`.
+/// serves another tenant. Pools start empty and close idle connections
+/// (PostgreSQL: at most two per tenant, after 15 s idle), so many tenants do
+/// not hold many connections. `schema` must be `tenant_<digits>`.
 pub async fn connect_tenant(
     platform: &DatabaseConnection,
     schema: &str,
@@ -208,10 +209,12 @@ pub async fn connect_tenant(
                 .as_ref()
                 .clone()
                 .options([("search_path", schema)]);
+            // Every school's pool shares the server's connection limit: two
+            // connections at most, closed after 15 s idle.
             let pool = sea_orm::sqlx::postgres::PgPoolOptions::new()
                 .min_connections(0)
-                .max_connections(4)
-                .idle_timeout(Duration::from_secs(60))
+                .max_connections(2)
+                .idle_timeout(Duration::from_secs(15))
                 .acquire_timeout(Duration::from_secs(30))
                 .test_before_acquire(false)
                 .connect_lazy_with(options);

@@ -5,7 +5,10 @@
 //! requests spread over all of them. In process, on the real router.
 //!
 //! Usage: tenants_bench <sqlite|postgres> [TENANTS] [REQUESTS] [CONCURRENCY]
-//! (default 200 4000 16). PostgreSQL needs CAMPUS_TEST_POSTGRES_URL.
+//! (default 200 4000 16). PostgreSQL needs CAMPUS_TEST_POSTGRES_URL;
+//! CAMPUS_ORYNE_TENANT_POOLS sets the node's cap of open school databases.
+//! Passwords are hashed with the test suites' cheap PBKDF2, so provisioning
+//! times leave out a production hash of the first admin's password.
 //! Prints one JSON line.
 
 #![allow(clippy::unwrap_used, reason = "a benchmark fails loudly")]
@@ -86,7 +89,10 @@ async fn main() {
     let tenants: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(200);
     let requests: usize = args.get(3).and_then(|v| v.parse().ok()).unwrap_or(4000);
     let concurrency: usize = args.get(4).and_then(|v| v.parse().ok()).unwrap_or(16);
-    let app = TestApp::<Oryne>::start(backend, &[]).await;
+    // CAMPUS_ORYNE_TENANT_POOLS, when set, caps the open school databases.
+    let pools = std::env::var("CAMPUS_ORYNE_TENANT_POOLS").unwrap_or_default();
+    let app =
+        TestApp::<Oryne>::start(backend, &[("CAMPUS_ORYNE_TENANT_POOLS", pools.as_str())]).await;
 
     use kernel::System;
     Oryne::create_superuser(
@@ -148,7 +154,7 @@ async fn main() {
         json!({
             "backend": format!("{backend:?}").to_lowercase(),
             "tenants": tenants,
-            "tenant_pools": app.state.config.tenant_pools,
+            "tenant_pools": app.state.tenants.cap(),
             "provisioning": {"total_s": (provision_total * 100.0).round() / 100.0, "per_tenant": summary(provisioning)},
             "read_one_tenant": {"rps": one_rate.round(), "latency": summary(one)},
             "read_all_tenants": {"rps": spread_rate.round(), "latency": summary(spread)},

@@ -140,7 +140,13 @@ impl System for Oryne {
     }
 
     fn state(kernel: Kernel, config: Config) -> Result<AppState, String> {
-        let tenants = Arc::new(Registry::new(kernel.db.clone(), config.tenant_pools));
+        let pools = config
+            .tenant_pools
+            .unwrap_or(match kernel.db.get_database_backend() {
+                sea_orm::DbBackend::Postgres => 32,
+                _ => 256,
+            });
+        let tenants = Arc::new(Registry::new(kernel.db.clone(), pools));
         Ok(AppState {
             kernel,
             config: Arc::new(config),

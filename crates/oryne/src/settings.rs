@@ -22,8 +22,11 @@ pub struct Config {
     /// `CAMPUS_ORYNE_PROVISION_RETRY_SECONDS` (300): the wait before a failed
     /// provisioning is tried again (three tries in all).
     pub provision_retry: Duration,
-    /// `CAMPUS_ORYNE_TENANT_POOLS` (64): tenant databases kept open per node.
-    pub tenant_pools: usize,
+    /// `CAMPUS_ORYNE_TENANT_POOLS`: school databases kept open per node
+    /// (default 256 on SQLite, where an open pool costs a few file handles;
+    /// 32 on PostgreSQL, where each holds up to two of the server's
+    /// connections).
+    pub tenant_pools: Option<usize>,
     /// The notification gateway, when `CAMPUS_GNS_URL` and `CAMPUS_GNS_API_KEY` are set.
     pub gns: Option<Gns>,
 }
@@ -108,7 +111,10 @@ impl Config {
                 300,
                 0,
             )?),
-            tenant_pools: number("CAMPUS_ORYNE_TENANT_POOLS", 64, 1)? as usize,
+            tenant_pools: match lookup("CAMPUS_ORYNE_TENANT_POOLS") {
+                None => None,
+                Some(_) => Some(number("CAMPUS_ORYNE_TENANT_POOLS", 1, 1)? as usize),
+            },
             gns,
         })
     }

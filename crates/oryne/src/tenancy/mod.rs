@@ -102,8 +102,11 @@ impl Registry {
                 .min_by_key(|(_, (_, used))| *used)
                 .map(|(k, _)| *k)
         {
-            // Dropping the handle closes the pool once requests using it end.
-            pools.open.remove(&oldest);
+            // Closed now: requests still using it finish first (their
+            // connections close as they are returned).
+            if let Some((evicted, _)) = pools.open.remove(&oldest) {
+                tokio::spawn(async move { evicted.close().await.ok() });
+            }
         }
         Ok(db)
     }
@@ -199,6 +202,14 @@ impl Registry {
             tenant::Entity::find_by_id(found.tenant_id).one(db).await
         })
         .await
+    }
+
+    /// How many school databases this node keeps open at most.
+    pub fn cap(&self) -> usize {
+        self.pools
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .cap
     }
 
     /// Tenant `id` whatever its status (cached like resolutions).
