@@ -525,7 +525,7 @@ async fn resolve(
         id: Set(id.clone()),
         email: Set(email.to_owned()),
         username: Set(Some(email.to_owned())),
-        password: Set(users::unusable_password()),
+        password: Set(kernel::password::unusable()),
         first_name: Set(first.chars().take(150).collect()),
         last_name: Set(last.chars().take(150).collect()),
         status: Set("Active".into()),

@@ -1013,7 +1013,7 @@ async fn link_user(
         id: Set(kernel::cuid::new()),
         email: Set(email.to_owned()),
         username: Set(Some(email.to_owned())),
-        password: Set(crate::users::unusable_password()),
+        password: Set(kernel::password::unusable()),
         first_name: Set(first.chars().take(150).collect()),
         last_name: Set(last.chars().take(150).collect()),
         status: Set("Pending Verification".into()),

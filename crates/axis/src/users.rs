@@ -204,11 +204,6 @@ pub fn check_password(field: &str, password: &str, email: &str, name: &str) -> A
     Err(ApiError::Validation(all))
 }
 
-/// A password nobody can sign in with (Microsoft-only accounts).
-pub fn unusable_password() -> String {
-    kernel::password::unusable()
-}
-
 /// The live user `id`, else 404 `User not found`.
 async fn live(db: &impl ConnectionTrait, id: &str) -> ApiResult<user::Model> {
     let id = rest::path_id(id, MODEL)?;
@@ -517,7 +512,7 @@ pub async fn create_user(
     let checked = check(&db, Checker::new(), input, None).await?;
     let password = match checked.password.flatten() {
         Some(p) => state.hasher.make(&p).await?,
-        None => unusable_password(),
+        None => kernel::password::unusable(),
     };
     let now = kernel::time::now();
     let status = checked.status.unwrap_or("Active");

@@ -694,11 +694,6 @@ fn profile_row(user: Uuid, role: Role, c: &UserChanges) -> profile::ActiveModel 
     }
 }
 
-/// A password no one can sign in with (Django's `set_unusable_password`).
-fn unusable_password() -> String {
-    kernel::password::unusable()
-}
-
 /// Creates a validated user and their profile in `txn`, queues the
 /// invitation (no password) or verification (unverified) email and tells
 /// them in the app. Returns the new row; the caller audits.
@@ -710,7 +705,7 @@ pub(crate) async fn create_account(
     let role = c.role.unwrap_or(Role::Trainee);
     let password = match &c.password {
         Some(p) => state.hasher.make(p).await?,
-        None => unusable_password(),
+        None => kernel::password::unusable(),
     };
     let now = kernel::time::now();
     let id = Uuid::new_v4();

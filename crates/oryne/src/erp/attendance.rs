@@ -179,7 +179,7 @@ async fn notify_parents(
     s: &student::Model,
     date: NaiveDate,
     student_name: &str,
-) -> ApiResult<usize> {
+) -> ApiResult<Vec<i64>> {
     let parent_ids: Vec<i64> = student_parent::Entity::find()
         .select_only()
         .column(student_parent::Column::ParentId)
@@ -188,7 +188,7 @@ async fn notify_parents(
         .all(db)
         .await?;
     if parent_ids.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let parents = parent::Entity::find()
         .filter(parent::Column::Id.is_in(parent_ids))
@@ -216,7 +216,7 @@ async fn notify_parents(
         )
         .await?;
     }
-    Ok(users.len())
+    Ok(users.iter().map(|u| u.id).collect())
 }
 
 fn date_param(name: &str, raw: Option<&str>) -> ApiResult<Option<NaiveDate>> {
@@ -439,7 +439,7 @@ pub async fn create_attendance(
         .created(&snapshot(&row))
         .write(&*txn, &trail)
         .await?;
-    let mut queued = 0;
+    let mut queued = Vec::new();
     if row.status == "absent" {
         let names = names_of(&*txn, [pupil.id]).await?;
         let name = names.get(&pupil.id).cloned().unwrap_or_default();
@@ -447,8 +447,8 @@ pub async fn create_attendance(
     }
     let answer = out(&*txn, row).await?;
     txn.commit().await?;
-    if queued > 0 {
-        state.wake_jobs();
+    if !queued.is_empty() {
+        notify::wake(&state, queued);
     }
     Ok(created(answer))
 }
@@ -597,7 +597,8 @@ pub async fn mark_attendance(
         .await?;
     let names = names_of(&*txn, ids.iter().copied()).await?;
     let now = kernel::time::now();
-    let (mut made, mut changed, mut notified) = (0, 0, 0);
+    let (mut made, mut changed) = (0, 0);
+    let mut notified: Vec<i64> = Vec::new();
     let mut rows = Vec::new();
     for (id, status, remarks) in records {
         let pupil = students
@@ -659,14 +660,15 @@ pub async fn mark_attendance(
         };
         if status == "absent" && !was_absent {
             let name = names.get(&id).cloned().unwrap_or_default();
-            notified += notify_parents(&*txn, pupil, date, &name).await?;
+            notified.extend(notify_parents(&*txn, pupil, date, &name).await?);
         }
         rows.push(row);
     }
     let records = outs(&*txn, rows).await?;
     txn.commit().await?;
-    if notified > 0 {
-        state.wake_jobs();
+    let told = notified.len();
+    if !notified.is_empty() {
+        notify::wake(&state, notified);
     }
     Ok(ok(AttendanceMarkOut {
         date,
@@ -674,7 +676,7 @@ pub async fn mark_attendance(
         section,
         created: made,
         updated: changed,
-        notified,
+        notified: told,
         records,
     }))
 }
@@ -940,7 +942,7 @@ pub async fn update_attendance(
         .diff(&snapshot(&before), &snapshot(&after))
         .write(&*txn, &trail)
         .await?;
-    let mut queued = 0;
+    let mut queued = Vec::new();
     if after.status == "absent" && before.status != "absent" {
         let names = names_of(&*txn, [pupil.id]).await?;
         let name = names.get(&pupil.id).cloned().unwrap_or_default();
@@ -948,8 +950,8 @@ pub async fn update_attendance(
     }
     let answer = out(&*txn, after).await?;
     txn.commit().await?;
-    if queued > 0 {
-        state.wake_jobs();
+    if !queued.is_empty() {
+        notify::wake(&state, queued);
     }
     Ok(ok(answer))
 }

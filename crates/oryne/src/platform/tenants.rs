@@ -1156,24 +1156,13 @@ pub async fn tenant_usage(
     let row = find(&state.db, id).await?;
     let (users, students, teachers) = if crate::tenancy::migrate::has_database(&row) {
         let db = state.tenants.open(id).await?;
-        let count_role = |role: &'static str| {
-            let db = db.clone();
-            async move {
-                let rows = user::Entity::find()
-                    .filter(user::Column::IsActive.eq(true))
-                    .filter(crate::users::may_hold(db.get_database_backend(), role))
-                    .all(&db)
-                    .await?;
-                Ok::<u64, sea_orm::DbErr>(rows.iter().filter(|u| u.has_role(role)).count() as u64)
-            }
-        };
         (
             user::Entity::find()
                 .filter(user::Column::IsActive.eq(true))
                 .count(&db)
                 .await?,
-            count_role(crate::rbac::STUDENT).await?,
-            count_role(crate::rbac::TEACHER).await?,
+            crate::entities::student::Entity::find().count(&db).await?,
+            crate::entities::teacher::Entity::find().count(&db).await?,
         )
     } else {
         (0, 0, 0)
