@@ -6,6 +6,7 @@ fn main() {
     for (var, cfg) in [
         ("CAMPUS_TEST_POSTGRES_URL", "campus_postgres"),
         ("CAMPUS_TEST_MYSQL_URL", "campus_mysql"),
+        ("CAMPUS_TEST_REDIS_URL", "campus_redis"),
     ] {
         println!("cargo::rustc-check-cfg=cfg({cfg})");
         println!("cargo::rerun-if-env-changed={var}");

@@ -208,6 +208,13 @@ impl System for Axis {
         spawn_workers(state);
     }
 
+    async fn is_administrator(state: &AppState, request: &mut axum::http::request::Parts) -> bool {
+        use axum::extract::FromRequestParts;
+        crate::access::AdminOnly::from_request_parts(request, state)
+            .await
+            .is_ok()
+    }
+
     async fn has_admin(state: &AppState) -> Result<bool, sea_orm::DbErr> {
         Ok(user::Entity::find()
             .filter(user::Column::IsSuperuser.eq(true))
@@ -240,11 +247,7 @@ fn spawn_workers(state: &AppState) {
         .every(EXPIRY_JOB, Duration::from_secs(24 * 3600), move |_| {
             run_expiry(expiry_state.clone())
         })
-        .spawn(
-            state.db.clone(),
-            state.jobs_wake.clone(),
-            Duration::from_secs(5),
-        );
+        .spawn(&state.kernel, Duration::from_secs(5));
 }
 
 /// Daily: [`expiry::run`] for today.

@@ -91,6 +91,9 @@ enum Command {
     /// Re-encrypt every encrypted field with the first key of
     /// CAMPUS_FIELD_ENCRYPTION_KEY (after putting a new key first).
     RotateKeys { system: System },
+    /// Check a system's settings and that its database, Redis and file
+    /// storage answer: one line per problem, non-zero exit when any.
+    Check { system: System },
     /// Create the benchmark data set (see ../shared/peers/README.md) in a
     /// freshly migrated database.
     SeedBench {
@@ -165,6 +168,7 @@ async fn run() -> anyhow::Result<()> {
         }
         Command::Openapi { system } => (system, Run::Openapi),
         Command::RotateKeys { system } => (system, Run::RotateKeys),
+        Command::Check { system } => (system, Run::Check),
         Command::SeedBench { system, students } => (system, Run::SeedBench { students }),
         Command::FaceModels {
             action: FaceModels::Install { source, dir },

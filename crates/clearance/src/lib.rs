@@ -176,11 +176,14 @@ impl System for Clearance {
             .every(GOWN_REMINDERS_JOB, Duration::from_secs(3600), move |_| {
                 remind_overdue_gowns(gown_state.clone())
             })
-            .spawn(
-                state.db.clone(),
-                state.jobs_wake.clone(),
-                Duration::from_secs(5),
-            );
+            .spawn(&state.kernel, Duration::from_secs(5));
+    }
+
+    async fn is_administrator(state: &AppState, request: &mut axum::http::request::Parts) -> bool {
+        use axum::extract::FromRequestParts;
+        crate::principal::Admin::from_request_parts(request, state)
+            .await
+            .is_ok()
     }
 
     async fn has_admin(state: &AppState) -> Result<bool, sea_orm::DbErr> {

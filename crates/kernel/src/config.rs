@@ -123,6 +123,9 @@ pub struct Settings {
     pub secret_key: String,
     pub bind: SocketAddr,
     pub media_root: PathBuf,
+    /// `CAMPUS_STORAGE_URL`: where uploads live (the media root by default,
+    /// or an S3 bucket).
+    pub storage: crate::upload::StorageSettings,
     pub cors_allowed_origins: Vec<String>,
     pub throttle_anon: Option<Rate>,
     pub throttle_user: Option<Rate>,
@@ -145,6 +148,20 @@ pub struct Settings {
     /// `CAMPUS_REDIS_URL`: when set, state shared across nodes (login
     /// lockout) lives in this Redis.
     pub redis_url: Option<String>,
+    /// `CAMPUS_REDIS_PREFIX` (default `campus`): the first part of every
+    /// Redis key, so deployments sharing one Redis keep apart.
+    pub redis_prefix: String,
+    /// `CAMPUS_THROTTLE_FAIL` (`open`, the default, or `closed`): whether
+    /// throttled requests pass (open) or answer 503 (closed) while the
+    /// Redis holding the throttle counters cannot be reached.
+    pub throttle_fail_open: bool,
+    /// `CAMPUS_METRICS_BIND`: where `GET /metrics` is served on its own,
+    /// to anyone who can reach it; unset, it is served on the main address
+    /// to loopback clients and administrators only.
+    pub metrics_bind: Option<SocketAddr>,
+    /// `CAMPUS_JOB_LEASE_SECONDS` (default 300): how long a claimed job is
+    /// its worker's; a job whose node died is taken by another after this.
+    pub job_lease: Duration,
     /// How long clients may take to send a request
     /// (`CAMPUS_HEADER_READ_TIMEOUT`, `CAMPUS_REQUEST_BODY_TIMEOUT`).
     pub serve: crate::serve::ServeSettings,
@@ -226,6 +243,7 @@ impl Settings {
 
         let media_root = lookup("CAMPUS_MEDIA_ROOT")
             .map_or_else(|| PathBuf::from("campus-data/media"), PathBuf::from);
+        let storage = crate::upload::StorageSettings::from_lookup(&lookup, &media_root)?;
 
         let cors_allowed_origins = match lookup("CAMPUS_CORS_ALLOWED_ORIGINS") {
             Some(value) => {
@@ -274,6 +292,7 @@ impl Settings {
             secret_key,
             bind,
             media_root,
+            storage,
             cors_allowed_origins,
             throttle_anon: rate("CAMPUS_THROTTLE_ANON", defaults.throttle_anon)?,
             throttle_user: rate("CAMPUS_THROTTLE_USER", defaults.throttle_user)?,
@@ -312,6 +331,44 @@ impl Settings {
                 }
                 None => None,
             },
+            redis_prefix: match lookup("CAMPUS_REDIS_PREFIX") {
+                Some(prefix)
+                    if !prefix.is_empty()
+                        && prefix.len() <= 64
+                        && prefix
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) =>
+                {
+                    prefix
+                }
+                Some(prefix) => {
+                    return Err(invalid(
+                        "CAMPUS_REDIS_PREFIX",
+                        format!("{prefix:?} must be 1 to 64 letters, digits, '_', '-' or '.'"),
+                    ));
+                }
+                None => "campus".to_owned(),
+            },
+            throttle_fail_open: match lookup("CAMPUS_THROTTLE_FAIL").as_deref().map(str::trim) {
+                None | Some("open") => true,
+                Some("closed") => false,
+                Some(other) => {
+                    return Err(invalid(
+                        "CAMPUS_THROTTLE_FAIL",
+                        format!("{other:?} must be open or closed"),
+                    ));
+                }
+            },
+            metrics_bind: match lookup("CAMPUS_METRICS_BIND") {
+                Some(value) => Some(value.parse().map_err(|_| {
+                    invalid(
+                        "CAMPUS_METRICS_BIND",
+                        format!("{value:?} is not an address such as 127.0.0.1:9100"),
+                    )
+                })?),
+                None => None,
+            },
+            job_lease: seconds("CAMPUS_JOB_LEASE_SECONDS", Duration::from_secs(300))?,
             serve: crate::serve::ServeSettings::from_lookup(&lookup)?,
         })
     }

@@ -161,6 +161,37 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     Database::connect(options).await
 }
 
+/// One connection to `url`, tried once, then closed: whether the database
+/// answers now (`campus check`), with the driver's reason when it does not.
+pub async fn probe(url: &str) -> Result<(), String> {
+    use sea_orm::sqlx::Connection;
+    let url = match Backend::from_url(url) {
+        Some(Backend::MySql) if url.starts_with("mariadb:") => {
+            url.replacen("mariadb:", "mysql:", 1)
+        }
+        Some(_) => url.to_owned(),
+        None => return Err("unsupported database URL scheme".to_owned()),
+    };
+    let reason = |e: sea_orm::sqlx::Error| e.to_string();
+    match Backend::from_url(&url) {
+        Some(Backend::Postgres) => {
+            let mut c = sea_orm::sqlx::PgConnection::connect(&url)
+                .await
+                .map_err(reason)?;
+            c.ping().await.map_err(reason)?;
+            c.close().await.map_err(reason)
+        }
+        Some(Backend::MySql) => {
+            let mut c = sea_orm::sqlx::MySqlConnection::connect(&url)
+                .await
+                .map_err(reason)?;
+            c.ping().await.map_err(reason)?;
+            c.close().await.map_err(reason)
+        }
+        _ => connect(&url).await.map(drop).map_err(|e| e.to_string()),
+    }
+}
+
 /// Opens one tenant's small pool beside the `platform` database (systems
 /// with tenants). SQLite: the tenant's own file, `<schema>.db` in the folder
 /// `<platform file stem>-tenants/` beside the platform file. PostgreSQL: the
@@ -315,6 +346,55 @@ pub fn is_busy(error: &DbErr) -> bool {
             .and_then(|code| code.parse::<i32>().ok())
             .is_some_and(|code| code & 0xff == 5),
         _ => false,
+    }
+}
+
+/// Whether `error` says the database cannot be reached now: the server is
+/// down, restarting or refusing connections, a connection broke mid-way, or
+/// the pool has none to give. Answered 503 (retry), never 500; the pool
+/// reconnects by itself once the server is back.
+pub fn is_unreachable(error: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+            match e.as_ref() {
+                Sqlx::Io(_)
+                | Sqlx::Tls(_)
+                | Sqlx::Protocol(_)
+                | Sqlx::PoolTimedOut
+                | Sqlx::PoolClosed
+                | Sqlx::WorkerCrashed => true,
+                // PostgreSQL: connection exceptions (08…), shutting down or
+                // starting up (57P01–57P03).
+                Sqlx::Database(e) => e.code().is_some_and(|code| {
+                    e.try_downcast_ref::<sea_orm::sqlx::postgres::PgDatabaseError>()
+                        .is_some()
+                        && (code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03"))
+                }),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// How much of `db`'s pool is in use: open connections, idle ones, the
+/// most it may open.
+pub fn pool_use(db: &DatabaseConnection) -> Option<(i64, i64, i64)> {
+    fn of<D: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<D>) -> (i64, i64, i64) {
+        (
+            i64::from(pool.size()),
+            i64::try_from(pool.num_idle()).unwrap_or(i64::MAX),
+            i64::from(pool.options().get_max_connections()),
+        )
+    }
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => Some(of(db.get_sqlite_connection_pool())),
+        sea_orm::DbBackend::Postgres => Some(of(db.get_postgres_connection_pool())),
+        sea_orm::DbBackend::MySql => Some(of(db.get_mysql_connection_pool())),
+        _ => None,
     }
 }
 

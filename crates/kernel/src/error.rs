@@ -209,8 +209,19 @@ impl ApiError {
         }
     }
 
+    /// A fault of ours (500), except a database that cannot be reached
+    /// now, which is a 503 to retry.
     pub fn internal(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        Self::Internal(error.into())
+        let error = error.into();
+        if let Some(db) = error.downcast_ref::<sea_orm::DbErr>()
+            && (crate::db::is_unreachable(db) || crate::db::is_busy(db))
+        {
+            tracing::warn!(%db, "database unavailable");
+            return Self::Unavailable(
+                "The service is temporarily unavailable; please try again.".into(),
+            );
+        }
+        Self::Internal(error)
     }
 
     pub fn status(&self) -> StatusCode {
@@ -355,6 +366,12 @@ impl From<sea_orm::DbErr> for ApiError {
         if crate::db::is_busy(&error) {
             return Self::Unavailable("The database is busy; please try again.".into());
         }
+        if crate::db::is_unreachable(&error) {
+            tracing::warn!(%error, "database unreachable");
+            return Self::Unavailable(
+                "The service is temporarily unavailable; please try again.".into(),
+            );
+        }
         Self::internal(error)
     }
 }
@@ -362,7 +379,7 @@ impl From<sea_orm::DbErr> for ApiError {
 impl From<sea_orm::TransactionError<ApiError>> for ApiError {
     fn from(error: sea_orm::TransactionError<ApiError>) -> Self {
         match error {
-            sea_orm::TransactionError::Connection(db) => Self::internal(db),
+            sea_orm::TransactionError::Connection(db) => Self::from(db),
             sea_orm::TransactionError::Transaction(api) => api,
         }
     }

@@ -103,15 +103,87 @@ type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 type Handler = Arc<dyn Fn(Value) -> HandlerFuture + Send + Sync>;
 
 /// Runs jobs by kind.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Worker {
     handlers: HashMap<String, Handler>,
     periodic: Vec<(String, Duration)>,
+    /// How long a claimed job is this worker's (`CAMPUS_JOB_LEASE_SECONDS`).
+    lease: Duration,
+    lifecycle: Option<crate::lifecycle::Lifecycle>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
+}
+
+impl Default for Worker {
+    fn default() -> Self {
+        Self {
+            handlers: HashMap::new(),
+            periodic: Vec::new(),
+            lease: Duration::from_secs(300),
+            lifecycle: None,
+            metrics: None,
+        }
+    }
+}
+
+/// How the shared queue stands, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Jobs not yet done (waiting, delayed or running), dead ones aside.
+    pub queued: i64,
+    /// Jobs due now that no worker holds.
+    pub due: i64,
+    /// Jobs that failed every attempt.
+    pub dead: i64,
+}
+
+/// Counts the kernel's job queue on `db`.
+pub async fn queue_stats(db: &DatabaseConnection) -> Result<QueueStats, DbErr> {
+    let now = crate::time::now();
+    let count = |condition: sea_orm::Condition| {
+        job::Entity::find()
+            .filter(condition)
+            .select_only()
+            .column_as(Expr::col(job::Column::Id).count(), "n")
+            .into_tuple::<i64>()
+            .one(db)
+    };
+    let live = sea_orm::Condition::all().add(job::Column::Attempts.lt(MAX_ATTEMPTS));
+    Ok(QueueStats {
+        queued: count(live.clone()).await?.unwrap_or(0),
+        due: count(
+            live.add(job::Column::RunAt.lte(now)).add(
+                job::Column::LockedUntil
+                    .is_null()
+                    .or(job::Column::LockedUntil.lt(now)),
+            ),
+        )
+        .await?
+        .unwrap_or(0),
+        dead: count(sea_orm::Condition::all().add(job::Column::Attempts.gte(MAX_ATTEMPTS)))
+            .await?
+            .unwrap_or(0),
+    })
 }
 
 impl Worker {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Runs on `kernel`'s node: its job lease, its shutdown (no job is
+    /// claimed once the node closes; a running one is waited for) and its
+    /// metrics.
+    pub fn on_node(mut self, kernel: &crate::Kernel) -> Self {
+        self.lease = kernel.settings.job_lease;
+        self.lifecycle = Some(kernel.lifecycle.clone());
+        self.metrics = Some(kernel.metrics.clone());
+        self
+    }
+
+    fn closing(&self) -> bool {
+        self.lifecycle
+            .as_ref()
+            .is_some_and(crate::lifecycle::Lifecycle::is_closing)
     }
 
     /// Registers what to do with jobs of `kind`. An `Err` is retried later.
@@ -202,6 +274,9 @@ impl Worker {
         }
         let mut ran = 0;
         loop {
+            if self.closing() {
+                return Ok(ran);
+            }
             let now = crate::time::now();
             let candidates = job::Entity::find()
                 .filter(job::Column::Kind.is_in(kinds.clone()))
@@ -220,14 +295,33 @@ impl Worker {
                 return Ok(ran);
             }
             for candidate in candidates {
-                if !claim(db, &candidate).await? {
+                if self.closing() {
+                    return Ok(ran);
+                }
+                let running = self
+                    .lifecycle
+                    .as_ref()
+                    .map(crate::lifecycle::Lifecycle::job_started);
+                if !claim(db, &candidate, self.lease).await? {
                     continue; // another worker took it
                 }
                 let Some(handler) = self.handlers.get(&candidate.kind) else {
                     continue;
                 };
                 ran += 1;
-                match handler(candidate.payload.clone()).await {
+                let started = std::time::Instant::now();
+                let outcome = handler(candidate.payload.clone()).await;
+                if let Some(metrics) = &self.metrics {
+                    use crate::metrics::JobOutcome;
+                    let how = if outcome.is_ok() {
+                        JobOutcome::Succeeded
+                    } else {
+                        JobOutcome::Failed
+                    };
+                    metrics.job_ran(&candidate.kind, how, started.elapsed());
+                }
+                let _running = running;
+                match outcome {
                     Ok(()) => {
                         job::Entity::delete_by_id(candidate.id).exec(db).await?;
                     }
@@ -255,35 +349,37 @@ impl Worker {
         }
     }
 
-    /// Runs due jobs whenever `wake` is notified, and at least every `interval`.
-    pub fn spawn(
-        self,
-        db: DatabaseConnection,
-        wake: Arc<tokio::sync::Notify>,
-        interval: Duration,
-    ) -> tokio::task::JoinHandle<()> {
+    /// Runs due jobs on `kernel`'s database whenever its queue is woken,
+    /// and at least every `interval`, until the node closes.
+    pub fn spawn(self, kernel: &crate::Kernel, interval: Duration) -> tokio::task::JoinHandle<()> {
+        let worker = self.on_node(kernel);
+        let db = kernel.db.clone();
+        let wake = kernel.jobs_wake.clone();
+        let lifecycle = kernel.lifecycle.clone();
         tokio::spawn(async move {
-            loop {
-                if let Err(error) = self.run_due(&db).await {
+            while !lifecycle.is_closing() {
+                if let Err(error) = worker.run_due(&db).await {
                     tracing::warn!(%error, "job queue unavailable");
                 }
                 tokio::select! {
                     () = wake.notified() => {},
                     () = tokio::time::sleep(interval) => {},
+                    () = lifecycle.closed() => {},
                 }
             }
         })
     }
 }
 
-/// Takes `candidate` for five minutes if nobody else holds it.
-async fn claim(db: &DatabaseConnection, candidate: &job::Model) -> Result<bool, DbErr> {
+/// Takes `candidate` for `lease` if nobody else holds it.
+async fn claim(
+    db: &DatabaseConnection,
+    candidate: &job::Model,
+    lease: Duration,
+) -> Result<bool, DbErr> {
     let now = crate::time::now();
     let result = job::Entity::update_many()
-        .col_expr(
-            job::Column::LockedUntil,
-            Expr::value(now + Duration::from_secs(300)),
-        )
+        .col_expr(job::Column::LockedUntil, Expr::value(now + lease))
         .col_expr(
             job::Column::Attempts,
             ExprTrait::add(Expr::col(job::Column::Attempts), 1),

@@ -19,10 +19,9 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use sha2::Digest;
-
 use crate::config::SettingError;
 use crate::error::ApiError;
+use crate::shared::SharedRedis;
 
 #[derive(Debug)]
 pub struct Lockout {
@@ -197,25 +196,23 @@ impl LockoutSettings {
 
 /// Checks the URL of `CAMPUS_REDIS_URL` without connecting.
 pub fn parse_redis_url(url: &str) -> Result<redis::Client, String> {
-    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-        return Err("expected redis://host:port[/db] or rediss://…".to_owned());
-    }
-    redis::Client::open(url).map_err(|_| "is not a valid Redis URL".to_owned())
+    crate::shared::parse_url(url)
 }
 
 /// The lockout rule of [`Lockout`], with its counts in this process or in Redis.
 pub struct LoginGuard {
     settings: LockoutSettings,
     store: Store,
+    /// Counts the attempts refused by a lock.
+    metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 enum Store {
     Memory(Lockout),
     Redis {
-        client: redis::Client,
-        /// Prefixes every key, so systems sharing a Redis keep apart.
-        namespace: String,
-        connection: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
+        redis: SharedRedis,
+        /// What the keys are counting (`lockout`, `reset-address`, ...).
+        part: &'static str,
     },
 }
 
@@ -287,31 +284,31 @@ impl LoginGuard {
         Self {
             settings,
             store: Store::Memory(Lockout::new(settings.max_failures, settings.window)),
+            metrics: None,
         }
     }
 
-    /// Counts kept in Redis under `campus:<namespace>:lockout:`; connects on
-    /// first use and reconnects by itself.
-    pub fn redis(settings: LockoutSettings, url: &str, namespace: &str) -> Result<Self, String> {
-        Ok(Self {
+    /// Counts kept in the shared Redis under `<namespace>:<part>:`.
+    pub fn shared(settings: LockoutSettings, redis: SharedRedis, part: &'static str) -> Self {
+        Self {
             settings,
-            store: Store::Redis {
-                client: parse_redis_url(url)?,
-                namespace: format!("campus:{namespace}:lockout"),
-                connection: tokio::sync::OnceCell::new(),
-            },
-        })
+            store: Store::Redis { redis, part },
+            metrics: None,
+        }
     }
 
-    /// In Redis when `redis_url` is given, else in this process.
-    pub fn new(
-        settings: LockoutSettings,
-        redis_url: Option<&str>,
-        namespace: &str,
-    ) -> Result<Self, String> {
-        match redis_url {
-            Some(url) => Self::redis(settings, url, namespace),
-            None => Ok(Self::in_memory(settings)),
+    /// Counts refused attempts in `metrics` (`campus_login_lockouts_total`).
+    #[must_use]
+    pub fn counted_in(mut self, metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// In the shared Redis when there is one, else in this process.
+    pub fn new(settings: LockoutSettings, redis: Option<&SharedRedis>, part: &'static str) -> Self {
+        match redis {
+            Some(redis) => Self::shared(settings, redis.clone(), part),
+            None => Self::in_memory(settings),
         }
     }
 
@@ -323,30 +320,14 @@ impl LoginGuard {
         self.settings.max_failures == 0
     }
 
-    /// Redis keys name a digest of the key, never the account itself:
+    /// Redis keys (a digest of the key, never the account itself):
     /// attempts, pending, locked.
-    fn redis_keys(namespace: &str, key: &str) -> [String; 3] {
-        let digest = sha2::Sha256::digest(key.as_bytes());
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        [
-            format!("{namespace}:failures:{hex}"),
-            format!("{namespace}:pending:{hex}"),
-            format!("{namespace}:locked:{hex}"),
-        ]
+    fn redis_keys(redis: &SharedRedis, part: &str, key: &str) -> [String; 3] {
+        ["failures", "pending", "locked"].map(|what| redis.key(&format!("{part}:{what}"), key))
     }
 
-    async fn connection(
-        client: &redis::Client,
-        cell: &tokio::sync::OnceCell<redis::aio::ConnectionManager>,
-    ) -> Result<redis::aio::ConnectionManager, ApiError> {
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(1);
-        cell.get_or_try_init(|| client.get_connection_manager_with_config(config))
-            .await
-            .cloned()
-            .map_err(unavailable)
+    async fn connection(redis: &SharedRedis) -> Result<redis::aio::ConnectionManager, ApiError> {
+        redis.connection().await.map_err(unavailable)
     }
 
     fn window_ms(&self) -> u64 {
@@ -381,13 +362,9 @@ impl LoginGuard {
         }
         let admitted = match &self.store {
             Store::Memory(lockout) => lockout.reserve(key, Instant::now()),
-            Store::Redis {
-                client,
-                namespace,
-                connection,
-            } => {
-                let mut conn = Self::connection(client, connection).await?;
-                let [attempts, pending, locked] = Self::redis_keys(namespace, key);
+            Store::Redis { redis, part } => {
+                let mut conn = Self::connection(redis).await?;
+                let [attempts, pending, locked] = Self::redis_keys(redis, part, key);
                 let wait_ms: i64 = redis::Script::new(RESERVE_SCRIPT)
                     .key(attempts)
                     .key(pending)
@@ -403,6 +380,11 @@ impl LoginGuard {
                 }
             }
         };
+        if admitted.is_err()
+            && let Some(metrics) = &self.metrics
+        {
+            metrics.lockout_refused();
+        }
         Ok(admitted.map(|()| Attempt {
             guard: self,
             key: Some(key.to_owned()),
@@ -416,13 +398,9 @@ impl LoginGuard {
         }
         match &self.store {
             Store::Memory(lockout) => Ok(lockout.locked_for(key, Instant::now())),
-            Store::Redis {
-                client,
-                namespace,
-                connection,
-            } => {
-                let mut conn = Self::connection(client, connection).await?;
-                let [_, _, locked] = Self::redis_keys(namespace, key);
+            Store::Redis { redis, part } => {
+                let mut conn = Self::connection(redis).await?;
+                let [_, _, locked] = Self::redis_keys(redis, part, key);
                 let ttl_ms: i64 = redis::cmd("PTTL")
                     .arg(&locked)
                     .query_async(&mut conn)
@@ -439,13 +417,10 @@ impl LoginGuard {
                 lockout.settle(key, outcome);
                 Ok(())
             }
-            Store::Redis {
-                client,
-                namespace,
-                connection,
-            } => {
-                let conn = Self::connection(client, connection).await?;
-                self.settle_in_redis(conn, namespace, key, outcome).await
+            Store::Redis { redis, part } => {
+                let conn = Self::connection(redis).await?;
+                self.settle_in_redis(conn, Self::redis_keys(redis, part, key), outcome)
+                    .await
             }
         }
     }
@@ -453,11 +428,9 @@ impl LoginGuard {
     async fn settle_in_redis(
         &self,
         mut conn: redis::aio::ConnectionManager,
-        namespace: &str,
-        key: &str,
+        [attempts, pending, locked]: [String; 3],
         outcome: Outcome,
     ) -> Result<(), ApiError> {
-        let [attempts, pending, locked] = Self::redis_keys(namespace, key);
         let _: i64 = redis::Script::new(SETTLE_SCRIPT)
             .key(attempts)
             .key(pending)
@@ -479,20 +452,15 @@ impl LoginGuard {
     fn settle_dropped(&self, key: String) {
         match &self.store {
             Store::Memory(lockout) => lockout.settle(&key, Outcome::Failed),
-            Store::Redis {
-                namespace,
-                connection,
-                ..
-            } => {
+            Store::Redis { redis, part } => {
                 // Only its in-flight mark is left to clear (it expires with
                 // the window otherwise); the failure itself is counted.
-                let (Some(conn), Ok(runtime)) = (
-                    connection.get().cloned(),
-                    tokio::runtime::Handle::try_current(),
-                ) else {
+                let (Some(conn), Ok(runtime)) =
+                    (redis.connected(), tokio::runtime::Handle::try_current())
+                else {
                     return;
                 };
-                let [_, pending, _] = Self::redis_keys(namespace, &key);
+                let [_, pending, _] = Self::redis_keys(redis, part, &key);
                 runtime.spawn(async move {
                     let mut conn = conn;
                     let script = redis::Script::new(
@@ -710,15 +678,14 @@ mod tests {
     #[tokio::test]
     async fn guard_reports_an_unreachable_redis_as_unavailable() {
         // Nothing listens on port 1.
-        let guard = LoginGuard::redis(
+        let guard = LoginGuard::shared(
             LockoutSettings {
                 max_failures: 2,
                 window: Duration::from_secs(60),
             },
-            "redis://127.0.0.1:1/",
-            "test",
-        )
-        .unwrap();
+            SharedRedis::open("redis://127.0.0.1:1/", "campus", "test").unwrap(),
+            "lockout",
+        );
         assert!(matches!(
             guard.locked_for("k").await,
             Err(ApiError::Unavailable(_))

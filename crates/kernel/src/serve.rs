@@ -38,6 +38,9 @@ pub struct ServeSettings {
     /// `CAMPUS_REQUEST_BODY_TIMEOUT` (seconds, default 30): a request's whole
     /// body must arrive within this after its headers.
     pub body_timeout: Duration,
+    /// `CAMPUS_SHUTDOWN_TIMEOUT` (seconds, default 30): after SIGTERM, how
+    /// long requests in flight and running jobs have to finish.
+    pub shutdown_timeout: Duration,
 }
 
 impl Default for ServeSettings {
@@ -45,6 +48,7 @@ impl Default for ServeSettings {
         Self {
             header_read_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -74,19 +78,40 @@ impl ServeSettings {
                 defaults.header_read_timeout,
             )?,
             body_timeout: seconds("CAMPUS_REQUEST_BODY_TIMEOUT", defaults.body_timeout)?,
+            shutdown_timeout: seconds("CAMPUS_SHUTDOWN_TIMEOUT", defaults.shutdown_timeout)?,
         })
     }
 }
 
-/// Serves `router` on `listener` until Ctrl-C or SIGTERM, letting requests in
-/// flight finish, with the configured timeouts (see [`ServeSettings`]).
+/// Serves `router` on `listener` until Ctrl-C or SIGTERM, with the
+/// configured timeouts (see [`ServeSettings`]). Then the node closes
+/// (`lifecycle`: live streams end, workers stop claiming), stops accepting,
+/// and waits up to `CAMPUS_SHUTDOWN_TIMEOUT` for the requests in flight and
+/// the jobs already running.
 pub async fn serve(
     router: Router,
     listener: tokio::net::TcpListener,
     settings: ServeSettings,
+    lifecycle: crate::lifecycle::Lifecycle,
 ) -> std::io::Result<()> {
     raise_open_file_limit();
-    serve_with(router, listener, settings, shutdown_signal()).await
+    let closing = lifecycle.clone();
+    let started = tokio::time::Instant::now();
+    let signal = async move {
+        shutdown_signal().await;
+        closing.close();
+    };
+    serve_with(router, listener, settings, signal).await?;
+    let left = settings
+        .shutdown_timeout
+        .saturating_sub(started.elapsed().min(settings.shutdown_timeout));
+    if tokio::time::timeout(left.max(Duration::from_millis(1)), lifecycle.jobs_done())
+        .await
+        .is_err()
+    {
+        tracing::warn!("jobs still running at the shutdown timeout; their leases will expire");
+    }
+    Ok(())
 }
 
 /// Raises the soft limit on open files to the hard limit (best effort).
@@ -147,7 +172,12 @@ pub async fn serve_with(
         connections = graceful.count(),
         "waiting for open connections"
     );
-    graceful.shutdown().await;
+    if tokio::time::timeout(settings.shutdown_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still in flight at the shutdown timeout");
+    }
     Ok(())
 }
 
@@ -279,6 +309,7 @@ mod tests {
             ServeSettings {
                 header_read_timeout: Duration::from_millis(250),
                 body_timeout: Duration::from_secs(5),
+                ..ServeSettings::default()
             }
         );
         for bad in ["0", "-1", "soon", "NaN", "1e9"] {

@@ -20,10 +20,13 @@ use crate::config::{SettingError, Settings, SystemDefaults};
 use crate::error::Envelope;
 use crate::events::Hub;
 use crate::jwt::Jwt;
+use crate::lifecycle::Lifecycle;
 use crate::listing::{Paging, SystemPaging};
 use crate::lockout::LoginGuard;
 use crate::mail::Mailer;
+use crate::metrics::Metrics;
 use crate::password::Hasher;
+use crate::shared::SharedRedis;
 use crate::upload::Storage;
 
 /// What every system shares, built once from the settings: the database,
@@ -43,8 +46,14 @@ pub struct Kernel {
     pub jobs_wake: Arc<Notify>,
     /// Uploaded files.
     pub storage: Storage,
-    /// Wakes live streams on this node.
+    /// Wakes live streams (on every node, on PostgreSQL).
     pub hub: Hub,
+    /// The Redis nodes share (`CAMPUS_REDIS_URL`), if any.
+    pub redis: Option<SharedRedis>,
+    /// What `/metrics` reports of this node.
+    pub metrics: Arc<Metrics>,
+    /// Serving, then closing (SIGTERM).
+    pub lifecycle: Lifecycle,
 }
 
 impl Kernel {
@@ -54,6 +63,17 @@ impl Kernel {
             Some(url) => Some(Mailer::new(url, &settings.email_from)?),
             None => None,
         };
+        let redis = match &settings.redis_url {
+            Some(url) => Some(SharedRedis::open(
+                url,
+                &settings.redis_prefix,
+                settings.system,
+            )?),
+            None => None,
+        };
+        let metrics = Arc::new(Metrics::new(settings.system));
+        let lifecycle = Lifecycle::new();
+        let hub = Hub::for_node(&db, settings.system, lifecycle.clone(), metrics.clone());
         Ok(Self {
             db,
             jwt: Arc::new(Jwt::new(
@@ -62,15 +82,17 @@ impl Kernel {
                 settings.refresh_token_lifetime,
             )),
             hasher: Hasher::new(settings.password, settings.hash_concurrency),
-            lockout: Arc::new(LoginGuard::new(
-                settings.lockout,
-                settings.redis_url.as_deref(),
-                settings.system,
-            )?),
+            lockout: Arc::new(
+                LoginGuard::new(settings.lockout, redis.as_ref(), "lockout")
+                    .counted_in(metrics.clone()),
+            ),
             mailer,
             jobs_wake: Arc::new(Notify::new()),
-            storage: Storage::new(settings.media_root.clone()),
-            hub: Hub::new(),
+            storage: Storage::open(&settings.storage)?,
+            hub,
+            redis,
+            metrics,
+            lifecycle,
             settings: Arc::new(settings),
         })
     }
@@ -162,6 +184,15 @@ pub trait System: Send + Sync + 'static {
     /// of documented paths).
     fn aliases() -> axum::Router<Self::State> {
         axum::Router::new()
+    }
+
+    /// Whether the request comes from one of the system's administrators
+    /// (who may read `/metrics` on the main address); none by default.
+    fn is_administrator(
+        _state: &Self::State,
+        _request: &mut axum::http::request::Parts,
+    ) -> impl Future<Output = bool> + Send {
+        async { false }
     }
 
     /// Paths never throttled (health probes, payment callbacks).
@@ -270,28 +301,41 @@ pub fn app<S: System>(state: S::State) -> Router {
     let kernel = state.kernel().clone();
     let settings = kernel.settings.clone();
     let throttle = crate::throttle::ThrottleLayerState {
-        throttle: Arc::new(crate::throttle::Throttle::new(
+        throttle: Arc::new(crate::throttle::Throttle::shared(
             settings.throttle_anon,
             settings.throttle_user,
+            kernel.redis.clone(),
+            settings.throttle_fail_open,
         )),
         jwt: kernel.jwt.clone(),
         trusted_proxies: settings.trusted_proxies,
         exempt: S::throttle_exempt(),
+        metrics: kernel.metrics.clone(),
     };
     let router = api
         .merge(S::aliases())
         .with_state(state.clone())
+        .layer(axum::middleware::from_fn(crate::metrics::mark_route))
         .layer(axum::Extension(SystemPaging::of::<S::Paging>()))
         .layer(axum::middleware::from_fn_with_state(
             throttle,
             crate::throttle::middleware,
         ))
-        .layer(axum::middleware::from_fn_with_state(state, resolve_db::<S>))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            resolve_db::<S>,
+        ))
         .merge(crate::docs::router(
             crate::docs::finish_for::<S::Paging>(openapi),
             S::TITLE,
+        ))
+        .merge(crate::ops::router::<S>(
+            state,
+            settings.metrics_bind.is_none(),
         ));
-    crate::http::wrap(router, &settings, S::envelope(), S::layers)
+    crate::http::wrap(router, &settings, S::envelope(), S::layers).layer(
+        axum::middleware::from_fn_with_state(kernel.metrics.clone(), crate::metrics::track),
+    )
 }
 
 /// Puts the request's database ([`System::tenant_db`]) where [`crate::Db`]
@@ -330,6 +374,9 @@ pub enum Command {
     /// Print the OpenAPI document.
     Openapi,
     RotateKeys,
+    /// Check the settings and that the database, Redis and file storage
+    /// answer; one line per problem, non-zero exit when any.
+    Check,
     /// Create the benchmark data set for this many students.
     SeedBench {
         students: u64,
@@ -416,9 +463,100 @@ pub async fn run<S: System>(command: Command) -> anyhow::Result<()> {
                     "No administrator yet: create one with\n  cargo run --release -- createsuperuser {name} --email admin@example.org --password '<a strong password>'"
                 );
             }
-            let timeouts = state.kernel().settings.serve;
-            crate::serve::serve(app::<S>(state), listener, timeouts).await?;
+            let kernel = state.kernel().clone();
+            if let Some(address) = kernel.settings.metrics_bind {
+                let metrics = tokio::net::TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("cannot listen on {address} (CAMPUS_METRICS_BIND)"))?;
+                println!("metrics on http://{address}/metrics");
+                let (router, settings) = (
+                    crate::ops::metrics_only(kernel.clone()),
+                    kernel.settings.serve,
+                );
+                let closing = kernel.lifecycle.clone();
+                tokio::spawn(async move {
+                    let stop = async move { closing.closed().await };
+                    if let Err(error) =
+                        crate::serve::serve_with(router, metrics, settings, stop).await
+                    {
+                        tracing::error!(%error, "the metrics listener stopped");
+                    }
+                });
+            }
+            crate::serve::serve(
+                app::<S>(state),
+                listener,
+                kernel.settings.serve,
+                kernel.lifecycle.clone(),
+            )
+            .await?;
+        }
+        Command::Check => {
+            let problems = match configure::<S>(&environment()) {
+                Ok((settings, config)) => check::<S>(settings, config).await,
+                Err(error) => vec![error.to_string()],
+            };
+            if !problems.is_empty() {
+                for problem in &problems {
+                    eprintln!("{name}: {problem}");
+                }
+                anyhow::bail!("{} problem(s) found", problems.len());
+            }
+            println!("{name}: settings, database, Redis and file storage are ready");
         }
     }
     Ok(())
+}
+
+/// `campus check`: every problem with what valid settings point at
+/// (database, Redis, file storage) and with the system's own start-up, one
+/// line each; none when the system can start.
+pub async fn check<S: System>(settings: Settings, config: S::Config) -> Vec<String> {
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+    let mut problems = Vec::new();
+    let answered = tokio::time::timeout(WAIT, crate::db::probe(&settings.database_url))
+        .await
+        .unwrap_or_else(|_| Err("no answer within 10 s".to_owned()));
+    let db = match answered {
+        Ok(()) => match crate::db::connect(&settings.database_url).await {
+            Ok(db) => Some(db),
+            Err(error) => {
+                problems.push(format!("CAMPUS_DATABASE_URL: cannot connect: {error}"));
+                None
+            }
+        },
+        Err(reason) => {
+            problems.push(format!("CAMPUS_DATABASE_URL: cannot connect: {reason}"));
+            None
+        }
+    };
+    if let Some(url) = &settings.redis_url {
+        let answered = match SharedRedis::open(url, &settings.redis_prefix, settings.system) {
+            Ok(redis) => tokio::time::timeout(WAIT, redis.ping())
+                .await
+                .unwrap_or_else(|_| Err("no answer within 10 s".to_owned())),
+            Err(reason) => Err(reason),
+        };
+        if let Err(reason) = answered {
+            problems.push(format!("CAMPUS_REDIS_URL: {reason}"));
+        }
+    }
+    match Storage::open(&settings.storage) {
+        Ok(storage) => {
+            let checked = tokio::time::timeout(WAIT, storage.check())
+                .await
+                .unwrap_or_else(|_| Err("no answer within 10 s".to_owned()));
+            if let Err(reason) = checked {
+                problems.push(format!("CAMPUS_STORAGE_URL: {reason}"));
+            }
+        }
+        Err(reason) => problems.push(format!("CAMPUS_STORAGE_URL: {reason}")),
+    }
+    if let Some(db) = db
+        && let Err(reason) =
+            Kernel::new(db, settings).and_then(|kernel| S::state(kernel, config).map(drop))
+    {
+        problems.push(reason);
+    }
+    problems
 }

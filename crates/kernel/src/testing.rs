@@ -295,6 +295,11 @@ pub struct TestResponse {
 }
 
 impl TestResponse {
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
     /// Panics with the body when the status is not `expected`.
     #[track_caller]
     pub fn assert_status(&self, expected: u16) -> &Self {
@@ -582,4 +587,107 @@ impl SmtpSink {
         }
         self.messages()
     }
+}
+
+/// A fresh, empty bucket on the S3-compatible server at
+/// `CAMPUS_TEST_S3_ENDPOINT` (moto's server in `.ci/run`), with the
+/// settings that keep a test app's uploads in it.
+#[derive(Debug, Clone)]
+pub struct TestBucket {
+    /// `http://127.0.0.1:5055`.
+    pub endpoint: String,
+    pub name: String,
+    /// `s3://<name>`.
+    pub url: String,
+    access_key_id: String,
+    secret_access_key: String,
+    region: String,
+}
+
+impl TestBucket {
+    /// A new bucket; `None` (the test is skipped, saying why) when
+    /// `CAMPUS_TEST_S3_ENDPOINT` is unset, a failure under `CI=true`.
+    pub async fn create() -> Option<Self> {
+        let Some(endpoint) = std::env::var("CAMPUS_TEST_S3_ENDPOINT")
+            .ok()
+            .filter(|v| !v.is_empty())
+        else {
+            assert!(
+                !std::env::var("CI").is_ok_and(|v| v == "true"),
+                "CAMPUS_TEST_S3_ENDPOINT is required under CI=true"
+            );
+            eprintln!(
+                "skipping: CAMPUS_TEST_S3_ENDPOINT is not set; run .ci/run or start `moto_server -H 127.0.0.1 -p 5055` and set CAMPUS_TEST_S3_ENDPOINT=http://127.0.0.1:5055"
+            );
+            return None;
+        };
+        let name = format!("campus-test-{}", uuid::Uuid::new_v4().simple());
+        create_bucket(&endpoint, &name).await;
+        let env = |key: &str, default: &str| {
+            std::env::var(key)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| default.to_owned())
+        };
+        Some(Self {
+            url: format!("s3://{name}"),
+            name,
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            access_key_id: env("AWS_ACCESS_KEY_ID", "testing"),
+            secret_access_key: env("AWS_SECRET_ACCESS_KEY", "testing"),
+            region: env("AWS_REGION", "us-east-1"),
+        })
+    }
+
+    /// Settings overrides for [`TestApp`]: uploads go to this bucket.
+    pub fn settings(&self) -> [(&'static str, &str); 5] {
+        [
+            ("CAMPUS_STORAGE_URL", self.url.as_str()),
+            ("CAMPUS_S3_ENDPOINT", self.endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", self.access_key_id.as_str()),
+            ("AWS_SECRET_ACCESS_KEY", self.secret_access_key.as_str()),
+            ("AWS_REGION", self.region.as_str()),
+        ]
+    }
+
+    /// The storage settings of this bucket, under `prefix` (may be empty).
+    pub fn storage_settings(&self, prefix: &str) -> crate::upload::StorageSettings {
+        crate::upload::StorageSettings::S3(crate::upload::S3Settings {
+            bucket: self.name.clone(),
+            prefix: prefix.to_owned(),
+            endpoint: Some(self.endpoint.clone()),
+            region: self.region.clone(),
+            access_key_id: Some(self.access_key_id.clone()),
+            secret_access_key: Some(self.secret_access_key.clone()),
+        })
+    }
+}
+
+/// `PUT /<bucket>`, unsigned: moto's server accepts it (object_store has
+/// no bucket operations, and a test server is all this is for).
+async fn create_bucket(endpoint: &str, bucket: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let url = url::Url::parse(endpoint).expect("CAMPUS_TEST_S3_ENDPOINT is a URL");
+    let host = url.host_str().expect("CAMPUS_TEST_S3_ENDPOINT has a host");
+    let port = url.port_or_known_default().unwrap_or(80);
+    let mut stream = tokio::net::TcpStream::connect((host, port))
+        .await
+        .unwrap_or_else(|e| panic!("the S3 test server at {endpoint} is unreachable: {e}"));
+    let request = format!(
+        "PUT /{bucket} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("send PUT bucket");
+    let mut answer = Vec::new();
+    stream
+        .read_to_end(&mut answer)
+        .await
+        .expect("read the PUT bucket answer");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
+        "creating bucket {bucket} at {endpoint} failed: {answer}"
+    );
 }

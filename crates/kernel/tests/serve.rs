@@ -38,6 +38,7 @@ fn short() -> ServeSettings {
     ServeSettings {
         header_read_timeout: Duration::from_millis(200),
         body_timeout: Duration::from_millis(200),
+        ..ServeSettings::default()
     }
 }
 
@@ -111,6 +112,7 @@ async fn idle_connections_do_not_crowd_out_a_real_request() {
     let addr = start(ServeSettings {
         header_read_timeout: Duration::from_secs(30),
         body_timeout: Duration::from_secs(30),
+        ..ServeSettings::default()
     })
     .await;
     let mut idle = Vec::new();
@@ -130,4 +132,75 @@ async fn idle_connections_do_not_crowd_out_a_real_request() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.ends_with("pong"), "{answer}");
     assert_eq!(idle.len(), 400);
+}
+
+/// SIGTERM's path: once shutdown begins no new connection is accepted,
+/// and a request already in flight still gets its whole answer.
+#[tokio::test]
+async fn shutdown_finishes_requests_in_flight_and_accepts_no_more() {
+    let (entered_tx, entered) = tokio::sync::oneshot::channel::<()>();
+    let entered_tx = std::sync::Arc::new(std::sync::Mutex::new(Some(entered_tx)));
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let router = Router::new().route(
+        "/slow/",
+        get({
+            let release = release.clone();
+            move || {
+                let release = release.clone();
+                let entered_tx = entered_tx.clone();
+                async move {
+                    if let Some(tx) = entered_tx.lock().expect("lock").take() {
+                        let _ = tx.send(());
+                    }
+                    release.notified().await;
+                    "finished"
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("an address");
+    let (stop_tx, stop) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve_with(
+        router,
+        listener,
+        ServeSettings::default(),
+        async move {
+            let _ = stop.await;
+        },
+    ));
+
+    let mut in_flight = TcpStream::connect(addr).await.expect("connect");
+    in_flight
+        .write_all(b"GET /slow/ HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .expect("send");
+    entered.await.expect("the request reached its handler");
+    stop_tx.send(()).expect("shutdown begins");
+    // The listener closes: a new client is refused.
+    let refused = tokio::time::timeout(AT_MOST, async {
+        loop {
+            match TcpStream::connect(addr).await {
+                Err(_) => return,
+                Ok(_) => tokio::task::yield_now().await,
+            }
+        }
+    })
+    .await;
+    assert!(refused.is_ok(), "new connections are still accepted");
+    assert!(
+        !server.is_finished(),
+        "the server waits for the request in flight"
+    );
+    release.notify_one();
+    let answer = read_to_close(&mut in_flight).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("finished"), "{answer}");
+    tokio::time::timeout(AT_MOST, server)
+        .await
+        .expect("the server stops once the request is answered")
+        .expect("no panic")
+        .expect("served");
 }

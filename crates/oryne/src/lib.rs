@@ -239,6 +239,13 @@ impl System for Oryne {
         spawn_workers(state);
     }
 
+    async fn is_administrator(state: &AppState, request: &mut axum::http::request::Parts) -> bool {
+        use axum::extract::FromRequestParts;
+        crate::platform::PlatformAdmin::from_request_parts(request, state)
+            .await
+            .is_ok()
+    }
+
     async fn has_admin(state: &AppState) -> Result<bool, sea_orm::DbErr> {
         Ok(platform_user::Entity::find()
             .filter(platform_user::Column::IsActive.eq(true))
@@ -292,10 +299,10 @@ pub fn tenant_worker(state: &AppState) -> kernel::jobs::Worker {
 }
 
 fn spawn_workers(state: &AppState) {
-    platform_worker(state).spawn(
-        state.db.clone(),
-        state.jobs_wake.clone(),
-        Duration::from_secs(5),
+    platform_worker(state).spawn(&state.kernel, Duration::from_secs(5));
+    tenancy::jobs::spawn(
+        state.clone(),
+        tenant_worker(state).on_node(&state.kernel),
+        Duration::from_secs(30),
     );
-    tenancy::jobs::spawn(state.clone(), tenant_worker(state), Duration::from_secs(30));
 }

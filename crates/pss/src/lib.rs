@@ -223,9 +223,7 @@ impl System for Pss {
 
     fn state(kernel: Kernel, config: Config) -> Result<AppState, String> {
         Ok(AppState {
-            reset_limits: Arc::new(password_reset::ResetLimits::new(
-                kernel.settings.redis_url.as_deref(),
-            )?),
+            reset_limits: Arc::new(password_reset::ResetLimits::new(kernel.redis.as_ref())),
             kernel,
             frontend_url: Arc::new(config.frontend_url),
             keys: config.keys,
@@ -287,6 +285,13 @@ impl System for Pss {
         spawn_workers(state);
     }
 
+    async fn is_administrator(state: &AppState, request: &mut axum::http::request::Parts) -> bool {
+        use axum::extract::FromRequestParts;
+        crate::principal::Staff::from_request_parts(request, state)
+            .await
+            .is_ok()
+    }
+
     async fn has_admin(state: &AppState) -> Result<bool, sea_orm::DbErr> {
         has_admin(&state.db).await
     }
@@ -320,11 +325,7 @@ fn spawn_workers(state: &AppState) {
         .every(HOUSEKEEPING_JOB, Duration::from_secs(3600), move |_| {
             housekeeping(hourly.clone())
         })
-        .spawn(
-            state.db.clone(),
-            state.jobs_wake.clone(),
-            Duration::from_secs(5),
-        );
+        .spawn(&state.kernel, Duration::from_secs(5));
 }
 
 /// Hourly: [`purge_stale`] (which forgets expired blacklist rows too) and

@@ -212,11 +212,14 @@ impl System for Roster {
     }
 
     fn spawn_workers(state: &AppState) {
-        jobs(state).spawn(
-            state.db.clone(),
-            state.jobs_wake.clone(),
-            Duration::from_secs(5),
-        );
+        jobs(state).spawn(&state.kernel, Duration::from_secs(5));
+    }
+
+    async fn is_administrator(state: &AppState, request: &mut axum::http::request::Parts) -> bool {
+        use axum::extract::FromRequestParts;
+        crate::access::Admin::from_request_parts(request, state)
+            .await
+            .is_ok()
     }
 
     async fn has_admin(state: &AppState) -> Result<bool, sea_orm::DbErr> {

@@ -20,6 +20,7 @@ mod journey;
 mod notifications;
 mod openapi;
 mod platform;
+mod storage;
 mod students;
 mod users;
 mod workflow;

@@ -521,3 +521,5 @@ db_test!(the_table_fails_what_breaks_its_promises, |backend| {
     }
     std::fs::remove_dir_all(&snapshots).ok();
 });
+
+mod scale;

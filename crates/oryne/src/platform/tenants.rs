@@ -882,12 +882,10 @@ pub async fn drop_tenant(state: AppState, payload: Value) -> Result<(), String> 
             }
         }
     }
-    let root = state.settings.media_root.join("tenants").join(&schema);
-    match std::fs::remove_dir_all(&root) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e.to_string()),
-    }
+    crate::tenancy::files(&state, &schema)
+        .remove_all()
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// A tenant's custom domains.
@@ -1128,20 +1126,6 @@ pub struct UsageOut {
 }
 
 /// Bytes under `dir`, recursively.
-fn bytes_under(dir: &std::path::Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match e.file_type() {
-            Ok(t) if t.is_dir() => bytes_under(&e.path()),
-            Ok(_) => e.metadata().map_or(0, |m| m.len()),
-            Err(_) => 0,
-        })
-        .sum()
-}
-
 /// How much of its plan a school uses.
 #[utoipa::path(get, path = "/api/v1/tenants/{id}/usage/", tag = "platform",
     description = "PlatformAdmin, platform context.",
@@ -1167,15 +1151,17 @@ pub async fn tenant_usage(
     } else {
         (0, 0, 0)
     };
-    let root = state
-        .settings
-        .media_root
-        .join("tenants")
-        .join(row.schema_name());
+    let storage_bytes = crate::tenancy::files(&state, &row.schema_name())
+        .usage()
+        .await
+        .map_err(|error| {
+            tracing::warn!(%error, "cannot measure a school's storage");
+            ApiError::Unavailable("File storage is temporarily unavailable.".into())
+        })?;
     Ok(ok(UsageOut {
         users,
         max_users: row.max_users,
-        storage_bytes: bytes_under(&root),
+        storage_bytes,
         max_storage_bytes: i64::from(row.max_storage_gb) * 1024 * 1024 * 1024,
         students,
         teachers,

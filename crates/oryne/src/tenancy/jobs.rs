@@ -67,7 +67,8 @@ pub fn spawn(state: AppState, worker: Worker, sweep: Duration) {
     tokio::spawn(async move {
         let mut last_sweep = tokio::time::Instant::now();
         let mut first = true;
-        loop {
+        let lifecycle = state.lifecycle.clone();
+        while !lifecycle.is_closing() {
             let mut ids = state.wake.take();
             if first || last_sweep.elapsed() >= sweep {
                 first = false;
@@ -80,6 +81,9 @@ pub fn spawn(state: AppState, worker: Worker, sweep: Duration) {
                 ids.dedup();
             }
             for id in ids {
+                if lifecycle.is_closing() {
+                    return;
+                }
                 if let Err(error) = run_tenant(&state, &worker, id).await {
                     tracing::warn!(tenant = id, %error, "tenant job queue unavailable");
                 }
@@ -87,6 +91,7 @@ pub fn spawn(state: AppState, worker: Worker, sweep: Duration) {
             tokio::select! {
                 () = state.wake.notify.notified() => {},
                 () = tokio::time::sleep(sweep) => {},
+                () = lifecycle.closed() => {},
             }
         }
     });

@@ -359,6 +359,12 @@ pub fn subdomain_problem(sub: &str) -> Option<&'static str> {
     None
 }
 
+/// A school's files: the node's storage under `tenants/<schema>/` (a
+/// folder of the media root, or a prefix of the S3 bucket).
+pub fn files(state: &crate::state::AppState, schema: &str) -> kernel::upload::Storage {
+    state.storage.with_prefix(&format!("tenants/{schema}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -266,16 +266,16 @@ async fn steps(
             .map_err(failed("admin"))?;
     }
     if !has("storage") {
-        let root = state.settings.media_root.join("tenants").join(&schema);
-        for folder in FOLDERS {
-            std::fs::create_dir_all(root.join(folder)).map_err(|error| {
+        super::files(state, &schema)
+            .prepare(FOLDERS)
+            .await
+            .map_err(|error| {
                 tracing::warn!(%error, "cannot create a storage folder");
                 Failure {
                     step: "storage",
                     kind: "the storage folder could not be created",
                 }
             })?;
-        }
         mark(&platform, row, "storage")
             .await
             .map_err(failed("storage"))?;

@@ -53,11 +53,11 @@ pub struct ResetLimits {
 }
 
 impl ResetLimits {
-    pub fn new(redis_url: Option<&str>) -> Result<Self, String> {
-        Ok(Self {
-            per_address: LoginGuard::new(PER_ADDRESS, redis_url, "pss:reset-address")?,
-            per_account: LoginGuard::new(PER_ACCOUNT, redis_url, "pss:reset-account")?,
-        })
+    pub fn new(redis: Option<&kernel::shared::SharedRedis>) -> Self {
+        Self {
+            per_address: LoginGuard::new(PER_ADDRESS, redis, "reset-address"),
+            per_account: LoginGuard::new(PER_ACCOUNT, redis, "reset-account"),
+        }
     }
 
     /// Counts one request, or refuses it with 429 once the address or the
