@@ -172,22 +172,17 @@ pub async fn probe(url: &str) -> Result<(), String> {
         Some(_) => url.to_owned(),
         None => return Err("unsupported database URL scheme".to_owned()),
     };
-    let reason = |e: sea_orm::sqlx::Error| e.to_string();
+    async fn once<C: Connection>(url: &str) -> Result<(), String> {
+        let attempt = async {
+            let mut connection = C::connect(url).await?;
+            connection.ping().await?;
+            connection.close().await
+        };
+        attempt.await.map_err(|e| e.to_string())
+    }
     match Backend::from_url(&url) {
-        Some(Backend::Postgres) => {
-            let mut c = sea_orm::sqlx::PgConnection::connect(&url)
-                .await
-                .map_err(reason)?;
-            c.ping().await.map_err(reason)?;
-            c.close().await.map_err(reason)
-        }
-        Some(Backend::MySql) => {
-            let mut c = sea_orm::sqlx::MySqlConnection::connect(&url)
-                .await
-                .map_err(reason)?;
-            c.ping().await.map_err(reason)?;
-            c.close().await.map_err(reason)
-        }
+        Some(Backend::Postgres) => once::<sea_orm::sqlx::PgConnection>(&url).await,
+        Some(Backend::MySql) => once::<sea_orm::sqlx::MySqlConnection>(&url).await,
         _ => connect(&url).await.map(drop).map_err(|e| e.to_string()),
     }
 }

@@ -16,4 +16,5 @@ mod notifications;
 mod people;
 mod platform;
 mod rbac;
+mod storage;
 mod timetable;
