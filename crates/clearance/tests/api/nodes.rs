@@ -2,7 +2,8 @@
 //! every node: evidence uploaded through one node downloads through
 //! another whose media folder is empty. Runs against the S3-compatible
 //! server at `CAMPUS_TEST_S3_ENDPOINT` (moto's, in `.ci/run`); skipped
-//! without it, saying why, and a failure under `CI=true`.
+//! without it, saying why, and a failure under `CI=true`. Live events of
+//! one node reach streams on another (PostgreSQL).
 
 use clearance::Clearance;
 use kernel::testing::TestBucket;
@@ -68,4 +69,32 @@ async fn evidence_uploaded_on_one_node_downloads_on_another() {
         .await
         .assert_status(404);
     assert!(a.state.storage.check().await.is_ok());
+}
+
+/// A notification made through node A reaches the student's live stream
+/// on node B (PostgreSQL's LISTEN/NOTIFY between the nodes).
+#[cfg(campus_postgres)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_notification_made_on_one_node_streams_on_another() {
+    use std::time::Duration;
+    let a = TestApp::with_settings(TestBackend::Postgres, &[]).await;
+    let b = kernel::testing::TestApp::<Clearance>::on(&a.url, &[]).await;
+    let admin = a.admin().await;
+    a.office(&admin, "LIB", 0, "library").await;
+    let (student, _) = a.student(&admin, "SCE/CS/0002/2022").await;
+    let mut stream = b
+        .get("/api/notifications/stream/")
+        .bearer(&student.access)
+        .stream()
+        .await
+        .into_body();
+    kernel::testing::read_until(&mut stream, "event: ready", Duration::from_secs(5)).await;
+    a.submit(&student).await;
+    let seen = kernel::testing::read_until(
+        &mut stream,
+        "Clearance Request Submitted",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(seen.contains("Clearance Request Submitted"), "{seen}");
 }
