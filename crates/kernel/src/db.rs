@@ -108,6 +108,10 @@ pub fn sqlite_file(url: &str) -> Option<PathBuf> {
     Some(PathBuf::from(path))
 }
 
+/// How long a request waits for a connection to a database server (from
+/// the pool, or a new one): past it, 503.
+const SERVER_WAIT: Duration = Duration::from_secs(3);
+
 /// Opens a pool. For SQLite the file's folder is created, WAL is switched on and
 /// writers wait for each other instead of failing with "database is locked".
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
@@ -152,9 +156,14 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
             // Every statement takes a connection from the pool; pinging it each
             // time doubled the round trips. Only a connection idle long enough
             // to have been dropped (server restart, proxy, firewall) is pinged.
+            // A server that is down answers no request for as long as a
+            // connection is awaited: fail (503) after a few seconds rather
+            // than hold the client for 30.
             options
                 .max_connections(32)
                 .min_connections(1)
+                .connect_timeout(SERVER_WAIT)
+                .acquire_timeout(SERVER_WAIT)
                 .test_before_acquire_if_idle_for(Duration::from_secs(30));
         }
     }
@@ -241,7 +250,7 @@ pub async fn connect_tenant(
                 .min_connections(0)
                 .max_connections(2)
                 .idle_timeout(Duration::from_secs(15))
-                .acquire_timeout(Duration::from_secs(30))
+                .acquire_timeout(SERVER_WAIT)
                 .test_before_acquire(false)
                 .connect_lazy_with(options);
             Ok(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(

@@ -186,7 +186,8 @@ pub fn init_logging() {
 /// redirect), for a system whose contract says a path without its trailing
 /// slash is served the same: before routing, a path whose last segment has
 /// no dot (so not a file such as `/api/redoc/redoc.standalone.js`) gains the
-/// slash. Use it from [`crate::System::layers`].
+/// slash (the probes of [`crate::ops`] keep their Kubernetes spelling).
+/// Use it from [`crate::System::layers`].
 pub fn append_slash(router: Router) -> Router {
     use tower::Service as _;
     Router::new().fallback_service(tower::service_fn(move |mut request: Request| {
@@ -204,7 +205,7 @@ pub fn append_slash(router: Router) -> Router {
 fn with_slash(uri: &axum::http::Uri) -> Option<axum::http::Uri> {
     let path = uri.path();
     let last = path.rsplit('/').next().unwrap_or("");
-    if path.ends_with('/') || last.contains('.') {
+    if path.ends_with('/') || last.contains('.') || crate::ops::PATHS.contains(&path) {
         return None;
     }
     let target = match uri.query() {
@@ -230,5 +231,8 @@ mod slash_tests {
         );
         assert_eq!(of("/api/rooms/"), None);
         assert_eq!(of("/api/redoc/redoc.standalone.js"), None);
+        for probe in ["/livez", "/readyz", "/metrics"] {
+            assert_eq!(of(probe), None, "{probe}");
+        }
     }
 }

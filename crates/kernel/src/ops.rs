@@ -18,6 +18,9 @@ use serde_json::json;
 use crate::error::ApiError;
 use crate::system::{HasKernel, Kernel, System};
 
+/// The paths served here, spelled without a trailing slash on every system.
+pub const PATHS: [&str; 3] = ["/livez", "/readyz", "/metrics"];
+
 /// How long a readiness probe waits for each dependency.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
