@@ -86,15 +86,29 @@ impl Hub {
         if db.get_database_backend() == sea_orm::DbBackend::Postgres
             && tokio::runtime::Handle::try_current().is_ok()
         {
+            let pool = db.get_postgres_connection_pool();
             let channel = Channel {
-                pool: db.get_postgres_connection_pool().clone(),
+                pool: pool.clone(),
                 name: format!("campus_events_{system}"),
             };
+            // LISTEN holds its connection for good: its own, not one of
+            // the pool's, tried again every few seconds while the server
+            // is away.
+            let listening = sea_orm::sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .min_connections(0)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .acquire_timeout(Duration::from_secs(3))
+                .connect_lazy_with(pool.connect_options().as_ref().clone());
             let (outbox, pending) = tokio::sync::mpsc::unbounded_channel();
             let (stop, stopped) = tokio::sync::oneshot::channel();
             tokio::spawn(send(channel.clone(), pending));
             tokio::spawn(listen(
-                channel,
+                Channel {
+                    pool: listening,
+                    ..channel
+                },
                 hub.sender.clone(),
                 hub.node.clone(),
                 hub.lifecycle.clone(),
