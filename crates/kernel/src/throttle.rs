@@ -33,6 +33,8 @@ pub struct Throttle {
     shards: Vec<Mutex<Shard>>,
     shared: Option<SharedRedis>,
     fail_open: bool,
+    /// When an unreachable store was last logged.
+    warned: Mutex<Option<Instant>>,
 }
 
 /// DRF's sliding window in Redis, atomically: 0 when admitted (the request
@@ -83,6 +85,7 @@ impl Throttle {
             shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
             shared: None,
             fail_open: true,
+            warned: Mutex::new(None),
         }
     }
 
@@ -131,7 +134,17 @@ impl Throttle {
             )),
             Err(error) => {
                 metrics.throttle_store_failed();
-                tracing::warn!(%error, fail_open = self.fail_open, "throttle store (Redis) unreachable");
+                // Once a few seconds, not once a request.
+                if self.warned.try_lock().is_ok_and(|mut last| {
+                    let due =
+                        last.is_none_or(|at: Instant| at.elapsed() >= Duration::from_secs(10));
+                    if due {
+                        *last = Some(Instant::now());
+                    }
+                    due
+                }) {
+                    tracing::warn!(%error, fail_open = self.fail_open, "throttle store (Redis) unreachable");
+                }
                 if self.fail_open {
                     Admission::Admitted
                 } else {
