@@ -325,8 +325,7 @@ impl Settings {
                 .unwrap_or_else(|| format!("campus {} <no-reply@localhost>", defaults.name)),
             redis_url: match lookup("CAMPUS_REDIS_URL") {
                 Some(url) => {
-                    crate::lockout::parse_redis_url(&url)
-                        .map_err(|r| invalid("CAMPUS_REDIS_URL", r))?;
+                    crate::shared::parse_url(&url).map_err(|r| invalid("CAMPUS_REDIS_URL", r))?;
                     Some(url)
                 }
                 None => None,

@@ -361,16 +361,11 @@ impl IntoResponse for ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     /// A database too busy to answer in time (a writer's 30 s wait, a pool
-    /// with no free connection for 30 s) is a 503 to retry, not a fault.
+    /// with no free connection in time) is a 503 to retry, not a fault; so
+    /// is one that cannot be reached ([`ApiError::internal`]).
     fn from(error: sea_orm::DbErr) -> Self {
         if crate::db::is_busy(&error) {
             return Self::Unavailable("The database is busy; please try again.".into());
-        }
-        if crate::db::is_unreachable(&error) {
-            tracing::warn!(%error, "database unreachable");
-            return Self::Unavailable(
-                "The service is temporarily unavailable; please try again.".into(),
-            );
         }
         Self::internal(error)
     }

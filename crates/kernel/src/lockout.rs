@@ -194,11 +194,6 @@ impl LockoutSettings {
     }
 }
 
-/// Checks the URL of `CAMPUS_REDIS_URL` without connecting.
-pub fn parse_redis_url(url: &str) -> Result<redis::Client, String> {
-    crate::shared::parse_url(url)
-}
-
 /// The lockout rule of [`Lockout`], with its counts in this process or in Redis.
 pub struct LoginGuard {
     settings: LockoutSettings,
@@ -644,8 +639,8 @@ mod tests {
                 .name,
             "CAMPUS_LOGIN_LOCKOUT_SECONDS"
         );
-        assert!(parse_redis_url("http://x").is_err());
-        assert!(parse_redis_url("redis://127.0.0.1:6379/0").is_ok());
+        assert!(crate::shared::parse_url("http://x").is_err());
+        assert!(crate::shared::parse_url("redis://127.0.0.1:6379/0").is_ok());
     }
 
     #[tokio::test]
