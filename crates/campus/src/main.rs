@@ -103,6 +103,22 @@ enum Command {
         #[arg(long)]
         students: u64,
     },
+    /// Bring the data of the Django original this system replaces into
+    /// campus (clearance, pss, axis): users keep their passwords; a second
+    /// run changes nothing. See docs/MIGRATING.md.
+    ImportDjango {
+        system: System,
+        /// The original's database: sqlite:///absolute/path/db.sqlite3 or
+        /// postgres://user@host/name.
+        #[arg(long = "from", value_name = "DATABASE_URL")]
+        from: String,
+        /// The original's MEDIA_ROOT (uploaded files to copy).
+        #[arg(long, value_name = "DIR")]
+        media_root: Option<std::path::PathBuf>,
+        /// Read and check everything; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Manage roster's face verification models.
     FaceModels {
         #[command(subcommand)]
@@ -170,6 +186,23 @@ async fn run() -> anyhow::Result<()> {
         Command::RotateKeys { system } => (system, Run::RotateKeys),
         Command::Check { system } => (system, Run::Check),
         Command::SeedBench { system, students } => (system, Run::SeedBench { students }),
+        Command::ImportDjango {
+            system,
+            from,
+            media_root,
+            dry_run,
+        } => (
+            system,
+            Run::ImportDjango(kernel::import::Options {
+                from,
+                media_root,
+                dry_run,
+                // As the original's settings name it (PSS: FIELD_ENCRYPTION_KEY).
+                field_encryption_key: ["DJANGO_FIELD_ENCRYPTION_KEY", "FIELD_ENCRYPTION_KEY"]
+                    .into_iter()
+                    .find_map(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty())),
+            }),
+        ),
         Command::FaceModels {
             action: FaceModels::Install { source, dir },
         } => {

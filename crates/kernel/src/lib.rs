@@ -16,6 +16,7 @@ pub mod extract;
 pub mod form;
 pub mod http;
 pub mod identity;
+pub mod import;
 pub mod jobs;
 pub mod jwt;
 pub mod lifecycle;

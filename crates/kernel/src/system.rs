@@ -252,6 +252,21 @@ pub trait System: Send + Sync + 'static {
     ) -> impl Future<Output = Result<String, String>> + Send {
         async { Err(format!("{} has no benchmark data set", Self::NAME)) }
     }
+
+    /// `campus import-django`: the system's data from the database of the
+    /// Django original it replaces, in one transaction (none on a dry run).
+    /// A refusal (a wrong key, an unreadable database) writes nothing.
+    fn import_django(
+        _state: &Self::State,
+        _options: &crate::import::Options,
+    ) -> impl Future<Output = Result<crate::import::Report, String>> + Send {
+        async {
+            Err(format!(
+                "{} has no Django original to import from",
+                Self::NAME
+            ))
+        }
+    }
 }
 
 /// The first administrator, from `campus createsuperuser`.
@@ -381,6 +396,8 @@ pub enum Command {
     SeedBench {
         students: u64,
     },
+    /// Bring the Django original's data over.
+    ImportDjango(crate::import::Options),
 }
 
 type Run = fn(Command) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
@@ -444,6 +461,18 @@ pub async fn run<S: System>(command: Command) -> anyhow::Result<()> {
                 .await
                 .map_err(anyhow::Error::msg)?;
             println!("{name}: {report}");
+        }
+        Command::ImportDjango(options) => {
+            let state = ready::<S>().await?;
+            println!(
+                "{name}: importing from {}{}",
+                crate::db::redact(&options.from),
+                if options.dry_run { " (dry run)" } else { "" }
+            );
+            let report = S::import_django(&state, &options)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            print!("{report}");
         }
         Command::Serve { bind } => {
             crate::http::init_logging();

@@ -225,6 +225,25 @@ pub async fn row_counts(db: &DatabaseConnection) -> BTreeMap<String, i64> {
         .collect()
 }
 
+/// A database loaded from an SQL dump (a Django original's, for import
+/// tests), on `backend` (SQLite: a new file; PostgreSQL: a new database);
+/// returns its URL.
+pub async fn database_from_dump(backend: TestBackend, dump: &str) -> String {
+    let url = fresh_database(backend).await;
+    let db = Database::connect(&url)
+        .await
+        .expect("connect to the dump's database");
+    // A dump creates its tables in name order and fills each at once: rows
+    // may name a table created further down.
+    let dump = match backend {
+        TestBackend::Sqlite => format!("PRAGMA foreign_keys = OFF;\n{dump}"),
+        _ => dump.to_owned(),
+    };
+    db.execute_unprepared(&dump).await.expect("load the dump");
+    db.close().await.ok();
+    url.split('?').next().unwrap_or(&url).to_owned()
+}
+
 /// How many rows of `table` hold `needle` in any column read as text.
 pub async fn rows_containing(db: &DatabaseConnection, table: &str, needle: &str) -> i64 {
     let backend = db.get_database_backend();

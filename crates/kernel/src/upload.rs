@@ -482,6 +482,16 @@ impl Storage {
         Ok(name)
     }
 
+    /// Stores `bytes` under a name the caller derived (`folder/name.ext`,
+    /// the same safe characters as generated names): an import keeps the
+    /// name stable, so a second run overwrites rather than duplicates.
+    pub async fn put(&self, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+        let key = self.resolve(name).ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "unsafe file name")
+        })?;
+        self.write(&key, bytes).await
+    }
+
     /// The key of `name` under this view: only names we generated
     /// (folder/uuid.ext), nothing that climbs out.
     fn resolve(&self, name: &str) -> Option<String> {
