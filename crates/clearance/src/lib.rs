@@ -14,6 +14,7 @@ mod clearances;
 mod departments;
 mod finance;
 pub mod gowns;
+mod import;
 pub mod mpesa;
 mod notifications;
 mod notify;
@@ -199,6 +200,13 @@ impl System for Clearance {
     }
 
     /// The benchmark data set of `../shared/peers/README.md` (see [`bench_seed`]).
+    async fn import_django(
+        state: &AppState,
+        options: &kernel::import::Options,
+    ) -> Result<kernel::import::Report, String> {
+        import::run(state, options).await
+    }
+
     async fn seed_bench(state: &AppState, students: u64) -> Result<String, String> {
         bench_seed::seed(state, students).await
     }

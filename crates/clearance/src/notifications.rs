@@ -232,6 +232,12 @@ pub async fn create_notification(
     let message = c.text("message", input.message, 10_000);
     let kind = match input.notification_type {
         Field::Absent => Some("status_update".to_owned()),
+        // The original's types (`general`, `payment_verified`…) are aliases.
+        Field::Value(kind) => c.choice(
+            "notification_type",
+            Field::Value(notification::canonical(&kind).to_owned()),
+            notification::TYPES,
+        ),
         other => c.choice("notification_type", other, notification::TYPES),
     };
     let related_type = c

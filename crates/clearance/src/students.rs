@@ -39,6 +39,11 @@ static REGISTRATION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(REGISTRATION_PATTERN).expect("a valid pattern"));
 const REGISTRATION_FORMAT: &str =
     "Registration number must follow format SCHOOL/DEPT/NNNN/YYYY (e.g., SCE/CS/0001/2024)";
+/// Whether `number` is a registration number campus accepts.
+pub(crate) fn valid_registration(number: &str) -> bool {
+    REGISTRATION.is_match(number)
+}
+
 const REGISTRATION_TAKEN: &str = "Student with this registration number already exists.";
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -638,7 +643,15 @@ pub async fn my_student(
         .filter(student::Column::UserId.eq(me.id))
         .one(&db)
         .await?
-        .ok_or_else(|| ApiError::not_found_msg("Student record not found"))?;
+        .ok_or_else(|| {
+            // The original answered `{"error": …}`; its clients read that.
+            ApiError::detailed(
+                StatusCode::NOT_FOUND,
+                "Student record not found",
+                "not_found",
+                serde_json::json!({"error": "Student profile not found"}),
+            )
+        })?;
     Ok(Json(StudentOut::new(record, &me)))
 }
 

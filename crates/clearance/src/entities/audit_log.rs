@@ -2,7 +2,11 @@
 
 use sea_orm::entity::prelude::*;
 
-pub const ACTIONS: &[&str] = &["create", "update", "delete", "approve", "reject", "verify"];
+/// campus writes the first six; `login`, `logout` and `other` come from the
+/// original MksU system's audit trail (`campus import-django`).
+pub const ACTIONS: &[&str] = &[
+    "create", "update", "delete", "approve", "reject", "verify", "login", "logout", "other",
+];
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "audit_logs")]

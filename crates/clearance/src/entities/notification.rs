@@ -4,6 +4,27 @@ use sea_orm::entity::prelude::*;
 
 pub const TYPES: &[&str] = &["approval", "rejection", "payment", "status_update", "gown"];
 
+/// The original MksU system's notification types, each with the spec's
+/// type it is stored as: its clients send these, and its database holds them.
+pub const ORIGINAL_TYPES: &[(&str, &str)] = &[
+    ("clearance_submitted", "status_update"),
+    ("clearance_approved", "approval"),
+    ("clearance_rejected", "rejection"),
+    ("approval_pending", "status_update"),
+    ("payment_received", "payment"),
+    ("payment_verified", "payment"),
+    ("payment_failed", "payment"),
+    ("general", "status_update"),
+];
+
+/// The spec's type for `kind`, which may be one of the original's.
+pub fn canonical(kind: &str) -> &str {
+    ORIGINAL_TYPES
+        .iter()
+        .find(|(original, _)| *original == kind)
+        .map_or(kind, |(_, spec)| spec)
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "notifications")]
 pub struct Model {

@@ -25,7 +25,10 @@ pub struct Model {
     pub verification_date: Option<DateTimeUtc>,
     #[sea_orm(column_type = "Text")]
     pub notes: String,
+    /// Storage names of the payer's receipt and fee statement (kept from
+    /// the original system's uploads).
     pub receipt: Option<String>,
+    pub fee_statement: Option<String>,
     /// Daraja's id for the STK push in flight; callbacks are matched on it.
     #[sea_orm(unique)]
     pub checkout_request_id: Option<String>,

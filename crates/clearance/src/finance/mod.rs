@@ -37,6 +37,8 @@ pub fn router() -> OpenApiRouter<AppState> {
             payments::partial_update_payment,
             payments::destroy_payment
         ))
+        .routes(routes!(payments::payment_receipt))
+        .routes(routes!(payments::payment_fee_statement))
         .routes(routes!(review::verify_payment))
         .routes(routes!(stk::stk_push))
         .routes(routes!(stk::mpesa_callback))

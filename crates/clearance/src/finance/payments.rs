@@ -48,6 +48,11 @@ pub struct PaymentOut {
     pub verification_date: Option<chrono::DateTime<Utc>>,
     pub notes: String,
     pub checkout_request_id: Option<String>,
+    /// Where to download the payer's receipt, if one was uploaded (payments
+    /// carried over from the original system).
+    pub receipt: Option<String>,
+    /// Where to download the payer's fee statement, likewise.
+    pub fee_statement: Option<String>,
     pub created_at: chrono::DateTime<Utc>,
     pub updated_at: chrono::DateTime<Utc>,
 }
@@ -86,6 +91,12 @@ pub(super) async fn payments_out<C: ConnectionTrait>(
                 verification_date: p.verification_date,
                 notes: p.notes,
                 checkout_request_id: p.checkout_request_id,
+                receipt: p
+                    .receipt
+                    .map(|_| format!("/api/finance/payments/{}/receipt/", p.id)),
+                fee_statement: p
+                    .fee_statement
+                    .map(|_| format!("/api/finance/payments/{}/fee_statement/", p.id)),
                 created_at: p.created_at,
                 updated_at: p.updated_at,
             }
@@ -399,6 +410,7 @@ pub async fn create_payment(
         verification_date: Set(None),
         notes: Set(notes.unwrap_or_default()),
         receipt: Set(None),
+        fee_statement: Set(None),
         checkout_request_id: Set(None),
         merchant_request_id: Set(None),
         created_at: Set(now),
@@ -484,7 +496,19 @@ pub async fn my_payment(
         .filter(payment::Column::StudentId.eq(record.id))
         .one(&db)
         .await?
-        .ok_or_else(|| ApiError::not_found_msg("No payment record found"))?;
+        .ok_or_else(|| {
+            // The original's clients read `message`/`has_paid`, and `error`.
+            ApiError::detailed(
+                StatusCode::NOT_FOUND,
+                "No payment record found",
+                "not_found",
+                json!({
+                    "error": "No payment record found",
+                    "message": "No payment record found",
+                    "has_paid": false,
+                }),
+            )
+        })?;
     Ok(Json(payment_out(&db, row).await?))
 }
 
@@ -496,6 +520,50 @@ pub async fn retrieve_payment(
     Visible(row): Visible<payment::Entity>,
 ) -> ApiResult<Json<PaymentOut>> {
     Ok(Json(payment_out(&db, row).await?))
+}
+
+/// Download a payment's receipt (whoever sees the payment).
+#[utoipa::path(get, path = "/api/finance/payments/{id}/receipt/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, description = "The file, as an attachment"), (status = 401), (status = 404)))]
+pub async fn payment_receipt(
+    State(state): State<AppState>,
+    Visible(row): Visible<payment::Entity>,
+) -> ApiResult<axum::response::Response> {
+    payment_file(&state, row.receipt, &format!("receipt-{}", row.id)).await
+}
+
+/// Download a payment's fee statement (whoever sees the payment).
+#[utoipa::path(get, path = "/api/finance/payments/{id}/fee_statement/", tag = "finance", security(("jwt" = [])), params(("id" = Uuid, Path)),
+    responses((status = 200, description = "The file, as an attachment"), (status = 401), (status = 404)))]
+pub async fn payment_fee_statement(
+    State(state): State<AppState>,
+    Visible(row): Visible<payment::Entity>,
+) -> ApiResult<axum::response::Response> {
+    payment_file(
+        &state,
+        row.fee_statement,
+        &format!("fee-statement-{}", row.id),
+    )
+    .await
+}
+
+async fn payment_file(
+    state: &AppState,
+    name: Option<String>,
+    download_as: &str,
+) -> ApiResult<axum::response::Response> {
+    let name = name.ok_or_else(ApiError::not_found)?;
+    let kind = kernel::upload::FileKind::from_extension(&name).ok_or_else(ApiError::not_found)?;
+    let bytes = state
+        .storage
+        .read(&name)
+        .await
+        .map_err(|_| ApiError::not_found())?;
+    Ok(kernel::upload::attachment(
+        bytes,
+        kind,
+        &format!("{download_as}.{}", kind.extension()),
+    ))
 }
 
 async fn write_payment(

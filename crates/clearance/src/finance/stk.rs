@@ -172,6 +172,7 @@ pub async fn stk_push(
                 verification_date: Set(None),
                 notes: Set("M-PESA STK Push initiated".into()),
                 receipt: Set(None),
+                fee_statement: Set(None),
                 checkout_request_id: Set(Some(pushed.checkout_request_id.clone())),
                 merchant_request_id: Set(Some(pushed.merchant_request_id.clone())),
                 created_at: Set(now),

@@ -6,6 +6,7 @@ mod m0001_identity;
 mod m0002_workflow;
 mod m0003_gown_overdue;
 mod m0004_row_counts;
+mod m0005_payment_files;
 
 pub use m0004_row_counts::COUNTED;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_workflow::Migration),
             Box::new(m0003_gown_overdue::Migration),
             Box::new(m0004_row_counts::Migration),
+            Box::new(m0005_payment_files::Migration),
         ]
     }
 

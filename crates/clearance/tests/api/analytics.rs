@@ -223,6 +223,7 @@ async fn campus(app: &TestApp) -> Campus {
             verification_date: Set(verified.then_some(created)),
             notes: Set(String::new()),
             receipt: Set(None),
+            fee_statement: Set(None),
             checkout_request_id: Set(None),
             merchant_request_id: Set(None),
             created_at: Set(created),

@@ -559,11 +559,11 @@ db_test!(the_list_filters_searches_and_orders, |app| {
     assert!(r.json["previous"].as_str().unwrap().contains("page=2"));
 
     // Bad values are field errors, all at once.
-    let r = get("?action=login").await;
+    let r = get("?action=teleport").await;
     r.assert_status(400);
     assert_eq!(
         r.json,
-        json!({"action": ["Select a valid choice. login is not one of the available choices."]})
+        json!({"action": ["Select a valid choice. teleport is not one of the available choices."]})
     );
     let r = get("?user=nobody&object_id=42").await;
     r.assert_status(400);
