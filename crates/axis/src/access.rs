@@ -231,11 +231,7 @@ impl FromRequestParts<AppState> for SelectedClient {
             return Ok(Self(None));
         };
         let raw = raw.trim().to_owned();
-        let well_formed = raw.len() == kernel::cuid::LEN
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-        if !well_formed {
+        if !crate::rest::is_id(&raw) {
             return Err(ApiError::forbidden("Invalid client ID format"));
         }
         let db = kernel::Db::of(parts, state);

@@ -117,7 +117,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// `CTR-` and the first 8 characters of `id`, upper-cased.
-fn default_number(id: &str) -> String {
+pub(crate) fn default_number(id: &str) -> String {
     format!(
         "CTR-{}",
         id.chars().take(8).collect::<String>().to_uppercase()
@@ -881,7 +881,7 @@ async fn save(
             Some(row) if &row.client_id != id => c.error("client_id", FIXED),
             Some(_) => {}
             None => match client::Entity::find_visible(&**db, me, id.clone()).await {
-                Ok(found) if kernel::cuid::is_valid(id) => client_row = Some(found),
+                Ok(found) if crate::rest::is_id(id) => client_row = Some(found),
                 _ => c.error("client_id", rest::invalid_pk_message(id)),
             },
         }

@@ -21,6 +21,7 @@ mod docs;
 mod documents;
 mod envelope;
 mod health;
+mod import;
 mod industries;
 mod kpi_assignments;
 mod kpis;
@@ -226,6 +227,15 @@ impl System for Axis {
 
     async fn create_superuser(state: &AppState, account: &NewSuperuser) -> Result<(), String> {
         create_superuser(state, account).await
+    }
+
+    /// `campus import-django axis`: the Django original's database (see
+    /// [`import`]).
+    async fn import_django(
+        state: &AppState,
+        options: &kernel::import::Options,
+    ) -> Result<kernel::import::Report, String> {
+        import::run(state, options).await
     }
 }
 

@@ -1245,7 +1245,7 @@ async fn save(
     ] {
         match field {
             Field::Null if !(applies && creating) => c.error(name, kernel::form::NOT_NULL),
-            Field::Value(v) if !applies && !kernel::cuid::is_valid(v.trim()) => {
+            Field::Value(v) if !applies && !crate::rest::is_id(v.trim()) => {
                 c.error(name, rest::invalid_pk_message(v));
             }
             _ => {}
@@ -1253,7 +1253,7 @@ async fn save(
     }
     if person_type != Some(DEPENDENT)
         && let Some(Some(g)) = &guardian
-        && !kernel::cuid::is_valid(g)
+        && !crate::rest::is_id(g)
     {
         c.error("guardian_id", rest::invalid_pk_message(g));
     }
@@ -1285,7 +1285,7 @@ async fn save(
                 None
             };
             if let Some(id) = &client_id {
-                let found = if kernel::cuid::is_valid(id) {
+                let found = if crate::rest::is_id(id) {
                     client::Entity::find_visible(&**db, me, id.clone())
                         .await
                         .ok()
@@ -1384,7 +1384,7 @@ async fn save(
                     }
                 };
                 if let Some(id) = primary {
-                    let found = if kernel::cuid::is_valid(&id) {
+                    let found = if crate::rest::is_id(&id) {
                         person::Entity::find_visible(&**db, me, id.clone())
                             .await
                             .ok()
@@ -1414,7 +1414,7 @@ async fn save(
                 c.error("primary_employee_id", FIXED);
             }
             if let Some(Some(g)) = &guardian {
-                let live = kernel::cuid::is_valid(g)
+                let live = crate::rest::is_id(g)
                     && user::Entity::find_by_id(g.clone())
                         .filter(user::Column::DeletedAt.is_null())
                         .one(&**db)

@@ -55,9 +55,21 @@ pub fn invalid_pk_message(raw: &str) -> String {
     format!("Invalid pk \"{raw}\" - object does not exist.")
 }
 
-/// A path id: a CUID, else the model's 404.
+/// Whether `raw` has the form of an id: campus's 25-character CUIDs, or
+/// the 24-character cuid2 ids of rows imported from the Django original
+/// (`^[a-z][a-z0-9]{23,24}$`).
+pub fn is_id(raw: &str) -> bool {
+    kernel::cuid::is_valid(raw)
+        || (raw.len() == kernel::cuid::LEN - 1
+            && raw.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+}
+
+/// A path id (see [`is_id`]), else the model's 404.
 pub fn path_id(raw: &str, model: &str) -> ApiResult<String> {
-    if kernel::cuid::is_valid(raw) {
+    if is_id(raw) {
         Ok(raw.to_owned())
     } else {
         Err(not_found(model))

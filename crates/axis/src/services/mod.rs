@@ -5,12 +5,12 @@
 //! on granted clients; sessions and feedback are platform-only (EAP
 //! confidentiality).
 
-mod assignments;
-mod catalog;
+pub(crate) mod assignments;
+pub(crate) mod catalog;
 mod categories;
 mod feedback;
-mod providers;
-mod sessions;
+pub(crate) mod providers;
+pub(crate) mod sessions;
 
 use kernel::{ApiResult, Checker, Field};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
@@ -47,7 +47,7 @@ where
     let Some(id) = value else {
         return Ok(Some(None));
     };
-    let found = if kernel::cuid::is_valid(&id) {
+    let found = if crate::rest::is_id(&id) {
         E::find_by_id(id.clone())
             .filter(deleted_at.is_null())
             .one(db)

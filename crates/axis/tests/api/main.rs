@@ -15,6 +15,7 @@ mod contacts;
 mod contracts;
 mod documents;
 mod expiry;
+mod import;
 mod industries;
 mod journey;
 mod kpis;
