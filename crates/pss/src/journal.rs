@@ -293,12 +293,18 @@ fn barrier_count() -> utoipa::openapi::schema::Schema {
     kernel::form::schema::int(0, 100)
 }
 
-/// The writable fields of an entry.
+/// The writable fields of an entry, in the spec's shape (`title` and
+/// `content` required) or the original's (neither sent, but some of
+/// `activities`, `challenges`, `achievements`, `notes`, `barriers_faced`,
+/// `barrier_count`: then `activities` is required instead, and `title` and
+/// `content` stay as they are, empty on a new entry).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct JournalEntryIn {
+    /// Required unless the original's shape is sent (no `title`, no `content`).
     #[serde(default)]
     #[schema(schema_with = kernel::form::schema::text::<255>, required = true)]
     pub title: Field<String>,
+    /// Required unless the original's shape is sent (no `title`, no `content`).
     #[serde(default)]
     #[schema(schema_with = kernel::form::schema::text::<10000>, required = true)]
     pub content: Field<String>,
@@ -314,6 +320,7 @@ pub struct JournalEntryIn {
     #[serde(default)]
     #[schema(schema_with = kernel::form::schema::date_from_1900, required = false)]
     pub date: Field<String>,
+    /// Required (not blank) in the original's shape.
     #[serde(default)]
     #[schema(schema_with = kernel::form::schema::optional_text::<5000>)]
     pub activities: Field<String>,
@@ -355,11 +362,40 @@ fn optional(c: &mut Checker, name: &str, field: Field<String>, max: usize) -> Op
     }
 }
 
+/// Whether `input` has the original's shape: neither `title` nor `content`
+/// (which the original did not have) but some of the original's own fields.
+/// Its entries need `activities` instead.
+fn original_shape(input: &JournalEntryIn) -> bool {
+    input.title.is_absent()
+        && input.content.is_absent()
+        && !(input.activities.is_absent()
+            && input.challenges.is_absent()
+            && input.achievements.is_absent()
+            && input.barriers_faced.is_absent()
+            && input.notes.is_absent()
+            && input.barrier_count.is_absent())
+}
+
 fn check(input: JournalEntryIn, partial: bool) -> ApiResult<Changes> {
+    let original = original_shape(&input);
     let mut c = Checker::partial(partial);
     let mut changes = Changes::default();
-    changes.text[0] = c.text("title", input.title, 255);
-    changes.text[1] = c.text("content", input.content, 10_000);
+    if original {
+        // Left as they are (empty on a new entry).
+        if !partial {
+            match &input.activities {
+                Field::Absent => c.error("activities", kernel::form::REQUIRED),
+                Field::Null => c.error("activities", kernel::form::NOT_NULL),
+                Field::Value(v) if v.trim().is_empty() => {
+                    c.error("activities", kernel::form::NOT_BLANK);
+                }
+                Field::Value(_) => {}
+            }
+        }
+    } else {
+        changes.text[0] = c.text("title", input.title, 255);
+        changes.text[1] = c.text("content", input.content, 10_000);
+    }
     changes.text[2] = optional(&mut c, "activities", input.activities, 5000);
     changes.text[3] = optional(&mut c, "challenges", input.challenges, 5000);
     changes.text[4] = optional(&mut c, "achievements", input.achievements, 5000);

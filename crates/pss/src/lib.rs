@@ -12,8 +12,10 @@ mod audit_logs;
 mod dashboard;
 mod email;
 mod health;
+mod import;
 mod intake;
 mod journal;
+mod original;
 mod popia;
 mod principal;
 mod profiles;
@@ -298,6 +300,13 @@ impl System for Pss {
 
     async fn create_superuser(state: &AppState, account: &NewSuperuser) -> Result<(), String> {
         create_superuser(state, &account.email, &account.password, &account.full_name).await
+    }
+
+    async fn import_django(
+        state: &AppState,
+        options: &kernel::import::Options,
+    ) -> Result<kernel::import::Report, String> {
+        import::run(state, options).await
     }
 
     async fn rotate_keys(state: &AppState) -> Result<String, String> {

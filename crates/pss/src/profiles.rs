@@ -68,6 +68,12 @@ pub struct ProfileOut {
     pub has_completed_intake: bool,
     pub created_at: chrono::DateTime<Utc>,
     pub updated_at: chrono::DateTime<Utc>,
+    /// The original's name of `phone_number` (same value).
+    pub contact_number: String,
+    /// The original's name of `emergency_contact_name` (same value).
+    pub emergency_contact: String,
+    /// The original's name of `emergency_contact_phone` (same value).
+    pub emergency_phone: String,
 }
 
 /// The stored (sealed) value of a profile column.
@@ -98,11 +104,17 @@ impl ProfileOut {
     pub fn open(keys: &KeyRing, model: &profile::Model) -> ApiResult<Self> {
         let mut values = plaintext(keys, model)?;
         let mut take = |name: &str| values.remove(name).unwrap_or_default();
+        let phone_number = take("phone_number");
+        let emergency_contact_name = take("emergency_contact_name");
+        let emergency_contact_phone = take("emergency_contact_phone");
         Ok(Self {
+            contact_number: phone_number.clone(),
+            emergency_contact: emergency_contact_name.clone(),
+            emergency_phone: emergency_contact_phone.clone(),
             id: model.id,
             user: model.user_id,
             date_of_birth: NaiveDate::parse_from_str(&take("date_of_birth"), "%Y-%m-%d").ok(),
-            phone_number: take("phone_number"),
+            phone_number,
             address: take("address"),
             id_number: take("id_number"),
             diagnosis: take("diagnosis"),
@@ -111,8 +123,8 @@ impl ProfileOut {
             doctor_name: take("doctor_name"),
             doctor_phone: take("doctor_phone"),
             medical_notes: take("medical_notes"),
-            emergency_contact_name: take("emergency_contact_name"),
-            emergency_contact_phone: take("emergency_contact_phone"),
+            emergency_contact_name,
+            emergency_contact_phone,
             emergency_contact_relationship: take("emergency_contact_relationship"),
             accommodations: take("accommodations"),
             assistive_technology: take("assistive_technology"),

@@ -25,6 +25,7 @@ use utoipa_axum::routes;
 use crate::audit::{self, Actor};
 use crate::entities::profile;
 use crate::entities::user::{self, Role};
+use crate::original::Said;
 use crate::principal::{CurrentUser, Staff};
 use crate::profiles::ProfileOut;
 use crate::state::AppState;
@@ -97,6 +98,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_users, create_user))
         .routes(routes!(create_admin))
         .routes(routes!(create_candidate))
+        .routes(routes!(auth_create_admin))
+        .routes(routes!(auth_create_superuser))
+        .routes(routes!(activate_user))
+        .routes(routes!(deactivate_user))
         .routes(routes!(list_candidates))
         .routes(routes!(me))
         .routes(routes!(retrieve_user, update_user, partial_update_user))
@@ -459,6 +464,24 @@ async fn create_for(
     Ok(out)
 }
 
+/// The original's `error` (and `errors`) for a refused account creation.
+fn creation_said(fields: &serde_json::Map<String, Value>) -> Said {
+    use crate::original::{messages, missing};
+    if missing(fields, "email") || missing(fields, "password") {
+        return Said::plain("Email and password are required", fields);
+    }
+    if messages(fields, "email").contains(&EMAIL_TAKEN) {
+        return Said::plain("User with this email already exists", fields);
+    }
+    if fields.contains_key("email") {
+        return Said::plain("Invalid email", fields);
+    }
+    if fields.contains_key("password") {
+        return Said::plain("Invalid password", fields);
+    }
+    Said::plain(crate::original::first_message(fields), fields)
+}
+
 fn created(message: &str, detail: UserDetailOut) -> (StatusCode, Json<AccountCreatedOut>) {
     let user = AccountSummaryOut {
         id: detail.user.id,
@@ -534,8 +557,135 @@ pub async fn create_admin(
     if !me.is_superuser() {
         return Err(refused(ADMINS_BY_SUPERUSERS));
     }
-    let out = create_for(&state, &db, &me, ip, Checker::new(), input, Role::Admin).await?;
+    let out = create_for(&state, &db, &me, ip, Checker::new(), input, Role::Admin)
+        .await
+        .map_err(|e| crate::original::explain(e, true, creation_said))?;
     Ok(created("Admin user created successfully", out))
+}
+
+const SUPERUSERS_BY_SUPERUSERS: &str = "Only superusers can create superuser accounts";
+
+/// Create an administrator account (superusers): the original's
+/// `/api/auth/create-admin/`, as `/api/users/create-admin/` does it.
+#[utoipa::path(post, path = "/api/auth/create-admin/", tag = "auth", security(("jwt" = [])), request_body = AccountIn,
+    responses((status = 201, body = AccountCreatedOut), (status = 400), (status = 401), (status = 403)))]
+pub async fn auth_create_admin(
+    state: State<AppState>,
+    db: Db,
+    me: CurrentUser,
+    ip: ClientIp,
+    input: Json<AccountIn>,
+) -> ApiResult<(StatusCode, Json<AccountCreatedOut>)> {
+    create_admin(state, db, me, ip, input).await
+}
+
+/// Create a superuser account (superusers), with the password policy of
+/// every account.
+#[utoipa::path(post, path = "/api/auth/create-superuser/", tag = "auth", security(("jwt" = [])), request_body = AccountIn,
+    responses((status = 201, body = AccountCreatedOut), (status = 400), (status = 401), (status = 403)))]
+pub async fn auth_create_superuser(
+    State(state): State<AppState>,
+    Db(db): Db,
+    me: CurrentUser,
+    ClientIp(ip): ClientIp,
+    Json(input): Json<AccountIn>,
+) -> ApiResult<(StatusCode, Json<AccountCreatedOut>)> {
+    if !me.is_superuser() {
+        return Err(refused(SUPERUSERS_BY_SUPERUSERS));
+    }
+    let out = create_for(&state, &db, &me, ip, Checker::new(), input, Role::Superuser)
+        .await
+        .map_err(|e| crate::original::explain(e, true, creation_said))?;
+    Ok(created("Superuser created successfully", out))
+}
+
+/// What activating or deactivating an account answers (the original's shape).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountStatusOut {
+    /// `activated` or `deactivated`.
+    pub status: String,
+}
+
+/// Sets `is_active` of account `id` (administrators and superusers, as the
+/// original's `users.change_user` permission), never one's own; a superuser
+/// is never deactivated. Deactivating ends every session and token of the
+/// account; the change and its audit row are one transaction.
+async fn set_active(
+    db: &sea_orm::DatabaseConnection,
+    me: &user::Model,
+    ip: Option<std::net::IpAddr>,
+    id: i64,
+    active: bool,
+) -> ApiResult<Json<AccountStatusOut>> {
+    let word = if active { "activate" } else { "deactivate" };
+    if id == me.id {
+        return Err(ApiError::bad_request(format!(
+            "You cannot {word} your own account."
+        )));
+    }
+    let txn = kernel::db::begin_write(db).await?;
+    // Only accounts `me` may reach (an administrator: candidates; a
+    // superuser: everyone), as every other change to an account.
+    let current = user::Entity::find_by_id(id)
+        .filter(me.reachable_users())
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or_else(user_not_found)?;
+    if !active && current.role == Role::Superuser {
+        return Err(ApiError::forbidden("Superusers cannot be deactivated."));
+    }
+    if current.is_active != active {
+        let mut model: user::ActiveModel = current.clone().into();
+        model.is_active = Set(active);
+        model.updated_at = Set(kernel::time::now());
+        let updated = model.update(&txn).await?;
+        if !active {
+            crate::sessions::end_all(&txn, updated.id, None).await?;
+            crate::sessions::bump_epoch(&txn, updated.id).await?;
+        }
+        audit::record(
+            &txn,
+            Actor::user(me.id, ip),
+            Action::UPDATE,
+            "User",
+            updated.id,
+            Some(audit::changes(
+                &audit_snapshot(&current),
+                &audit_snapshot(&updated),
+            )),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(Json(AccountStatusOut {
+        status: format!("{word}d"),
+    }))
+}
+
+/// Activate an account (administrators: a candidate's; superusers: anyone's but their own).
+#[utoipa::path(patch, path = "/api/users/{id}/activate/", tag = "users", security(("jwt" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = AccountStatusOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub async fn activate_user(
+    Db(db): Db,
+    Staff(me): Staff,
+    ClientIp(ip): ClientIp,
+    IntId(id): IntId,
+) -> ApiResult<Json<AccountStatusOut>> {
+    set_active(&db, &me, ip, id, true).await
+}
+
+/// Deactivate an account (administrators: a candidate's; superusers: anyone's
+/// but their own or another superuser's): every session and token of it ends.
+#[utoipa::path(patch, path = "/api/users/{id}/deactivate/", tag = "users", security(("jwt" = [])), params(("id" = i64, Path)),
+    responses((status = 200, body = AccountStatusOut), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub async fn deactivate_user(
+    Db(db): Db,
+    Staff(me): Staff,
+    ClientIp(ip): ClientIp,
+    IntId(id): IntId,
+) -> ApiResult<Json<AccountStatusOut>> {
+    set_active(&db, &me, ip, id, false).await
 }
 
 /// Create a candidate account (administrators and superusers).
@@ -551,7 +701,9 @@ pub async fn create_candidate(
     if !me.is_staff() {
         return Err(refused(CANDIDATES_BY_ADMINS));
     }
-    let out = create_for(&state, &db, &me, ip, Checker::new(), input, Role::Candidate).await?;
+    let out = create_for(&state, &db, &me, ip, Checker::new(), input, Role::Candidate)
+        .await
+        .map_err(|e| crate::original::explain(e, true, creation_said))?;
     Ok(created("Candidate user created successfully", out))
 }
 

@@ -22,6 +22,11 @@ pub struct Model {
     pub last_activity: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub terminated_at: Option<DateTimeUtc>,
+    /// The original's name of a session (64 hex digits, unique): it can be
+    /// ended by it.
+    pub session_key: Option<String>,
+    pub country: Option<String>,
+    pub city: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

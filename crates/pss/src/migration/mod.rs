@@ -8,6 +8,7 @@ mod m0002_password_reset;
 mod m0003_two_factor_sessions;
 mod m0004_popia;
 mod m0005_retention;
+pub(crate) mod m0006_original_compat;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_two_factor_sessions::Migration),
             Box::new(m0004_popia::Migration),
             Box::new(m0005_retention::Migration),
+            Box::new(m0006_original_compat::Migration),
         ]
     }
 

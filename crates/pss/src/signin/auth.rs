@@ -17,9 +17,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::entities::user::{self, Role};
+use crate::original::Said;
 use crate::principal::CurrentUser;
 use crate::state::AppState;
 use crate::users::{NewAccount, UserDetailOut};
+use serde_json::json;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -144,11 +146,50 @@ pub async fn register(
         },
         ip,
     )
-    .await?;
+    .await
+    .map_err(|e| crate::original::explain(e, true, registration_said))?;
     Ok((
         StatusCode::CREATED,
         Json(signed_in(&state, &db, &created, ip, &headers).await?),
     ))
+}
+
+/// The original's `error` and `errors` for a refused registration.
+fn registration_said(fields: &serde_json::Map<String, serde_json::Value>) -> Said {
+    use crate::original::{messages, missing};
+    let (email, password) = (missing(fields, "email"), missing(fields, "password"));
+    if email || password {
+        let required = |gone: bool| {
+            if gone {
+                vec![kernel::form::REQUIRED]
+            } else {
+                vec![]
+            }
+        };
+        return Said::with(
+            "Email and password are required",
+            json!({"email": required(email), "password": required(password)}),
+        );
+    }
+    if messages(fields, "email").contains(&crate::users::EMAIL_TAKEN) {
+        return Said::with(
+            "User already exists",
+            json!({"email": ["Email already in use"]}),
+        );
+    }
+    if fields.contains_key("email") {
+        return Said::with("Invalid email", json!({"email": fields["email"]}));
+    }
+    if fields.contains_key("password") {
+        return Said::with("Invalid password", json!({"password": fields["password"]}));
+    }
+    if let Some(name) = ["first_name", "last_name"]
+        .iter()
+        .find(|f| fields.contains_key(**f))
+    {
+        return Said::with("Invalid name", json!({"name": fields[*name]}));
+    }
+    Said::plain(crate::original::first_message(fields), fields)
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -340,6 +381,37 @@ pub async fn change_password(
     headers: HeaderMap,
     Json(input): Json<PasswordChangeIn>,
 ) -> ApiResult<Json<PasswordChangedOut>> {
+    change(&state, &db, &me, ip, &headers, input)
+        .await
+        .map_err(|e| crate::original::explain(e, false, password_change_said))
+}
+
+/// The original's `detail` and `errors` for a refused password change.
+fn password_change_said(fields: &serde_json::Map<String, serde_json::Value>) -> Said {
+    use crate::original::messages;
+    if messages(fields, "old_password").contains(&OLD_PASSWORD_WRONG) {
+        return Said::with(
+            OLD_PASSWORD_WRONG,
+            json!({"old_password": ["Password is incorrect"]}),
+        );
+    }
+    if messages(fields, "new_password").contains(&crate::passwords::SAME_AS_OLD) {
+        return Said::with(
+            "New password cannot be the same as your old password",
+            json!({"new_password": ["Please choose a different password."]}),
+        );
+    }
+    Said::plain("Password change validation failed", fields)
+}
+
+async fn change(
+    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
+    me: &CurrentUser,
+    ip: Option<std::net::IpAddr>,
+    headers: &HeaderMap,
+    input: PasswordChangeIn,
+) -> ApiResult<Json<PasswordChangedOut>> {
     let mut c = Checker::new();
     let old = c.value("old_password", input.old_password);
     let new = c.value("new_password", input.new_password);
@@ -362,11 +434,11 @@ pub async fn change_password(
             }
         }
     } else {
-        crate::passwords::check_new(&state, &db, &mut c, "new_password", user, &new).await?;
+        crate::passwords::check_new(state, db, &mut c, "new_password", user, &new).await?;
     }
     c.finish()?;
     let hash = state.hasher.make(&new).await?;
-    let txn = kernel::db::begin_write(&db).await?;
+    let txn = kernel::db::begin_write(db).await?;
     // The row stays locked until the change commits: of parallel changes
     // made with one old password, the first wins and the others find the
     // stored hash changed under them, their old password no longer right.
@@ -383,7 +455,7 @@ pub async fn change_password(
     let updated = crate::passwords::set(&txn, &current, hash).await?;
     crate::sessions::end_all(&txn, updated.id, None).await?;
     let (subject, body) = crate::passwords::confirmation(&updated, "changed");
-    let queued = crate::email::queue(&txn, &state, &updated.email, &subject, &body).await?;
+    let queued = crate::email::queue(&txn, state, &updated.email, &subject, &body).await?;
     crate::audit::record(
         &txn,
         crate::audit::Actor::user(me.id(), ip),
@@ -394,13 +466,13 @@ pub async fn change_password(
     )
     .await?;
     txn.commit().await?;
-    crate::email::wake(&state, queued);
+    crate::email::wake(state, queued);
     let pair = issue(
-        &state,
-        &db,
+        state,
+        db,
         &updated,
         ip,
-        &crate::sessions::user_agent(&headers),
+        &crate::sessions::user_agent(headers),
     )
     .await?;
     Ok(Json(PasswordChangedOut {

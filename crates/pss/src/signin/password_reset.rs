@@ -23,6 +23,7 @@ use utoipa_axum::routes;
 
 use crate::entities::password_reset_token as token;
 use crate::entities::user;
+use crate::original::Said;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -129,7 +130,16 @@ pub async fn request_reset(
 ) -> ApiResult<Json<MessageDetailOut>> {
     let mut c = Checker::new();
     let email = crate::users::check_email(&mut c, &state, input.email);
-    c.finish()?;
+    c.finish().map_err(|e| {
+        crate::original::explain(e, false, |fields| {
+            let detail = if crate::original::missing(fields, "email") {
+                "Email is required"
+            } else {
+                "Invalid email"
+            };
+            Said::plain(detail, fields)
+        })
+    })?;
     let email = email.unwrap_or_default();
     // Known and unknown emails answer after the same minimum time.
     let answer_at = tokio::time::Instant::now() + ANSWER_FLOOR;
@@ -267,7 +277,17 @@ pub async fn validate_token(
 ) -> ApiResult<(StatusCode, Json<TokenValidityOut>)> {
     let mut c = Checker::new();
     let secret = c.text("token", input.token, 4096);
-    c.finish()?;
+    c.finish().map_err(|e| {
+        let e = crate::original::explain(e, false, |fields| {
+            let detail = if crate::original::missing(fields, "token") {
+                "Token is required"
+            } else {
+                "Token is invalid, expired, or already used"
+            };
+            Said::plain(detail, fields)
+        });
+        crate::original::with_member(e, "valid", false.into())
+    })?;
     Ok(
         match usable(&db, secret.as_deref().unwrap_or_default()).await? {
             Some((_, user)) => (
@@ -311,6 +331,35 @@ pub async fn confirm_reset(
     ClientIp(ip): ClientIp,
     Json(input): Json<ResetConfirmIn>,
 ) -> ApiResult<Json<MessageDetailOut>> {
+    confirm(&state, &db, ip, input)
+        .await
+        .map_err(|e| crate::original::explain(e, false, confirm_said))
+}
+
+/// The original's `detail` and `errors` for a refused confirmation.
+fn confirm_said(fields: &serde_json::Map<String, serde_json::Value>) -> Said {
+    use crate::original::{messages, missing};
+    if missing(fields, "token") || missing(fields, "new_password") {
+        return Said::plain("Token and new password are required", fields);
+    }
+    if messages(fields, "new_password").contains(&crate::passwords::SAME_AS_OLD) {
+        return Said::plain("New password cannot be old password", fields);
+    }
+    if fields.contains_key("new_password") {
+        return Said::with(
+            "Invalid password",
+            serde_json::json!({"new_password": fields["new_password"]}),
+        );
+    }
+    Said::plain(INVALID, fields)
+}
+
+async fn confirm(
+    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
+    ip: Option<std::net::IpAddr>,
+    input: ResetConfirmIn,
+) -> ApiResult<Json<MessageDetailOut>> {
     let mut c = Checker::new();
     let secret = c.text("token", input.token, 4096);
     let new = c.value("new_password", input.new_password);
@@ -320,13 +369,13 @@ pub async fn confirm_reset(
         detail: INVALID.into(),
         code: "invalid_token",
     };
-    let (row, user) = usable(&db, &secret).await?.ok_or_else(invalid)?;
+    let (row, user) = usable(db, &secret).await?.ok_or_else(invalid)?;
     let mut c = Checker::new();
-    crate::passwords::check_new(&state, &db, &mut c, "new_password", &user, &new).await?;
+    crate::passwords::check_new(state, db, &mut c, "new_password", &user, &new).await?;
     c.finish()?;
     let hash = state.hasher.make(&new).await?;
 
-    let txn = kernel::db::begin_write(&db).await?;
+    let txn = kernel::db::begin_write(db).await?;
     let now = kernel::time::now();
     // Single use even under concurrent confirmations: only one update wins.
     let taken = token::Entity::update_many()
@@ -353,7 +402,7 @@ pub async fn confirm_reset(
     // A reset ends every session, not only their tokens.
     crate::sessions::end_all(&txn, updated.id, None).await?;
     let (subject, body) = crate::passwords::confirmation(&updated, "reset");
-    let queued = crate::email::queue(&txn, &state, &updated.email, &subject, &body).await?;
+    let queued = crate::email::queue(&txn, state, &updated.email, &subject, &body).await?;
     crate::audit::record(
         &txn,
         crate::audit::Actor::user(updated.id, ip),
@@ -364,7 +413,7 @@ pub async fn confirm_reset(
     )
     .await?;
     txn.commit().await?;
-    crate::email::wake(&state, queued);
+    crate::email::wake(state, queued);
     Ok(Json(MessageDetailOut {
         message: "Password has been reset successfully".into(),
         detail: "You can now log in with your new password".into(),

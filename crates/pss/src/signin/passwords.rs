@@ -12,6 +12,7 @@ use crate::entities::password_history::{self as history, KEPT};
 use crate::entities::user;
 use crate::state::AppState;
 
+pub const SAME_AS_OLD: &str = "New password cannot be the same as your old password.";
 pub const REUSED: &str = "Cannot reuse your last 5 passwords. Please choose a different password.";
 
 /// Adds the policy's and the history's objections to `new` under `field`.
@@ -36,10 +37,7 @@ pub async fn check_new(
         return Ok(());
     }
     if state.hasher.verify(new, &user.password).await?.matches {
-        c.error(
-            field,
-            "New password cannot be the same as your old password.",
-        );
+        c.error(field, SAME_AS_OLD);
         return Ok(());
     }
     let earlier = history::Entity::find()

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use axum::http::HeaderMap;
 use axum::http::header::USER_AGENT;
 use chrono::{DateTime, TimeDelta, Utc};
-use kernel::extract::{ClientIp, IntId};
+use kernel::extract::ClientIp;
 use kernel::jwt::{AccessClaims, Claims, TokenPair};
 use kernel::{ApiError, ApiResult, Checker, Field, Json, Query};
 use sea_orm::sea_query::Expr;
@@ -163,6 +163,11 @@ pub async fn start<C: ConnectionTrait>(
         last_activity: Set(now),
         expires_at: Set(now + lifetime),
         terminated_at: Set(None),
+        session_key: Set(Some(
+            crate::migration::m0006_original_compat::new_session_key(),
+        )),
+        country: Set(None),
+        city: Set(None),
         ..Default::default()
     }
     .insert(db)
@@ -262,11 +267,18 @@ fn time_since(then: DateTime<Utc>) -> String {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserSessionOut {
     pub id: i64,
+    /// The original's name of the session (64 hex digits): `DELETE
+    /// /api/auth/sessions/{session_key}/` ends it.
+    pub session_key: Option<String>,
     pub device_type: String,
     pub browser: String,
     pub os: String,
     pub user_agent: String,
     pub ip_address: Option<String>,
+    /// Where the session was opened from, when known; null otherwise.
+    pub country: Option<String>,
+    /// Where the session was opened from, when known; null otherwise.
+    pub city: Option<String>,
     pub created_at: DateTime<Utc>,
     pub last_activity: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -297,6 +309,9 @@ impl UserSessionOut {
             os: s.os,
             user_agent: s.user_agent,
             ip_address: s.ip_address,
+            session_key: s.session_key,
+            country: s.country.filter(|c| !c.is_empty()),
+            city: s.city.filter(|c| !c.is_empty()),
             created_at: s.created_at,
             last_activity: s.last_activity,
             expires_at: s.expires_at,
@@ -371,29 +386,58 @@ async fn record_ended<C: ConnectionTrait>(
     audit::record(db, who, Action::UPDATE, "User", account, Some(changes)).await
 }
 
-/// End one of the caller's other sessions: its refresh and access tokens stop
+/// A session as a path names it: its id (campus) or its `session_key`
+/// (the original).
+enum SessionRef {
+    Id(i64),
+    Key(String),
+}
+
+impl SessionRef {
+    fn parse(raw: &str) -> Option<Self> {
+        if let Some(id) = kernel::extract::parse_int_id(raw) {
+            return Some(Self::Id(id));
+        }
+        (!raw.is_empty() && raw.len() <= 128 && raw.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .then(|| Self::Key(raw.to_owned()))
+    }
+}
+
+/// End one of the caller's other sessions, named by its id or by its
+/// `session_key` (the original's path): its refresh and access tokens stop
 /// working at once. The current session ends with logout instead.
-#[utoipa::path(delete, path = "/api/auth/sessions/{id}/", tag = "sessions", security(("jwt" = [])), params(("id" = i64, Path)),
+#[utoipa::path(delete, path = "/api/auth/sessions/{id}/", tag = "sessions", security(("jwt" = [])),
+    params(("id" = String, Path, description = "The session's `id`, or its `session_key` (64 hex digits) as the original's clients send it.")),
     responses((status = 200, body = SessionEndedOut), (status = 400), (status = 401), (status = 404)))]
 pub async fn end_session(
     Db(db): Db,
     me: CurrentUser,
     AccessClaims(claims): AccessClaims,
     ClientIp(ip): ClientIp,
-    IntId(id): IntId,
+    axum::extract::Path(raw): axum::extract::Path<String>,
 ) -> ApiResult<Json<SessionEndedOut>> {
     let not_found = || ApiError::not_found_msg("Session not found");
-    if sid(&claims) == Some(id) {
-        return Err(ApiError::bad_request(
-            "Cannot delete current session. Use /auth/logout/ to logout.",
-        ));
-    }
+    let named = SessionRef::parse(&raw).ok_or_else(not_found)?;
+    let current_refused =
+        || ApiError::bad_request("Cannot delete current session. Use /auth/logout/ to logout.");
+    let filter = match &named {
+        SessionRef::Id(id) => {
+            if sid(&claims) == Some(*id) {
+                return Err(current_refused());
+            }
+            session::Column::Id.eq(*id)
+        }
+        SessionRef::Key(key) => session::Column::SessionKey.eq(key.as_str()),
+    };
     let txn = kernel::db::begin_write(&db).await?;
     let found = live_query(me.id())
-        .filter(session::Column::Id.eq(id))
+        .filter(filter)
         .one(&txn)
         .await?
         .ok_or_else(not_found)?;
+    if sid(&claims) == Some(found.id) {
+        return Err(current_refused());
+    }
     session::Entity::update_many()
         .col_expr(
             session::Column::TerminatedAt,

@@ -245,3 +245,13 @@ pub fn intake_answers() -> Value {
         "preferred_name": "Thandi"
     })
 }
+
+/// A 400's field map without the members the original's clients read beside
+/// it (`detail`, `error`, `errors`, `code`; `valid` of a token check).
+pub fn field_map(body: &Value) -> Value {
+    let mut map = body.as_object().cloned().unwrap_or_default();
+    for key in ["detail", "error", "errors", "code", "valid"] {
+        map.remove(key);
+    }
+    Value::Object(map)
+}

@@ -123,6 +123,7 @@ async fn run(backend: TestBackend) {
     let cand = app.registered("thandi", "Thandi", "Nkosi").await;
     let quitter = app.registered("quitter", "Lerato", "Mokoena").await;
     let changer = app.registered("changer", "Bongani", "Dlamini").await;
+    let idle = app.registered("idle", "Sibusiso", "Khoza").await;
     let resetter = app.registered("resetter", "Nomsa", "Khumalo").await;
     let sessioner = app.registered("sessioner", "Kagiso", "Molefe").await;
     let ender = app.registered("ender", "Palesa", "Ndlovu").await;
@@ -281,7 +282,7 @@ async fn run(backend: TestBackend) {
             .unaudited("logout: ends a session, changes no data"),
         Call::get("/api/auth/sessions/")
             .by(&sessioner.access)
-            .volatile(&["time_since_activity"]),
+            .volatile(&["time_since_activity", "session_key"]),
         Call::delete(format!("/api/auth/sessions/{other_session}/"))
             .by(&sessioner.access)
             .answers(200),
@@ -296,7 +297,7 @@ async fn run(backend: TestBackend) {
             target.email
         ))
         .by(a)
-        .volatile(&["time_since_activity"]),
+        .volatile(&["time_since_activity", "session_key"]),
         Call::post("/api/auth/admin/force-logout/")
             .by(a)
             .json(json!({"user_id": target.id, "reason": "Reported a lost phone"})),
@@ -320,6 +321,16 @@ async fn run(backend: TestBackend) {
             .by(&root.access)
             .json(json!({"email": "second-admin@pss.example.org", "password": PASSWORD, "first_name": "Refilwe", "last_name": "Masilela"}))
             .answers(201),
+        Call::post("/api/auth/create-admin/")
+            .by(&root.access)
+            .json(json!({"email": "third-admin@pss.example.org", "password": PASSWORD, "first_name": "Nomsa", "last_name": "Mahlangu"}))
+            .answers(201),
+        Call::post("/api/auth/create-superuser/")
+            .by(&root.access)
+            .json(json!({"email": "second-root@pss.example.org", "password": PASSWORD, "first_name": "Themba", "last_name": "Ngcobo"}))
+            .answers(201),
+        Call::patch(format!("/api/users/{}/deactivate/", idle.id)).by(a),
+        Call::patch(format!("/api/users/{}/activate/", idle.id)).by(a),
         Call::post("/api/users/create-candidate/")
             .by(a)
             .json(json!({"email": "invited@pss.example.org", "password": PASSWORD, "first_name": "Karabo", "last_name": "Phiri"}))

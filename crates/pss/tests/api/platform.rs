@@ -174,7 +174,7 @@ db_test!(null_characters_are_refused_not_a_server_error, |app| {
         .await;
     r.assert_status(400);
     assert_eq!(
-        r.json,
+        field_map(&r.json),
         json!({"first_name": ["Null characters are not allowed."]})
     );
     let r = app
