@@ -725,10 +725,7 @@ async fn payments(import: &mut Import, o: &Original, kept: &mut Kept) -> Result<
             } else {
                 "pending"
             };
-            let (receipt, fee_statement) = files
-                .get(row.key())
-                .cloned()
-                .unwrap_or_default();
+            let (receipt, fee_statement) = files.get(row.key()).cloned().unwrap_or_default();
             Ok(payment::Model {
                 id,
                 student_id,
