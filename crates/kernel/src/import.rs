@@ -78,7 +78,11 @@ impl Import {
             mut report,
             ..
         } = self;
-        report.tallies.push(files.tally);
+        // A system whose original had files (clearance, axis) shows the line
+        // even when none were found; one without files never does.
+        if files.root.is_some() || files.tally.read > 0 {
+            report.tallies.push(files.tally);
+        }
         report.problems.extend(files.problems);
         if report.dry_run {
             txn.rollback().await.map_err(failed)?;
@@ -212,14 +216,30 @@ impl Source {
     }
 
     /// Every row of `table` (ordered by its first column), each value as
-    /// text or NULL. A table the original does not have reads as empty
-    /// only when `optional`; otherwise it is an error naming it.
+    /// text or NULL; a table the original does not have is an error naming it.
     pub async fn rows(&self, table: &str, columns: &[&'static str]) -> Result<Vec<Row>, String> {
         if !self.has_table(table).await? {
             return Err(format!(
                 "the original's database has no table {table}: is it the original's database, migrated to its latest version?"
             ));
         }
+        self.select(table, columns).await
+    }
+
+    /// Rows of `table` when the original has it, none when it does not.
+    pub async fn rows_if_any(
+        &self,
+        table: &str,
+        columns: &[&'static str],
+    ) -> Result<Vec<Row>, String> {
+        if self.has_table(table).await? {
+            self.select(table, columns).await
+        } else {
+            Ok(Vec::new())
+        }
+    }
+
+    async fn select(&self, table: &str, columns: &[&'static str]) -> Result<Vec<Row>, String> {
         let quote = |name: &str| match self.backend {
             DbBackend::MySql => format!("`{name}`"),
             _ => format!("\"{name}\""),
@@ -252,19 +272,6 @@ impl Source {
                 })
             })
             .collect()
-    }
-
-    /// Rows of `table` when the original has it, none when it does not.
-    pub async fn rows_if_any(
-        &self,
-        table: &str,
-        columns: &[&'static str],
-    ) -> Result<Vec<Row>, String> {
-        if self.has_table(table).await? {
-            self.rows(table, columns).await
-        } else {
-            Ok(Vec::new())
-        }
     }
 }
 
